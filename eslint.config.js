@@ -1,0 +1,39 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'out/**', 'dashboard/public/vendor/**', 'coverage/**', 'reports/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'Read settings through pipelines/load-settings.ts only.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['pipelines/load-settings.ts', 'test/**', 'bench/**', 'bin/**', 'live/secrets/**', 'deploy/**'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    files: ['operators/**', 'pipelines/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'No wall clock inside the pipeline: time comes from events or the ClockPort.' },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'No timers inside the pipeline.' },
+        { name: 'setInterval', message: 'No timers inside the pipeline.' },
+      ],
+    },
+  },
+);

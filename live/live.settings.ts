@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { bool, int, oneOf, optionalUrl, str } from '../pipelines/settings-kit.ts';
+import { symbolList } from '../pipelines/settings-kit.ts';
+
+export const LiveSettings = z.object({
+  SYMBOLS: symbolList(
+    ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'AVAXUSDT', 'ARBUSDT'],
+    'symbols traded (comma list or JSON list)',
+  ),
+  TRADING_MODE: oneOf(
+    ['paper', 'live'],
+    'paper',
+    'paper: simulated fills on live data; live: real orders (needs credentials and ADMIN_API_TOKEN)',
+  ),
+  ENABLE_PAPER_TRADING: bool(true, 'keep paper trading on; live mode requires this to be false'),
+  ASTER_REST_URL: str(
+    'https://fapi.asterdex.com',
+    'Aster futures REST base URL (empty = start the embedded simulator)',
+  ),
+  ASTER_WS_URL: str('wss://fstream.asterdex.com', 'Aster futures WebSocket base URL'),
+  ASTER_API_KEY: str('', 'V1 (HMAC) API key (secret)'),
+  ASTER_SECRET_KEY: str('', 'V1 (HMAC) secret key (secret)'),
+  ASTER_USER: str('', 'V3 API-wallet: the main account address'),
+  ASTER_SIGNER: str('', 'V3 API-wallet: the signer address'),
+  ASTER_SIGNER_PRIVATE_KEY: str('', 'V3 API-wallet: the signer private key (secret)'),
+  ASTER_RECV_WINDOW: int(5000, 1, 60_000, 'recvWindow of signed requests, ms'),
+  PORT: int(8080, 0, 65_535, 'admin API and dashboard port'),
+  HOST: str('127.0.0.1', 'address the service listens on (0.0.0.0 in a container)'),
+  ADMIN_API_TOKEN: str('', 'token for admin routes (Bearer or X-Admin-Token); required in live mode (secret)'),
+  CORS_ORIGINS: symbolListFree('origins allowed by CORS (comma list); empty = same-origin only'),
+  RATE_LIMIT_PER_MINUTE: int(60, 1, 100_000, 'requests per minute per IP on sensitive routes'),
+  REDIS_URL: optionalUrl(
+    'Redis for telemetry streams and the journal (empty = in-process ring buffer and file journal)',
+  ),
+  REDIS_STREAM_MAXLEN: int(2000, 10, 10_000_000, 'approximate length cap of each telemetry stream'),
+  JOURNAL_PATH: str('.sapphire/journal.jsonl', 'append-only journal of decisions, orders and fills (restart safety)'),
+  TELEGRAM_BOT_TOKEN: str('', 'Telegram bot token (secret); empty = no Telegram'),
+  TELEGRAM_CHAT_ID: str('', 'the only chat that receives notices and may send commands'),
+  TELEGRAM_API_URL: str('https://api.telegram.org', 'Telegram Bot API base URL'),
+  TELEGRAM_TRADE_COOLDOWN_SECONDS: int(180, 0, 86_400, 'at most one trade message per symbol in this many seconds'),
+  TELEGRAM_SUMMARY_INTERVAL_SECONDS: int(14_400, 60, 604_800, 'seconds between portfolio summaries'),
+  TELEGRAM_ENABLE_MARKET_OBSERVER: bool(false, 'send the periodic summary'),
+  ORCHESTRATOR_URL: optionalUrl('route orders through this orchestrator instead of the exchange'),
+  ORCHESTRATOR_PORT: int(8082, 0, 65_535, 'orchestrator port'),
+  ANALYTICS_PROVIDER: oneOf(['none', 'ga4', 'plausible'], 'none', 'dashboard analytics, loaded only after consent'),
+  ANALYTICS_ID: str('', 'GA4 measurement id'),
+  PLAUSIBLE_DOMAIN: str('', 'Plausible site domain'),
+  SECRETS_PROVIDER: oneOf(['env', 'gcp'], 'env', 'where secrets come from: environment/.env or Google Secret Manager'),
+  GCP_PROJECT: str('', 'Google Cloud project for SECRETS_PROVIDER=gcp'),
+  WALRUS_PUBLISHER_URL: optionalUrl('Walrus publisher for sapphire archive put'),
+  WALRUS_AGGREGATOR_URL: optionalUrl('Walrus aggregator for sapphire archive get'),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'log level'),
+});
+export type LiveSettings = z.infer<typeof LiveSettings>;
+
+function symbolListFree(doc: string) {
+  return z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v,
+      z.array(z.url({ protocol: /^https?$/ })),
+    )
+    .default([])
+    .describe(doc);
+}

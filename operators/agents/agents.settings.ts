@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { bool, int, num, oneOf, optionalUrl, positive, str } from '../../pipelines/settings-kit.ts';
+
+export const AgentSettings = z.object({
+  AGENTS_ENABLED: bool(
+    false,
+    'ask the thesis and forecast agents before entries (embedded agents when no endpoint is set)',
+  ),
+  FINGPT_ENDPOINT: optionalUrl('OpenAI-compatible base URL of the thesis model (empty = embedded rule-based writer)'),
+  FINGPT_API_KEY: str('', 'API key for FINGPT_ENDPOINT (secret)'),
+  FINGPT_MODEL: str('fingpt', 'model name sent to FINGPT_ENDPOINT'),
+  FINGPT_MIN_RISK_SCORE: num(0.4, 0, 1, 'a thesis is accepted only with risk_score at or above this'),
+  LAGLLAMA_ENDPOINT: optionalUrl('forecast service URL (empty = embedded statistical forecaster)'),
+  LAGLLAMA_API_KEY: str('', 'API key for LAGLLAMA_ENDPOINT (secret)'),
+  LAGLLAMA_MAX_CI_SPAN: positive(
+    0.25,
+    10,
+    'a forecast is rejected when its widest band exceeds this fraction of price',
+  ),
+  LAGLLAMA_HORIZON: int(12, 1, 1000, 'bars ahead the forecast covers'),
+  ANOMALY_THRESHOLD: num(0.8, 0, 1, 'forecast anomaly score above which new entries on the symbol are blocked'),
+  MAX_PARALLEL_AGENTS: int(4, 1, 64, 'agent calls in flight at once'),
+  AGENT_RETRY_ATTEMPTS: int(3, 0, 10, 'retries of a failed agent call (timeouts, 5xx), with exponential backoff'),
+  LLM_TIMEOUT_SECONDS: positive(30, 600, 'timeout of one agent call'),
+  AGENT_CACHE_TTL_SECONDS: num(10, 0, 86_400, 'agent replies are reused for this long, keyed by agent + symbol + bar'),
+  AGENT_TAPE: str('', 'JSONL tape of agent replies for reproducible backtests (empty = none)'),
+  AGENT_TAPE_MODE: oneOf(
+    ['replay', 'record', 'call-through'],
+    'replay',
+    'replay: answer from the tape only; record: call and write; call-through: replay, calling on a miss',
+  ),
+});
+export type AgentSettings = z.infer<typeof AgentSettings>;

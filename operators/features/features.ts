@@ -1,0 +1,59 @@
+import type { OperatorFunction } from 'rxjs';
+import { intervalToMs, type FeatureBar, type PipelineEvent } from '../../pipelines/model/index.ts';
+import { defineOperator } from '../../pipelines/operator-kit.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import { FeatureState, type FeatureParams } from './features.kernel.ts';
+import type { FeatureSettings } from './features.settings.ts';
+
+const DAY_MS = 86_400_000;
+
+export function featureParams(s: FeatureSettings): FeatureParams {
+  const intervalMs = intervalToMs(s.BAR_INTERVAL);
+  return {
+    atrPeriod: s.ATR_PERIOD,
+    lookbackBars: s.MOMENTUM_LOOKBACK_BARS,
+    volatilityWindow: s.VOLATILITY_WINDOW_BARS,
+    barsPerDay: Math.max(1, Math.round(DAY_MS / intervalMs)),
+    barsPerYear: (365 * DAY_MS) / intervalMs,
+  };
+}
+
+/**
+ * Computes ATR, lookback return, realised volatility and 24 h change per symbol.
+ * Emits: every input unchanged; after each warm bar, a FeatureBar right after it.
+ * Throws INVARIANT_TIME_BACKWARDS if a symbol's bars go back in time.
+ */
+export function features(s: FeatureSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+  const params = featureParams(s);
+  return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
+    const states = new Map<string, { state: FeatureState; lastTime: number }>();
+    return {
+      next(e) {
+        emit(e);
+        if (e.kind !== 'bar') return;
+        let entry = states.get(e.symbol);
+        if (entry === undefined) {
+          entry = { state: new FeatureState(params), lastTime: -Infinity };
+          states.set(e.symbol, entry);
+        }
+        if (e.time <= entry.lastTime) {
+          throw new SapphireError('INVARIANT_TIME_BACKWARDS', `${e.symbol} bar at ${e.time} after ${entry.lastTime}`);
+        }
+        entry.lastTime = e.time;
+        const v = entry.state;
+        if (!v.update(e.high, e.low, e.close)) return;
+        const out: FeatureBar = {
+          kind: 'features',
+          time: e.time,
+          symbol: e.symbol,
+          bar: e,
+          atr: v.atr,
+          lookbackReturn: v.lookbackReturn,
+          volatility: v.volatility,
+          change24h: v.change24h,
+        };
+        emit(out);
+      },
+    };
+  });
+}

@@ -1,0 +1,95 @@
+import type { OperatorFunction } from 'rxjs';
+import type { PipelineEvent, PortfolioSnapshot, TradeClosed } from '../../pipelines/model/index.ts';
+import { defineOperator } from '../../pipelines/operator-kit.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import { Ledger } from './portfolio.kernel.ts';
+import type { PortfolioSettings } from './portfolio.settings.ts';
+
+/**
+ * The bot's own books, from venue events: fills, funding and bar closes (marks).
+ * Emits: fills and funding unchanged (+ TradeClosed when a position returns to flat), and for
+ * each bar a PortfolioSnapshot BEFORE the bar itself, so every later stage decides on books that
+ * include this bar's fills and marks. When flat and nothing happened the snapshot is skipped:
+ * it would be identical to the last one.
+ */
+export function portfolio(s: PortfolioSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
+    const ledger = new Ledger(s.INITIAL_BALANCE);
+    let changed = true;
+    let lastTime = -Infinity;
+
+    return {
+      next(e) {
+        switch (e.kind) {
+          case 'fill': {
+            emit(e);
+            const t = ledger.applyFill(e.symbol, e.side, e.quantity, e.price, e.fee, e.time, e.reason);
+            changed = true;
+            if (t !== null) {
+              const netPnl = t.pnl - t.fees - t.funding;
+              const closed: TradeClosed = {
+                kind: 'trade-closed',
+                time: e.time,
+                symbol: t.symbol,
+                side: t.side,
+                quantity: t.quantity,
+                entryPrice: t.entryPrice,
+                exitPrice: t.exitPrice,
+                openedAt: t.openedAt,
+                pnl: t.pnl,
+                fees: t.fees,
+                funding: t.funding,
+                netPnl,
+                returnPct: netPnl / (t.entryPrice * t.quantity),
+                exitReason: t.exitReason,
+              };
+              emit(closed);
+            }
+            return;
+          }
+          case 'funding':
+            emit(e);
+            ledger.applyFunding(e.symbol, e.amount);
+            changed = true;
+            return;
+          case 'bar': {
+            if (e.time < lastTime) {
+              throw new SapphireError('INVARIANT_TIME_BACKWARDS', `bar ${e.symbol} at ${e.time} after ${lastTime}`);
+            }
+            lastTime = e.time;
+            if (!Number.isFinite(e.close))
+              throw new SapphireError('INVARIANT_NAN', `${e.symbol} close at ${e.time} is ${e.close}`);
+            const held = ledger.mark(e.symbol, e.close);
+            if (changed || held || ledger.positions.size > 0) {
+              changed = false;
+              const unrealized = ledger.unrealized();
+              const equity = ledger.balance + unrealized;
+              if (equity > ledger.peakEquity) ledger.peakEquity = equity;
+              const gross = ledger.grossExposure();
+              const snapshot: PortfolioSnapshot = {
+                kind: 'portfolio',
+                time: e.time,
+                balance: ledger.balance,
+                equity,
+                peakEquity: ledger.peakEquity,
+                drawdown: ledger.peakEquity > 0 ? 1 - equity / ledger.peakEquity : 0,
+                realizedPnl: ledger.realized,
+                unrealizedPnl: unrealized,
+                feesPaid: ledger.fees,
+                fundingPaid: ledger.funding,
+                grossExposure: gross,
+                marginUsed: gross / s.LEVERAGE,
+                positions: ledger.views(),
+              };
+              emit(snapshot);
+            }
+            emit(e);
+            return;
+          }
+          default:
+            emit(e);
+        }
+      },
+    };
+  });
+}

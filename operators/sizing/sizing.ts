@@ -1,0 +1,147 @@
+import type { OperatorFunction } from 'rxjs';
+import type {
+  AllocatedDecision,
+  Decision,
+  Denied,
+  OrderIntent,
+  PipelineEvent,
+  PositionView,
+  SymbolFilters,
+} from '../../pipelines/model/index.ts';
+import { defineOperator } from '../../pipelines/operator-kit.ts';
+import { clientOrderId } from '../execution/client-order-id.ts';
+import { marketQuantity, minimumMarketQuantity } from '../execution/precision.kernel.ts';
+import { initialStopDistance } from '../stops/stops.kernel.ts';
+import type { StopSettings } from '../stops/stops.settings.ts';
+import type { ExecutionSettings } from '../execution/execution.settings.ts';
+import {
+  atrRiskQuantity,
+  emptyRecord,
+  kellyEstimate,
+  kellyFraction,
+  recordTrade,
+  type TradeRecord,
+} from './sizing.kernel.ts';
+import type { SizingSettings } from './sizing.settings.ts';
+
+export interface SizingDeps {
+  filters: ReadonlyMap<string, SymbolFilters>;
+}
+
+/**
+ * Turns allocated entry decisions into sized market-order intents (kelly | fixed | atr), rounded
+ * to the symbol's step and checked against min qty / min notional; exits become reduce-only
+ * intents for the whole position. Emits: every input unchanged, then an OrderIntent or a Denied.
+ */
+export function sizing(
+  s: SizingSettings & Pick<StopSettings, 'ATR_STOP_MULTIPLE'> & ExecutionSettings,
+  deps: SizingDeps,
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
+    let equity = 0;
+    let positions: readonly PositionView[] = [];
+    const record: TradeRecord = emptyRecord(s.KELLY_WINDOW_TRADES);
+    /** the risk per unit each symbol's open position was sized with, for its R-multiple */
+    const stopDistanceAtEntry = new Map<string, number>();
+
+    const deny = (d: Decision, rule: string, detail: string, value = Number.NaN, limit = Number.NaN): void => {
+      const out: Denied = {
+        kind: 'denied',
+        time: d.time,
+        symbol: d.symbol,
+        stage: 'sizing',
+        rule,
+        value,
+        limit,
+        detail,
+        decisionSeq: d.seq,
+      };
+      emit(out);
+    };
+
+    const sizeEntry = (a: AllocatedDecision): void => {
+      const d = a.decision;
+      const filters = deps.filters.get(d.symbol);
+      if (filters === undefined) return deny(d, 'unknown-symbol', `no exchange filters for ${d.symbol}`);
+      if (!(equity > 0)) return deny(d, 'no-equity', `equity ${equity}`);
+      const stopDistance = initialStopDistance(d.features.atr, s.ATR_STOP_MULTIPLE);
+      if (!(stopDistance > 0)) return deny(d, 'no-stop-distance', `ATR ${d.features.atr} gives no stop distance`);
+      let quantity: number;
+      if (a.explored) {
+        // an exploration is a probe: the smallest order the exchange takes, enough to learn from
+        quantity = minimumMarketQuantity(filters, d.price);
+      } else if (s.SIZING_MODE === 'kelly') {
+        const est = kellyEstimate(record, s.EXPECTED_WIN_RATE, s.REWARD_TO_RISK, s.KELLY_PRIOR_TRADES);
+        const fraction = kellyFraction(est, s.KELLY_FRACTION, s.KELLY_FRACTION_CAP);
+        if (!(fraction > 0))
+          return deny(d, 'no-edge', 'fractional Kelly is not positive: no measured edge', est.full, 0);
+        quantity = (fraction * equity * a.share) / d.price;
+      } else if (s.SIZING_MODE === 'fixed') {
+        quantity = (s.NOTIONAL_FRACTION * equity * a.share) / d.price;
+      } else {
+        quantity = atrRiskQuantity(equity, s.RISK_PER_TRADE, stopDistance) * a.share;
+      }
+      const q = marketQuantity(filters, quantity, d.price);
+      if (!q.ok) return deny(d, 'exchange-filter', q.reason, quantity, filters.marketMinQty);
+      stopDistanceAtEntry.set(d.symbol, stopDistance);
+      const intent: OrderIntent = {
+        kind: 'intent',
+        time: d.time,
+        symbol: d.symbol,
+        clientOrderId: clientOrderId(s.BOT_ID, d.symbol, d.seq, 'e'),
+        decisionSeq: d.seq,
+        side: d.action === 'enter-long' ? 'BUY' : 'SELL',
+        quantity: q.quantity,
+        reduceOnly: false,
+        reason: 'entry',
+        refPrice: d.price,
+        stopDistance,
+      };
+      emit(intent);
+    };
+
+    const sizeExit = (d: Decision): void => {
+      let held = 0;
+      for (const p of positions) if (p.symbol === d.symbol) held = p.quantity;
+      if (held === 0) return deny(d, 'no-position', `exit for ${d.symbol} with no position`);
+      const intent: OrderIntent = {
+        kind: 'intent',
+        time: d.time,
+        symbol: d.symbol,
+        clientOrderId: clientOrderId(s.BOT_ID, d.symbol, d.seq, 'e'),
+        decisionSeq: d.seq,
+        side: held > 0 ? 'SELL' : 'BUY',
+        quantity: Math.abs(held),
+        reduceOnly: true,
+        reason: 'exit',
+        refPrice: d.price,
+        stopDistance: 0,
+      };
+      emit(intent);
+    };
+
+    return {
+      next(e) {
+        emit(e);
+        switch (e.kind) {
+          case 'portfolio':
+            equity = e.equity;
+            positions = e.positions;
+            return;
+          case 'trade-closed': {
+            const risk = stopDistanceAtEntry.get(e.symbol);
+            if (risk !== undefined && risk > 0 && e.quantity > 0) recordTrade(record, e.netPnl / (e.quantity * risk));
+            return;
+          }
+          case 'allocated':
+            return sizeEntry(e);
+          case 'decision':
+            if (e.action === 'exit') sizeExit(e);
+            return;
+          default:
+            return;
+        }
+      },
+    };
+  });
+}

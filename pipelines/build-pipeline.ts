@@ -1,0 +1,53 @@
+import { defer, identity, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
+import type { Order, PipelineEvent, SymbolFilters } from './model/index.ts';
+import type { ExecutionPort, MarketDataPort } from './ports.ts';
+import type { Settings } from './settings.ts';
+import { portfolio } from '../operators/portfolio/portfolio.ts';
+import { features } from '../operators/features/features.ts';
+import { momentum } from '../operators/signals/momentum.ts';
+import { consensus } from '../operators/consensus/consensus.ts';
+import { banditAllocation } from '../operators/allocation/bandit.ts';
+import { sizing } from '../operators/sizing/sizing.ts';
+import { risk } from '../operators/risk/risk.ts';
+import { trailingStop } from '../operators/stops/trailing-stop.ts';
+import { execution } from '../operators/execution/execution.ts';
+
+export interface PipelinePorts {
+  market: MarketDataPort;
+  execution: ExecutionPort;
+  /** the agent stage (signals → signals with opinions); none = momentum alone */
+  agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
+}
+
+export interface PipelineDeps {
+  filters: ReadonlyMap<string, SymbolFilters>;
+}
+
+/**
+ * The composition root: the one pipeline that backtests, tuning, paper and live all run.
+ *
+ *   bars → venue (fills, funding) → portfolio → features → momentum → agents → consensus
+ *        → bandit → sizing → risk → stops → execution ─┐
+ *          ▲ orders (next bar at the earliest) ─────────┘
+ *
+ * The order loop is a Subject created per subscription: two subscriptions (two tuning trials)
+ * never share orders or state. Every event of every stage comes out, in the order it happened.
+ */
+export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: PipelineDeps): Observable<PipelineEvent> {
+  return defer(() => {
+    const orders = new Subject<Order>();
+    const signals: Observable<PipelineEvent> = ports.market
+      .bars()
+      .pipe(ports.execution.attach(orders), portfolio(settings), features(settings), momentum(settings));
+    return signals.pipe(
+      ports.agents ?? identity,
+      consensus(settings),
+      banditAllocation(settings),
+      sizing(settings, deps),
+      risk(settings, deps),
+      trailingStop(settings),
+      execution(settings, { submit: (o) => orders.next(o), maxSlippageBps: settings.MAX_SLIPPAGE_BPS }),
+      finalize(() => orders.complete()),
+    );
+  });
+}

@@ -1,0 +1,72 @@
+import type { Bar } from './market.ts';
+import type {
+  AllocatedDecision,
+  Decision,
+  FeatureBar,
+  Fill,
+  FundingPayment,
+  Order,
+  OrderIntent,
+  OrderRejected,
+  PortfolioSnapshot,
+  ProtectIntent,
+  Signal,
+  TradeClosed,
+} from './trading.ts';
+
+export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
+
+/** A stage refused to act on a decision or intent. Never a silent drop. */
+export interface Denied {
+  readonly kind: 'denied';
+  readonly time: number;
+  readonly symbol: string;
+  /** stage that denied: allocation | sizing | risk | consensus */
+  readonly stage: string;
+  /** machine-readable rule, e.g. max-concurrent-positions */
+  readonly rule: string;
+  /** what the rule measured and the limit it broke (NaN when not numeric) */
+  readonly value: number;
+  readonly limit: number;
+  /** a human explanation */
+  readonly detail: string;
+  readonly decisionSeq: number;
+}
+
+export interface RiskStateChanged {
+  readonly kind: 'risk-state';
+  readonly time: number;
+  readonly from: TradingState;
+  readonly to: TradingState;
+  readonly reason: string;
+}
+
+/** An agent call failed or was rejected; the decision went on without it. */
+export interface AgentFault {
+  readonly kind: 'agent-fault';
+  readonly time: number;
+  readonly symbol: string;
+  readonly agent: string;
+  readonly fault: string;
+  readonly detail: string;
+}
+
+export type PipelineEvent =
+  | Bar
+  | FeatureBar
+  | Signal
+  | Decision
+  | AllocatedDecision
+  | OrderIntent
+  | ProtectIntent
+  | Order
+  | Fill
+  | OrderRejected
+  | FundingPayment
+  | PortfolioSnapshot
+  | TradeClosed
+  | Denied
+  | RiskStateChanged
+  | AgentFault;
+
+export type PipelineEventKind = PipelineEvent['kind'];

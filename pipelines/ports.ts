@@ -1,0 +1,65 @@
+import type { Observable, OperatorFunction } from 'rxjs';
+import type { AgentOpinion, Bar, Fill, FundingPayment, Order, OrderRejected, PipelineEvent } from './model/index.ts';
+
+/** Closed bars of every configured symbol, merged in time order (ties: symbol order). */
+export interface MarketDataPort {
+  bars(): Observable<Bar>;
+}
+
+export type VenueEvent = Fill | OrderRejected | FundingPayment;
+
+/**
+ * Where orders go and fills come from. `attach` receives the stream of orders the pipeline
+ * emits and returns an operator placed right after the market source: it passes every bar on
+ * and interleaves the venue's own events (fills, rejections, funding) in the order they happen.
+ * The simulated venue fills an order at the first bar of its symbol after the decision (never
+ * the bar that produced it); the live venue sends it over REST and merges user-data fills.
+ */
+export interface ExecutionPort {
+  attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent>;
+}
+
+/** Injected time for live adapters (gateways, journals). Operators take time from events. */
+export interface ClockPort {
+  now(): number;
+}
+
+/** What an agent is shown: only data up to and including the decision bar. */
+export interface AgentContext {
+  readonly symbol: string;
+  readonly time: number;
+  readonly price: number;
+  readonly change24h: number;
+  readonly volume: number;
+  readonly atr: number;
+  readonly volatility: number;
+  /** recent closes, oldest first, the last one being the decision bar's close */
+  readonly closes: readonly number[];
+  /** signed quantity currently held */
+  readonly position: number;
+  /** the momentum view the agent is asked to confirm or refute */
+  readonly proposedDirection: -1 | 0 | 1;
+}
+
+/** An agent (thesis writer, forecaster); remote or embedded. Failures are rejected promises. */
+export interface AgentPort {
+  readonly name: string;
+  opinion(context: AgentContext): Promise<AgentOpinion> | AgentOpinion;
+}
+
+/** Sink for pipeline events (Redis Streams, ring buffer, memory). Must never block or throw. */
+export interface TelemetryPort {
+  publish(event: PipelineEvent): void;
+}
+
+export interface JournalEntry {
+  readonly type: string;
+  readonly time: number;
+  readonly data: unknown;
+}
+
+/** Append-only, durable record of decisions, orders and fills for restart safety. */
+export interface JournalPort {
+  append(entry: JournalEntry): Promise<void>;
+  replay(): AsyncIterable<JournalEntry>;
+}
