@@ -1,0 +1,243 @@
+import type { ParamSpec, SearchSpace } from '../../pipelines/search-space.ts';
+import { logSumExp, normalLogPdf, normalMass, sampleTruncatedNormal } from './normal.ts';
+import { RandomSampler } from './random.ts';
+import { snap, stepOf } from './space.ts';
+import type { ParamValue, Params, Sampler, TrialView } from './types.ts';
+
+/**
+ * Tree-structured Parzen Estimator, following the defaults of Optuna's TPESampler (independent,
+ * univariate): `nStartupTrials` random trials first; then the finished trials are split into the
+ * best `gamma(n)` ("below", l) and the rest ("above", g); each parameter gets one Parzen mixture
+ * per group — a truncated Gaussian per observation plus a prior kernel over the whole range,
+ * bandwidths from neighbour gaps with the "magic clip", recency ramp weights — and the next value
+ * is the best of `nEiCandidates` draws from l by l(x)/g(x) (expected improvement).
+ * Running trials count as "above" (constant liar), so parallel workers don't pile onto one point.
+ */
+export interface TpeOptions {
+  nStartupTrials?: number;
+  nEiCandidates?: number;
+  gamma?: (n: number) => number;
+  weights?: (n: number) => number[];
+  priorWeight?: number;
+  considerMagicClip?: boolean;
+  considerEndpoints?: boolean;
+  /** running trials join the "above" group (default true) */
+  constantLiar?: boolean;
+}
+
+export const defaultGamma = (n: number): number => Math.min(Math.ceil(0.1 * n), 25);
+
+/** Optuna's default_weights: flat for the 25 most recent, a linear ramp up for older ones. */
+export function defaultWeights(n: number): number[] {
+  if (n === 0) return [];
+  if (n < 25) return new Array<number>(n).fill(1);
+  const ramp = n - 25;
+  const out: number[] = [];
+  for (let i = 0; i < ramp; i++) out.push(ramp === 1 ? 1 / n : 1 / n + ((1 - 1 / n) * i) / (ramp - 1));
+  for (let i = 0; i < 25; i++) out.push(1);
+  return out;
+}
+
+interface NumericMixture {
+  kind: 'numeric';
+  weights: number[];
+  mus: number[];
+  sigmas: number[];
+  lo: number;
+  hi: number;
+  log: boolean;
+  step: number;
+  /** log of each kernel's mass inside [lo, hi] */
+  logZ: number[];
+}
+
+interface CategoricalMixture {
+  kind: 'categorical';
+  weights: number[];
+  /** per kernel, probabilities per choice */
+  probs: number[][];
+}
+
+type Mixture = NumericMixture | CategoricalMixture;
+
+/** Bounds in the sampler's working space: widened by half a step on a grid, logged for log ranges. */
+function workingBounds(spec: Exclude<ParamSpec, { type: 'categorical' }>): { lo: number; hi: number; step: number } {
+  const step = stepOf(spec);
+  let lo = spec.low - step / 2;
+  let hi = spec.high + step / 2;
+  if (spec.log) {
+    lo = Math.log(Math.max(lo, spec.low / 2));
+    hi = Math.log(hi);
+  }
+  return { lo, hi, step };
+}
+
+function normalise(ws: number[]): number[] {
+  const s = ws.reduce((a, b) => a + b, 0);
+  return ws.map((w) => w / s);
+}
+
+export class TpeSampler implements Sampler {
+  readonly name = 'tpe';
+  private readonly o: Required<TpeOptions>;
+  private readonly random = new RandomSampler();
+
+  constructor(options: TpeOptions = {}) {
+    this.o = {
+      nStartupTrials: options.nStartupTrials ?? 10,
+      nEiCandidates: options.nEiCandidates ?? 24,
+      gamma: options.gamma ?? defaultGamma,
+      weights: options.weights ?? defaultWeights,
+      priorWeight: options.priorWeight ?? 1,
+      considerMagicClip: options.considerMagicClip ?? true,
+      considerEndpoints: options.considerEndpoints ?? false,
+      constantLiar: options.constantLiar ?? true,
+    };
+  }
+
+  sample(space: SearchSpace, history: readonly TrialView[], rng: () => number): Params {
+    const complete = history.filter((t) => t.state === 'complete' && t.value !== undefined && !Number.isNaN(t.value));
+    if (complete.length < this.o.nStartupTrials) return this.random.sample(space, history, rng);
+    // best first (maximising); ties by trial number so the split is deterministic
+    const ranked = [...complete].sort((a, b) => b.value! - a.value! || a.number - b.number);
+    const nBelow = Math.max(1, Math.min(ranked.length, this.o.gamma(ranked.length)));
+    const byNumber = (a: TrialView, b: TrialView) => a.number - b.number;
+    const below = ranked.slice(0, nBelow).sort(byNumber);
+    const above = ranked.slice(nBelow);
+    if (this.o.constantLiar) above.push(...history.filter((t) => t.state === 'running'));
+    above.sort(byNumber);
+
+    const out: Params = {};
+    for (const name of Object.keys(space).sort()) {
+      const spec = space[name]!;
+      const obsBelow = below.map((t) => t.params[name]).filter((v): v is ParamValue => v !== undefined);
+      const obsAbove = above.map((t) => t.params[name]).filter((v): v is ParamValue => v !== undefined);
+      out[name] = this.sampleParam(spec, obsBelow, obsAbove, rng);
+    }
+    return out;
+  }
+
+  /** One parameter: draw candidates from l, keep the one with the largest log l − log g. */
+  sampleParam(
+    spec: ParamSpec,
+    below: readonly ParamValue[],
+    above: readonly ParamValue[],
+    rng: () => number,
+  ): ParamValue {
+    const l = this.mixture(spec, below);
+    const g = this.mixture(spec, above);
+    let best: ParamValue | undefined;
+    let bestScore = -Infinity;
+    for (let i = 0; i < this.o.nEiCandidates; i++) {
+      const x = this.draw(spec, l, rng);
+      const score = this.logDensity(spec, l, x) - this.logDensity(spec, g, x);
+      if (best === undefined || score > bestScore) {
+        best = x;
+        bestScore = score;
+      }
+    }
+    return best!;
+  }
+
+  private mixture(spec: ParamSpec, observed: readonly ParamValue[]): Mixture {
+    const obsWeights = this.o.weights(observed.length);
+    const weights = normalise([...obsWeights, this.o.priorWeight]);
+    if (spec.type === 'categorical') {
+      const k = spec.choices.length;
+      const base = this.o.priorWeight / k;
+      const probs: number[][] = observed.map((v) => {
+        const row = new Array<number>(k).fill(base);
+        const idx = spec.choices.indexOf(v);
+        if (idx >= 0) row[idx]! += 1;
+        return normalise(row);
+      });
+      probs.push(new Array<number>(k).fill(1 / k));
+      return { kind: 'categorical', weights, probs };
+    }
+    const { lo, hi, step } = workingBounds(spec);
+    const mus = observed.map((v) => (spec.log ? Math.log(Number(v)) : Number(v)));
+    const priorMu = (lo + hi) / 2;
+    const allMus = [...mus, priorMu];
+    const n = allMus.length;
+    const order = allMus.map((_, i) => i).sort((a, b) => allMus[a]! - allMus[b]! || a - b);
+    const sorted = order.map((i) => allMus[i]!);
+    const withEnds = [lo, ...sorted, hi];
+    const sortedSigmas: number[] = [];
+    for (let i = 0; i < n; i++) {
+      sortedSigmas.push(Math.max(withEnds[i + 1]! - withEnds[i]!, withEnds[i + 2]! - withEnds[i + 1]!));
+    }
+    if (!this.o.considerEndpoints && n >= 2) {
+      sortedSigmas[0] = withEnds[2]! - withEnds[1]!;
+      sortedSigmas[n - 1] = withEnds[n]! - withEnds[n - 1]!;
+    }
+    const maxSigma = hi - lo;
+    const minSigma = this.o.considerMagicClip ? (hi - lo) / Math.min(100, 1 + n) : 1e-12;
+    const sigmas = new Array<number>(n);
+    order.forEach((idx, pos) => {
+      sigmas[idx] = Math.min(maxSigma, Math.max(minSigma, sortedSigmas[pos]!));
+    });
+    sigmas[n - 1] = hi - lo; // the prior kernel spans the range
+    const logZ = allMus.map((mu, i) =>
+      Math.log(Math.max(1e-300, normalMass((lo - mu) / sigmas[i]!, (hi - mu) / sigmas[i]!))),
+    );
+    return { kind: 'numeric', weights, mus: allMus, sigmas, lo, hi, log: spec.log === true, step, logZ };
+  }
+
+  private pickKernel(weights: readonly number[], rng: () => number): number {
+    let u = rng();
+    for (let i = 0; i < weights.length; i++) {
+      u -= weights[i]!;
+      if (u < 0) return i;
+    }
+    return weights.length - 1;
+  }
+
+  private draw(spec: ParamSpec, m: Mixture, rng: () => number): ParamValue {
+    const k = this.pickKernel(m.weights, rng);
+    if (m.kind === 'categorical') {
+      if (spec.type !== 'categorical') throw new Error('mixture kind mismatch');
+      return spec.choices[this.pickKernel(m.probs[k]!, rng)]!;
+    }
+    const x = sampleTruncatedNormal(m.mus[k]!, m.sigmas[k]!, m.lo, m.hi, rng);
+    return snap(spec, m.log ? Math.exp(x) : x);
+  }
+
+  private logDensity(spec: ParamSpec, m: Mixture, v: ParamValue): number {
+    if (m.kind === 'categorical') {
+      if (spec.type !== 'categorical') throw new Error('mixture kind mismatch');
+      const idx = spec.choices.indexOf(v);
+      let p = 0;
+      for (let k = 0; k < m.weights.length; k++) p += m.weights[k]! * m.probs[k]![idx]!;
+      return Math.log(p);
+    }
+    const x = Number(v);
+    const terms: number[] = new Array<number>(m.weights.length);
+    if (m.step > 0) {
+      // probability mass of the grid cell around x
+      let a = x - m.step / 2;
+      let b = x + m.step / 2;
+      if (m.log) {
+        a = Math.log(Math.max(a, Math.exp(m.lo)));
+        b = Math.log(b);
+      }
+      a = Math.max(a, m.lo);
+      b = Math.min(b, m.hi);
+      for (let k = 0; k < terms.length; k++) {
+        const mu = m.mus[k]!;
+        const s = m.sigmas[k]!;
+        terms[k] =
+          Math.log(m.weights[k]!) + Math.log(Math.max(1e-300, normalMass((a - mu) / s, (b - mu) / s))) - m.logZ[k]!;
+      }
+    } else {
+      const y = m.log ? Math.log(x) : x;
+      for (let k = 0; k < terms.length; k++) {
+        terms[k] = Math.log(m.weights[k]!) + normalLogPdf(y, m.mus[k]!, m.sigmas[k]!) - m.logZ[k]!;
+      }
+    }
+    return logSumExp(terms);
+  }
+}
+
+export function createSampler(name: 'tpe' | 'random', options?: TpeOptions): Sampler {
+  return name === 'tpe' ? new TpeSampler(options) : new RandomSampler();
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../pipelines/rng.ts';
+import type { SearchSpace } from '../../pipelines/search-space.ts';
+import { SEARCH_SPACE } from '../../pipelines/settings.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
+import { RandomSampler, sampleUniform } from '../../research/samplers/random.ts';
+import { TpeSampler, defaultWeights, defaultGamma } from '../../research/samplers/tpe.ts';
+import { validateSpace } from '../../research/samplers/space.ts';
+import type { Params, Sampler, TrialView } from '../../research/samplers/types.ts';
+import { branin, BRANIN_MIN, BRANIN_SPACE } from '../../research/test-functions.ts';
+
+/** Minimises f with a sampler for n trials; returns the best value and the history. */
+function minimise(sampler: Sampler, space: SearchSpace, f: (p: Params) => number, seed: number, n: number) {
+  const rng = createRng(seed);
+  const history: TrialView[] = [];
+  let best = Infinity;
+  for (let i = 0; i < n; i++) {
+    const params = sampler.sample(space, history, rng);
+    const v = f(params);
+    best = Math.min(best, v);
+    history.push({ number: i, state: 'complete', params, value: -v });
+  }
+  return { best, history };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+};
+
+const MIXED: SearchSpace = {
+  f: { type: 'float', low: -2, high: 3 },
+  lg: { type: 'float', low: 0.001, high: 10, log: true },
+  i: { type: 'int', low: 2, high: 9 },
+  il: { type: 'int', low: 1, high: 1000, log: true },
+  st: { type: 'float', low: 0, high: 1, step: 0.25 },
+  c: { type: 'categorical', choices: ['a', 'b', 'c'] },
+};
+
+function checkInSpace(p: Params) {
+  expect(Number(p.f)).toBeGreaterThanOrEqual(-2);
+  expect(Number(p.f)).toBeLessThanOrEqual(3);
+  expect(Number(p.lg)).toBeGreaterThanOrEqual(0.001);
+  expect(Number(p.lg)).toBeLessThanOrEqual(10);
+  expect(Number.isInteger(p.i)).toBe(true);
+  expect(Number(p.i)).toBeGreaterThanOrEqual(2);
+  expect(Number(p.i)).toBeLessThanOrEqual(9);
+  expect(Number.isInteger(p.il)).toBe(true);
+  expect(Number(p.il)).toBeGreaterThanOrEqual(1);
+  expect(Number(p.il)).toBeLessThanOrEqual(1000);
+  expect([0, 0.25, 0.5, 0.75, 1]).toContain(p.st);
+  expect(['a', 'b', 'c']).toContain(p.c);
+}
+
+describe('random sampler', () => {
+  it('stays inside every kind of range and is reproducible with a seed', () => {
+    const s = new RandomSampler();
+    const a = createRng(7);
+    const b = createRng(7);
+    for (let i = 0; i < 300; i++) {
+      const p = s.sample(MIXED, [], a);
+      checkInSpace(p);
+      expect(s.sample(MIXED, [], b)).toEqual(p);
+    }
+  });
+
+  it('draws log ranges log-uniformly and reaches both ends of grids', () => {
+    const rng = createRng(3);
+    const lg = [];
+    const grid = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      lg.push(Number(sampleUniform(MIXED.lg!, rng)));
+      grid.add(Number(sampleUniform(MIXED.i!, rng)));
+    }
+    // log-uniform on [1e-3, 10]: a quarter of the mass lies below 0.01
+    const belowCentiles = lg.filter((x) => x < 0.01).length / lg.length;
+    expect(belowCentiles).toBeGreaterThan(0.18);
+    expect(belowCentiles).toBeLessThan(0.32);
+    expect([...grid].sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('TPE sampler', () => {
+  it('uses Optuna-like defaults for gamma and weights', () => {
+    expect(defaultGamma(10)).toBe(1);
+    expect(defaultGamma(100)).toBe(10);
+    expect(defaultGamma(1000)).toBe(25);
+    expect(defaultWeights(10)).toEqual(new Array(10).fill(1));
+    const w = defaultWeights(50);
+    expect(w).toHaveLength(50);
+    expect(w[0]).toBeCloseTo(1 / 50);
+    expect(w.slice(25)).toEqual(new Array(25).fill(1));
+    for (let i = 1; i < 25; i++) expect(w[i]!).toBeGreaterThan(w[i - 1]!);
+  });
+
+  it('is reproducible with a seed and stays inside mixed spaces', () => {
+    const f = (p: Params) => (Number(p.f) - 1) ** 2 + Math.abs(Math.log10(Number(p.lg))) + (p.c === 'b' ? 0 : 1);
+    const r1 = minimise(new TpeSampler(), MIXED, f, 11, 40);
+    const r2 = minimise(new TpeSampler(), MIXED, f, 11, 40);
+    expect(r2.history.map((t) => t.params)).toEqual(r1.history.map((t) => t.params));
+    for (const t of r1.history) checkInSpace(t.params);
+    const r3 = minimise(new TpeSampler(), MIXED, f, 12, 40);
+    expect(r3.history.map((t) => t.params)).not.toEqual(r1.history.map((t) => t.params));
+  });
+
+  it('beats random search on Branin with a fixed budget over several seeds', () => {
+    const seeds = [1, 2, 3, 4, 5, 6, 7];
+    const tpe = seeds.map((s) => minimise(new TpeSampler(), BRANIN_SPACE, branin, s, 60).best - BRANIN_MIN);
+    const rnd = seeds.map((s) => minimise(new RandomSampler(), BRANIN_SPACE, branin, s, 60).best - BRANIN_MIN);
+    expect(median(tpe)).toBeLessThan(median(rnd) / 2);
+  });
+
+  it('concentrates its proposals on the optimum of a known function', () => {
+    const space: SearchSpace = { x: { type: 'float', low: 0, high: 1 }, k: { type: 'int', low: 0, high: 20 } };
+    const f = (p: Params) => (Number(p.x) - 0.3) ** 2 + ((Number(p.k) - 14) / 20) ** 2;
+    const { history } = minimise(new TpeSampler(), space, f, 5, 80);
+    const late = history.slice(50).map((t) => t.params);
+    const nearX = late.filter((p) => Math.abs(Number(p.x) - 0.3) < 0.1).length;
+    const nearK = late.filter((p) => Math.abs(Number(p.k) - 14) <= 2).length;
+    // uniform draws would land there 20 % and ~24 % of the time
+    expect(nearX / late.length).toBeGreaterThan(0.6);
+    expect(nearK / late.length).toBeGreaterThan(0.6);
+  });
+
+  it('prefers the best category', () => {
+    const space: SearchSpace = { c: { type: 'categorical', choices: ['x', 'y', 'z', 'w'] } };
+    const score: Record<string, number> = { x: 3, y: 0, z: 2, w: 4 };
+    const { history } = minimise(new TpeSampler(), space, (p) => score[String(p.c)]!, 9, 60);
+    const late = history.slice(30).filter((t) => t.params.c === 'y').length;
+    expect(late).toBeGreaterThan(20);
+  });
+
+  it('steers away from points that are already running (constant liar)', () => {
+    const { history } = minimise(new TpeSampler(), BRANIN_SPACE, branin, 21, 30);
+    const s = new TpeSampler();
+    const p1 = s.sample(BRANIN_SPACE, history, createRng(99));
+    expect(s.sample(BRANIN_SPACE, history, createRng(99))).toEqual(p1);
+    const withRunning: TrialView[] = [...history, { number: 30, state: 'running', params: p1 }];
+    expect(s.sample(BRANIN_SPACE, withRunning, createRng(99))).not.toEqual(p1);
+  });
+});
+
+describe('search space validation', () => {
+  it('accepts the declared operator spaces', () => {
+    expect(() => validateSpace(SEARCH_SPACE)).not.toThrow();
+  });
+  it.each([
+    [{ x: { type: 'float', low: 1, high: 1 } }, 'x: empty or inverted range'],
+    [{ y: { type: 'float', low: 2, high: 1 } }, 'y: empty or inverted range'],
+    [{ z: { type: 'float', low: 0, high: 1, log: true } }, 'z: log range needs low > 0'],
+    [{ c: { type: 'categorical', choices: [] } }, 'c: no choices'],
+    [{}, 'no parameters'],
+  ] as [SearchSpace, string][])('rejects %j', (space, message) => {
+    try {
+      validateSpace(space);
+      expect.unreachable();
+    } catch (e) {
+      expect(isSapphireError(e, 'TUNING_SPACE_INVALID')).toBe(true);
+      expect((e as Error).message).toContain(message);
+    }
+  });
+});
