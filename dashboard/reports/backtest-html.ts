@@ -1,0 +1,297 @@
+import type { BacktestResult } from '../../backtests/run-backtest.ts';
+import type { Settings } from '../../pipelines/settings.ts';
+import {
+  REPORT_CSS,
+  chartBundle,
+  escapeHtml,
+  formatDuration,
+  formatMetric,
+  formatNumber,
+  formatTime,
+  genericTable,
+  humanizeKey,
+  inlineScript,
+  jsonForScript,
+  redactedSettings,
+  signClass,
+} from './html-kit.ts';
+
+/**
+ * `sapphire backtest --html`: one self-contained HTML file (the lightweight-charts bundle and the
+ * data are inlined; it opens offline, from file://, with no network request).
+ *
+ * Sections: headline figures, every scalar metric (generic: whatever BacktestMetrics holds),
+ * equity + drawdown charts (time-synchronised), monthly returns, exit reasons, per symbol,
+ * risk denials and state changes, the trade list, and the settings used (secrets redacted).
+ * The output depends only on its inputs (no wall clock), so the same run gives the same file.
+ */
+export interface BacktestHtmlMeta {
+  dataDir: string;
+  settings: Settings;
+  from?: number;
+  to?: number;
+  /** page title; defaults to "Backtest <symbols>" */
+  title?: string;
+}
+
+/** Most points sent to a chart; longer curves are bucketed (last equity, deepest drawdown per bucket). */
+export const MAX_CHART_POINTS = 4000;
+/** Most trades listed; the rest are counted in a note (all are in the metrics). */
+export const MAX_TRADE_ROWS = 2000;
+
+export interface ChartPoint {
+  time: number;
+  value: number;
+}
+
+/** Equity and drawdown (in %, ≤ 0) series for the charts, in seconds, bucketed to at most `maxPoints`. */
+export function equityAndDrawdown(
+  equity: readonly { time: number; equity: number }[],
+  maxPoints = MAX_CHART_POINTS,
+): { equity: ChartPoint[]; drawdown: ChartPoint[] } {
+  const eq: ChartPoint[] = [];
+  const dd: ChartPoint[] = [];
+  const stride = Math.max(1, Math.ceil(equity.length / maxPoints));
+  let peak = -Infinity;
+  let worst = 0;
+  let lastSec = -Infinity;
+  for (let i = 0; i < equity.length; i++) {
+    const p = equity[i]!;
+    if (p.equity > peak) peak = p.equity;
+    const d = peak > 0 ? (p.equity / peak - 1) * 100 : 0;
+    if (d < worst) worst = d;
+    if ((i + 1) % stride === 0 || i === equity.length - 1) {
+      const sec = Math.floor(p.time / 1000);
+      if (sec > lastSec) {
+        eq.push({ time: sec, value: p.equity });
+        dd.push({ time: sec, value: worst });
+        lastSec = sec;
+      }
+      worst = 0;
+    }
+  }
+  return { equity: eq, drawdown: dd };
+}
+
+export interface MonthlyReturn {
+  year: number;
+  /** 0..11 */
+  month: number;
+  returnPct: number;
+}
+
+/** Month-by-month return of the equity curve (UTC months), chained from `initial`. */
+export function monthlyReturns(equity: readonly { time: number; equity: number }[], initial: number): MonthlyReturn[] {
+  const out: MonthlyReturn[] = [];
+  let base = initial;
+  let key = -1;
+  let last = initial;
+  for (const p of equity) {
+    const d = new Date(p.time);
+    const k = d.getUTCFullYear() * 12 + d.getUTCMonth();
+    if (key !== -1 && k !== key) {
+      out.push({ year: Math.floor(key / 12), month: key % 12, returnPct: (last / base - 1) * 100 });
+      base = last;
+    }
+    key = k;
+    last = p.equity;
+  }
+  if (key !== -1) out.push({ year: Math.floor(key / 12), month: key % 12, returnPct: (last / base - 1) * 100 });
+  return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function heat(v: number): string {
+  if (!Number.isFinite(v) || v === 0) return '';
+  const a = Math.min(0.85, 0.15 + Math.abs(v) / 10);
+  return v > 0 ? `background:rgba(38,166,154,${a.toFixed(2)})` : `background:rgba(239,83,80,${a.toFixed(2)})`;
+}
+
+function monthlyTable(rows: readonly MonthlyReturn[]): string {
+  if (rows.length === 0) return '<p class="empty">No equity data.</p>';
+  const years = [...new Set(rows.map((r) => r.year))];
+  const head = `<tr><th>Year</th>${MONTHS.map((m) => `<th>${m}</th>`).join('')}<th>Year</th></tr>`;
+  const body = years
+    .map((y) => {
+      const cells = MONTHS.map((_m, i) => {
+        const r = rows.find((x) => x.year === y && x.month === i);
+        if (!r) return '<td></td>';
+        return `<td class="num" style="${heat(r.returnPct)}">${formatNumber(r.returnPct, 2)}</td>`;
+      }).join('');
+      const yearly = rows.filter((x) => x.year === y).reduce((acc, x) => acc * (1 + x.returnPct / 100), 1);
+      const yp = (yearly - 1) * 100;
+      return `<tr><th>${y}</th>${cells}<td class="num ${signClass(yp)}"><b>${formatNumber(yp, 2)}</b></td></tr>`;
+    })
+    .join('\n');
+  return `<div class="scroll"><table class="data monthly"><thead>${head}</thead><tbody>${body}</tbody></table></div><p class="note">Returns in % of equity at the previous month's close (UTC).</p>`;
+}
+
+function kpis(result: BacktestResult): string {
+  const m = result.metrics as unknown as Record<string, unknown>;
+  const pick: [string, string][] = [
+    ['totalReturnPct', 'Total return'],
+    ['maxDrawdownPct', 'Max drawdown'],
+    ['sharpe', 'Sharpe'],
+    ['trades', 'Trades'],
+    ['winRate', 'Win rate'],
+    ['profitFactor', 'Profit factor'],
+    ['finalEquity', 'Final equity'],
+    ['buyAndHoldPct', 'Buy & hold'],
+  ];
+  return pick
+    .filter(([k]) => k in m)
+    .map(([k, label]) => {
+      const v = m[k];
+      const cls = typeof v === 'number' && /Return|buyAndHold/i.test(k) ? signClass(v) : '';
+      return `<div class="kpi" data-metric="${k}"><div class="k">${escapeHtml(label)}</div><div class="v ${cls}">${formatMetric(k, v)}</div></div>`;
+    })
+    .join('');
+}
+
+function metricsTable(metrics: object): string {
+  const rows = Object.entries(metrics)
+    .filter(([, v]) => v === null || typeof v !== 'object')
+    .map(
+      ([k, v]) =>
+        `<tr><th>${escapeHtml(humanizeKey(k))}</th><td class="num ${typeof v === 'number' && /Return|Pct$|Profit|Pnl/.test(k) && !/Drawdown/.test(k) ? signClass(v) : ''}">${formatMetric(k, v)}</td></tr>`,
+    )
+    .join('\n');
+  return `<table class="data metrics"><tbody>${rows}</tbody></table>`;
+}
+
+function tradeTable(trades: BacktestResult['trades']): string {
+  if (trades.length === 0) return '<p class="empty">No closed trades.</p>';
+  const shown = trades.slice(0, MAX_TRADE_ROWS);
+  const rows = shown
+    .map(
+      (t, i) =>
+        `<tr><td class="num">${i + 1}</td><td>${escapeHtml(t.symbol)}</td><td class="${t.side === 'LONG' ? 'pos' : 'neg'}">${t.side}</td>` +
+        `<td>${formatTime(t.openedAt)}</td><td>${formatTime(t.time)}</td><td>${formatDuration(t.time - t.openedAt)}</td>` +
+        `<td class="num">${formatNumber(t.quantity, 4)}</td><td class="num">${formatNumber(t.entryPrice, 4)}</td><td class="num">${formatNumber(t.exitPrice, 4)}</td>` +
+        `<td class="num ${signClass(t.netPnl)}">${formatNumber(t.netPnl, 2)}</td><td class="num ${signClass(t.returnPct)}">${formatNumber(t.returnPct * 100, 2)}</td>` +
+        `<td class="num">${formatNumber(t.fees, 2)}</td><td class="num">${formatNumber(t.funding, 2)}</td><td>${escapeHtml(t.exitReason)}</td></tr>`,
+    )
+    .join('\n');
+  const note =
+    trades.length > shown.length
+      ? `<p class="note">First ${shown.length} of ${trades.length} trades listed; the metrics use all of them.</p>`
+      : '';
+  return `${note}<div class="scroll"><table class="data trades"><thead><tr><th>#</th><th>Symbol</th><th>Side</th><th>Opened</th><th>Closed</th><th>Held</th><th>Qty</th><th>Entry</th><th>Exit</th><th>Net PnL</th><th>Return %</th><th>Fees</th><th>Funding</th><th>Exit reason</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+}
+
+function riskSection(result: BacktestResult): string {
+  const denials = Object.entries(result.denials)
+    .sort((a, b) => b[1] - a[1])
+    .map(([rule, count]) => ({ rule, count }));
+  const states = result.riskStates.map((s) => ({ time: formatTime(s.time), from: s.from, to: s.to, reason: s.reason }));
+  const counts = Object.entries(result.counts).map(([k, v]) => ({ counter: humanizeKey(k), count: v }));
+  return (
+    `<h3>Denials by rule</h3>${genericTable(denials)}` +
+    `<h3>Risk state changes</h3>${genericTable(states)}` +
+    `<h3>Orders and fills</h3>${genericTable(counts)}`
+  );
+}
+
+function settingsTable(settings: Settings): string {
+  const rows = redactedSettings(settings as unknown as Record<string, unknown>)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+    .join('\n');
+  return `<details><summary>Settings used (${escapeHtml(String(Object.keys(settings).length))}; secrets redacted)</summary><table class="data settings"><tbody>${rows}</tbody></table></details>`;
+}
+
+/** The client script: draws the two charts from the embedded JSON with the inlined library. */
+const CHART_SCRIPT = `
+(function () {
+  var data = JSON.parse(document.getElementById('report-data').textContent);
+  var LC = window.LightweightCharts;
+  function chart(el, height) {
+    return LC.createChart(el, {
+      autoSize: true,
+      height: height,
+      layout: { background: { color: 'transparent' }, textColor: '#8899aa' },
+      grid: { vertLines: { color: '#1f2a36' }, horzLines: { color: '#1f2a36' } },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241' },
+      rightPriceScale: { borderColor: '#263241', minimumWidth: 80 },
+    });
+  }
+  var eqEl = document.getElementById('equity-chart');
+  var ddEl = document.getElementById('drawdown-chart');
+  if (!eqEl || !ddEl || data.equity.length === 0) return;
+  var eqChart = chart(eqEl, 320);
+  var eq = eqChart.addSeries(LC.AreaSeries, { lineColor: '#4f8ff7', topColor: 'rgba(79,143,247,0.35)', bottomColor: 'rgba(79,143,247,0.02)', lineWidth: 2, priceFormat: { type: 'price', precision: 2, minMove: 0.01 } });
+  eq.setData(data.equity);
+  var ddChart = chart(ddEl, 170);
+  var dd = ddChart.addSeries(LC.AreaSeries, { lineColor: '#ef5350', topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.4)', invertFilledArea: true, lineWidth: 1, priceFormat: { type: 'custom', formatter: function (v) { return v.toFixed(2) + ' %'; } } });
+  dd.setData(data.drawdown);
+  eqChart.timeScale().fitContent();
+  ddChart.timeScale().fitContent();
+  var syncing = false;
+  function sync(from, to) {
+    from.timeScale().subscribeVisibleLogicalRangeChange(function (r) {
+      if (syncing || !r) return;
+      syncing = true;
+      to.timeScale().setVisibleLogicalRange(r);
+      syncing = false;
+    });
+  }
+  sync(eqChart, ddChart);
+  sync(ddChart, eqChart);
+  document.body.setAttribute('data-charts-ready', '1');
+})();
+`;
+
+/** Renders the whole report. Pure: same inputs, same string. */
+export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMeta): string {
+  const initial =
+    typeof (meta.settings as { INITIAL_BALANCE?: unknown }).INITIAL_BALANCE === 'number'
+      ? (meta.settings as { INITIAL_BALANCE: number }).INITIAL_BALANCE
+      : (result.equity[0]?.equity ?? 0);
+  const series = equityAndDrawdown(result.equity);
+  const monthly = monthlyReturns(result.equity, initial);
+  const metrics = result.metrics as unknown as Record<string, unknown>;
+  const title = meta.title ?? `Backtest ${result.symbols.join(', ')}`;
+  const from = meta.from ?? result.start;
+  const to = meta.to ?? result.end;
+  const arraySections = Object.entries(metrics)
+    .filter(([, v]) => Array.isArray(v))
+    .map(([k, v]) => {
+      const label = k === 'perSymbol' ? 'Per symbol' : k === 'exitReasons' ? 'Exit reasons' : humanizeKey(k);
+      return `<section id="${escapeHtml(k)}"><h2>${escapeHtml(label)}</h2><div class="scroll">${genericTable(v as Record<string, unknown>[], { key: k === 'perSymbol' ? 'Symbol' : k === 'exitReasons' ? 'Exit reason' : 'Key' })}</div></section>`;
+    })
+    .join('\n');
+
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>${REPORT_CSS}</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(formatTime(from))} → ${escapeHtml(formatTime(to))} · ${escapeHtml(formatDuration(result.intervalMs))} bars · ${escapeHtml(formatNumber(result.bars, 0))} bars read · data: <code>${escapeHtml(meta.dataDir)}</code></p>
+</header>
+<main>
+<section id="summary"><h2>Summary</h2><div class="grid">${kpis(result)}</div></section>
+<section id="equity"><h2>Equity</h2><div id="equity-chart" class="chart"></div>
+<h2>Drawdown (%)</h2><div id="drawdown-chart" class="chart small"></div>
+${series.equity.length < result.equity.length ? `<p class="note">${formatNumber(result.equity.length, 0)} equity points drawn as ${formatNumber(series.equity.length, 0)} buckets (last equity, deepest drawdown of each).</p>` : ''}</section>
+<section id="metrics"><h2>Metrics</h2>${metricsTable(metrics)}</section>
+<section id="monthly"><h2>Monthly returns</h2>${monthlyTable(monthly)}</section>
+${arraySections}
+<section id="risk"><h2>Risk</h2>${riskSection(result)}</section>
+<section id="trades"><h2>Trades (${escapeHtml(formatNumber(result.trades.length, 0))})</h2>${tradeTable(result.trades)}</section>
+<section id="settings"><h2>Settings</h2>${settingsTable(meta.settings)}</section>
+<p class="note">Charts: TradingView Lightweight Charts™ (Apache-2.0), inlined. Generated by Sapphire.</p>
+</main>
+<script type="application/json" id="report-data">${jsonForScript({ equity: series.equity, drawdown: series.drawdown })}</script>
+<script>${inlineScript(chartBundle())}</script>
+<script>${CHART_SCRIPT}</script>
+</body>
+</html>
+`;
+}
