@@ -1,0 +1,226 @@
+/**
+ * The contract between the service (`live/service/`) and the dashboard page (`dashboard/public/`).
+ *
+ * - `GET /dashboard` returns one `DashboardView` (JSON). The page loads it once, then again
+ *   after a reconnect and every time a `status` event arrives; it never polls on a timer.
+ * - `GET /events` is a server-sent-event stream. Each message is
+ *   `event: <DashboardEventName>\ndata: <JSON of DashboardEvents[name]>\n\n`. The page updates
+ *   itself from these events between loads.
+ *
+ * Conventions: times are epoch milliseconds (UTC); money is in quote currency (USDT);
+ * fractions are 0..1 (drawdown, exposure share, win rate) unless the name ends in `Pct`.
+ * Every field is plain JSON (no NaN/Infinity: send `null` for "does not exist").
+ * No secret is ever part of a view or an event.
+ */
+
+export type RiskState = 'ACTIVE' | 'REDUCING' | 'HALTED';
+
+export interface PortfolioView {
+  /** wallet balance: initial + realised − fees − funding */
+  balance: number;
+  /** balance + unrealised PnL */
+  equity: number;
+  /** Σ |notional| of open positions at mark */
+  exposure: number;
+  /** exposure / equity */
+  leverage: number;
+  /** current drawdown from the equity peak, 0..1 */
+  drawdown: number;
+  /** the drawdown at which risk halts trading (MAX_DRAWDOWN setting), 0..1 */
+  maxDrawdownLimit: number;
+}
+
+export interface EquityPointView {
+  time: number;
+  equity: number;
+}
+
+export interface PositionRow {
+  symbol: string;
+  side: 'LONG' | 'SHORT';
+  /** absolute quantity in base units */
+  quantity: number;
+  entryPrice: number;
+  markPrice: number;
+  unrealizedPnl: number;
+  /** null when no stop is working */
+  stopPrice: number | null;
+  takeProfitPrice: number | null;
+}
+
+export interface TradeRow {
+  /** close time */
+  time: number;
+  symbol: string;
+  side: 'LONG' | 'SHORT';
+  quantity: number;
+  entryPrice: number;
+  exitPrice: number;
+  openedAt: number;
+  netPnl: number;
+  /** fraction of entry notional */
+  returnPct: number;
+  /** signal | stop | trailing-stop | take-profit | delever | halt-flatten | end-of-data … */
+  exitReason: string;
+}
+
+export interface CandleView {
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+}
+
+/** An entry or exit to mark on a price chart. */
+export interface MarkerView {
+  time: number;
+  kind: 'entry' | 'exit';
+  side: 'LONG' | 'SHORT';
+  price: number;
+  /** short label: "Long 0.01", "stop", "+12.3" … */
+  text?: string;
+}
+
+export interface SymbolPrices {
+  symbol: string;
+  /** recent bars, oldest first, unique ascending times */
+  candles: CandleView[];
+  markers: MarkerView[];
+}
+
+export interface GateView {
+  gate: string;
+  passed: boolean;
+  value: number | null;
+  limit: number | null;
+}
+
+export interface AgentView {
+  name: string;
+  /** e.g. ok | degraded | disabled | error */
+  status: string;
+  /** the agent's last thesis/summary, null before its first reply */
+  lastThesis: string | null;
+  lastGates: GateView[];
+  /** 0..1; null before any scored decision */
+  winRate: number | null;
+}
+
+export interface DenialView {
+  time: number;
+  symbol: string;
+  stage: string;
+  rule: string;
+  detail: string;
+}
+
+export interface RiskView {
+  state: RiskState;
+  recentDenials: DenialView[];
+}
+
+export interface SystemView {
+  running: boolean;
+  /** paper | live | backtest … */
+  mode: string;
+  /** e.g. connected | disconnected | simulated */
+  exchange: string;
+  /** e.g. connected | in-memory | error */
+  redis: string;
+  models: { name: string; status: string }[];
+}
+
+export interface AnalyticsView {
+  /** '' = analytics off: the page shows no banner and loads nothing */
+  provider: 'ga4' | 'plausible' | '';
+  /** GA4 measurement id (G-XXXX) */
+  id: string;
+  /** Plausible site domain */
+  domain: string;
+}
+
+export interface DashboardView {
+  /** server time of the snapshot */
+  time: number;
+  portfolio: PortfolioView;
+  equityCurve: EquityPointView[];
+  positions: PositionRow[];
+  /** recent closed trades, newest first */
+  trades: TradeRow[];
+  prices: SymbolPrices[];
+  agents: AgentView[];
+  risk: RiskView;
+  system: SystemView;
+  /** names of HTML reports served under /reports/:name */
+  reports: string[];
+  analytics: AnalyticsView;
+}
+
+/** A decision, as the feed shows it. */
+export interface DecisionEventData {
+  time: number;
+  symbol: string;
+  /** the Decision action: enter-long | enter-short | exit */
+  action: string;
+  confidence: number;
+  price: number;
+  source: string;
+  gates: GateView[];
+}
+
+/** Why: an agent's or the strategy's explanation. */
+export interface ReasoningEventData {
+  time: number;
+  symbol: string;
+  agent: string;
+  text: string;
+}
+
+export interface FillEventData {
+  time: number;
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  quantity: number;
+  price: number;
+  fee: number;
+  reason: string;
+}
+
+export interface RiskEventData {
+  time: number;
+  state: RiskState;
+  /** present when a decision was denied */
+  denial?: DenialView;
+  /** present on a state change */
+  reason?: string;
+}
+
+/** Server-sent events on GET /events: event name → data payload. */
+export interface DashboardEvents {
+  decision: DecisionEventData;
+  reasoning: ReasoningEventData;
+  fill: FillEventData;
+  trade: TradeRow;
+  /** the new portfolio figures plus the equity point to append to the curve */
+  portfolio: PortfolioView & { time: number; positions?: PositionRow[] };
+  risk: RiskEventData;
+  status: SystemView;
+}
+
+export type DashboardEventName = keyof DashboardEvents;
+
+export const DASHBOARD_EVENT_NAMES: readonly DashboardEventName[] = [
+  'decision',
+  'reasoning',
+  'fill',
+  'trade',
+  'portfolio',
+  'risk',
+  'status',
+];
+
+/** Formats one server-sent event (for the service and for test peers). */
+export function formatSse<K extends DashboardEventName>(event: K, data: DashboardEvents[K]): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
