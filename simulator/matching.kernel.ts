@@ -1,0 +1,854 @@
+import type { SymbolFilters } from '../pipelines/model/index.ts';
+import { roundToTick } from '../operators/execution/precision.kernel.ts';
+
+/**
+ * The simulator's matching engine: pure bookkeeping, no I/O and no clock (time is passed in).
+ *
+ * Market model (documented, because nothing here may invent a price):
+ * - The "latest price" and the mark price of a symbol are the close of the last replayed bar.
+ * - When a new bar is replayed, its path is walked as open → low → high → close for a bar that
+ *   closes at or above its open, and open → high → low → close otherwise. The jump from the previous
+ *   close to the new open is a gap: anything it triggers fills at the open.
+ * - MARKET orders fill at the latest price moved by `slippageBps` against the taker, rounded to the
+ *   tick against the taker. Resting LIMIT orders fill at their limit price (maker) when the path
+ *   touches it, or at the open if the bar gaps through it.
+ * - STOP/TAKE_PROFIT triggers follow the Aster rules (BUY stop: latest ≥ stopPrice, SELL stop: latest ≤
+ *   stopPrice, take-profits mirrored). A triggered *_MARKET order fills at the trigger price moved by the
+ *   slippage; a triggered STOP/TAKE_PROFIT becomes a LIMIT order at `price`.
+ * - TRAILING_STOP_MARKET: SELL tracks the highest price since placement, is active once that highest is
+ *   ≥ activationPrice, and fires when the price falls to highest × (1 − callbackRate%); BUY mirrored.
+ * - One-way position mode (positionSide BOTH): signed amount, average entry, realised PnL to the
+ *   wallet balance, fees from the wallet balance, funding paid by longs when the rate is positive.
+ * There is no depth: an order that can fill, fills whole (FOK = IOC here), unless the caller asks for
+ * a partial fill (fault injection) through `fillAtMarket`.
+ */
+
+export type Side = 'BUY' | 'SELL';
+export type OrderType =
+  'LIMIT' | 'MARKET' | 'STOP' | 'STOP_MARKET' | 'TAKE_PROFIT' | 'TAKE_PROFIT_MARKET' | 'TRAILING_STOP_MARKET';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTX';
+export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
+export type ExecType = 'NEW' | 'CANCELED' | 'EXPIRED' | 'TRADE' | 'CALCULATED';
+
+export const ORDER_TYPES: readonly OrderType[] = [
+  'LIMIT',
+  'MARKET',
+  'STOP',
+  'STOP_MARKET',
+  'TAKE_PROFIT',
+  'TAKE_PROFIT_MARKET',
+  'TRAILING_STOP_MARKET',
+];
+const ALGO_TYPES = new Set<OrderType>([
+  'STOP',
+  'STOP_MARKET',
+  'TAKE_PROFIT',
+  'TAKE_PROFIT_MARKET',
+  'TRAILING_STOP_MARKET',
+]);
+
+export interface SimOrder {
+  orderId: number;
+  account: string;
+  symbol: string;
+  clientOrderId: string;
+  side: Side;
+  type: OrderType;
+  origType: OrderType;
+  timeInForce: TimeInForce;
+  price: number;
+  stopPrice: number;
+  origQty: number;
+  executedQty: number;
+  cumQuote: number;
+  avgPrice: number;
+  reduceOnly: boolean;
+  closePosition: boolean;
+  workingType: 'MARK_PRICE' | 'CONTRACT_PRICE';
+  priceProtect: boolean;
+  activatePrice?: number;
+  priceRate?: number;
+  status: OrderStatus;
+  time: number;
+  updateTime: number;
+  /** a STOP/TAKE_PROFIT that has triggered and now rests as a limit */
+  triggered: boolean;
+  /** trailing: best price since placement (highest for SELL, lowest for BUY) */
+  extreme: number;
+  activated: boolean;
+  /** a MARKET order whose fill the caller deferred (fault injection) */
+  pending: boolean;
+}
+
+export interface Position {
+  symbol: string;
+  /** signed: > 0 long, < 0 short */
+  amount: number;
+  entryPrice: number;
+  updateTime: number;
+}
+
+export interface SimFill {
+  id: number;
+  orderId: number;
+  account: string;
+  symbol: string;
+  side: Side;
+  price: number;
+  qty: number;
+  quoteQty: number;
+  commission: number;
+  commissionAsset: 'USDT';
+  realizedPnl: number;
+  maker: boolean;
+  time: number;
+}
+
+export interface AccountState {
+  id: string;
+  balance: number;
+  positions: Map<string, Position>;
+  leverage: Map<string, number>;
+  orders: Map<number, SimOrder>;
+  /** open client order ids → order id */
+  openClientIds: Map<string, number>;
+  fills: SimFill[];
+  fundingPaid: number;
+}
+
+export interface EngineConfig {
+  filters: ReadonlyMap<string, SymbolFilters>;
+  takerFee: number;
+  makerFee: number;
+  slippageBps: number;
+  initialBalance: number;
+  defaultLeverage: number;
+  maxNumOrders: number;
+  maxNumAlgoOrders: number;
+}
+
+export interface Engine {
+  cfg: EngineConfig;
+  accounts: Map<string, AccountState>;
+  /** latest price per symbol (close of the last replayed bar) */
+  last: Map<string, number>;
+  /** open orders per symbol, in placement order */
+  open: Map<string, Map<number, SimOrder>>;
+  nextOrderId: number;
+  nextTradeId: number;
+}
+
+export type EngineEvent =
+  | { kind: 'order'; account: string; order: SimOrder; execType: ExecType; fill?: SimFill; time: number }
+  | { kind: 'account'; account: string; reason: 'ORDER' | 'FUNDING_FEE'; symbols: string[]; time: number }
+  | { kind: 'trade'; symbol: string; price: number; qty: number; buyerIsMaker: boolean; tradeId: number; time: number };
+
+export interface OrderRequest {
+  symbol: string;
+  side: Side;
+  type: OrderType;
+  timeInForce?: TimeInForce;
+  /** raw decimal strings as received, for precision checks */
+  quantity?: string;
+  price?: string;
+  stopPrice?: string;
+  activationPrice?: string;
+  callbackRate?: string;
+  reduceOnly?: boolean;
+  closePosition?: boolean;
+  clientOrderId?: string;
+  workingType?: 'MARK_PRICE' | 'CONTRACT_PRICE';
+  priceProtect?: boolean;
+}
+
+export interface Rejection {
+  ok: false;
+  code: number;
+  msg: string;
+}
+export type PlaceResult = { ok: true; order: SimOrder; events: EngineEvent[] } | Rejection;
+
+const reject = (code: number, msg: string): Rejection => ({ ok: false, code, msg });
+const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+
+export function createEngine(cfg: EngineConfig): Engine {
+  return { cfg, accounts: new Map(), last: new Map(), open: new Map(), nextOrderId: 1, nextTradeId: 1 };
+}
+
+export function accountOf(engine: Engine, id: string): AccountState {
+  let a = engine.accounts.get(id);
+  if (!a) {
+    a = {
+      id,
+      balance: engine.cfg.initialBalance,
+      positions: new Map(),
+      leverage: new Map(),
+      orders: new Map(),
+      openClientIds: new Map(),
+      fills: [],
+      fundingPaid: 0,
+    };
+    engine.accounts.set(id, a);
+  }
+  return a;
+}
+
+export function leverageOf(engine: Engine, account: AccountState, symbol: string): number {
+  return account.leverage.get(symbol) ?? engine.cfg.defaultLeverage;
+}
+
+export function positionOf(account: AccountState, symbol: string): Position {
+  let p = account.positions.get(symbol);
+  if (!p) {
+    p = { symbol, amount: 0, entryPrice: 0, updateTime: 0 };
+    account.positions.set(symbol, p);
+  }
+  return p;
+}
+
+/** Unrealised PnL of a position at the latest price. */
+export function unrealised(engine: Engine, p: Position): number {
+  const last = engine.last.get(p.symbol);
+  return last === undefined || p.amount === 0 ? 0 : p.amount * (last - p.entryPrice);
+}
+
+/** Wallet balance + unrealised − initial margin of positions and open orders. */
+export function availableBalance(engine: Engine, account: AccountState): number {
+  let upnl = 0;
+  let used = 0;
+  for (const p of account.positions.values()) {
+    if (p.amount === 0) continue;
+    upnl += unrealised(engine, p);
+    used += (Math.abs(p.amount) * (engine.last.get(p.symbol) ?? p.entryPrice)) / leverageOf(engine, account, p.symbol);
+  }
+  return account.balance + upnl - used - openOrderMargin(engine, account);
+}
+
+export function openOrderMargin(engine: Engine, account: AccountState): number {
+  let m = 0;
+  for (const book of engine.open.values())
+    for (const o of book.values()) {
+      if (o.account !== account.id || o.reduceOnly || o.closePosition) continue;
+      const px = o.price > 0 ? o.price : (engine.last.get(o.symbol) ?? 0);
+      m += ((o.origQty - o.executedQty) * px) / leverageOf(engine, account, o.symbol);
+    }
+  return m;
+}
+
+// ---------- number helpers ----------
+
+function decimals(raw: string): number {
+  const dot = raw.indexOf('.');
+  if (dot < 0) return 0;
+  return raw.slice(dot + 1).replace(/0+$/, '').length;
+}
+
+function onGrid(value: number, origin: number, step: number): boolean {
+  if (!(step > 0)) return true;
+  const units = (value - origin) / step;
+  return Math.abs(units - Math.round(units)) < 1e-7;
+}
+
+function parseNum(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^-?\d+(\.\d+)?$/.test(raw.trim())) return NaN;
+  return Number(raw);
+}
+
+function qtyClean(q: number): number {
+  return Number(q.toFixed(10));
+}
+
+// ---------- validation ----------
+
+function checkPrice(f: SymbolFilters, raw: string, name: string): Rejection | number {
+  const v = parseNum(raw);
+  if (v === undefined || !Number.isFinite(v))
+    return reject(-1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+  if (v <= 0) return reject(-4001, 'Price less than 0.');
+  if (decimals(raw) > Math.max(f.pricePrecision, 0) && f.pricePrecision > 0)
+    return reject(-1111, 'Precision is over the maximum defined for this asset.');
+  if (f.minPrice > 0 && v < f.minPrice) return reject(-4013, 'Price less than min price.');
+  if (f.maxPrice > 0 && v > f.maxPrice) return reject(-4002, 'Price greater than max price.');
+  if (!onGrid(v, f.minPrice, f.tickSize)) return reject(-4014, 'Price not increased by tick size.');
+  return v;
+}
+
+function checkQty(f: SymbolFilters, raw: string, market: boolean): Rejection | number {
+  const v = parseNum(raw);
+  if (v === undefined || !Number.isFinite(v))
+    return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
+  if (v <= 0) return reject(-4003, 'Quantity less than or equal to zero.');
+  if (decimals(raw) > f.quantityPrecision && f.quantityPrecision >= 0 && f.stepSize > 0)
+    return reject(-1111, 'Precision is over the maximum defined for this asset.');
+  const step = market && f.marketStepSize > 0 ? f.marketStepSize : f.stepSize;
+  const minQty = market && f.marketMinQty > 0 ? f.marketMinQty : f.minQty;
+  const maxQty = market && f.marketMaxQty > 0 ? f.marketMaxQty : f.maxQty;
+  if (minQty > 0 && v < minQty - 1e-12) return reject(-4004, 'Quantity less than min quantity.');
+  if (maxQty > 0 && v > maxQty + 1e-12) return reject(-4005, 'Quantity greater than max quantity.');
+  if (!onGrid(v, minQty, step)) return reject(-4023, 'Qty not increased by step size.');
+  return v;
+}
+
+const isRej = (x: unknown): x is Rejection => typeof x === 'object' && x !== null && (x as Rejection).ok === false;
+
+function countOpen(engine: Engine, account: string, symbol: string): { plain: number; algo: number } {
+  let plain = 0;
+  let algo = 0;
+  for (const o of engine.open.get(symbol)?.values() ?? []) {
+    if (o.account !== account) continue;
+    if (ALGO_TYPES.has(o.origType)) algo++;
+    else plain++;
+  }
+  return { plain, algo };
+}
+
+/**
+ * Validates and places an order. MARKET orders and marketable LIMIT orders fill at once unless
+ * `deferFill` is set (then the order stays NEW until `fillAtMarket`).
+ */
+export function placeOrder(
+  engine: Engine,
+  accountId: string,
+  req: OrderRequest,
+  time: number,
+  opts: { deferFill?: boolean } = {},
+): PlaceResult {
+  const f = engine.cfg.filters.get(req.symbol);
+  const last = engine.last.get(req.symbol);
+  if (!f || last === undefined) return reject(-1121, 'Invalid symbol.');
+  if (req.side !== 'BUY' && req.side !== 'SELL') return reject(-1117, 'Invalid side.');
+  if (!ORDER_TYPES.includes(req.type)) return reject(-1116, 'Invalid orderType.');
+  const account = accountOf(engine, accountId);
+  const t = req.type;
+  const closePosition = req.closePosition === true;
+  const reduceOnly = req.reduceOnly === true;
+  const tif: TimeInForce = req.timeInForce ?? 'GTC';
+  if (!['GTC', 'IOC', 'FOK', 'GTX'].includes(tif)) return reject(-1115, 'Invalid timeInForce.');
+  if (t === 'LIMIT' && req.timeInForce === undefined)
+    return reject(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.");
+
+  if (closePosition) {
+    if (t !== 'STOP_MARKET' && t !== 'TAKE_PROFIT_MARKET')
+      return reject(-4136, 'Target strategy invalid for orderType ' + t + ',closePosition true');
+    if (req.quantity !== undefined) return reject(-1106, "Parameter 'quantity' sent when not required.");
+    if (reduceOnly) return reject(-1106, "Parameter 'reduceOnly' sent when not required.");
+  }
+
+  // quantity
+  let qty = 0;
+  if (!closePosition) {
+    if (req.quantity === undefined)
+      return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
+    const q = checkQty(f, req.quantity, t !== 'LIMIT' && t !== 'STOP' && t !== 'TAKE_PROFIT');
+    if (isRej(q)) return q;
+    qty = q;
+  }
+
+  // price
+  let price = 0;
+  if (t === 'LIMIT' || t === 'STOP' || t === 'TAKE_PROFIT') {
+    if (req.price === undefined)
+      return reject(-1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.");
+    const p = checkPrice(f, req.price, 'price');
+    if (isRej(p)) return p;
+    price = p;
+    if (f.multiplierUp > 0 && req.side === 'BUY' && price > last * f.multiplierUp)
+      return reject(
+        -4016,
+        `Limit price can't be higher than ${roundToTick(last * f.multiplierUp, f.tickSize, 'down')}.`,
+      );
+    if (f.multiplierDown > 0 && req.side === 'SELL' && price < last * f.multiplierDown)
+      return reject(
+        -4024,
+        `Limit price can't be lower than ${roundToTick(last * f.multiplierDown, f.tickSize, 'up')}.`,
+      );
+  } else if (req.price !== undefined && t !== 'MARKET') {
+    return reject(-1106, "Parameter 'price' sent when not required.");
+  }
+
+  // stop price
+  let stopPrice = 0;
+  if (t === 'STOP' || t === 'STOP_MARKET' || t === 'TAKE_PROFIT' || t === 'TAKE_PROFIT_MARKET') {
+    if (req.stopPrice === undefined)
+      return reject(-1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.");
+    const s = checkPrice(f, req.stopPrice, 'stopPrice');
+    if (isRej(s)) return s;
+    stopPrice = s;
+    const isStop = t === 'STOP' || t === 'STOP_MARKET';
+    const wouldTrigger =
+      req.side === 'BUY'
+        ? isStop
+          ? last >= stopPrice
+          : last <= stopPrice
+        : isStop
+          ? last <= stopPrice
+          : last >= stopPrice;
+    if (wouldTrigger) return reject(-2021, 'Order would immediately trigger.');
+  }
+
+  // trailing
+  let activatePrice: number | undefined;
+  let priceRate: number | undefined;
+  if (t === 'TRAILING_STOP_MARKET') {
+    const cb = parseNum(req.callbackRate);
+    if (cb === undefined || !Number.isFinite(cb))
+      return reject(-1102, "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.");
+    if (cb < 0.1 || cb > 5) return reject(-2007, 'Invalid callBackRate.');
+    priceRate = cb;
+    if (req.activationPrice !== undefined) {
+      const a = checkPrice(f, req.activationPrice, 'activationPrice');
+      if (isRej(a)) return a;
+      if ((req.side === 'BUY' && a >= last) || (req.side === 'SELL' && a <= last))
+        return reject(-2021, 'Order would immediately trigger.');
+      activatePrice = a;
+    }
+  }
+
+  // client order id
+  const clientOrderId = req.clientOrderId ?? `sim_${engine.nextOrderId}`;
+  if (!CLIENT_ID.test(clientOrderId)) return reject(-4015, 'Client order id is not valid.');
+  if (account.openClientIds.has(clientOrderId)) return reject(-4116, 'ClientOrderId is duplicated.');
+
+  // limits on open orders
+  const counts = countOpen(engine, accountId, req.symbol);
+  if (ALGO_TYPES.has(t) && counts.algo >= engine.cfg.maxNumAlgoOrders)
+    return reject(-4045, 'Reach max stop order limit.');
+  if (!ALGO_TYPES.has(t) && counts.plain >= engine.cfg.maxNumOrders)
+    return reject(-2025, 'Reach max open order limit.');
+
+  // min notional (reduce-only and close-position orders are exempt)
+  const refPrice = price > 0 ? price : stopPrice > 0 ? stopPrice : last;
+  if (!reduceOnly && !closePosition && f.minNotional > 0 && qty * refPrice < f.minNotional - 1e-9)
+    return reject(
+      -4164,
+      `Order's notional must be no smaller than ${f.minNotional.toFixed(1)} (unless you choose reduce only)`,
+    );
+
+  const pos = positionOf(account, req.symbol);
+  const dir = req.side === 'BUY' ? 1 : -1;
+  if (reduceOnly && t === 'MARKET' && !(pos.amount * dir < 0)) return reject(-2022, 'ReduceOnly Order is rejected.');
+
+  // margin: only the part that opens or adds exposure needs margin
+  if (!reduceOnly && !closePosition) {
+    const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
+    const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
+    if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
+  }
+
+  // post-only that would take
+  const marketable = t === 'LIMIT' && (req.side === 'BUY' ? price >= last : price <= last);
+  if (t === 'LIMIT' && tif === 'GTX' && marketable)
+    return reject(-5022, 'Due to the order could not be executed as maker, the Post Only order will be rejected.');
+
+  const order: SimOrder = {
+    orderId: engine.nextOrderId++,
+    account: accountId,
+    symbol: req.symbol,
+    clientOrderId,
+    side: req.side,
+    type: t,
+    origType: t,
+    timeInForce: tif,
+    price,
+    stopPrice,
+    origQty: qty,
+    executedQty: 0,
+    cumQuote: 0,
+    avgPrice: 0,
+    reduceOnly,
+    closePosition,
+    workingType: req.workingType ?? 'CONTRACT_PRICE',
+    priceProtect: req.priceProtect === true,
+    status: 'NEW',
+    time,
+    updateTime: time,
+    triggered: false,
+    extreme: last,
+    activated: t === 'TRAILING_STOP_MARKET' && activatePrice === undefined,
+    pending: false,
+    ...(activatePrice !== undefined ? { activatePrice } : t === 'TRAILING_STOP_MARKET' ? { activatePrice: last } : {}),
+    ...(priceRate !== undefined ? { priceRate } : {}),
+  };
+  account.orders.set(order.orderId, order);
+  const events: EngineEvent[] = [];
+
+  if (t === 'LIMIT' && !marketable && (tif === 'IOC' || tif === 'FOK')) {
+    // nothing to take: accepted and expired at once, as the exchange does
+    events.push(snapshot(order, 'NEW', time));
+    order.status = 'EXPIRED';
+    events.push(snapshot(order, 'EXPIRED', time));
+    return { ok: true, order, events };
+  }
+
+  addOpen(engine, account, order);
+  events.push(snapshot(order, 'NEW', time));
+  if (t === 'MARKET' || marketable) {
+    if (opts.deferFill) order.pending = true;
+    else {
+      const px = t === 'MARKET' ? takerPrice(engine, f, req.side, last) : limitTake(engine, f, order, last);
+      fillOrder(engine, order, remainingFor(order, account), px, false, time, events);
+    }
+  }
+  return { ok: true, order, events };
+}
+
+/** A marketable limit takes at the latest price with slippage, never beyond its limit. */
+function limitTake(engine: Engine, f: SymbolFilters, o: SimOrder, last: number): number {
+  const slipped = takerPrice(engine, f, o.side, last);
+  return o.side === 'BUY' ? Math.min(slipped, o.price) : Math.max(slipped, o.price);
+}
+
+function takerPrice(engine: Engine, f: SymbolFilters, side: Side, px: number): number {
+  const bps = engine.cfg.slippageBps / 10_000;
+  return side === 'BUY'
+    ? roundToTick(px * (1 + bps), f.tickSize, 'up')
+    : roundToTick(px * (1 - bps), f.tickSize, 'down');
+}
+
+function addOpen(engine: Engine, account: AccountState, o: SimOrder): void {
+  let book = engine.open.get(o.symbol);
+  if (!book) engine.open.set(o.symbol, (book = new Map()));
+  book.set(o.orderId, o);
+  account.openClientIds.set(o.clientOrderId, o.orderId);
+}
+
+function removeOpen(engine: Engine, o: SimOrder): void {
+  engine.open.get(o.symbol)?.delete(o.orderId);
+  const a = engine.accounts.get(o.account);
+  if (a && a.openClientIds.get(o.clientOrderId) === o.orderId) a.openClientIds.delete(o.clientOrderId);
+}
+
+function snapshot(o: SimOrder, execType: ExecType, time: number, fill?: SimFill): EngineEvent {
+  return { kind: 'order', account: o.account, order: { ...o }, execType, time, ...(fill ? { fill } : {}) };
+}
+
+/** Quantity this order may still fill, given reduce-only / close-position rules. */
+function remainingFor(o: SimOrder, account: AccountState): number {
+  const pos = account.positions.get(o.symbol)?.amount ?? 0;
+  const dir = o.side === 'BUY' ? 1 : -1;
+  if (o.closePosition) return pos * dir < 0 ? Math.abs(pos) : 0;
+  const rest = qtyClean(o.origQty - o.executedQty);
+  if (o.reduceOnly) return pos * dir < 0 ? Math.min(rest, Math.abs(pos)) : 0;
+  return rest;
+}
+
+/** Applies one fill: fees, position, realised PnL, order state; pushes order + account + trade events. */
+function fillOrder(
+  engine: Engine,
+  o: SimOrder,
+  qtyIn: number,
+  price: number,
+  maker: boolean,
+  time: number,
+  events: EngineEvent[],
+): void {
+  const account = accountOf(engine, o.account);
+  const qty = qtyClean(qtyIn);
+  if (!(qty > 0)) {
+    // reduce-only / close-position with nothing to reduce
+    o.status = 'EXPIRED';
+    o.updateTime = time;
+    removeOpen(engine, o);
+    events.push(snapshot(o, 'EXPIRED', time));
+    return;
+  }
+  const pos = positionOf(account, o.symbol);
+  const dir = o.side === 'BUY' ? 1 : -1;
+  let realized = 0;
+  if (pos.amount === 0 || Math.sign(pos.amount) === dir) {
+    const newAbs = Math.abs(pos.amount) + qty;
+    pos.entryPrice = (Math.abs(pos.amount) * pos.entryPrice + qty * price) / newAbs;
+    pos.amount = qtyClean(pos.amount + dir * qty);
+  } else {
+    const closing = Math.min(qty, Math.abs(pos.amount));
+    realized = closing * (price - pos.entryPrice) * Math.sign(pos.amount);
+    const rest = qtyClean(qty - closing);
+    pos.amount = qtyClean(pos.amount + dir * closing);
+    if (pos.amount === 0) pos.entryPrice = 0;
+    if (rest > 0) {
+      pos.amount = qtyClean(dir * rest);
+      pos.entryPrice = price;
+    }
+  }
+  pos.updateTime = time;
+  const quote = qty * price;
+  const commission = quote * (maker ? engine.cfg.makerFee : engine.cfg.takerFee);
+  account.balance += realized - commission;
+  const fill: SimFill = {
+    id: engine.nextTradeId++,
+    orderId: o.orderId,
+    account: o.account,
+    symbol: o.symbol,
+    side: o.side,
+    price,
+    qty,
+    quoteQty: quote,
+    commission,
+    commissionAsset: 'USDT',
+    realizedPnl: realized,
+    maker,
+    time,
+  };
+  account.fills.push(fill);
+  if (o.closePosition && o.origQty === 0) o.origQty = qty;
+  o.executedQty = qtyClean(o.executedQty + qty);
+  o.cumQuote += quote;
+  o.avgPrice = o.cumQuote / o.executedQty;
+  o.updateTime = time;
+  const done = o.closePosition || o.executedQty >= o.origQty - 1e-12 || (o.reduceOnly && pos.amount === 0);
+  o.status = done ? 'FILLED' : 'PARTIALLY_FILLED';
+  if (done) removeOpen(engine, o);
+  events.push(snapshot(o, 'TRADE', time, fill));
+  events.push({ kind: 'account', account: o.account, reason: 'ORDER', symbols: [o.symbol], time });
+  events.push({ kind: 'trade', symbol: o.symbol, price, qty, buyerIsMaker: o.side === 'SELL', tradeId: fill.id, time });
+}
+
+/**
+ * Fills a deferred or partially filled MARKET order (fault injection): `fraction` of what remains,
+ * at the latest price with slippage. Returns no events if the order is no longer open.
+ */
+export function fillAtMarket(engine: Engine, orderId: number, fraction: number, time: number): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  for (const book of engine.open.values()) {
+    const o = book.get(orderId);
+    if (!o) continue;
+    const f = engine.cfg.filters.get(o.symbol)!;
+    const account = accountOf(engine, o.account);
+    const rest = remainingFor(o, account);
+    const step = f.marketStepSize > 0 ? f.marketStepSize : f.stepSize;
+    let qty = fraction >= 1 ? rest : Math.floor((rest * fraction) / step + 1e-9) * step;
+    if (qty <= 0 && rest > 0) qty = rest;
+    o.pending = false;
+    const px =
+      o.type === 'LIMIT'
+        ? limitTake(engine, f, o, engine.last.get(o.symbol)!)
+        : takerPrice(engine, f, o.side, engine.last.get(o.symbol)!);
+    fillOrder(engine, o, qty, px, false, time, events);
+    if (o.status === 'PARTIALLY_FILLED') o.pending = true;
+    return events;
+  }
+  return events;
+}
+
+export type CancelResult = { ok: true; order: SimOrder; events: EngineEvent[] } | Rejection;
+
+export function findOrder(
+  engine: Engine,
+  accountId: string,
+  symbol: string,
+  orderId?: number,
+  clientOrderId?: string,
+): SimOrder | undefined {
+  const account = engine.accounts.get(accountId);
+  if (!account) return undefined;
+  if (orderId !== undefined) {
+    const o = account.orders.get(orderId);
+    return o && o.symbol === symbol ? o : undefined;
+  }
+  if (clientOrderId !== undefined) {
+    const open = account.openClientIds.get(clientOrderId);
+    if (open !== undefined) return account.orders.get(open);
+    // the most recent order with this client id
+    let found: SimOrder | undefined;
+    for (const o of account.orders.values()) if (o.clientOrderId === clientOrderId && o.symbol === symbol) found = o;
+    return found;
+  }
+  return undefined;
+}
+
+export function cancelOrder(
+  engine: Engine,
+  accountId: string,
+  symbol: string,
+  orderId: number | undefined,
+  clientOrderId: string | undefined,
+  time: number,
+): CancelResult {
+  const o = findOrder(engine, accountId, symbol, orderId, clientOrderId);
+  if (!o) return reject(-2011, 'Unknown order sent.');
+  if (o.status !== 'NEW' && o.status !== 'PARTIALLY_FILLED') return reject(-2011, 'Unknown order sent.');
+  o.status = 'CANCELED';
+  o.updateTime = time;
+  removeOpen(engine, o);
+  return { ok: true, order: o, events: [snapshot(o, 'CANCELED', time)] };
+}
+
+export function cancelAll(engine: Engine, accountId: string, symbol: string, time: number): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  for (const o of [...(engine.open.get(symbol)?.values() ?? [])]) {
+    if (o.account !== accountId) continue;
+    o.status = 'CANCELED';
+    o.updateTime = time;
+    removeOpen(engine, o);
+    events.push(snapshot(o, 'CANCELED', time));
+  }
+  return events;
+}
+
+export function openOrders(engine: Engine, accountId: string, symbol?: string): SimOrder[] {
+  const out: SimOrder[] = [];
+  for (const [s, book] of engine.open)
+    if (symbol === undefined || s === symbol) for (const o of book.values()) if (o.account === accountId) out.push(o);
+  return out;
+}
+
+export interface BarPrices {
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+}
+
+/** The order in which a bar's prices are visited (see the module comment). */
+export function barPath(bar: BarPrices): number[] {
+  return bar.close >= bar.open ? [bar.open, bar.low, bar.high, bar.close] : [bar.open, bar.high, bar.low, bar.close];
+}
+
+/**
+ * Replays one bar of `symbol`: walks its path, triggers and fills resting orders, then sets the
+ * latest price to the close. The first bar of a symbol only sets the price.
+ */
+export function onBar(engine: Engine, symbol: string, bar: BarPrices, time: number): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  const prev = engine.last.get(symbol);
+  const path = barPath(bar);
+  if (prev !== undefined) {
+    let a = prev;
+    for (let i = 0; i < path.length; i++) {
+      const b = path[i]!;
+      walkSegment(engine, symbol, a, b, i === 0, time, events);
+      engine.last.set(symbol, b);
+      a = b;
+    }
+  }
+  engine.last.set(symbol, bar.close);
+  return events;
+}
+
+function walkSegment(
+  engine: Engine,
+  symbol: string,
+  a: number,
+  b: number,
+  gap: boolean,
+  time: number,
+  events: EngineEvent[],
+): void {
+  const book = engine.open.get(symbol);
+  if (!book || book.size === 0) return;
+  const f = engine.cfg.filters.get(symbol)!;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  for (const o of [...book.values()]) {
+    if (o.status !== 'NEW' && o.status !== 'PARTIALLY_FILLED') continue;
+    if (o.pending) continue;
+    const account = accountOf(engine, o.account);
+    const buy = o.side === 'BUY';
+    const isLimitNow = o.type === 'LIMIT' || ((o.type === 'STOP' || o.type === 'TAKE_PROFIT') && o.triggered);
+    if (isLimitNow) {
+      if (buy ? lo <= o.price : hi >= o.price) {
+        const px = gap ? b : buy ? Math.min(o.price, a) : Math.max(o.price, a);
+        fillOrder(engine, o, remainingFor(o, account), px, true, time, events);
+      }
+      continue;
+    }
+    if (o.type === 'TRAILING_STOP_MARKET') {
+      trailing(engine, f, o, account, a, b, gap, time, events);
+      continue;
+    }
+    const isStop = o.type === 'STOP' || o.type === 'STOP_MARKET';
+    const fires = buy
+      ? isStop
+        ? hi >= o.stopPrice
+        : lo <= o.stopPrice
+      : isStop
+        ? lo <= o.stopPrice
+        : hi >= o.stopPrice;
+    if (!fires) continue;
+    // the price at which the trigger is crossed: the stop itself, or the open on a gap / a start beyond it
+    const crossed = buy === isStop ? a >= o.stopPrice : a <= o.stopPrice;
+    const trigPx = gap || crossed ? (gap ? b : a) : o.stopPrice;
+    if (o.type === 'STOP_MARKET' || o.type === 'TAKE_PROFIT_MARKET') {
+      fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trigPx), false, time, events);
+    } else {
+      o.triggered = true;
+      o.updateTime = time;
+      // a triggered stop-limit that is marketable at the trigger price takes at once
+      if (buy ? o.price >= trigPx : o.price <= trigPx) {
+        const px = buy
+          ? Math.min(o.price, takerPrice(engine, f, o.side, trigPx))
+          : Math.max(o.price, takerPrice(engine, f, o.side, trigPx));
+        fillOrder(engine, o, remainingFor(o, account), px, false, time, events);
+      } else if (buy ? Math.min(trigPx, b) <= o.price : Math.max(trigPx, b) >= o.price) {
+        fillOrder(engine, o, remainingFor(o, account), o.price, true, time, events);
+      }
+    }
+  }
+}
+
+function trailing(
+  engine: Engine,
+  f: SymbolFilters,
+  o: SimOrder,
+  account: AccountState,
+  a: number,
+  b: number,
+  gap: boolean,
+  time: number,
+  events: EngineEvent[],
+): void {
+  const rate = (o.priceRate ?? 1) / 100;
+  const act = o.activatePrice ?? a;
+  if (o.side === 'SELL') {
+    // falling part first (a → b when b < a): may fire against the highest seen so far
+    if (b < a && o.activated) {
+      const stop = o.extreme * (1 - rate);
+      if (b <= stop) {
+        const trig = gap || a <= stop ? (gap ? b : a) : stop;
+        fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trig), false, time, events);
+        return;
+      }
+    }
+    if (b > o.extreme) o.extreme = b;
+    if (!o.activated && o.extreme >= act) o.activated = true;
+  } else {
+    if (b > a && o.activated) {
+      const stop = o.extreme * (1 + rate);
+      if (b >= stop) {
+        const trig = gap || a >= stop ? (gap ? b : a) : stop;
+        fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trig), false, time, events);
+        return;
+      }
+    }
+    if (b < o.extreme) o.extreme = b;
+    if (!o.activated && o.extreme <= act) o.activated = true;
+  }
+}
+
+/** Funding at `mark`: longs pay `rate × notional` when the rate is positive, shorts receive it. */
+export function applyFunding(engine: Engine, symbol: string, rate: number, mark: number, time: number): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  for (const account of engine.accounts.values()) {
+    const p = account.positions.get(symbol);
+    if (!p || p.amount === 0) continue;
+    const payment = -p.amount * mark * rate;
+    account.balance += payment;
+    account.fundingPaid -= payment;
+    events.push({ kind: 'account', account: account.id, reason: 'FUNDING_FEE', symbols: [symbol], time });
+  }
+  return events;
+}
+
+/** Sets a symbol's leverage (1–125). */
+export function setLeverage(
+  engine: Engine,
+  accountId: string,
+  symbol: string,
+  leverage: number,
+): Rejection | undefined {
+  if (!engine.cfg.filters.has(symbol)) return reject(-1121, 'Invalid symbol.');
+  if (!Number.isInteger(leverage) || leverage < 1 || leverage > 125) return reject(-4028, 'Leverage is not valid');
+  accountOf(engine, accountId).leverage.set(symbol, leverage);
+  return undefined;
+}

@@ -1,0 +1,146 @@
+import type { BarColumns } from '../pipelines/model/index.ts';
+
+/**
+ * The replayed market: real bars released one interval at a time. `cursorTime` is the market clock
+ * (the close time of the last released bar); nothing after it is ever visible.
+ */
+export interface ReleasedBar {
+  series: BarColumns;
+  index: number;
+}
+
+export class Replay {
+  readonly bySymbol = new Map<string, BarColumns>();
+  /** index of the last released bar per symbol (-1: none yet) */
+  private readonly released = new Map<string, number>();
+  cursorTime: number;
+
+  constructor(
+    readonly series: readonly BarColumns[],
+    readonly intervalMs: number,
+    startIndex: number,
+  ) {
+    if (series.length === 0) throw new Error('the simulator needs at least one bar series');
+    for (const s of series) {
+      if (s.length === 0) throw new Error(`series ${s.symbol} has no bars`);
+      this.bySymbol.set(s.symbol, s);
+      this.released.set(s.symbol, -1);
+    }
+    const first = series[0]!;
+    const i = Math.max(0, Math.min(startIndex, first.length - 1));
+    this.cursorTime = first.openTime[i]! + intervalMs;
+  }
+
+  /** bars released at the current cursor that were not released before (used once at start) */
+  releaseToCursor(): ReleasedBar[] {
+    const out: ReleasedBar[] = [];
+    for (const s of this.series) {
+      let idx = this.released.get(s.symbol)!;
+      while (idx + 1 < s.length && s.openTime[idx + 1]! + s.intervalMs <= this.cursorTime) {
+        idx++;
+        out.push({ series: s, index: idx });
+      }
+      this.released.set(s.symbol, idx);
+    }
+    return out;
+  }
+
+  /** Moves the market clock one interval; returns the bars that closed (empty at the end of data). */
+  step(): ReleasedBar[] {
+    if (this.done()) return [];
+    this.cursorTime += this.intervalMs;
+    return this.releaseToCursor();
+  }
+
+  done(): boolean {
+    for (const s of this.series) if (this.released.get(s.symbol)! < s.length - 1) return false;
+    return true;
+  }
+
+  /** index of the last released bar of a symbol, -1 if none */
+  lastIndex(symbol: string): number {
+    return this.released.get(symbol) ?? -1;
+  }
+
+  lastClose(symbol: string): number | undefined {
+    const s = this.bySymbol.get(symbol);
+    const i = this.lastIndex(symbol);
+    return s && i >= 0 ? s.close[i] : undefined;
+  }
+}
+
+export interface Kline {
+  openTime: number;
+  closeTime: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  count: number;
+}
+
+/**
+ * Klines of `intervalMs` (a multiple of the series interval) built only from released bars, with the
+ * open range filter of the exchange (startTime/endTime on the open time), newest `limit`.
+ */
+export function klines(
+  s: BarColumns,
+  lastIndex: number,
+  intervalMs: number,
+  startTime: number | undefined,
+  endTime: number | undefined,
+  limit: number,
+): Kline[] {
+  const out: Kline[] = [];
+  for (let i = 0; i <= lastIndex; i++) {
+    const t = s.openTime[i]!;
+    const bucket = Math.floor(t / intervalMs) * intervalMs;
+    const k = out[out.length - 1];
+    if (k && k.openTime === bucket) {
+      k.high = Math.max(k.high, s.high[i]!);
+      k.low = Math.min(k.low, s.low[i]!);
+      k.close = s.close[i]!;
+      k.volume += s.volume[i]!;
+      k.count++;
+    } else {
+      out.push({
+        openTime: bucket,
+        closeTime: bucket + intervalMs - 1,
+        open: s.open[i]!,
+        high: s.high[i]!,
+        low: s.low[i]!,
+        close: s.close[i]!,
+        volume: s.volume[i]!,
+        count: 1,
+      });
+    }
+  }
+  let sel = out;
+  if (startTime !== undefined) sel = sel.filter((k) => k.openTime >= startTime);
+  if (endTime !== undefined) sel = sel.filter((k) => k.openTime <= endTime);
+  if (startTime !== undefined) return sel.slice(0, limit);
+  return sel.slice(Math.max(0, sel.length - limit));
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Exchange kline interval names (1m … 1w; 1M not supported by the simulator) → ms. */
+export function klineIntervalMs(name: string): number | undefined {
+  const m = /^(1|3|5|15|30|2|4|6|8|12)([mhdw])$/.exec(name);
+  if (!m) return undefined;
+  const ok = ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w'];
+  if (!ok.includes(name) && name !== '3d') return undefined;
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+export function intervalName(ms: number): string {
+  for (const [u, v] of [
+    ['w', 604_800_000],
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (ms % v === 0) return `${ms / v}${u}`;
+  return `${ms / 1000}s`;
+}
