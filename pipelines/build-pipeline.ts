@@ -1,11 +1,12 @@
-import { defer, identity, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
-import type { Order, PipelineEvent, SymbolFilters } from './model/index.ts';
+import { defer, identity, mergeWith, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
+import type { Decision, OperatorCommand, Order, PipelineEvent, SymbolFilters } from './model/index.ts';
 import type { ExecutionPort, MarketDataPort } from './ports.ts';
 import type { Settings } from './settings.ts';
 import { portfolio } from '../operators/portfolio/portfolio.ts';
 import { features } from '../operators/features/features.ts';
 import { momentum } from '../operators/signals/momentum.ts';
 import { consensus } from '../operators/consensus/consensus.ts';
+import { embeddedAgentStage } from '../operators/agents/agents.ts';
 import { banditAllocation } from '../operators/allocation/bandit.ts';
 import { sizing } from '../operators/sizing/sizing.ts';
 import { risk } from '../operators/risk/risk.ts';
@@ -15,8 +16,16 @@ import { execution } from '../operators/execution/execution.ts';
 export interface PipelinePorts {
   market: MarketDataPort;
   execution: ExecutionPort;
-  /** the agent stage (signals → signals with opinions); none = momentum alone */
+  /**
+   * the agent stage (signals → signals with opinions); none = the embedded agents when
+   * AGENTS_ENABLED, else momentum alone
+   */
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
+  /**
+   * Operator commands and external decisions (service, Telegram). They join after the signal
+   * stages, so an external decision meets the same allocation, sizing and risk as any other.
+   */
+  control?: Observable<OperatorCommand | Decision>;
 }
 
 export interface PipelineDeps {
@@ -40,8 +49,9 @@ export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: Pi
       .bars()
       .pipe(ports.execution.attach(orders), portfolio(settings), features(settings), momentum(settings));
     return signals.pipe(
-      ports.agents ?? identity,
+      ports.agents ?? (settings.AGENTS_ENABLED ? embeddedAgentStage(settings) : identity),
       consensus(settings),
+      ports.control ? mergeWith(ports.control) : identity,
       banditAllocation(settings),
       sizing(settings, deps),
       risk(settings, deps),

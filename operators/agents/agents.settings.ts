@@ -23,6 +23,7 @@ export const AgentSettings = z.object({
   AGENT_RETRY_ATTEMPTS: int(3, 0, 10, 'retries of a failed agent call (timeouts, 5xx), with exponential backoff'),
   LLM_TIMEOUT_SECONDS: positive(30, 600, 'timeout of one agent call'),
   AGENT_CACHE_TTL_SECONDS: num(10, 0, 86_400, 'agent replies are reused for this long, keyed by agent + symbol + bar'),
+  AGENT_CONTEXT_BARS: int(128, 16, 4096, 'recent closes an agent is shown (and the embedded forecaster fits on)'),
   AGENT_TAPE: str('', 'JSONL tape of agent replies for reproducible backtests (empty = none)'),
   AGENT_TAPE_MODE: oneOf(
     ['replay', 'record', 'call-through'],

@@ -6,7 +6,9 @@ export interface ConsensusInput {
   strengthRatio: number;
   opinions: readonly AgentOpinion[];
   collaborative: boolean;
+  /** MIN_LLM_CONFIDENCE */
   minAgentConfidence: number;
+  /** RISK_THRESHOLD */
   riskThreshold: number;
 }
 
@@ -17,12 +19,19 @@ export interface ConsensusOutcome {
 }
 
 /**
- * Whether agents let a momentum entry through, and with what confidence.
- * - an opinion counts when the agent accepted its own reply and its confidence ≥ the minimum;
- * - any anomaly block, or a counting opinion for the other side, vetoes;
- * - on collaborative symbols every agent must count and agree;
- * - with agents, the mean confidence of the agreeing ones must reach RISK_THRESHOLD.
- * Without opinions the momentum signal alone decides (confidence from its strength).
+ * Whether agents let a momentum entry through, and with what confidence. Every check is recorded
+ * as a gate, passed or not, in agent order:
+ * - `<agent>:blocks-entry` — an anomaly block (forecast anomaly above ANOMALY_THRESHOLD) vetoes;
+ * - `<agent>:accepted` — the agent's own gate (thesis risk floor, forecast CI span / first point);
+ * - `<agent>:confidence` — confidence ≥ MIN_LLM_CONFIDENCE; an opinion *counts* when accepted and
+ *   confident enough;
+ * - `<agent>:risk` — risk score ≤ RISK_THRESHOLD; a counting agent above it vetoes;
+ * - `<agent>:agrees` — its direction vs momentum's; a counting agent for the other side vetoes;
+ * - `support` — agreeing counting agents vs the number required: on COLLAB_SYMBOLS every agent
+ *   asked must count and agree (a non-counting or neutral one vetoes); elsewhere one is enough.
+ * The decision's confidence is the mean confidence of the agreeing agents.
+ * Without opinions (agents off, or all of them failed) momentum alone decides, with a confidence
+ * from its strength.
  */
 export function judgeEntry(x: ConsensusInput): ConsensusOutcome {
   const momentumConfidence = Math.min(1, x.strengthRatio / 2);
@@ -30,37 +39,36 @@ export function judgeEntry(x: ConsensusInput): ConsensusOutcome {
   if (x.opinions.length === 0) return { enter: true, confidence: momentumConfidence, gates: NONE };
   const gates: GateOutcome[] = [{ gate: 'momentum', passed: true, value: x.strengthRatio, limit: 1 }];
 
-  let enter = true;
+  let veto = false;
   let agreeing = 0;
   let confidenceSum = 0;
   for (const op of x.opinions) {
-    if (op.blocksEntry) {
-      enter = false;
-      gates.push({ gate: `${op.agent}:anomaly`, passed: false, value: op.riskScore, limit: Number.NaN });
-    }
-    gates.push({ gate: `${op.agent}:accepted`, passed: op.accepted, value: op.riskScore, limit: Number.NaN });
+    const a = op.agent;
+    gates.push({ gate: `${a}:blocks-entry`, passed: !op.blocksEntry, value: op.blocksEntry ? 1 : 0, limit: 0 });
+    if (op.blocksEntry) veto = true;
+    gates.push({ gate: `${a}:accepted`, passed: op.accepted, value: op.accepted ? 1 : 0, limit: 1 });
     const confident = op.confidence >= x.minAgentConfidence;
-    gates.push({
-      gate: `${op.agent}:confidence`,
-      passed: confident,
-      value: op.confidence,
-      limit: x.minAgentConfidence,
-    });
-    if (!op.accepted || !confident) {
-      if (x.collaborative) enter = false;
+    gates.push({ gate: `${a}:confidence`, passed: confident, value: op.confidence, limit: x.minAgentConfidence });
+    const riskOk = op.riskScore <= x.riskThreshold;
+    gates.push({ gate: `${a}:risk`, passed: riskOk, value: op.riskScore, limit: x.riskThreshold });
+    const agrees = op.direction === x.direction;
+    gates.push({ gate: `${a}:agrees`, passed: agrees, value: op.direction, limit: x.direction });
+    const counts = op.accepted && confident;
+    if (!counts) {
+      if (x.collaborative) veto = true;
       continue;
     }
-    const agrees = op.direction === x.direction;
-    gates.push({ gate: `${op.agent}:agrees`, passed: agrees, value: op.direction, limit: x.direction });
+    if (!riskOk) veto = true;
     if (agrees) {
       agreeing++;
       confidenceSum += op.confidence;
     } else if (op.direction !== 0 || x.collaborative) {
-      enter = false;
+      veto = true;
     }
   }
+  const required = x.collaborative ? x.opinions.length : 1;
+  const supported = agreeing >= required;
+  gates.push({ gate: 'support', passed: supported, value: agreeing, limit: required });
   const confidence = agreeing > 0 ? confidenceSum / agreeing : 0;
-  const confidentEnough = confidence >= x.riskThreshold;
-  gates.push({ gate: 'risk-threshold', passed: confidentEnough, value: confidence, limit: x.riskThreshold });
-  return { enter: enter && confidentEnough, confidence, gates };
+  return { enter: !veto && supported, confidence, gates };
 }

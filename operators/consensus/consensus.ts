@@ -65,10 +65,10 @@ export function consensus(s: ConsensusSettings & MomentumSettings): OperatorFunc
             stage: 'consensus',
             rule: 'agent-gates',
             value: verdict.confidence,
-            limit: s.RISK_THRESHOLD,
+            limit: s.MIN_LLM_CONFIDENCE,
             detail: verdict.gates
               .filter((g) => !g.passed)
-              .map((g) => g.gate)
+              .map((g) => `${g.gate} ${g.value}/${g.limit}`)
               .join(', '),
             decisionSeq: seq,
           };

@@ -1,0 +1,229 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { AgentFault, AgentOpinion, PipelineEvent, Signal } from '../../pipelines/model/index.ts';
+import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
+import { AgentError } from './agent-error.ts';
+import type { AgentSettings } from './agents.settings.ts';
+import { embeddedAgents } from './embedded.ts';
+
+/** Counters a caller may pass in to observe the stage (faults by `agent:fault`, calls, signals). */
+export interface AgentStageCounts {
+  signals: number;
+  calls: number;
+  faults: Record<string, number>;
+}
+
+export interface AgentStageOptions {
+  counts?: AgentStageCounts;
+}
+
+type Outcome = AgentOpinion | AgentFault;
+
+/** Ring buffer of one symbol's recent closes. */
+class Closes {
+  private readonly buf: Float64Array;
+  private head = 0;
+  count = 0;
+  constructor(size: number) {
+    this.buf = new Float64Array(size);
+  }
+  push(x: number): void {
+    this.buf[this.head] = x;
+    this.head = (this.head + 1) % this.buf.length;
+    if (this.count < this.buf.length) this.count++;
+  }
+  /** oldest first */
+  toArray(): number[] {
+    const n = this.count;
+    const out = new Array<number>(n);
+    const size = this.buf.length;
+    let j = (this.head - n + size) % size;
+    for (let i = 0; i < n; i++) {
+      out[i] = this.buf[j]!;
+      j = j + 1 === size ? 0 : j + 1;
+    }
+    return out;
+  }
+}
+
+function faultOf(agent: string, signal: Signal, error: unknown): AgentFault {
+  let fault = 'error';
+  if (error instanceof AgentError) fault = error.fault;
+  else if (isSapphireError(error)) fault = error.code;
+  const detail = error instanceof Error ? error.message : String(error);
+  return { kind: 'agent-fault', time: signal.time, symbol: signal.symbol, agent, fault, detail };
+}
+
+function isThenable(x: unknown): x is PromiseLike<AgentOpinion> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * The agent stage: between momentum and consensus.
+ *
+ * For each momentum Signal on a symbol with no open position (agents gate entries only; exits
+ * are never gated, so they are not asked then) it builds an AgentContext from data up to and
+ * including the signal's bar — the last AGENT_CONTEXT_BARS bar closes seen by this stage, the bar's
+ * features, the held position — and asks every agent at once (in parallel when they are remote).
+ * Design: both agents are asked on every symbol; COLLAB_SYMBOLS differ only in consensus, which
+ * there requires both to count and agree (see consensus.kernel.ts).
+ * Emits: every input in order; a failed agent becomes an AgentFault event emitted just before the
+ * signal, which carries the opinions of the agents that answered, in agent order.
+ *
+ * Synchronous agents (embedded, tape replay) answer inline, so a backtest stays synchronous.
+ * When an agent answers with a promise (remote, live), the signal and every event after it are
+ * held back until all its answers are in, so the output order is the input order; completion
+ * waits for the last pending answer.
+ */
+export function agentStage(
+  s: Pick<AgentSettings, 'AGENT_CONTEXT_BARS'>,
+  agents: readonly AgentPort[],
+  options: AgentStageOptions = {},
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  const size = s.AGENT_CONTEXT_BARS;
+  const counts = options.counts;
+  return (source) =>
+    new Observable<PipelineEvent>((subscriber) => {
+      const closes = new Map<string, Closes>();
+      const positions = new Map<string, number>();
+      /** held-back output, in order; a null slot is a signal still waiting for answers */
+      const held: (PipelineEvent[] | null | undefined)[] = [];
+      let headIndex = 0;
+      let sourceDone = false;
+
+      const count = (f: AgentFault): void => {
+        if (!counts) return;
+        const key = `${f.agent}:${f.fault}`;
+        counts.faults[key] = (counts.faults[key] ?? 0) + 1;
+      };
+
+      const flush = (): void => {
+        while (headIndex < held.length) {
+          const slot = held[headIndex];
+          if (slot === null || slot === undefined) break;
+          held[headIndex] = undefined;
+          headIndex++;
+          for (const e of slot) subscriber.next(e);
+        }
+        if (headIndex === held.length) {
+          held.length = 0;
+          headIndex = 0;
+          if (sourceDone) subscriber.complete();
+        }
+      };
+
+      const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
+        const out: PipelineEvent[] = [];
+        const opinions: AgentOpinion[] = [];
+        for (const o of outcomes) {
+          if ('kind' in o) {
+            count(o);
+            out.push(o);
+          } else opinions.push(o);
+        }
+        out.push({ ...signal, opinions });
+        return out;
+      };
+
+      const ask = (signal: Signal): void => {
+        const ring = closes.get(signal.symbol);
+        const f = signal.features;
+        const ctx: AgentContext = {
+          symbol: signal.symbol,
+          time: signal.time,
+          price: signal.price,
+          change24h: f.change24h,
+          volume: f.bar.volume,
+          atr: f.atr,
+          volatility: f.volatility,
+          closes: ring ? ring.toArray() : [signal.price],
+          position: 0,
+          proposedDirection: signal.direction,
+        };
+        if (counts) counts.signals++;
+        const outcomes: Outcome[] = new Array<Outcome>(agents.length);
+        let pending: Promise<void>[] | null = null;
+        for (let i = 0; i < agents.length; i++) {
+          const agent = agents[i]!;
+          if (counts) counts.calls++;
+          try {
+            const r = agent.opinion(ctx);
+            if (isThenable(r)) {
+              pending ??= [];
+              pending.push(
+                Promise.resolve(r).then(
+                  (op) => void (outcomes[i] = op),
+                  (error: unknown) => void (outcomes[i] = faultOf(agent.name, signal, error)),
+                ),
+              );
+            } else outcomes[i] = r;
+          } catch (error) {
+            outcomes[i] = faultOf(agent.name, signal, error);
+          }
+        }
+        if (pending === null) {
+          const out = finish(signal, outcomes);
+          if (held.length === headIndex) for (const e of out) subscriber.next(e);
+          else held.push(out);
+          return;
+        }
+        const slot = held.length;
+        held.push(null);
+        void Promise.all(pending).then(() => {
+          if (subscriber.closed) return;
+          held[slot] = finish(signal, outcomes);
+          if (slot === headIndex) flush();
+        });
+      };
+
+      const pass = (e: PipelineEvent): void => {
+        if (held.length === headIndex) subscriber.next(e);
+        else held.push([e]);
+      };
+
+      const subscription = source.subscribe({
+        next(e) {
+          try {
+            switch (e.kind) {
+              case 'bar': {
+                let ring = closes.get(e.symbol);
+                if (!ring) closes.set(e.symbol, (ring = new Closes(size)));
+                ring.push(e.close);
+                pass(e);
+                return;
+              }
+              case 'portfolio':
+                positions.clear();
+                for (const p of e.positions) positions.set(p.symbol, p.quantity);
+                pass(e);
+                return;
+              case 'signal':
+                if (e.direction === 0 || (positions.get(e.symbol) ?? 0) !== 0 || agents.length === 0) pass(e);
+                else ask(e);
+                return;
+              default:
+                pass(e);
+            }
+          } catch (error) {
+            subscriber.error(error);
+          }
+        },
+        error(error) {
+          subscriber.error(error);
+        },
+        complete() {
+          sourceDone = true;
+          if (held.length === headIndex) subscriber.complete();
+        },
+      });
+      return () => subscription.unsubscribe();
+    });
+}
+
+/** The stage with the embedded agents (no endpoint, no tape): what AGENTS_ENABLED uses by default. */
+export function embeddedAgentStage(
+  s: AgentSettings,
+  options?: AgentStageOptions,
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return agentStage(s, embeddedAgents(s), options);
+}

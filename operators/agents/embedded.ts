@@ -1,0 +1,44 @@
+import type { AgentOpinion } from '../../pipelines/model/index.ts';
+import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
+import { AgentError } from './agent-error.ts';
+import type { AgentSettings } from './agents.settings.ts';
+import { garchForecast, MIN_CLOSES } from './forecast.kernel.ts';
+import { judgeForecast, judgeThesis } from './replies.ts';
+import { writeThesis } from './thesis.kernel.ts';
+
+export const EMBEDDED_THESIS = 'thesis-rules';
+export const EMBEDDED_FORECAST = 'forecast-garch';
+
+/** The rule-based thesis writer as an agent (synchronous), judged by the same gate as a remote thesis. */
+export function embeddedThesisAgent(s: Pick<AgentSettings, 'FINGPT_MIN_RISK_SCORE'>): AgentPort {
+  return {
+    name: EMBEDDED_THESIS,
+    opinion(ctx: AgentContext): AgentOpinion {
+      return judgeThesis(EMBEDDED_THESIS, writeThesis(ctx), s.FINGPT_MIN_RISK_SCORE);
+    },
+  };
+}
+
+/** The GARCH forecaster as an agent (synchronous), judged by the same gates as a remote forecast. */
+export function embeddedForecastAgent(
+  s: Pick<AgentSettings, 'LAGLLAMA_HORIZON' | 'LAGLLAMA_MAX_CI_SPAN' | 'ANOMALY_THRESHOLD'>,
+): AgentPort {
+  return {
+    name: EMBEDDED_FORECAST,
+    opinion(ctx: AgentContext): AgentOpinion {
+      const f = garchForecast(ctx.closes, s.LAGLLAMA_HORIZON);
+      if (f === null) {
+        throw new AgentError(
+          'insufficient-data',
+          `${ctx.closes.length} closes, the forecaster needs ${MIN_CLOSES} positive closes`,
+        );
+      }
+      return judgeForecast(EMBEDDED_FORECAST, f, ctx.price, s);
+    },
+  };
+}
+
+/** Thesis first, forecast second: the order opinions appear in signals and decisions. */
+export function embeddedAgents(s: AgentSettings): AgentPort[] {
+  return [embeddedThesisAgent(s), embeddedForecastAgent(s)];
+}
