@@ -1,0 +1,530 @@
+import type { z } from 'zod';
+import type { SymbolFilters } from '../../pipelines/model/index.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import {
+  ASTER_CHAIN_ID,
+  MicrosecondNonce,
+  eip712Signature,
+  encodeParams,
+  hmacSignature,
+  redact,
+  type Params,
+} from './signing.ts';
+import {
+  AccountSchema,
+  BalanceSchema,
+  CodeMsgSchema,
+  CommissionRateSchema,
+  DepthSchema,
+  ExchangeInfoSchema,
+  FundingRateSchema,
+  KlinesSchema,
+  LeverageSchema,
+  ListenKeySchema,
+  OrderSchema,
+  OrdersSchema,
+  PositionRiskSchema,
+  PremiumIndexSchema,
+  ServerTimeSchema,
+  Ticker24hSchema,
+  toSymbolFilters,
+  type AsterOrder,
+  type Kline,
+  type SymbolInfo,
+} from './schemas.ts';
+import { prepareOrder, type NewOrderRequest, type PrecisionRule } from './order-precision.ts';
+
+export type AsterCredentials =
+  | { readonly kind: 'hmac'; readonly apiKey: string; readonly secretKey: string }
+  | {
+      readonly kind: 'eip712';
+      readonly user: string;
+      readonly signer: string;
+      readonly privateKey: string;
+      /** 1666 mainnet, 714 testnet */
+      readonly chainId?: number;
+    };
+
+export interface RequestInfo {
+  readonly method: string;
+  readonly path: string;
+  /** HTTP status, 0 when no answer came (timeout, network) */
+  readonly status: number;
+  readonly latencyMs: number;
+  /** X-MBX-USED-WEIGHT-1M after this request (last known when absent) */
+  readonly weight: number;
+}
+
+export interface AsterRestClientOptions {
+  readonly baseUrl: string;
+  readonly credentials?: AsterCredentials;
+  /** V1 recvWindow (ms); default 5000 */
+  readonly recvWindow?: number;
+  /** wall clock in ms; default Date.now */
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  /** per-request timeout; default 10 s */
+  readonly timeoutMs?: number;
+  /** waiting (back-off); default a real timer */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onRequest?: (info: RequestInfo) => void;
+  /** how many times a 429 is backed off and retried before giving up; default 3 */
+  readonly maxRateLimitRetries?: number;
+  /** back-off after a 429 without Retry-After; default 1000 ms, doubled per retry */
+  readonly rateLimitBackoffMs?: number;
+  /** query attempts after a newOrder with an unknown outcome; default 3 */
+  readonly unknownOrderQueries?: number;
+}
+
+type Security = 'NONE' | 'SIGNED' | 'USER_STREAM';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** The exchange answered with an error (code and message as sent). */
+export class AsterApiError extends SapphireError {
+  constructor(
+    readonly httpStatus: number,
+    readonly exchangeCode: number,
+    readonly exchangeMessage: string,
+    path: string,
+  ) {
+    super('EXCHANGE_REJECTED', `${path}: HTTP ${httpStatus} code ${exchangeCode} ${exchangeMessage}`);
+  }
+}
+
+export type NewOrderResult =
+  | { readonly status: 'accepted'; readonly order: AsterOrder; readonly recovered: boolean }
+  | {
+      readonly status: 'rejected';
+      readonly stage: 'precision' | 'duplicate-id' | 'exchange';
+      readonly rule?: PrecisionRule;
+      readonly code?: number;
+      readonly reason: string;
+    }
+  /** no answer and no trace of the order after querying: it is NOT re-sent automatically */
+  | { readonly status: 'unknown'; readonly reason: string };
+
+export interface NewOrderOptions {
+  /** mark price for PERCENT_PRICE and market notional; fetched from premiumIndex when needed and absent */
+  readonly markPrice?: number;
+}
+
+export interface ClockSync {
+  readonly offsetMs: number;
+  readonly roundTripMs: number;
+}
+
+interface Intent {
+  readonly fingerprint: string;
+  state: 'sending' | 'accepted' | 'rejected' | 'unknown';
+}
+
+const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Aster futures REST client, V1 (HMAC) or V3 (EIP-712) by credentials. Every payload is parsed
+ * leniently; exchange errors become AsterApiError, unanswered requests EXCHANGE_UNAVAILABLE, a
+ * 418 EXCHANGE_BANNED (and every later call fails the same way without a request).
+ */
+export class AsterRestClient {
+  private readonly baseUrl: string;
+  private readonly now: () => number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly nonce: MicrosecondNonce;
+  private readonly secrets: string[];
+  private readonly v3: boolean;
+  private offsetMs = 0;
+  private usedWeight = 0;
+  private backoffUntil = 0;
+  private bannedReason: string | null = null;
+  private infoCache: Map<string, { info: SymbolInfo; filters: SymbolFilters }> | null = null;
+  /** clientOrderId → fingerprint of the intent that used it */
+  private readonly intents = new Map<string, Intent>();
+  readonly counters = { requests: 0, errors: 0, rateLimited: 0, timeouts: 0, resyncs: 0, unknownOrders: 0 };
+
+  constructor(private readonly opts: AsterRestClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.now = opts.now ?? Date.now;
+    this.fetchImpl = opts.fetch ?? fetch;
+    this.sleep = opts.sleep ?? sleepReal;
+    this.nonce = new MicrosecondNonce(() => this.serverNow());
+    this.v3 = opts.credentials?.kind === 'eip712';
+    const c = opts.credentials;
+    this.secrets = c === undefined ? [] : c.kind === 'hmac' ? [c.apiKey, c.secretKey] : [c.privateKey];
+  }
+
+  /** last X-MBX-USED-WEIGHT-1M seen */
+  get weight(): number {
+    return this.usedWeight;
+  }
+  get clockOffsetMs(): number {
+    return this.offsetMs;
+  }
+  get banned(): boolean {
+    return this.bannedReason !== null;
+  }
+  /** our estimate of the exchange's clock */
+  serverNow(): number {
+    return this.now() + this.offsetMs;
+  }
+
+  // ---------------------------------------------------------------- market data
+
+  async time(): Promise<number> {
+    const r = await this.call('GET', this.p('time'), {}, 'NONE', ServerTimeSchema);
+    return r.serverTime;
+  }
+
+  /** measures the offset between the exchange clock and ours (midpoint of the round trip) */
+  async syncTime(): Promise<ClockSync> {
+    const t0 = this.now();
+    const server = await this.time();
+    const t1 = this.now();
+    this.offsetMs = server - (t0 + t1) / 2;
+    return { offsetMs: this.offsetMs, roundTripMs: t1 - t0 };
+  }
+
+  /** filters of every symbol, cached after the first call (`refresh` to reload) */
+  async exchangeInfo(refresh = false): Promise<ReadonlyMap<string, SymbolFilters>> {
+    if (this.infoCache === null || refresh) {
+      const r = await this.call('GET', this.p('exchangeInfo'), {}, 'NONE', ExchangeInfoSchema);
+      const m = new Map<string, { info: SymbolInfo; filters: SymbolFilters }>();
+      for (const s of r.symbols) m.set(s.symbol, { info: s, filters: toSymbolFilters(s) });
+      this.infoCache = m;
+    }
+    return new Map([...this.infoCache].map(([k, v]) => [k, v.filters]));
+  }
+
+  async filters(symbol: string): Promise<SymbolFilters> {
+    if (this.infoCache === null || !this.infoCache.has(symbol)) await this.exchangeInfo(this.infoCache !== null);
+    const f = this.infoCache?.get(symbol);
+    if (f === undefined) throw new SapphireError('DATA_NOT_FOUND', `symbol ${symbol} is not in exchangeInfo`);
+    return f.filters;
+  }
+
+  async klines(q: {
+    symbol: string;
+    interval: string;
+    startTime?: number;
+    endTime?: number;
+    limit?: number;
+  }): Promise<Kline[]> {
+    return this.call('GET', this.p('klines'), { ...q }, 'NONE', KlinesSchema);
+  }
+
+  async premiumIndex(symbol: string) {
+    return this.call('GET', this.p('premiumIndex'), { symbol }, 'NONE', PremiumIndexSchema);
+  }
+
+  async fundingRate(q: { symbol: string; startTime?: number; endTime?: number; limit?: number }) {
+    return this.call('GET', this.p('fundingRate'), { ...q }, 'NONE', FundingRateSchema);
+  }
+
+  async ticker24h(symbol: string) {
+    return this.call('GET', this.p('ticker/24hr'), { symbol }, 'NONE', Ticker24hSchema);
+  }
+
+  async depth(symbol: string, limit?: 5 | 10 | 20 | 50 | 100 | 500 | 1000) {
+    return this.call('GET', this.p('depth'), { symbol, limit }, 'NONE', DepthSchema);
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  /**
+   * Sends a new order after checking it against the symbol's filters (a failing order is never
+   * sent). A client order id is bound to its first intent: reusing it for a different order is
+   * refused. When the send times out or the exchange answers 5xx, the order is looked up by its
+   * client id before anything else; it is re-sent (same id) only if the exchange says it does not
+   * exist, and is otherwise reported as 'unknown' — never sent blind.
+   */
+  async newOrder(req: NewOrderRequest, options: NewOrderOptions = {}): Promise<NewOrderResult> {
+    const filters = await this.filters(req.symbol);
+    let mark = options.markPrice;
+    const needsMark = req.type !== 'LIMIT' && req.type !== 'STOP' && req.type !== 'TAKE_PROFIT';
+    if (mark === undefined && (needsMark || req.type === 'LIMIT') && req.closePosition !== true)
+      mark = (await this.premiumIndex(req.symbol)).markPrice;
+    const prepared = prepareOrder(req, filters, mark);
+    if (!prepared.ok) return { status: 'rejected', stage: 'precision', rule: prepared.rule, reason: prepared.reason };
+
+    const fingerprint = JSON.stringify({ ...prepared.params, newClientOrderId: undefined });
+    const previous = this.intents.get(req.newClientOrderId);
+    if (previous !== undefined && previous.fingerprint !== fingerprint)
+      return {
+        status: 'rejected',
+        stage: 'duplicate-id',
+        reason: `client order id ${req.newClientOrderId} was already used for a different order`,
+      };
+    if (previous?.state === 'accepted' || previous?.state === 'sending')
+      return {
+        status: 'rejected',
+        stage: 'duplicate-id',
+        reason: `client order id ${req.newClientOrderId} was already ${previous.state === 'accepted' ? 'accepted' : 'sent'}`,
+      };
+    const intent: Intent = { fingerprint, state: 'sending' };
+    this.intents.set(req.newClientOrderId, intent);
+    const settle = (r: NewOrderResult): NewOrderResult => {
+      intent.state = r.status === 'accepted' ? 'accepted' : r.status === 'unknown' ? 'unknown' : 'rejected';
+      return r;
+    };
+
+    if (previous?.state === 'unknown') {
+      // an earlier attempt may have reached the exchange: look before sending again
+      const found = await this.lookUpUnknown(req.symbol, req.newClientOrderId);
+      if (found === 'unknown') return settle({ status: 'unknown', reason: 'earlier attempt still unknown' });
+      if (found !== 'absent') return settle({ status: 'accepted', order: found, recovered: true });
+    }
+
+    const maxSends = 2;
+    try {
+      for (let send = 1; ; send++) {
+        try {
+          const order = await this.call('POST', this.p('order'), prepared.params, 'SIGNED', OrderSchema);
+          return settle({ status: 'accepted', order, recovered: send > 1 });
+        } catch (e) {
+          if (e instanceof AsterApiError)
+            return settle({
+              status: 'rejected',
+              stage: 'exchange',
+              code: e.exchangeCode,
+              reason: `${e.exchangeCode} ${e.exchangeMessage}`,
+            });
+          if (!(e instanceof SapphireError) || e.code !== 'EXCHANGE_UNAVAILABLE') throw e;
+          // outcome unknown: find out before doing anything else
+          const found = await this.lookUpUnknown(req.symbol, req.newClientOrderId);
+          if (found === 'unknown') {
+            this.counters.unknownOrders++;
+            return settle({ status: 'unknown', reason: `no answer to the order nor to its query: ${e.message}` });
+          }
+          if (found !== 'absent') return settle({ status: 'accepted', order: found, recovered: true });
+          if (send >= maxSends) {
+            this.counters.unknownOrders++;
+            return settle({ status: 'unknown', reason: `order not acknowledged after ${send} sends: ${e.message}` });
+          }
+        }
+      }
+    } catch (e) {
+      // banned or a broken payload: the order may exist, so the id stays blocked until looked up
+      intent.state = 'unknown';
+      throw e;
+    }
+  }
+
+  private async lookUpUnknown(symbol: string, clientOrderId: string): Promise<AsterOrder | 'absent' | 'unknown'> {
+    const attempts = this.opts.unknownOrderQueries ?? 3;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return await this.queryOrder({ symbol, origClientOrderId: clientOrderId });
+      } catch (e) {
+        if (e instanceof AsterApiError && e.exchangeCode === -2013) return 'absent';
+        if (e instanceof SapphireError && e.code === 'EXCHANGE_UNAVAILABLE') {
+          await this.sleep(Math.min(250 * 2 ** i, 4000));
+          continue;
+        }
+        throw e;
+      }
+    }
+    return 'unknown';
+  }
+
+  async queryOrder(q: { symbol: string; orderId?: number; origClientOrderId?: string }): Promise<AsterOrder> {
+    return this.call('GET', this.p('order'), { ...q }, 'SIGNED', OrderSchema);
+  }
+
+  async cancelOrder(q: { symbol: string; orderId?: number; origClientOrderId?: string }): Promise<AsterOrder> {
+    return this.call('DELETE', this.p('order'), { ...q }, 'SIGNED', OrderSchema);
+  }
+
+  async cancelAllOpenOrders(symbol: string) {
+    return this.call('DELETE', this.p('allOpenOrders'), { symbol }, 'SIGNED', CodeMsgSchema);
+  }
+
+  async openOrders(symbol?: string): Promise<AsterOrder[]> {
+    return this.call('GET', this.p('openOrders'), { symbol }, 'SIGNED', OrdersSchema);
+  }
+
+  // ---------------------------------------------------------------- account
+
+  async balance() {
+    return this.call('GET', this.v3 ? '/fapi/v3/balance' : '/fapi/v2/balance', {}, 'SIGNED', BalanceSchema);
+  }
+
+  async account() {
+    return this.call(
+      'GET',
+      this.v3 ? '/fapi/v3/accountWithJoinMargin' : '/fapi/v4/account',
+      {},
+      'SIGNED',
+      AccountSchema,
+    );
+  }
+
+  async positionRisk(symbol?: string) {
+    const path = this.v3 ? '/fapi/v3/positionRisk' : '/fapi/v2/positionRisk';
+    return this.call('GET', path, { symbol }, 'SIGNED', PositionRiskSchema);
+  }
+
+  async changeLeverage(symbol: string, leverage: number) {
+    if (!Number.isInteger(leverage) || leverage < 1 || leverage > 125)
+      throw new SapphireError('EXCHANGE_REJECTED', `leverage ${leverage} must be an integer in [1, 125]`);
+    return this.call('POST', this.p('leverage'), { symbol, leverage }, 'SIGNED', LeverageSchema);
+  }
+
+  async commissionRate(symbol: string) {
+    return this.call('GET', this.p('commissionRate'), { symbol }, 'SIGNED', CommissionRateSchema);
+  }
+
+  async createListenKey(): Promise<string> {
+    return (await this.call('POST', this.p('listenKey'), {}, 'USER_STREAM', ListenKeySchema)).listenKey;
+  }
+  async keepAliveListenKey(): Promise<void> {
+    await this.call('PUT', this.p('listenKey'), {}, 'USER_STREAM', null);
+  }
+  async closeListenKey(): Promise<void> {
+    await this.call('DELETE', this.p('listenKey'), {}, 'USER_STREAM', null);
+  }
+
+  // ---------------------------------------------------------------- transport
+
+  private p(name: string): string {
+    return `/fapi/${this.v3 ? 'v3' : 'v1'}/${name}`;
+  }
+
+  private async call<S extends z.ZodType>(
+    method: Method,
+    path: string,
+    params: Params,
+    security: Security,
+    schema: S | null,
+  ): Promise<z.output<S>> {
+    let rateLimitRetries = 0;
+    let resynced = false;
+    for (;;) {
+      const res = await this.send(method, path, params, security);
+      if (res.status === 429) {
+        this.counters.rateLimited++;
+        const max = this.opts.maxRateLimitRetries ?? 3;
+        const wait = res.retryAfterMs ?? (this.opts.rateLimitBackoffMs ?? 1000) * 2 ** rateLimitRetries;
+        this.backoffUntil = Math.max(this.backoffUntil, this.now() + wait);
+        if (rateLimitRetries++ >= max) throw this.apiError(res, path);
+        continue;
+      }
+      if (res.status >= 500) throw this.unavailable(`${method} ${path}: HTTP ${res.status} ${this.clean(res.text)}`);
+      if (res.status >= 400 || res.status < 200) {
+        const err = this.apiError(res, path);
+        if (err.exchangeCode === -1021 && !resynced && security === 'SIGNED') {
+          resynced = true;
+          this.counters.resyncs++;
+          await this.syncTime();
+          continue;
+        }
+        throw err;
+      }
+      if (schema === null) return undefined as z.output<S>;
+      let json: unknown;
+      try {
+        json = JSON.parse(res.text);
+      } catch {
+        throw this.payloadError(path, res.text, 'not JSON');
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw this.payloadError(path, res.text, parsed.error.message);
+      return parsed.data;
+    }
+  }
+
+  private async send(
+    method: Method,
+    path: string,
+    params: Params,
+    security: Security,
+  ): Promise<{ status: number; text: string; retryAfterMs: number | undefined }> {
+    if (this.bannedReason !== null) throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
+    const wait = this.backoffUntil - this.now();
+    if (wait > 0) await this.sleep(wait);
+
+    const headers: Record<string, string> = {};
+    let paramString = encodeParams(params);
+    const c = this.opts.credentials;
+    if (security !== 'NONE') {
+      if (c === undefined) throw new SapphireError('NOT_CONFIGURED', `${path} needs Aster credentials`);
+      if (c.kind === 'hmac') {
+        headers['X-MBX-APIKEY'] = c.apiKey;
+        if (security === 'SIGNED') {
+          const timing = encodeParams({
+            recvWindow: this.opts.recvWindow ?? 5000,
+            timestamp: Math.round(this.serverNow()),
+          });
+          paramString = paramString === '' ? timing : `${paramString}&${timing}`;
+          paramString += `&signature=${hmacSignature(c.secretKey, paramString)}`;
+        }
+      } else {
+        const auth = encodeParams({ nonce: this.nonce.next(), user: c.user, signer: c.signer });
+        paramString = paramString === '' ? auth : `${paramString}&${auth}`;
+        const sig = await eip712Signature(c.privateKey, paramString, c.chainId ?? ASTER_CHAIN_ID);
+        paramString += `&signature=${sig}`;
+      }
+    }
+    const inBody = method === 'POST' || method === 'PUT';
+    const url = `${this.baseUrl}${path}${!inBody && paramString !== '' ? `?${paramString}` : ''}`;
+    if (inBody) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+
+    this.counters.requests++;
+    const started = this.now();
+    let status = 0;
+    try {
+      const res = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: inBody ? paramString : undefined,
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+      });
+      status = res.status;
+      const w = Number(res.headers.get('x-mbx-used-weight-1m'));
+      if (res.headers.has('x-mbx-used-weight-1m') && Number.isFinite(w)) this.usedWeight = w;
+      const text = await res.text();
+      const ra = Number(res.headers.get('retry-after'));
+      const retryAfterMs = res.headers.has('retry-after') && Number.isFinite(ra) ? ra * 1000 : undefined;
+      if (status === 418) {
+        this.bannedReason = `${method} ${path}: HTTP 418 ${this.clean(text)}`;
+        throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
+      }
+      if (status >= 400) this.counters.errors++;
+      return { status, text, retryAfterMs };
+    } catch (e) {
+      if (e instanceof SapphireError) throw e;
+      this.counters.errors++;
+      this.counters.timeouts++;
+      const what = e instanceof Error && e.name === 'TimeoutError' ? 'timed out' : 'failed';
+      throw this.unavailable(`${method} ${path} ${what}: ${this.clean(e instanceof Error ? e.message : String(e))}`);
+    } finally {
+      this.opts.onRequest?.({ method, path, status, latencyMs: this.now() - started, weight: this.usedWeight });
+    }
+  }
+
+  private clean(text: string): string {
+    return redact(text.length > 500 ? `${text.slice(0, 500)}…` : text, this.secrets);
+  }
+
+  private unavailable(detail: string): SapphireError {
+    return new SapphireError('EXCHANGE_UNAVAILABLE', detail);
+  }
+
+  private payloadError(path: string, text: string, why: string): SapphireError {
+    return new SapphireError('EXCHANGE_PAYLOAD', `${path}: ${why}; raw: ${this.clean(text)}`);
+  }
+
+  private apiError(res: { status: number; text: string }, path: string): AsterApiError {
+    let code = 0;
+    let msg = this.clean(res.text);
+    try {
+      const j = CodeMsgSchema.safeParse(JSON.parse(res.text));
+      if (j.success) {
+        code = Number(j.data.code);
+        msg = this.clean(j.data.msg);
+      }
+    } catch {
+      // not JSON: keep the raw (redacted) text as the message
+    }
+    return new AsterApiError(res.status, code, msg, path);
+  }
+}

@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import type { SymbolFilters } from '../../pipelines/model/index.ts';
+
+/**
+ * Lenient parsers for Aster payloads: unknown keys are kept, numbers may come as strings or
+ * numbers and are converted once here. A missing or non-numeric required field is an error,
+ * never a silent zero.
+ */
+
+const num = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (v === '' || !Number.isFinite(n)) {
+    ctx.addIssue({ code: 'custom', message: `not a number: ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+const optNum = num.optional();
+const bool = z.union([z.boolean(), z.string()]).transform((v) => v === true || v === 'true' || v === 'TRUE');
+const id = z.union([z.number(), z.string()]).transform((v) => Number(v));
+
+export const ServerTimeSchema = z.looseObject({ serverTime: num });
+
+const FilterSchema = z.looseObject({ filterType: z.string() });
+export const SymbolInfoSchema = z.looseObject({
+  symbol: z.string(),
+  status: z.string().optional(),
+  pricePrecision: optNum,
+  quantityPrecision: optNum,
+  filters: z.array(FilterSchema),
+});
+export const ExchangeInfoSchema = z.looseObject({
+  serverTime: optNum,
+  symbols: z.array(SymbolInfoSchema),
+});
+export type SymbolInfo = z.infer<typeof SymbolInfoSchema>;
+
+function field(f: Record<string, unknown> | undefined, key: string): number {
+  if (f === undefined) return 0;
+  const v = f[key];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : 0;
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** exchangeInfo symbol → our SymbolFilters (a missing filter disables its rule: 0). */
+export function toSymbolFilters(s: SymbolInfo): SymbolFilters {
+  const byType = new Map<string, Record<string, unknown>>();
+  for (const f of s.filters) byType.set(f.filterType, f);
+  const price = byType.get('PRICE_FILTER');
+  const lot = byType.get('LOT_SIZE');
+  const market = byType.get('MARKET_LOT_SIZE');
+  const pct = byType.get('PERCENT_PRICE');
+  return {
+    symbol: s.symbol,
+    tickSize: field(price, 'tickSize'),
+    minPrice: field(price, 'minPrice'),
+    maxPrice: field(price, 'maxPrice'),
+    stepSize: field(lot, 'stepSize'),
+    minQty: field(lot, 'minQty'),
+    maxQty: field(lot, 'maxQty'),
+    marketStepSize: field(market, 'stepSize'),
+    marketMinQty: field(market, 'minQty'),
+    marketMaxQty: field(market, 'maxQty'),
+    minNotional: field(byType.get('MIN_NOTIONAL'), 'notional'),
+    multiplierUp: field(pct, 'multiplierUp'),
+    multiplierDown: field(pct, 'multiplierDown'),
+    pricePrecision: s.pricePrecision ?? 0,
+    quantityPrecision: s.quantityPrecision ?? 0,
+  };
+}
+
+/** [openTime, o, h, l, c, v, closeTime, quoteVolume, trades, takerBase, takerQuote, ignore] */
+export const KlineRowSchema = z
+  .tuple([num, num, num, num, num, num, num])
+  .rest(z.unknown())
+  .transform((r) => ({
+    openTime: r[0],
+    open: r[1],
+    high: r[2],
+    low: r[3],
+    close: r[4],
+    volume: r[5],
+    closeTime: r[6],
+  }));
+export const KlinesSchema = z.array(KlineRowSchema);
+export type Kline = z.infer<typeof KlineRowSchema>;
+
+export const PremiumIndexSchema = z.looseObject({
+  symbol: z.string(),
+  markPrice: num,
+  indexPrice: optNum,
+  estimatedSettlePrice: optNum,
+  lastFundingRate: optNum,
+  nextFundingTime: optNum,
+  interestRate: optNum,
+  time: optNum,
+});
+export type PremiumIndex = z.infer<typeof PremiumIndexSchema>;
+
+export const FundingRateSchema = z.array(z.looseObject({ symbol: z.string(), fundingRate: num, fundingTime: num }));
+
+export const Ticker24hSchema = z.looseObject({
+  symbol: z.string(),
+  priceChange: optNum,
+  priceChangePercent: optNum,
+  weightedAvgPrice: optNum,
+  lastPrice: num,
+  openPrice: optNum,
+  highPrice: optNum,
+  lowPrice: optNum,
+  volume: optNum,
+  quoteVolume: optNum,
+  openTime: optNum,
+  closeTime: optNum,
+  count: optNum,
+});
+export type Ticker24h = z.infer<typeof Ticker24hSchema>;
+
+const level = z.tuple([num, num]).rest(z.unknown());
+export const DepthSchema = z.looseObject({
+  lastUpdateId: num,
+  E: optNum,
+  T: optNum,
+  bids: z.array(level).transform((ls) => ls.map((l) => [l[0], l[1]] as const)),
+  asks: z.array(level).transform((ls) => ls.map((l) => [l[0], l[1]] as const)),
+});
+export type Depth = z.infer<typeof DepthSchema>;
+
+export const OrderSchema = z.looseObject({
+  orderId: id,
+  symbol: z.string(),
+  status: z.string(),
+  clientOrderId: z.string(),
+  price: optNum,
+  avgPrice: optNum,
+  origQty: optNum,
+  executedQty: optNum,
+  cumQuote: optNum,
+  timeInForce: z.string().optional(),
+  type: z.string(),
+  reduceOnly: bool.optional(),
+  closePosition: bool.optional(),
+  side: z.string(),
+  positionSide: z.string().optional(),
+  stopPrice: optNum,
+  workingType: z.string().optional(),
+  origType: z.string().optional(),
+  activatePrice: optNum,
+  priceRate: optNum,
+  time: optNum,
+  updateTime: optNum,
+});
+export type AsterOrder = z.infer<typeof OrderSchema>;
+export const OrdersSchema = z.array(OrderSchema);
+
+export const CodeMsgSchema = z.looseObject({ code: z.union([z.number(), z.string()]), msg: z.string() });
+
+export const BalanceSchema = z.array(
+  z.looseObject({
+    asset: z.string(),
+    balance: num,
+    crossWalletBalance: optNum,
+    crossUnPnl: optNum,
+    availableBalance: num,
+    maxWithdrawAmount: optNum,
+    updateTime: optNum,
+  }),
+);
+
+export const AccountSchema = z.looseObject({
+  totalWalletBalance: optNum,
+  totalUnrealizedProfit: optNum,
+  totalMarginBalance: optNum,
+  availableBalance: optNum,
+  assets: z
+    .array(z.looseObject({ asset: z.string(), walletBalance: num, unrealizedProfit: optNum, availableBalance: optNum }))
+    .default([]),
+  positions: z
+    .array(
+      z.looseObject({
+        symbol: z.string(),
+        positionAmt: num,
+        entryPrice: optNum,
+        unrealizedProfit: optNum,
+        leverage: optNum,
+        positionSide: z.string().optional(),
+      }),
+    )
+    .default([]),
+});
+
+export const PositionRiskSchema = z.array(
+  z.looseObject({
+    symbol: z.string(),
+    positionAmt: num,
+    entryPrice: num,
+    markPrice: optNum,
+    unRealizedProfit: optNum,
+    liquidationPrice: optNum,
+    leverage: optNum,
+    marginType: z.string().optional(),
+    positionSide: z.string().optional(),
+    updateTime: optNum,
+  }),
+);
+
+export const LeverageSchema = z.looseObject({ leverage: num, maxNotionalValue: optNum, symbol: z.string() });
+export const CommissionRateSchema = z.looseObject({
+  symbol: z.string(),
+  makerCommissionRate: num,
+  takerCommissionRate: num,
+});
+export const ListenKeySchema = z.looseObject({ listenKey: z.string().min(1) });
