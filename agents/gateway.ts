@@ -1,0 +1,186 @@
+import type { AgentOpinion } from '../pipelines/model/index.ts';
+import type { AgentContext, AgentPort, ClockPort } from '../pipelines/ports.ts';
+import { AgentError } from '../operators/agents/agent-error.ts';
+import type { AgentSettings } from '../operators/agents/agents.settings.ts';
+
+/** A remote agent: one attempt of one call. It must stop when `signal` aborts (timeout). */
+export interface RemoteAgent {
+  readonly name: string;
+  call(context: AgentContext, signal: AbortSignal): Promise<AgentOpinion>;
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export const systemClock: ClockPort = { now: () => Date.now() };
+
+export interface GatewayOptions {
+  settings: Pick<
+    AgentSettings,
+    'MAX_PARALLEL_AGENTS' | 'AGENT_RETRY_ATTEMPTS' | 'LLM_TIMEOUT_SECONDS' | 'AGENT_CACHE_TTL_SECONDS'
+  >;
+  clock?: ClockPort;
+  timers?: Timers;
+  /** uniform [0,1) for the backoff jitter */
+  random?: () => number;
+  /** first backoff in ms (doubles per retry); default 250 */
+  backoffBaseMs?: number;
+  /** cap of one backoff in ms; default 10 s */
+  backoffMaxMs?: number;
+}
+
+export interface GatewayStats {
+  /** opinion() calls */
+  calls: number;
+  /** HTTP attempts started */
+  attempts: number;
+  retries: number;
+  cacheHits: number;
+  inFlight: number;
+  maxInFlight: number;
+  /** final failures by `agent:fault` */
+  faults: Record<string, number>;
+}
+
+interface CacheEntry {
+  at: number;
+  value: Promise<AgentOpinion>;
+}
+
+/**
+ * The one door to remote agents:
+ * - at most MAX_PARALLEL_AGENTS attempts in flight across all agents (a FIFO queue beyond that;
+ *   backoff waits do not hold a slot);
+ * - each attempt aborted after LLM_TIMEOUT_SECONDS (fault `timeout`);
+ * - AGENT_RETRY_ATTEMPTS retries of retryable failures only (timeouts, 5xx, transport errors
+ *   before any status) with exponential backoff and full jitter: delay_k = min(max, base·2^k)·(0.5 +
+ *   0.5·u); 4xx and invalid replies fail at once;
+ * - replies cached for AGENT_CACHE_TTL_SECONDS keyed by agent + symbol + bar time; concurrent
+ *   calls for the same key share one request; failures are not cached;
+ * - every final failure is counted in `stats.faults` and rejects with an AgentError, which the
+ *   agent stage turns into an AgentFault event while the decision proceeds without that agent.
+ * Clock and timers are injected.
+ */
+export class AgentGateway {
+  readonly stats: GatewayStats = {
+    calls: 0,
+    attempts: 0,
+    retries: 0,
+    cacheHits: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    faults: {},
+  };
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly waiting: (() => void)[] = [];
+  private readonly clock: ClockPort;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly base: number;
+  private readonly maxBackoff: number;
+  private readonly ttlMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? realTimers;
+    this.random = options.random ?? Math.random;
+    this.base = options.backoffBaseMs ?? 250;
+    this.maxBackoff = options.backoffMaxMs ?? 10_000;
+    this.ttlMs = options.settings.AGENT_CACHE_TTL_SECONDS * 1000;
+    this.timeoutMs = options.settings.LLM_TIMEOUT_SECONDS * 1000;
+  }
+
+  /** The remote agent as an AgentPort whose calls go through this gateway. */
+  wrap(agent: RemoteAgent): AgentPort {
+    return { name: agent.name, opinion: (ctx) => this.call(agent, ctx) };
+  }
+
+  call(agent: RemoteAgent, ctx: AgentContext): Promise<AgentOpinion> {
+    this.stats.calls++;
+    const key = `${agent.name}|${ctx.symbol}|${ctx.time}`;
+    const now = this.clock.now();
+    if (this.ttlMs > 0) {
+      const hit = this.cache.get(key);
+      if (hit && now - hit.at < this.ttlMs) {
+        this.stats.cacheHits++;
+        return hit.value;
+      }
+      if (this.cache.size >= 4096) this.sweep(now);
+    }
+    const value = this.withRetries(agent, ctx).catch((error: unknown) => {
+      if (this.cache.get(key)?.value === value) this.cache.delete(key);
+      const e =
+        error instanceof AgentError
+          ? error
+          : new AgentError('error', error instanceof Error ? error.message : String(error), false, { cause: error });
+      const fk = `${agent.name}:${e.fault}`;
+      this.stats.faults[fk] = (this.stats.faults[fk] ?? 0) + 1;
+      throw e;
+    });
+    if (this.ttlMs > 0) this.cache.set(key, { at: now, value });
+    return value;
+  }
+
+  private sweep(now: number): void {
+    for (const [k, v] of this.cache) if (now - v.at >= this.ttlMs) this.cache.delete(k);
+  }
+
+  private async withRetries(agent: RemoteAgent, ctx: AgentContext): Promise<AgentOpinion> {
+    const retries = this.options.settings.AGENT_RETRY_ATTEMPTS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(agent, ctx);
+      } catch (error) {
+        const retryable = error instanceof AgentError && error.retryable;
+        if (!retryable || attempt >= retries) throw error;
+        this.stats.retries++;
+        const delay = Math.min(this.maxBackoff, this.base * 2 ** attempt) * (0.5 + 0.5 * this.random());
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.stats.inFlight < this.options.settings.MAX_PARALLEL_AGENTS) {
+      this.stats.inFlight++;
+    } else {
+      // the releasing call hands its slot over: inFlight stays the same
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    if (this.stats.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.stats.inFlight;
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.stats.inFlight--;
+  }
+
+  private async attempt(agent: RemoteAgent, ctx: AgentContext): Promise<AgentOpinion> {
+    await this.acquire();
+    this.stats.attempts++;
+    const controller = new AbortController();
+    let timer: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.timers.setTimeout(() => {
+        const e = new AgentError('timeout', `${agent.name} gave no reply within ${this.timeoutMs} ms`, true);
+        controller.abort(e);
+        reject(e);
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([agent.call(ctx, controller.signal), timeout]);
+    } finally {
+      this.timers.clearTimeout(timer);
+      this.release();
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { lastValueFrom } from 'rxjs';
+import type { BarColumns } from '../pipelines/model/index.ts';
+import type { Settings } from '../pipelines/settings.ts';
+import { SapphireError } from '../pipelines/errors.ts';
+import { mergeBars } from '../backtests/data/index.ts';
+import { features } from '../operators/features/features.ts';
+import { momentum } from '../operators/signals/momentum.ts';
+import { agentStage, type AgentStageCounts } from '../operators/agents/agents.ts';
+import { buildAgents, type BuildAgentsOptions } from './build-agents.ts';
+import type { GatewayStats } from './gateway.ts';
+
+export interface TapeRecording {
+  path: string;
+  entries: number;
+  stage: AgentStageCounts;
+  gateway: GatewayStats | null;
+}
+
+/**
+ * Records the agent tape a backtest over `series` will replay. It runs the same features →
+ * momentum → agent stage the backtest runs, so each remote agent is asked exactly at the signals
+ * the backtest can see, with the closes up to that bar and nothing later (no look-ahead). No
+ * orders exist here, so every signal is asked as if flat (position 0): a superset of the entry
+ * signals of any later run over the same bars and signal settings. Calls go through the gateway
+ * (parallel limit, retries, timeout); failed calls are not written, and replay turns them into
+ * AGENT_TAPE_MISS faults, exactly as the recording run went on without that agent. The file is
+ * compacted (sorted) at the end, so equal replies give a byte-identical tape.
+ */
+export async function recordAgentTape(
+  settings: Settings,
+  series: readonly BarColumns[],
+  options: BuildAgentsOptions = {},
+): Promise<TapeRecording> {
+  if (settings.AGENT_TAPE === '') throw new SapphireError('NOT_CONFIGURED', 'AGENT_TAPE is empty');
+  if (settings.AGENT_TAPE_MODE === 'replay') {
+    throw new SapphireError('NOT_CONFIGURED', 'recording needs AGENT_TAPE_MODE=record or call-through');
+  }
+  const setup = buildAgents(settings, options);
+  if (setup.tape === null) {
+    throw new SapphireError('NOT_CONFIGURED', 'no remote agent endpoint is set: embedded agents need no tape');
+  }
+  const counts: AgentStageCounts = { signals: 0, calls: 0, faults: {} };
+  await lastValueFrom(
+    mergeBars(series).pipe(features(settings), momentum(settings), agentStage(settings, setup.agents, { counts })),
+    { defaultValue: null },
+  );
+  setup.tape.compact();
+  return { path: setup.tape.path, entries: setup.tape.size, stage: counts, gateway: setup.gateway?.stats ?? null };
+}

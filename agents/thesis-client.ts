@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { AgentOpinion } from '../pipelines/model/index.ts';
+import type { AgentContext } from '../pipelines/ports.ts';
+import { AgentError } from '../operators/agents/agent-error.ts';
+import type { AgentSettings } from '../operators/agents/agents.settings.ts';
+import { extractJson, judgeThesis, parseThesisReply } from '../operators/agents/replies.ts';
+import type { RemoteAgent } from './gateway.ts';
+import { parseJsonText, postJson } from './http.ts';
+
+export const REMOTE_THESIS = 'fingpt';
+
+const ChatCompletion = z.object({
+  choices: z.array(z.object({ message: z.object({ content: z.string() }) })).min(1, 'no choices in the completion'),
+});
+
+/** `${base}/v1/chat/completions`, accepting a base that already ends in /v1. */
+export function chatCompletionsUrl(endpoint: string): string {
+  const base = endpoint.replace(/\/+$/, '');
+  return base.endsWith('/v1') ? `${base}/chat/completions` : `${base}/v1/chat/completions`;
+}
+
+const SYSTEM_PROMPT =
+  'You are a crypto perpetual-futures analyst. Reply with one JSON object and nothing else: ' +
+  '{"thesis": string (at least one full sentence), "side": "buy" | "sell" | "hold", ' +
+  '"risk_score": number 0..1 (higher = riskier), "confidence": number 0..1}.';
+
+const fmt = (x: number, digits = 6): string => (Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : 'n/a');
+
+/** The user prompt: only what the context holds (data up to the decision bar). */
+export function thesisPrompt(ctx: AgentContext): string {
+  const recent = ctx.closes.slice(-24).map((c) => fmt(c));
+  const proposal = ctx.proposedDirection > 0 ? 'long' : ctx.proposedDirection < 0 ? 'short' : 'flat';
+  return [
+    `Symbol: ${ctx.symbol}`,
+    `Bar close time (UTC): ${new Date(ctx.time).toISOString()}`,
+    `Price: ${fmt(ctx.price)}`,
+    `24h change: ${fmt(ctx.change24h * 100, 4)}%`,
+    `Bar volume: ${fmt(ctx.volume)}`,
+    `ATR: ${fmt(ctx.atr)}`,
+    `Annualised volatility: ${fmt(ctx.volatility * 100, 4)}%`,
+    `Position held: ${fmt(ctx.position)}`,
+    `Recent closes, oldest first: ${recent.join(', ')}`,
+    `A momentum model proposes going ${proposal}. Do you agree? Give your thesis as JSON.`,
+  ].join('\n');
+}
+
+/**
+ * A FinGPT-style thesis agent over any OpenAI-compatible chat-completions endpoint. The API key
+ * travels only in the Authorization header; errors and summaries never contain it.
+ */
+export function thesisClient(
+  s: Pick<AgentSettings, 'FINGPT_ENDPOINT' | 'FINGPT_API_KEY' | 'FINGPT_MODEL' | 'FINGPT_MIN_RISK_SCORE'>,
+  name = REMOTE_THESIS,
+): RemoteAgent {
+  if (s.FINGPT_ENDPOINT === '') throw new AgentError('not-configured', 'FINGPT_ENDPOINT is empty');
+  const url = chatCompletionsUrl(s.FINGPT_ENDPOINT);
+  const headers: Record<string, string> = s.FINGPT_API_KEY ? { authorization: `Bearer ${s.FINGPT_API_KEY}` } : {};
+  return {
+    name,
+    async call(ctx: AgentContext, signal: AbortSignal): Promise<AgentOpinion> {
+      const body = {
+        model: s.FINGPT_MODEL,
+        temperature: 0,
+        messages: [
+          { role: 'system', content: SYSTEM_PROMPT },
+          { role: 'user', content: thesisPrompt(ctx) },
+        ],
+      };
+      const text = await postJson(url, body, headers, signal);
+      const completion = ChatCompletion.safeParse(parseJsonText(text, 'chat completion'));
+      if (!completion.success) throw new AgentError('invalid-reply', 'not a chat completion');
+      const content = completion.data.choices[0]!.message.content;
+      return judgeThesis(name, parseThesisReply(extractJson(content)), s.FINGPT_MIN_RISK_SCORE);
+    },
+  };
+}
