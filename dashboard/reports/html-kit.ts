@@ -181,5 +181,8 @@ td.num{text-align:right}
 .empty,.note{color:var(--muted)}
 details summary{cursor:pointer;color:var(--muted)}
 svg text{fill:var(--muted);font-size:11px}
+svg.plot{display:block;max-width:820px}
+.legend{display:flex;gap:16px;color:var(--muted);font-size:12px;margin:4px 0}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:5px}
 @media (max-width:640px){main{padding:8px}section{padding:8px}.chart{height:240px}}
 `;

@@ -1,0 +1,264 @@
+import {
+  REPORT_CSS,
+  escapeHtml,
+  formatMetric,
+  formatNumber,
+  formatTime,
+  genericTable,
+  redactedSettings,
+  signClass,
+} from './html-kit.ts';
+import { groupedBarsSvg, scatterSvg, type XY } from './svg-chart.ts';
+
+/**
+ * `sapphire tune --html`: a self-contained report of a tuning study (static SVG charts, no script,
+ * no network). The tuning code adapts its study to `TuneReport`.
+ */
+export type TuneParamValue = number | string | boolean;
+
+export interface TuneTrial {
+  number: number;
+  params: Record<string, TuneParamValue>;
+  /** objective value (null/NaN when the trial failed or has no value) */
+  value: number | null;
+  /** complete | failed | running | pruned | infeasible … */
+  state: string;
+  /** optional extra figures per trial (trades, maxDrawdownPct …), shown in the trial table */
+  metrics?: Record<string, number | null>;
+}
+
+export interface TuneFold {
+  fold: number;
+  trainFrom: number;
+  trainTo: number;
+  testFrom: number;
+  testTo: number;
+  /** objective on the train window with the fold's best params */
+  inSample: number | null;
+  /** objective on the test window with the same params */
+  outOfSample: number | null;
+  params: Record<string, TuneParamValue>;
+}
+
+export interface TuneReport {
+  /** study name, shown as the title */
+  name?: string;
+  /** objective name, e.g. sharpe */
+  objective: string;
+  /** default maximize */
+  direction?: 'maximize' | 'minimize';
+  sampler?: string;
+  symbols?: string[];
+  from?: number;
+  to?: number;
+  trials: TuneTrial[];
+  best: { number: number; value: number; params: Record<string, TuneParamValue> } | null;
+  folds?: TuneFold[];
+  /** settings of the study (secrets are redacted on render) */
+  settings?: Record<string, unknown>;
+}
+
+const OK = '#4f8ff7';
+const BEST = '#f7b84f';
+
+function finite(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** Running best of the finite values in trial-number order (for the history's step line). */
+export function bestSoFar(trials: readonly TuneTrial[], direction: 'maximize' | 'minimize' = 'maximize'): XY[] {
+  const out: XY[] = [];
+  let best: number | null = null;
+  for (const t of [...trials].sort((a, b) => a.number - b.number)) {
+    if (!finite(t.value)) continue;
+    if (best === null || (direction === 'maximize' ? t.value > best : t.value < best)) best = t.value;
+    out.push({ x: t.number, y: best });
+  }
+  return out;
+}
+
+function paramTitle(t: TuneTrial): string {
+  return `#${t.number} value ${formatNumber(t.value, 4)}\n${Object.entries(t.params)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join('\n')}`;
+}
+
+function historySection(study: TuneReport): string {
+  const dir = study.direction ?? 'maximize';
+  const valued = study.trials.filter((t) => finite(t.value));
+  const points: XY[] = valued.map((t) => ({
+    x: t.number,
+    y: t.value as number,
+    title: paramTitle(t),
+    color: study.best && t.number === study.best.number ? BEST : OK,
+  }));
+  const failed = study.trials.length - valued.length;
+  if (points.length === 0) return '<p class="empty">No trial has a value.</p>';
+  return (
+    scatterSvg(points, { xLabel: 'trial', yLabel: study.objective, line: bestSoFar(study.trials, dir) }) +
+    `<p class="note">${valued.length} trials with a value${failed ? `, ${failed} without (failed or infeasible)` : ''}; the line is the best so far (${dir}).</p>`
+  );
+}
+
+function paramSection(study: TuneReport): string {
+  const names = [...new Set(study.trials.flatMap((t) => Object.keys(t.params)))].sort();
+  if (names.length === 0) return '<p class="empty">No parameters.</p>';
+  const valued = study.trials.filter((t) => finite(t.value));
+  const cells = names.map((name) => {
+    const withParam = valued.filter((t) => name in t.params);
+    const numeric = withParam.every((t) => typeof t.params[name] === 'number');
+    let svg: string;
+    if (numeric) {
+      svg = scatterSvg(
+        withParam.map((t) => ({
+          x: t.params[name] as number,
+          y: t.value as number,
+          title: paramTitle(t),
+          color: study.best && t.number === study.best.number ? BEST : OK,
+        })),
+        { width: 420, height: 240, xLabel: name, yLabel: study.objective },
+      );
+    } else {
+      const cats = [...new Set(withParam.map((t) => String(t.params[name])))].sort();
+      svg = scatterSvg(
+        withParam.map((t, i) => ({
+          // small deterministic jitter so equal categories do not hide each other
+          x: cats.indexOf(String(t.params[name])) + (((i * 37) % 11) - 5) / 40,
+          y: t.value as number,
+          title: paramTitle(t),
+          color: study.best && t.number === study.best.number ? BEST : OK,
+        })),
+        { width: 420, height: 240, xLabel: name, yLabel: study.objective, xCategories: cats },
+      );
+    }
+    return `<div class="param" data-param="${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${svg}</div>`;
+  });
+  return `<div class="params">${cells.join('')}</div>`;
+}
+
+function foldSection(folds: readonly TuneFold[]): string {
+  if (folds.length === 0) return '<p class="empty">No walk-forward folds.</p>';
+  const svg = groupedBarsSvg(
+    folds.map((f) => ({ label: `fold ${f.fold}`, values: [f.inSample, f.outOfSample] })),
+    [
+      { name: 'in-sample', color: OK },
+      { name: 'out-of-sample', color: BEST },
+    ],
+    { yLabel: 'objective' },
+  );
+  const rows = folds.map((f) => ({
+    fold: f.fold,
+    train: `${formatTime(f.trainFrom)} → ${formatTime(f.trainTo)}`,
+    test: `${formatTime(f.testFrom)} → ${formatTime(f.testTo)}`,
+    inSample: f.inSample,
+    outOfSample: f.outOfSample,
+    params: Object.entries(f.params)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' '),
+  }));
+  const is = folds.map((f) => f.inSample).filter(finite);
+  const oos = folds.map((f) => f.outOfSample).filter(finite);
+  const avg = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+  const ratio = avg(is) !== 0 ? avg(oos) / avg(is) : Number.NaN;
+  return (
+    svg +
+    `<p class="note">Mean in-sample ${formatNumber(avg(is), 3)}, mean out-of-sample ${formatNumber(avg(oos), 3)}, ratio ${formatNumber(ratio, 2)} (near 1 = the parameters generalise; far below = overfitted).</p>` +
+    `<div class="scroll">${genericTable(rows, { inSample: 'In-sample', outOfSample: 'Out-of-sample' })}</div>`
+  );
+}
+
+function trialTable(study: TuneReport): string {
+  const dir = study.direction ?? 'maximize';
+  const sorted = [...study.trials].sort((a, b) => {
+    const av = finite(a.value) ? a.value : null;
+    const bv = finite(b.value) ? b.value : null;
+    if (av === null && bv === null) return a.number - b.number;
+    if (av === null) return 1;
+    if (bv === null) return -1;
+    return dir === 'maximize' ? bv - av : av - bv;
+  });
+  const params = [...new Set(study.trials.flatMap((t) => Object.keys(t.params)))].sort();
+  const metricNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.metrics ?? {})))];
+  const head =
+    `<tr><th>#</th><th>State</th><th>${escapeHtml(study.objective)}</th>` +
+    metricNames.map((m) => `<th>${escapeHtml(m)}</th>`).join('') +
+    params.map((p) => `<th>${escapeHtml(p)}</th>`).join('') +
+    '</tr>';
+  const body = sorted
+    .map(
+      (t) =>
+        `<tr${study.best && t.number === study.best.number ? ' class="best"' : ''}><td class="num">${t.number}</td><td>${escapeHtml(t.state)}</td><td class="num ${signClass(t.value)}">${formatNumber(t.value, 4)}</td>` +
+        metricNames.map((m) => `<td class="num">${formatMetric(m, t.metrics?.[m] ?? null)}</td>`).join('') +
+        params
+          .map((p) => {
+            const v = t.params[p];
+            return `<td class="num">${v === undefined ? '' : typeof v === 'number' ? formatNumber(v, Number.isInteger(v) ? 0 : 4) : escapeHtml(String(v))}</td>`;
+          })
+          .join('') +
+        '</tr>',
+    )
+    .join('\n');
+  return `<div class="scroll"><table class="data trials"><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
+}
+
+function bestSection(study: TuneReport): string {
+  if (!study.best) return '<p class="empty">No best trial (no trial has a value).</p>';
+  const rows = Object.entries(study.best.params)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(String(v))}</td></tr>`)
+    .join('');
+  return (
+    `<div class="grid"><div class="kpi"><div class="k">Best trial</div><div class="v">#${study.best.number}</div></div>` +
+    `<div class="kpi"><div class="k">${escapeHtml(study.objective)}</div><div class="v">${formatNumber(study.best.value, 4)}</div></div>` +
+    `<div class="kpi"><div class="k">Trials</div><div class="v">${study.trials.length}</div></div></div>` +
+    `<h3>Parameters</h3><table class="data best-params"><tbody>${rows}</tbody></table>`
+  );
+}
+
+const TUNE_CSS = `
+.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
+.param h3{margin:4px 0;font-size:13px;color:var(--muted)}
+tr.best td{background:rgba(247,184,79,0.12)}
+`;
+
+/** Renders the study. Pure: same study, same string. */
+export function renderTuneHtml(study: TuneReport): string {
+  const title = study.name ? `Tuning study ${study.name}` : `Tuning study (${study.objective})`;
+  const sub = [
+    `objective ${study.objective} (${study.direction ?? 'maximize'})`,
+    study.sampler ? `sampler ${study.sampler}` : '',
+    study.symbols?.length ? study.symbols.join(', ') : '',
+    study.from !== undefined && study.to !== undefined ? `${formatTime(study.from)} → ${formatTime(study.to)}` : '',
+  ]
+    .filter(Boolean)
+    .map(escapeHtml)
+    .join(' · ');
+  const settings = study.settings
+    ? `<section id="settings"><h2>Settings</h2><details><summary>Settings (secrets redacted)</summary><table class="data settings"><tbody>${redactedSettings(
+        study.settings,
+      )
+        .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+        .join('')}</tbody></table></details></section>`
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>${escapeHtml(title)}</title>
+<style>${REPORT_CSS}${TUNE_CSS}</style>
+</head>
+<body>
+<header><h1>${escapeHtml(title)}</h1><p>${sub}</p></header>
+<main>
+<section id="best"><h2>Best</h2>${bestSection(study)}</section>
+<section id="history"><h2>Optimisation history</h2>${historySection(study)}</section>
+<section id="params"><h2>Parameter vs objective</h2>${paramSection(study)}</section>
+<section id="folds"><h2>In-sample vs out-of-sample by fold</h2>${foldSection(study.folds ?? [])}</section>
+<section id="trials"><h2>Trials</h2>${trialTable(study)}</section>
+${settings}
+</main>
+</body>
+</html>
+`;
+}
