@@ -104,6 +104,7 @@ export class FaultInjector {
     }
     const sockets = this.queue.filter((f) => f.kind === 'drop-market-ws' || f.kind === 'drop-user-ws');
     if (sockets.length > 0) this.queue = this.queue.filter((f) => !sockets.includes(f));
+    for (const f of sockets) this.counters[f.kind]++;
     return sockets;
   }
 
@@ -123,8 +124,10 @@ export class FaultInjector {
     return undefined;
   }
 
-  count(kind: FaultKind): void {
-    this.counters[kind]++;
+  /** Puts back a fault taken for a request it turned out not to fit. */
+  putBack(f: ArmedFault): void {
+    this.counters[f.kind]--;
+    this.queue.unshift(f);
   }
 
   pending(): number {
