@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import {
+  anomalyScore,
+  BAND_LEVEL,
+  BAND_Z,
+  garchForecast,
+  MIN_CLOSES,
+  normalCdf,
+} from '../../../operators/agents/forecast.kernel.ts';
+import { fixtureColumns } from '../../kit/fixture-bars.ts';
+
+const WINDOW = 128;
+
+/** Share of real future closes inside the forecaster's band at step `h`, over every window of the fixture. */
+function coverage(symbol: 'BTCUSDT' | 'ETHUSDT', horizon: number, h: number): { hits: number; n: number } {
+  const closes = fixtureColumns(symbol).close;
+  let hits = 0;
+  let n = 0;
+  for (let t = WINDOW - 1; t + h < closes.length; t++) {
+    const f = garchForecast(closes.subarray(t - WINDOW + 1, t + 1), horizon)!;
+    const future = closes[t + h]!;
+    if (future >= f.lower_ci[h - 1]! && future <= f.upper_ci[h - 1]!) hits++;
+    n++;
+  }
+  return { hits, n };
+}
+
+describe('normal helpers', () => {
+  it('normalCdf matches known quantiles', () => {
+    expect(normalCdf(0)).toBeCloseTo(0.5, 7);
+    expect(normalCdf(BAND_Z)).toBeCloseTo(0.95, 6);
+    expect(normalCdf(-1.959963984540054)).toBeCloseTo(0.025, 6);
+    expect(normalCdf(3)).toBeCloseTo(0.9986501019683699, 6);
+  });
+
+  it('anomalyScore is −log10(two-sided tail p)/5, capped at 1', () => {
+    expect(anomalyScore(0)).toBeCloseTo(0, 6);
+    // p = 1e-4 at |z| = 3.8906
+    expect(anomalyScore(3.890591886)).toBeCloseTo(0.8, 4);
+    expect(anomalyScore(-3.890591886)).toBeCloseTo(0.8, 4);
+    expect(anomalyScore(50)).toBe(1);
+    expect(anomalyScore(2)).toBeLessThan(anomalyScore(3));
+  });
+});
+
+describe('garchForecast on real closes', () => {
+  it(`covers about ${BAND_LEVEL * 100} % of real future closes, one step and twelve steps ahead`, () => {
+    for (const symbol of ['BTCUSDT', 'ETHUSDT'] as const) {
+      for (const h of [1, 12]) {
+        const { hits, n } = coverage(symbol, 12, h);
+        expect(n).toBeGreaterThan(900);
+        const rate = hits / n;
+        // nominal 0.90; real 5m returns are fat-tailed, so allow a sensible band around it
+        expect(rate, `${symbol} h=${h}`).toBeGreaterThan(0.8);
+        expect(rate, `${symbol} h=${h}`).toBeLessThan(0.97);
+      }
+    }
+  });
+
+  it('widens its bands with the horizon and is deterministic', () => {
+    const closes = fixtureColumns('BTCUSDT').close.subarray(300, 300 + WINDOW);
+    const a = garchForecast(closes, 24)!;
+    const b = garchForecast(closes, 24)!;
+    expect(a).toEqual(b);
+    for (let k = 1; k < 24; k++) {
+      expect(a.upper_ci[k]! - a.lower_ci[k]!).toBeGreaterThan(a.upper_ci[k - 1]! - a.lower_ci[k - 1]!);
+      expect(a.lower_ci[k]!).toBeLessThan(a.forecast[k]!);
+      expect(a.upper_ci[k]!).toBeGreaterThan(a.forecast[k]!);
+    }
+    expect(a.confidence).toBeGreaterThanOrEqual(0.5);
+    expect(a.confidence).toBeLessThan(1);
+  });
+
+  it('gives a directional view only for a statistically visible trend', () => {
+    const closes = fixtureColumns('ETHUSDT').close;
+    let directional = 0;
+    let flat = 0;
+    for (let t = WINDOW; t < closes.length; t += 8) {
+      const f = garchForecast(closes.subarray(t - WINDOW, t), 12)!;
+      if (f.drift === 0) {
+        flat++;
+        expect(f.confidence).toBe(0.5);
+        expect(f.forecast[11]).toBe(closes[t - 1]);
+      } else {
+        directional++;
+        // drift sign = sign of the window's net move (shrinkage never flips it)
+        expect(Math.sign(f.drift)).toBe(Math.sign(closes[t - 1]! - closes[t - WINDOW]!));
+      }
+    }
+    expect(directional).toBeGreaterThan(0);
+    expect(flat).toBeGreaterThan(0);
+  });
+
+  it('scores real jumps as anomalous, relative to the current volatility regime', () => {
+    const closes = fixtureColumns('BTCUSDT').close;
+    let worst = { t: 0, r: 0 };
+    for (let t = WINDOW; t < closes.length; t++) {
+      const r = Math.abs(Math.log(closes[t]! / closes[t - 1]!));
+      if (r > worst.r) worst = { t, r };
+    }
+    const jump = garchForecast(closes.subarray(worst.t - WINDOW + 1, worst.t + 1), 12)!;
+    const scores: number[] = [];
+    for (let t = WINDOW; t < closes.length; t++) {
+      scores.push(garchForecast(closes.subarray(t - WINDOW + 1, t + 1), 12)!.anomaly_score);
+    }
+    scores.sort((a, b) => a - b);
+    const p90 = scores[Math.floor(scores.length * 0.9)]!;
+    expect(Math.abs(jump.z)).toBeGreaterThan(2);
+    expect(jump.anomaly_score).toBeGreaterThan(p90);
+    // typical bars are far from the block; the most extreme real bars (|z| > 3.9) reach it
+    expect(scores[scores.length >> 1]!).toBeLessThan(0.2);
+    expect(scores[scores.length - 1]!).toBeGreaterThan(0.8);
+  });
+
+  it('needs MIN_CLOSES positive closes', () => {
+    const closes = fixtureColumns('BTCUSDT').close;
+    expect(garchForecast(closes.subarray(0, MIN_CLOSES - 1), 12)).toBeNull();
+    expect(garchForecast(closes.subarray(0, MIN_CLOSES), 12)).not.toBeNull();
+    const broken = Array.from(closes.subarray(0, 32));
+    broken[5] = 0;
+    expect(garchForecast(broken, 12)).toBeNull();
+  });
+});
