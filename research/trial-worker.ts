@@ -1,0 +1,47 @@
+/**
+ * A worker thread that runs tuning trials: it loads its own data once (from the dataset path, or
+ * the columns it was handed), then answers {id, params, window} with {id, value, attrs}.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { parseSettings } from '../pipelines/settings.ts';
+import { evaluateBacktest, loadSource, type DataSource } from './backtest-objective.ts';
+import type { ObjectiveName } from './objectives.ts';
+import type { Params } from './samplers/types.ts';
+import type { TimeWindow } from './walk-forward.ts';
+
+export interface WorkerInit {
+  source: DataSource;
+  settings: Record<string, unknown>;
+  objective: ObjectiveName;
+  minTrades: number;
+}
+
+export type WorkerRequest = { id: number; params: Params; window?: TimeWindow } | { id: number; crash: true };
+export type WorkerReply =
+  | { ready: true }
+  | { id: number; ok: true; value: number; attrs?: Record<string, unknown> }
+  | { id: number; ok: false; error: string };
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const base = parseSettings(init.settings);
+const series = await loadSource(init.source);
+port.postMessage({ ready: true } satisfies WorkerReply);
+port.on('message', (msg: WorkerRequest) => {
+  if ('crash' in msg) process.exit(3); // tests: a worker dying mid-trial
+  try {
+    const e = evaluateBacktest(
+      { base, objective: init.objective, minTrades: init.minTrades },
+      series,
+      msg.params,
+      msg.window,
+    );
+    port.postMessage({ id: msg.id, ok: true, value: e.value, attrs: e.attrs } satisfies WorkerReply);
+  } catch (error) {
+    port.postMessage({
+      id: msg.id,
+      ok: false,
+      error: error instanceof Error ? error.message : String(error),
+    } satisfies WorkerReply);
+  }
+});

@@ -1,0 +1,157 @@
+import type { BarColumns } from '../pipelines/model/index.ts';
+import type { SearchSpace } from '../pipelines/search-space.ts';
+import type { Settings } from '../pipelines/settings.ts';
+import { SapphireError } from '../pipelines/errors.ts';
+import { evaluateBacktest, type DataSource } from './backtest-objective.ts';
+import type { ObjectiveName, TrialMetrics } from './objectives.ts';
+import { createSampler } from './samplers/tpe.ts';
+import type { Params } from './samplers/types.ts';
+import type { StudyStorage, TrialRecord } from './storage/types.ts';
+import { bestTrial, runStudy, type Evaluation } from './study.ts';
+import { makeFolds, type Fold, type TimeWindow } from './walk-forward.ts';
+import { TrialPool } from './worker-pool.ts';
+
+export interface TuneOptions {
+  base: Settings;
+  /** the bars (main thread: fold edges and in-process trials) */
+  series: readonly BarColumns[];
+  /** what worker threads load for themselves */
+  source: DataSource;
+  space: SearchSpace;
+  objective: ObjectiveName;
+  minTrades: number;
+  sampler: 'tpe' | 'random';
+  /** trials per fold */
+  trials: number;
+  /** worker threads; 0 runs trials in this thread (small data, tests) */
+  workers: number;
+  storage: StudyStorage;
+  study: string;
+  folds: number;
+  trainRatio?: number;
+  seed: number;
+  workerId: string;
+  leaseMs?: number;
+  onTrial?: (fold: number, trial: TrialRecord, all: readonly TrialRecord[]) => void;
+}
+
+export interface ScoredWindow {
+  window: TimeWindow;
+  value: number | null;
+  raw: number | null;
+  feasible: boolean;
+  metrics: TrialMetrics | null;
+}
+
+export interface FoldReport {
+  index: number;
+  study: string;
+  train: TimeWindow;
+  test: TimeWindow;
+  trials: TrialRecord[];
+  best: TrialRecord | null;
+  inSample: ScoredWindow;
+  outOfSample: ScoredWindow;
+}
+
+export interface TuneReport {
+  objective: ObjectiveName;
+  sampler: string;
+  params: string[];
+  folds: FoldReport[];
+  /** the values to use: the winner of the most recent fold (tuned on the latest train window) */
+  chosen: Params | null;
+}
+
+/** The data's time span: first openTime to the end of the last bar over all series. */
+export function dataSpan(series: readonly BarColumns[]): { start: number; end: number; intervalMs: number } {
+  const live = series.filter((c) => c.length > 0);
+  if (live.length === 0) throw new SapphireError('DATA_NOT_FOUND', 'no bars to tune on');
+  const intervalMs = live[0]!.intervalMs;
+  const start = Math.min(...live.map((c) => c.openTime[0]!));
+  const end = Math.max(...live.map((c) => c.openTime[c.length - 1]!)) + intervalMs;
+  return { start, end, intervalMs };
+}
+
+function scored(window: TimeWindow, e: Evaluation | null): ScoredWindow {
+  const attrs = e?.attrs as { raw?: number | null; feasible?: boolean; metrics?: TrialMetrics } | undefined;
+  return {
+    window,
+    value: e ? e.value : null,
+    raw: attrs?.raw ?? null,
+    feasible: attrs?.feasible ?? false,
+    metrics: attrs?.metrics ?? null,
+  };
+}
+
+/**
+ * Walk-forward tuning: per fold, a persistent study on the train window (trials in worker
+ * threads), then its winner backtested on the unseen test window.
+ */
+export async function runTuning(o: TuneOptions): Promise<TuneReport> {
+  const span = dataSpan(o.series);
+  const folds: Fold[] = makeFolds({ ...span, folds: o.folds, trainRatio: o.trainRatio });
+  const objective = { base: o.base, objective: o.objective, minTrades: o.minTrades };
+  const pool =
+    o.workers > 0
+      ? await TrialPool.start(o.workers, {
+          source: o.source,
+          settings: { ...o.base },
+          objective: o.objective,
+          minTrades: o.minTrades,
+        })
+      : null;
+  const evaluate = async (params: Params, window: TimeWindow): Promise<Evaluation> =>
+    pool ? pool.run(params, window) : evaluateBacktest(objective, o.series, params, window);
+  const sampler = createSampler(o.sampler);
+  const reports: FoldReport[] = [];
+  try {
+    for (const fold of folds) {
+      const study = `${o.study}.fold${fold.index + 1}of${folds.length}`;
+      const trials = await runStudy({
+        storage: o.storage,
+        study,
+        space: o.space,
+        objective: o.objective,
+        sampler,
+        trials: o.trials,
+        concurrency: Math.max(1, o.workers),
+        evaluate: (params) => evaluate(params, fold.train),
+        seed: o.seed,
+        workerId: o.workerId,
+        leaseMs: o.leaseMs,
+        context: { train: fold.train, test: fold.test, minTrades: o.minTrades },
+        onTrial: (t, all) => o.onTrial?.(fold.index, t, all),
+      });
+      const best = bestTrial(trials);
+      let oos: Evaluation | null = null;
+      if (best) {
+        try {
+          oos = await evaluate(best.params, fold.test);
+        } catch {
+          oos = null;
+        }
+      }
+      reports.push({
+        index: fold.index,
+        study,
+        train: fold.train,
+        test: fold.test,
+        trials,
+        best,
+        inSample: scored(fold.train, best ? { value: best.value!, attrs: best.attrs } : null),
+        outOfSample: scored(fold.test, oos),
+      });
+    }
+  } finally {
+    await pool?.close();
+  }
+  const last = reports.at(-1);
+  return {
+    objective: o.objective,
+    sampler: sampler.name,
+    params: Object.keys(o.space),
+    folds: reports,
+    chosen: last?.best && (last.best.attrs as { feasible?: boolean } | undefined)?.feasible ? last.best.params : null,
+  };
+}
