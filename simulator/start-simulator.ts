@@ -992,6 +992,40 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'depth',
   ]);
 
+  const ROUTES = new Set([
+    'GET ping',
+    'GET time',
+    'GET exchangeInfo',
+    'GET klines',
+    'GET premiumIndex',
+    'GET fundingRate',
+    'GET fundingInfo',
+    'GET ticker/24hr',
+    'GET ticker/price',
+    'GET ticker/bookTicker',
+    'GET depth',
+    'POST order',
+    'GET order',
+    'GET openOrder',
+    'DELETE order',
+    'DELETE allOpenOrders',
+    'GET openOrders',
+    'GET allOrders',
+    'GET userTrades',
+    'GET balance',
+    'GET account',
+    'GET accountWithJoinMargin',
+    'GET positionRisk',
+    'POST leverage',
+    'POST marginType',
+    'GET positionSide/dual',
+    'POST positionSide/dual',
+    'GET commissionRate',
+    'POST listenKey',
+    'PUT listenKey',
+    'DELETE listenKey',
+  ]);
+
   function security(name: string, version: number): Security {
     if (PUBLIC.has(name)) return 'NONE';
     if (name === 'listenKey') return version === 3 ? 'SIGNED' : 'KEY';
@@ -1154,6 +1188,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     }
 
     try {
+      if (!ROUTES.has(`${method} ${name}`)) throw new ApiError(404, -1000, `Path ${method} ${path} is invalid.`);
       const sec = security(name, version);
       let account = '';
       if (sec !== 'NONE') {
