@@ -74,15 +74,17 @@ export function gcpSecretsProvider(options: GcpSecretsOptions): SecretsProvider 
   const cache = new Map<SecretName, Promise<string | undefined>>();
 
   const getClient = () =>
-    (client ??= import('@google-cloud/secret-manager').then(
-      (lib) => new lib.SecretManagerServiceClient() as unknown as SecretManagerClientLike,
-    ));
+    (client ??= defaultClient().catch((error: unknown) => {
+      client = undefined; // the next call tries again
+      throw error;
+    }));
 
   async function fetchSecret(name: SecretName): Promise<string | undefined> {
     const path = `projects/${options.project}/secrets/${secretId(name)}/versions/${version}`;
+    const api = await getClient();
     let response;
     try {
-      [response] = await (await getClient()).accessSecretVersion({ name: path });
+      [response] = await api.accessSecretVersion({ name: path });
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
       if (code === GRPC_NOT_FOUND) return undefined;
@@ -111,6 +113,25 @@ export function gcpSecretsProvider(options: GcpSecretsOptions): SecretsProvider 
       return pending;
     },
   };
+}
+
+/**
+ * Google's client with application-default credentials. The credentials are resolved first: the
+ * library, asked for a secret without usable credentials, also leaves an unhandled rejection
+ * behind, which would end the process.
+ */
+async function defaultClient(): Promise<SecretManagerClientLike> {
+  const lib = await import('@google-cloud/secret-manager');
+  const client = new lib.SecretManagerServiceClient();
+  try {
+    await client.auth.getClient();
+  } catch {
+    throw new SapphireError(
+      'SECRETS_UNAVAILABLE',
+      'no usable Google credentials for Secret Manager (application-default credentials: the service account on Cloud Run, or gcloud auth application-default login)',
+    );
+  }
+  return client;
 }
 
 /** The provider SECRETS_PROVIDER names (gcp needs GCP_PROJECT). */

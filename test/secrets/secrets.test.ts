@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { parseSettings, withOverrides, DEFAULT_SETTINGS } from '../../pipelines/settings.ts';
@@ -140,5 +143,46 @@ describe('gcp secrets provider', () => {
     const fits = (c: SecretManagerServiceClient): SecretManagerClientLike => c;
     expect(typeof fits).toBe('function');
     expect(typeof SecretManagerServiceClient.prototype.accessSecretVersion).toBe('function');
+  });
+});
+
+describe('gcp secrets provider with the real Google library', () => {
+  it('without usable credentials: a clean SECRETS_UNAVAILABLE, no crash from the library', () => {
+    // own process: the credentials variable must not leak into other tests; the path does not
+    // exist, so the library fails reading it before any network request
+    const root = resolve(import.meta.dirname, '../..');
+    const script = `
+      import { gcpSecretsProvider } from ${JSON.stringify(pathToFileURL(join(root, 'secrets/index.ts')).href)};
+      const provider = gcpSecretsProvider({ project: 'sapphire-test-0' });
+      for (const attempt of [1, 2]) {
+        await provider.get('ASTER_API_KEY').then(
+          () => console.log('unexpected value'),
+          (e) => console.log('attempt', attempt, e.message),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200)); // let any stray rejection surface
+      console.log('still alive');`;
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '', GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/sapphire-test/creds.json' },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^attempt 1 SECRETS_UNAVAILABLE: no usable Google credentials/),
+      expect.stringMatching(/^attempt 2 SECRETS_UNAVAILABLE: no usable Google credentials/),
+      'still alive',
+    ]);
   });
 });
