@@ -42,8 +42,10 @@ for (const name of selected) {
   }
   const started = performance.now();
   try {
-    const mod = (await import(file)) as Record<string, () => Promise<Figures>>;
-    const figures = await mod[spec.fn]!();
+    const mod = (await import(file)) as Record<string, (() => Promise<Figures>) | undefined>;
+    const fn = mod[spec.fn] ?? mod.run;
+    if (!fn) throw new Error(`${spec.file} exports neither ${spec.fn} nor run`);
+    const figures = await fn();
     for (const [k, v] of Object.entries(figures)) {
       all[k] = v;
       const shown =

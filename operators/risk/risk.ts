@@ -37,6 +37,11 @@ export function risk(
   const barMs = intervalToMs(s.BAR_INTERVAL);
   return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
     let state: TradingState = 'ACTIVE';
+    /** why HALTED: the drawdown floor, or an operator (halt / emergency stop) */
+    let haltedBy: 'drawdown' | 'operator' | null = null;
+    /** halt-and-flatten: any position that appears (a late entry fill) is flattened too */
+    let flattenAll = false;
+    const flattening = new Set<string>();
     let equity = 0;
     let grossExposure = 0;
     let drawdown = 0;
@@ -103,10 +108,22 @@ export function risk(
       emit(intent);
     };
 
+    const flattenRemaining = (at: number): void => {
+      for (const symbol of flattening) if (held(symbol) === undefined) flattening.delete(symbol);
+      for (const p of positions) {
+        if (flattening.has(p.symbol)) continue;
+        flattening.add(p.symbol);
+        reduce(p, 0, 'halt-flatten', at);
+      }
+    };
+
     const approveEntry = (i: OrderIntent): void => {
       const bar = Math.floor(i.time / barMs);
-      if (state === 'HALTED')
-        return deny(i, 'drawdown-halt', 'drawdown reached MAX_DRAWDOWN: exits only', drawdown, s.MAX_DRAWDOWN);
+      if (state === 'HALTED') {
+        return haltedBy === 'operator'
+          ? deny(i, 'operator-halt', 'trading halted by an operator: exits only')
+          : deny(i, 'drawdown-halt', 'drawdown reached MAX_DRAWDOWN: exits only', drawdown, s.MAX_DRAWDOWN);
+      }
       if (inFlight.has(i.symbol)) return deny(i, 'entry-in-flight', 'an entry for this symbol is not yet filled');
       if (held(i.symbol) !== undefined) return deny(i, 'already-positioned', 'the symbol already has a position');
       if (bar <= lockedUntilBar) {
@@ -158,7 +175,30 @@ export function risk(
                 'HALTED',
                 `drawdown ${(drawdown * 100).toFixed(2)} % reached MAX_DRAWDOWN ${s.MAX_DRAWDOWN * 100} %`,
               );
-              for (const p of positions) reduce(p, 0, 'halt-flatten', e.time);
+              haltedBy = 'drawdown';
+              flattenAll = true;
+            }
+            if (flattenAll) flattenRemaining(e.time);
+            return;
+          }
+          case 'command': {
+            emit(e);
+            time = e.time;
+            if (e.command === 'resume') {
+              // an operator may lift their own halt; the drawdown floor is lifted only by new settings
+              if (state === 'HALTED' && haltedBy === 'operator') {
+                haltedBy = null;
+                flattenAll = false;
+                flattening.clear();
+                setState(delevering.size > 0 ? 'REDUCING' : 'ACTIVE', `resumed: ${e.reason}`);
+              }
+              return;
+            }
+            if (state !== 'HALTED') haltedBy = 'operator';
+            setState('HALTED', `${e.command}: ${e.reason}`);
+            if (e.command === 'emergency-stop') {
+              flattenAll = true;
+              flattenRemaining(e.time);
             }
             return;
           }

@@ -41,6 +41,19 @@ export interface RiskStateChanged {
   readonly reason: string;
 }
 
+/**
+ * An operator's instruction to the running pipeline (admin API, Telegram, orchestrator):
+ * `halt` refuses new entries (exits and stops still run), `resume` lifts an operator halt,
+ * `emergency-stop` halts AND flattens every position with reduce-only market orders.
+ * It travels the pipeline like any event, so a journal replays it at the same place.
+ */
+export interface OperatorCommand {
+  readonly kind: 'command';
+  readonly time: number;
+  readonly command: 'halt' | 'resume' | 'emergency-stop';
+  readonly reason: string;
+}
+
 /** An agent call failed or was rejected; the decision went on without it. */
 export interface AgentFault {
   readonly kind: 'agent-fault';
@@ -67,6 +80,7 @@ export type PipelineEvent =
   | TradeClosed
   | Denied
   | RiskStateChanged
+  | OperatorCommand
   | AgentFault;
 
 export type PipelineEventKind = PipelineEvent['kind'];

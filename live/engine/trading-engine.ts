@@ -1,0 +1,357 @@
+import { Subject, type Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import type {
+  Bar,
+  Decision,
+  Denied,
+  FeatureBar,
+  Fill,
+  OperatorCommand,
+  Order,
+  PipelineEvent,
+  PortfolioSnapshot,
+  RiskStateChanged,
+  SymbolFilters,
+  TradeClosed,
+  TradingState,
+} from '../../pipelines/model/index.ts';
+import { NONE } from '../../pipelines/model/index.ts';
+import { buildPipeline } from '../../pipelines/build-pipeline.ts';
+import type { ClockPort, ExecutionPort, JournalEntry, JournalPort } from '../../pipelines/ports.ts';
+import type { Settings } from '../../pipelines/settings.ts';
+
+/** Where the engine's events go besides its own state: telemetry, metrics, Telegram, SSE. */
+export type EventSink = (event: PipelineEvent) => void;
+
+export interface EngineOptions {
+  settings: Settings;
+  filters: ReadonlyMap<string, SymbolFilters>;
+  /** live closed bars (the Aster or simulator WebSocket, or a replay) */
+  market: Observable<Bar>;
+  /** recent history to warm the features before trading; not traded on */
+  warmup?: () => Promise<Bar[]>;
+  execution: ExecutionPort;
+  agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
+  journal: JournalPort;
+  clock: ClockPort;
+  /** receive every event once, live only (never the journal replay) */
+  sinks?: EventSink[];
+  /** called once per event with the wall-clock cost from bar arrival (decision latency) */
+  onOrderLatency?: (seconds: number) => void;
+}
+
+export interface SubmitOutcome {
+  accepted: boolean;
+  /** what the pipeline did with it, in order: allocated / denied / intent / order events */
+  events: PipelineEvent[];
+  reason?: string;
+}
+
+const KEEP = { trades: 200, decisions: 200, denials: 100, equity: 2000, bars: 300, fills: 200 };
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max + 32) list.splice(0, list.length - max);
+}
+
+/**
+ * The live runner: the SAME pipeline as the backtest, fed by live bars, with its inputs
+ * journaled before they are processed. On start it replays the journal (rebuilding positions,
+ * stops, risk state), warms up on fresh history if the journal is empty, then follows the
+ * market. Commands (halt, resume, emergency stop) and external decisions travel the pipeline as
+ * events, so a replay meets them at the same place and the outcome is the same.
+ */
+export class TradingEngine {
+  private readonly inputs = new Subject<Bar>();
+  private readonly control = new Subject<OperatorCommand | Decision>();
+  private pipelineSub: Subscription | null = null;
+  private marketSub: Subscription | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private replaying = false;
+  private collecting: PipelineEvent[] | null = null;
+  private pushStarted = 0;
+  private externalCount = 0;
+  private readonly startedAt: number;
+
+  // ---- state the API and dashboard read ----
+  lastBarTime = 0;
+  lastError: string | null = null;
+  portfolio: PortfolioSnapshot | null = null;
+  riskState: TradingState = 'ACTIVE';
+  riskReason = '';
+  /** an operator halt (stop / emergency stop) is in force */
+  operatorHalted = false;
+  readonly trades: TradeClosed[] = [];
+  readonly decisions: Decision[] = [];
+  readonly denials: Denied[] = [];
+  readonly fills: Fill[] = [];
+  readonly equityCurve: { time: number; equity: number }[] = [];
+  readonly bars = new Map<string, Bar[]>();
+  readonly features = new Map<string, FeatureBar>();
+  readonly riskChanges: RiskStateChanged[] = [];
+  readonly counts = { bars: 0, decisions: 0, orders: 0, fills: 0, rejections: 0, denials: 0, replayed: 0 };
+  /** open protective stop / take-profit price per symbol, from the latest orders */
+  readonly protection = new Map<string, { stop?: number; takeProfit?: number }>();
+
+  constructor(private readonly opts: EngineOptions) {
+    this.startedAt = opts.clock.now();
+  }
+
+  get running(): boolean {
+    return this.pipelineSub !== null && !this.pipelineSub.closed && !this.operatorHalted;
+  }
+
+  get started(): boolean {
+    return this.pipelineSub !== null && !this.pipelineSub.closed;
+  }
+
+  uptimeSeconds(): number {
+    return (this.opts.clock.now() - this.startedAt) / 1000;
+  }
+
+  /** Replays the journal, warms up if new, then follows the live market. */
+  async start(): Promise<void> {
+    if (this.pipelineSub) return;
+    const { settings, filters } = this.opts;
+    const pipeline = buildPipeline(
+      settings,
+      {
+        market: { bars: () => this.inputs },
+        execution: this.opts.execution,
+        agents: this.opts.agents,
+        control: this.control,
+      },
+      { filters },
+    );
+    this.pipelineSub = pipeline.subscribe({
+      next: (e) => this.onEvent(e),
+      error: (error: unknown) => {
+        this.lastError = error instanceof Error ? error.message : String(error);
+        this.marketSub?.unsubscribe();
+      },
+    });
+
+    this.replaying = true;
+    let entries = 0;
+    for await (const entry of this.opts.journal.replay()) {
+      this.apply(entry);
+      entries++;
+    }
+    this.counts.replayed = entries;
+    this.replaying = false;
+
+    const warmup = this.opts.warmup ? await this.opts.warmup() : [];
+    const fresh = warmup.filter((b) => b.time > this.lastBarTime);
+    if (fresh.length > 0) {
+      // history (first start) or bars missed while down: feed them without trading on them
+      const keepHalted = this.operatorHalted;
+      const entries: JournalEntry[] = fresh.map((bar) => ({ type: 'bar', time: bar.time, data: bar }));
+      if (!keepHalted) {
+        entries.unshift(this.command('halt', 'warm-up on history', fresh[0]!.time));
+        entries.push(this.command('resume', 'warm-up done', fresh.at(-1)!.time));
+      }
+      await this.enqueueBatch(entries);
+    }
+    this.marketSub = this.opts.market.subscribe({
+      next: (bar) => {
+        if (bar.time <= this.lastBarTime && this.bars.get(bar.symbol)?.at(-1)?.time === bar.time) return;
+        void this.enqueue({ type: 'bar', time: bar.time, data: bar });
+      },
+      error: (error: unknown) => {
+        this.lastError = `market feed: ${error instanceof Error ? error.message : String(error)}`;
+      },
+    });
+  }
+
+  private command(command: OperatorCommand['command'], reason: string, time: number): JournalEntry {
+    const event: OperatorCommand = { kind: 'command', time, command, reason };
+    return { type: 'control', time, data: event };
+  }
+
+  /** Journals an input, then pushes it through the pipeline; inputs are processed one at a time. */
+  private enqueue(entry: JournalEntry): Promise<void> {
+    const run = async () => {
+      await this.opts.journal.append(entry);
+      this.apply(entry);
+    };
+    this.queue = this.queue.then(run, run);
+    return this.queue;
+  }
+
+  /** Like enqueue for many inputs, journaled together (one durable write when the journal can). */
+  private enqueueBatch(entries: JournalEntry[]): Promise<void> {
+    const journal = this.opts.journal as JournalPort & { appendManySync?: (e: readonly JournalEntry[]) => void };
+    const run = async () => {
+      if (journal.appendManySync) journal.appendManySync(entries);
+      else for (const e of entries) await journal.append(e);
+      for (const e of entries) this.apply(e);
+    };
+    this.queue = this.queue.then(run, run);
+    return this.queue;
+  }
+
+  private apply(entry: JournalEntry): void {
+    if (entry.type === 'bar') {
+      const bar = entry.data as Bar;
+      // a bar older than one already processed for its symbol is a duplicate from a reconnect
+      const last = this.bars.get(bar.symbol)?.at(-1);
+      if (last && bar.time <= last.time) return;
+      this.pushStarted = performance.now();
+      this.inputs.next(bar);
+    } else if (entry.type === 'control') {
+      const event = entry.data as OperatorCommand | Decision;
+      if (event.kind === 'decision' && event.source === 'external') this.externalCount++;
+      this.pushStarted = performance.now();
+      this.control.next(event);
+    }
+  }
+
+  private onEvent(e: PipelineEvent): void {
+    this.collecting?.push(e);
+    switch (e.kind) {
+      case 'bar': {
+        this.counts.bars++;
+        if (e.time > this.lastBarTime) this.lastBarTime = e.time;
+        let list = this.bars.get(e.symbol);
+        if (!list) this.bars.set(e.symbol, (list = []));
+        pushBounded(list, e, KEEP.bars);
+        break;
+      }
+      case 'features':
+        this.features.set(e.symbol, e);
+        break;
+      case 'portfolio': {
+        this.portfolio = e;
+        const last = this.equityCurve.at(-1);
+        if (last && last.time === e.time) last.equity = e.equity;
+        else pushBounded(this.equityCurve, { time: e.time, equity: e.equity }, KEEP.equity);
+        break;
+      }
+      case 'decision':
+        this.counts.decisions++;
+        pushBounded(this.decisions, e, KEEP.decisions);
+        break;
+      case 'denied':
+        this.counts.denials++;
+        pushBounded(this.denials, e, KEEP.denials);
+        break;
+      case 'order':
+        this.counts.orders++;
+        this.trackProtection(e);
+        if (!this.replaying) this.opts.onOrderLatency?.((performance.now() - this.pushStarted) / 1000);
+        break;
+      case 'fill':
+        this.counts.fills++;
+        pushBounded(this.fills, e, KEEP.fills);
+        break;
+      case 'order-rejected':
+        this.counts.rejections++;
+        break;
+      case 'trade-closed':
+        pushBounded(this.trades, e, KEEP.trades);
+        this.protection.delete(e.symbol);
+        break;
+      case 'risk-state':
+        this.riskState = e.to;
+        this.riskReason = e.reason;
+        pushBounded(this.riskChanges, e, 50);
+        break;
+      case 'command':
+        if (e.command === 'resume') this.operatorHalted = false;
+        else if (!e.reason.startsWith('warm-up')) this.operatorHalted = true;
+        break;
+      default:
+        break;
+    }
+    if (!this.replaying && this.opts.sinks) for (const sink of this.opts.sinks) sink(e);
+  }
+
+  private trackProtection(o: Order): void {
+    if (o.type === 'STOP_MARKET')
+      this.protection.set(o.symbol, { ...this.protection.get(o.symbol), stop: o.stopPrice });
+    if (o.type === 'TAKE_PROFIT_MARKET') {
+      this.protection.set(o.symbol, { ...this.protection.get(o.symbol), takeProfit: o.stopPrice });
+    }
+  }
+
+  /** Operator halt: no new entries; exits, stops and take-profits keep working. */
+  stop(reason = 'operator stop'): Promise<void> {
+    return this.enqueue(this.command('halt', reason, this.lastBarTime));
+  }
+
+  /** Lifts an operator halt (not the drawdown floor, which only new settings lift). */
+  resume(reason = 'operator start'): Promise<void> {
+    return this.enqueue(this.command('resume', reason, this.lastBarTime));
+  }
+
+  /** Halts and flattens every position with reduce-only market orders (filled at the next bar). */
+  emergencyStop(reason = 'emergency stop'): Promise<void> {
+    return this.enqueue(this.command('emergency-stop', reason, this.lastBarTime));
+  }
+
+  /**
+   * An external decision (POST /inference/decisions). It is built on the symbol's latest
+   * features and goes through allocation, sizing and risk like any decision; the answer lists
+   * what each stage did with it.
+   */
+  async submitDecision(input: {
+    symbol: string;
+    action: Decision['action'];
+    confidence: number;
+    reason: string;
+  }): Promise<SubmitOutcome> {
+    const features = this.features.get(input.symbol);
+    if (!features) {
+      return { accepted: false, events: [], reason: `no market data yet for ${input.symbol}` };
+    }
+    const time = this.lastBarTime;
+    // external decisions get their own sequence space so their client order ids never collide
+    // with the strategy's (which use the bar's minute index)
+    const seq = 1_000_000_000 + this.externalCount;
+    const decision: Decision = {
+      kind: 'decision',
+      time,
+      symbol: input.symbol,
+      seq,
+      action: input.action,
+      confidence: input.confidence,
+      source: 'external',
+      price: features.bar.close,
+      features,
+      gates: [{ gate: 'external', passed: true, value: input.confidence, limit: 0 }],
+      opinions: NONE,
+    };
+    const events: PipelineEvent[] = [];
+    await this.queue;
+    const previous = this.collecting;
+    this.collecting = events;
+    try {
+      await this.enqueue({ type: 'control', time, data: decision });
+    } finally {
+      this.collecting = previous;
+    }
+    const relevant = events.filter((e) => e.kind !== 'portfolio' && e.kind !== 'bar');
+    const denied = relevant.find((e) => e.kind === 'denied');
+    return {
+      accepted: denied === undefined,
+      events: relevant,
+      reason: denied?.kind === 'denied' ? `${denied.stage}:${denied.rule}: ${denied.detail}` : undefined,
+    };
+  }
+
+  /** Resolves when every input received so far has been journaled and processed. */
+  async idle(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.queue;
+      await seen.catch(() => undefined);
+    } while (seen !== this.queue);
+  }
+
+  /** Stops following the market and the pipeline (the process is shutting down). */
+  async shutdown(): Promise<void> {
+    this.marketSub?.unsubscribe();
+    await this.queue.catch(() => undefined);
+    this.pipelineSub?.unsubscribe();
+    this.inputs.complete();
+  }
+}

@@ -1,0 +1,245 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { z } from 'zod';
+import type { Settings } from '../../pipelines/settings.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
+import type { ClockPort } from '../../pipelines/ports.ts';
+import type { PipelineEvent } from '../../pipelines/model/index.ts';
+import { formatSse } from '../../dashboard/dashboard-view.ts';
+import type { TradingEngine } from '../engine/trading-engine.ts';
+import type { ServiceMetrics } from '../telemetry/metrics.ts';
+import { STREAM_NAMES, type StreamStore } from '../telemetry/streams.ts';
+import { adminGuard } from './admin-auth.ts';
+import { dashboardView, sseMessages, systemView, type SystemProbe } from './views.ts';
+import { proxyChat, type ChatProxyOptions } from './chat-proxy.ts';
+
+export interface AppOptions {
+  settings: Settings;
+  engine: TradingEngine;
+  streams: StreamStore;
+  metrics: ServiceMetrics;
+  clock: ClockPort;
+  probe: SystemProbe;
+  /** the dashboard page and reports (GET /, /assets/*, /reports/*) */
+  dashboard?: FastifyPluginAsync<{ reportsDir: string }>;
+  reportsDir?: string;
+  listReports?: () => string[];
+  /** subscribe to live pipeline events (for /events); returns an unsubscribe function */
+  onEvents: (listener: (e: PipelineEvent) => void) => () => void;
+  chat?: ChatProxyOptions;
+  logger?: boolean;
+}
+
+/** A request failed validation: 400 naming the route and field. */
+function badRequest(reply: FastifyReply, where: string, error: z.ZodError): FastifyReply {
+  const issue = error.issues[0]!;
+  const field = issue.path.length > 0 ? `${where}.${issue.path.join('.')}` : where;
+  return reply.code(400).send({ error: 'bad_request', message: `${field}: ${issue.message}` });
+}
+
+const StreamParams = z.strictObject({ name: z.enum(STREAM_NAMES) });
+const StreamQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+
+/**
+ * The admin API and dashboard server (SPEC §5), built from plugins and returned without
+ * listening, so tests drive it with `inject()` and the service with `listen()`.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { settings, engine, streams, metrics } = opts;
+  const app = Fastify({
+    logger: opts.logger
+      ? {
+          level: settings.LOG_LEVEL,
+          // never log credentials: headers are not serialised, only method/url/status
+          redact: ['req.headers.authorization', 'req.headers["x-admin-token"]'],
+        }
+      : false,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  await app.register(cors, {
+    origin: (origin, cb) => {
+      // same-origin requests carry no Origin header; everything else must be on the list
+      if (!origin) return cb(null, true);
+      cb(null, settings.CORS_ORIGINS.includes(origin));
+    },
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'x-admin-token', 'content-type'],
+  });
+  await app.register(rateLimit, {
+    global: false,
+    max: settings.RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    onExceeded: () => metrics.rateLimitEvents.inc({ kind: 'api-429' }),
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: 'rate_limited',
+      message: `more than ${context.max} requests per minute from this address; retry in ${Math.ceil(context.ttl / 1000)} s`,
+    }),
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error.statusCode === 429) return reply.code(429).send(error);
+    if (isSapphireError(error)) {
+      return reply.code(error.status).send({ error: error.code.toLowerCase(), message: error.message });
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
+    // 4xx from Fastify itself (bad JSON, body too large, wrong content type) keep their message;
+    // anything else is an internal error and says nothing about internals
+    return reply
+      .code(status)
+      .send(
+        status < 500
+          ? { error: 'bad_request', message: error.message.slice(0, 200) }
+          : { error: 'internal', message: 'internal error' },
+      );
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  const admin = adminGuard(settings.ADMIN_API_TOKEN);
+  const limited = { config: { rateLimit: { max: settings.RATE_LIMIT_PER_MINUTE, timeWindow: 60_000 } } };
+
+  app.get('/healthz', async () => {
+    const redis = opts.probe.redis();
+    return {
+      running: engine.running,
+      mode: opts.probe.mode,
+      paper_trading: settings.TRADING_MODE === 'paper',
+      last_error: engine.lastError,
+      uptime_s: Math.round(engine.uptimeSeconds()),
+      redis,
+      exchange: opts.probe.exchange(),
+      risk_state: engine.riskState,
+      degraded: redis === 'down' || engine.lastError !== null,
+    };
+  });
+
+  app.post('/start', { ...limited, preHandler: admin }, async (_request, reply) => {
+    if (!engine.started) return reply.code(409).send({ error: 'conflict', message: 'the engine has not started yet' });
+    if (engine.riskState === 'HALTED' && !engine.operatorHalted) {
+      return reply.code(409).send({
+        error: 'conflict',
+        message: `halted by the risk stage (${engine.riskReason}); an operator start does not lift the drawdown floor`,
+      });
+    }
+    await engine.resume('POST /start');
+    return { running: engine.running, risk_state: engine.riskState };
+  });
+
+  app.post('/stop', { ...limited, preHandler: admin }, async () => {
+    await engine.stop('POST /stop');
+    return {
+      running: engine.running,
+      risk_state: engine.riskState,
+      note: 'new entries stopped; stops and exits still run',
+    };
+  });
+
+  app.post('/emergency_stop', { ...limited, preHandler: admin }, async () => {
+    const open = engine.portfolio?.positions.length ?? 0;
+    await engine.emergencyStop('POST /emergency_stop');
+    return {
+      running: engine.running,
+      risk_state: engine.riskState,
+      flattening: open,
+      note: 'halted; every position gets a reduce-only market order, filled at the next bar',
+    };
+  });
+
+  app.get('/dashboard', async () =>
+    dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now()),
+  );
+
+  app.get('/streams/:name', async (request, reply) => {
+    const params = StreamParams.safeParse(request.params);
+    if (!params.success) return badRequest(reply, 'params', params.error);
+    const query = StreamQuery.safeParse(request.query);
+    if (!query.success) return badRequest(reply, 'query', query.error);
+    const entries = await streams.read(params.data.name, query.data.limit);
+    return { stream: params.data.name, entries };
+  });
+
+  const DecisionBody = z.strictObject({
+    symbol: z.enum(settings.SYMBOLS as [string, ...string[]]),
+    action: z.enum(['enter-long', 'enter-short', 'exit']),
+    confidence: z.number().min(0).max(1),
+    reason: z.string().min(1).max(500).default('external decision'),
+  });
+  app.post('/inference/decisions', { ...limited, preHandler: admin }, async (request, reply) => {
+    const body = DecisionBody.safeParse(request.body ?? {});
+    if (!body.success) return badRequest(reply, 'body', body.error);
+    if (!engine.started) return reply.code(409).send({ error: 'conflict', message: 'the engine has not started yet' });
+    const outcome = await engine.submitDecision(body.data);
+    return reply.code(outcome.accepted ? 202 : 200).send({
+      accepted: outcome.accepted,
+      reason: outcome.reason ?? null,
+      stages: outcome.events.map((e) => ({
+        kind: e.kind,
+        ...(e.kind === 'denied' ? { stage: e.stage, rule: e.rule, detail: e.detail } : {}),
+        ...(e.kind === 'order' || e.kind === 'intent'
+          ? { client_order_id: e.clientOrderId, side: e.side, quantity: e.quantity }
+          : {}),
+      })),
+    });
+  });
+
+  const ChatBody = z.strictObject({
+    messages: z
+      .array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(16_000) }))
+      .min(1)
+      .max(50),
+    max_tokens: z.number().int().min(1).max(4096).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+  });
+  app.post('/inference/chat', { ...limited, preHandler: admin }, async (request, reply) => {
+    const body = ChatBody.safeParse(request.body ?? {});
+    if (!body.success) return badRequest(reply, 'body', body.error);
+    if (!opts.chat || opts.chat.endpoint === '') {
+      return reply
+        .code(503)
+        .send({ error: 'not_configured', message: 'no model endpoint is configured (FINGPT_ENDPOINT)' });
+    }
+    const answer = await proxyChat(opts.chat, body.data);
+    return reply.code(answer.status).send(answer.body);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.text();
+  });
+
+  app.get('/events', (request, reply) => {
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    reply.raw.write(formatSse('status', systemView(engine, opts.probe)));
+    let lastPortfolio = 0;
+    const unsubscribe = opts.onEvents((e) => {
+      for (const m of sseMessages(e, engine, settings)) {
+        if (m.event === 'portfolio') {
+          // marks change every bar: one portfolio update per second is plenty for a screen
+          const now = performance.now();
+          if (now - lastPortfolio < 1000) continue;
+          lastPortfolio = now;
+        }
+        reply.raw.write(formatSse(m.event, m.data as never));
+      }
+    });
+    const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
+    request.raw.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
+  if (opts.dashboard) await app.register(opts.dashboard, { reportsDir: opts.reportsDir ?? 'out' });
+  return app;
+}

@@ -1,0 +1,195 @@
+import { existsSync, readdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Bar } from '../../pipelines/model/index.ts';
+import type { ClockPort, ExecutionPort } from '../../pipelines/ports.ts';
+import { withOverrides, type Settings } from '../../pipelines/settings.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import type { PipelineEvent } from '../../pipelines/model/index.ts';
+import { filtersFor } from '../../backtests/instruments.ts';
+import { simulatedVenue } from '../../backtests/simulated-venue.ts';
+import { FileJournal } from '../journal/file-journal.ts';
+import { TradingEngine } from '../engine/trading-engine.ts';
+import { ServiceMetrics } from '../telemetry/metrics.ts';
+import { RedisStreams, RingBufferStreams, type StreamStore } from '../telemetry/streams.ts';
+import { telemetryPublisher } from '../telemetry/publisher.ts';
+import { buildApp } from './app.ts';
+import { openMarketSource, type MarketSource } from './market-source.ts';
+
+export const systemClock: ClockPort = { now: () => Date.now() };
+
+export interface RunningService {
+  app: FastifyInstance;
+  engine: TradingEngine;
+  url: string;
+  market: MarketSource;
+  settings: Settings;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  clock?: ClockPort;
+  /** listen port override (0 = any free port, for tests) */
+  port?: number;
+  logger?: boolean;
+  dashboard?: Parameters<typeof buildApp>[0]['dashboard'];
+}
+
+/** Live mode needs real credentials AND an admin token, and paper trading switched off. */
+export function checkModeRequirements(settings: Settings): void {
+  if (settings.TRADING_MODE !== 'live') return;
+  const missing: string[] = [];
+  const hmac = settings.ASTER_API_KEY !== '' && settings.ASTER_SECRET_KEY !== '';
+  const wallet = settings.ASTER_USER !== '' && settings.ASTER_SIGNER !== '' && settings.ASTER_SIGNER_PRIVATE_KEY !== '';
+  if (!hmac && !wallet) {
+    missing.push(
+      'exchange credentials (ASTER_API_KEY + ASTER_SECRET_KEY, or ASTER_USER + ASTER_SIGNER + ASTER_SIGNER_PRIVATE_KEY)',
+    );
+  }
+  if (settings.ADMIN_API_TOKEN === '') missing.push('ADMIN_API_TOKEN');
+  if (settings.ENABLE_PAPER_TRADING) missing.push('ENABLE_PAPER_TRADING=false');
+  if (settings.ASTER_REST_URL === '')
+    missing.push('ASTER_REST_URL (live mode never trades against the embedded simulator)');
+  if (missing.length > 0) {
+    throw new SapphireError('SETTINGS_INVALID', `TRADING_MODE=live refuses to start without ${missing.join(', ')}`);
+  }
+}
+
+function reportsIn(dir: string): () => string[] {
+  return () => {
+    if (!existsSync(dir)) return [];
+    const out: string[] = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile() && entry.name.endsWith('.html')) {
+        const parent = (entry as unknown as { parentPath?: string; path?: string }).parentPath ?? '';
+        out.push(`${parent.slice(dir.length).replace(/^\/+/, '')}/${entry.name}`.replace(/^\//, ''));
+      }
+    }
+    return out.sort();
+  };
+}
+
+/**
+ * Assembles and starts the trading service: market source (embedded simulator or Aster),
+ * venue (simulated for paper), journal, telemetry, metrics, engine, then the HTTP API.
+ */
+export async function startService(input: Settings, options: ServiceOptions = {}): Promise<RunningService> {
+  checkModeRequirements(input);
+  const clock = options.clock ?? systemClock;
+  const market = await openMarketSource(input);
+  let settings = input;
+  if (market.symbols.join(',') !== input.SYMBOLS.join(',')) {
+    settings = withOverrides(settings, { SYMBOLS: market.symbols }, 'the market source');
+  }
+  const filters = market.filters ?? filtersFor(settings.SYMBOLS);
+  const metrics = new ServiceMetrics(settings.BOT_ID);
+  const streams: StreamStore =
+    settings.REDIS_URL !== ''
+      ? new RedisStreams({
+          url: settings.REDIS_URL,
+          maxLen: settings.REDIS_STREAM_MAXLEN,
+          onFailure: () => metrics.redisStreamFailures.inc(),
+        })
+      : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
+
+  const journal = new FileJournal(settings.JOURNAL_PATH);
+  const header = journal.readAll().find((e) => e.type === 'meta');
+  const identity = { mode: settings.TRADING_MODE, botId: settings.BOT_ID, symbols: settings.SYMBOLS };
+  if (header) {
+    const seen = header.data as typeof identity;
+    if (
+      seen.mode !== identity.mode ||
+      seen.botId !== identity.botId ||
+      seen.symbols.join() !== identity.symbols.join()
+    ) {
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        `JOURNAL_PATH=${settings.JOURNAL_PATH} belongs to ${seen.mode} bot ${seen.botId} on ${seen.symbols.join(',')}; ` +
+          `this start is ${identity.mode} bot ${identity.botId} on ${identity.symbols.join(',')}: use another JOURNAL_PATH`,
+      );
+    }
+  } else {
+    journal.appendSync({ type: 'meta', time: clock.now(), data: identity });
+  }
+
+  const execution: ExecutionPort =
+    settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
+
+  const listeners = new Set<(e: PipelineEvent) => void>();
+  const publish = telemetryPublisher(streams, settings.BOT_ID);
+  const engine = new TradingEngine({
+    settings,
+    filters,
+    market: market.bars,
+    warmup: () => market.history(),
+    execution,
+    journal,
+    clock,
+    sinks: [
+      (e) => metrics.observe(e),
+      publish,
+      (e) => {
+        for (const l of listeners) l(e);
+      },
+    ],
+    onOrderLatency: (s) => metrics.decisionLatency.observe(s),
+  });
+
+  const probe = {
+    mode: settings.TRADING_MODE,
+    exchange: () => market.status(),
+    redis: () => {
+      const st = streams.status();
+      return st.backend === 'memory' ? 'in-memory' : st.healthy ? 'connected' : 'down';
+    },
+    models: () => [
+      {
+        name: 'thesis',
+        status: !settings.AGENTS_ENABLED ? 'disabled' : settings.FINGPT_ENDPOINT ? 'remote' : 'embedded',
+      },
+      {
+        name: 'forecast',
+        status: !settings.AGENTS_ENABLED ? 'disabled' : settings.LAGLLAMA_ENDPOINT ? 'remote' : 'embedded',
+      },
+    ],
+  };
+  const app = await buildApp({
+    settings,
+    engine,
+    streams,
+    metrics,
+    clock,
+    probe,
+    dashboard: options.dashboard,
+    reportsDir: 'out',
+    listReports: reportsIn('out'),
+    onEvents: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    chat: {
+      endpoint: settings.FINGPT_ENDPOINT,
+      apiKey: settings.FINGPT_API_KEY,
+      model: settings.FINGPT_MODEL,
+      timeoutMs: settings.LLM_TIMEOUT_SECONDS * 1000,
+    },
+    logger: options.logger,
+  });
+  await engine.start();
+  const url = await app.listen({ port: options.port ?? settings.PORT, host: settings.HOST });
+  return {
+    app,
+    engine,
+    url,
+    market,
+    settings,
+    async close() {
+      await app.close();
+      await engine.shutdown();
+      journal.close();
+      await streams.close();
+      await market.close();
+    },
+  };
+}
+
+export type { Bar };

@@ -1,0 +1,258 @@
+import type {
+  AgentView,
+  CandleView,
+  DashboardEventName,
+  DashboardEvents,
+  DashboardView,
+  DenialView,
+  GateView,
+  MarkerView,
+  PortfolioView,
+  PositionRow,
+  SystemView,
+  TradeRow,
+} from '../../dashboard/dashboard-view.ts';
+import type {
+  Decision,
+  Denied,
+  GateOutcome,
+  PipelineEvent,
+  PortfolioSnapshot,
+  TradeClosed,
+} from '../../pipelines/model/index.ts';
+import type { Settings } from '../../pipelines/settings.ts';
+import type { TradingEngine } from '../engine/trading-engine.ts';
+
+/** JSON has no NaN/Infinity: "does not exist" is null. */
+const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+export interface SystemProbe {
+  mode: string;
+  exchange(): string;
+  redis(): string;
+  models(): { name: string; status: string }[];
+}
+
+function gateView(g: GateOutcome): GateView {
+  return { gate: g.gate, passed: g.passed, value: num(g.value), limit: num(g.limit) };
+}
+
+function portfolioView(p: PortfolioSnapshot | null, settings: Settings): PortfolioView {
+  const equity = p?.equity ?? settings.INITIAL_BALANCE;
+  return {
+    balance: p?.balance ?? settings.INITIAL_BALANCE,
+    equity,
+    exposure: p?.grossExposure ?? 0,
+    leverage: p && equity > 0 ? p.grossExposure / equity : 0,
+    drawdown: p?.drawdown ?? 0,
+    maxDrawdownLimit: settings.MAX_DRAWDOWN,
+  };
+}
+
+function tradeRow(t: TradeClosed): TradeRow {
+  return {
+    time: t.time,
+    symbol: t.symbol,
+    side: t.side,
+    quantity: t.quantity,
+    entryPrice: t.entryPrice,
+    exitPrice: t.exitPrice,
+    openedAt: t.openedAt,
+    netPnl: t.netPnl,
+    returnPct: t.returnPct,
+    exitReason: t.exitReason,
+  };
+}
+
+function denialView(d: Denied): DenialView {
+  return { time: d.time, symbol: d.symbol, stage: d.stage, rule: d.rule, detail: d.detail };
+}
+
+function positionRows(engine: TradingEngine): PositionRow[] {
+  return (engine.portfolio?.positions ?? []).map((p) => {
+    const guard = engine.protection.get(p.symbol);
+    return {
+      symbol: p.symbol,
+      side: p.quantity > 0 ? 'LONG' : 'SHORT',
+      quantity: Math.abs(p.quantity),
+      entryPrice: p.entryPrice,
+      markPrice: p.markPrice,
+      unrealizedPnl: p.unrealizedPnl,
+      stopPrice: guard?.stop ?? null,
+      takeProfitPrice: guard?.takeProfit ?? null,
+    };
+  });
+}
+
+export function systemView(engine: TradingEngine, probe: SystemProbe): SystemView {
+  return {
+    running: engine.running,
+    mode: probe.mode,
+    exchange: probe.exchange(),
+    redis: probe.redis(),
+    models: probe.models(),
+  };
+}
+
+/** Agents as the page shows them: last opinion per agent and how often trades it backed won. */
+function agentViews(engine: TradingEngine, probe: SystemProbe): AgentView[] {
+  const byAgent = new Map<string, { decision: Decision; summary: string }>();
+  for (const d of engine.decisions)
+    for (const o of d.opinions) byAgent.set(o.agent, { decision: d, summary: o.summary });
+  const statuses = new Map(probe.models().map((m) => [m.name, m.status]));
+  const views: AgentView[] = [];
+  for (const [name, status] of statuses) {
+    const last = byAgent.get(name);
+    views.push({
+      name,
+      status,
+      lastThesis: last?.summary ?? null,
+      lastGates: last ? last.decision.gates.map(gateView) : [],
+      winRate: null,
+    });
+  }
+  // agents seen in decisions but not configured as models (embedded ones) still show
+  for (const [name, last] of byAgent) {
+    if (statuses.has(name)) continue;
+    views.push({
+      name,
+      status: 'embedded',
+      lastThesis: last.summary,
+      lastGates: last.decision.gates.map(gateView),
+      winRate: null,
+    });
+  }
+  // win rate: closed trades whose entry decision carried an accepting opinion from the agent
+  for (const view of views) {
+    let wins = 0;
+    let total = 0;
+    for (const t of engine.trades) {
+      const entry = engine.decisions.find(
+        (d) => d.symbol === t.symbol && d.action !== 'exit' && d.time <= t.openedAt && t.openedAt - d.time < 86_400_000,
+      );
+      if (!entry?.opinions.some((o) => o.agent === view.name && o.accepted)) continue;
+      total++;
+      if (t.netPnl > 0) wins++;
+    }
+    view.winRate = total > 0 ? wins / total : null;
+  }
+  return views;
+}
+
+function markers(engine: TradingEngine, symbol: string): MarkerView[] {
+  const out: MarkerView[] = [];
+  for (const t of engine.trades) {
+    if (t.symbol !== symbol) continue;
+    out.push({
+      time: t.openedAt,
+      kind: 'entry',
+      side: t.side,
+      price: t.entryPrice,
+      text: t.side === 'LONG' ? 'Long' : 'Short',
+    });
+    out.push({ time: t.time, kind: 'exit', side: t.side, price: t.exitPrice, text: t.exitReason });
+  }
+  for (const p of engine.portfolio?.positions ?? []) {
+    if (p.symbol !== symbol) continue;
+    const side = p.quantity > 0 ? 'LONG' : 'SHORT';
+    out.push({ time: p.openedAt, kind: 'entry', side, price: p.entryPrice, text: side === 'LONG' ? 'Long' : 'Short' });
+  }
+  return out.sort((a, b) => a.time - b.time);
+}
+
+export function dashboardView(
+  engine: TradingEngine,
+  settings: Settings,
+  probe: SystemProbe,
+  reports: string[],
+  now: number,
+): DashboardView {
+  const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
+  return {
+    time: now,
+    portfolio: portfolioView(engine.portfolio, settings),
+    equityCurve: engine.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
+    positions: positionRows(engine),
+    trades: engine.trades.slice(-100).reverse().map(tradeRow),
+    prices: [...engine.bars.entries()].map(([symbol, bars]) => ({
+      symbol,
+      candles: bars.map((b): CandleView => ({
+        time: b.openTime,
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+      })),
+      markers: markers(engine, symbol),
+    })),
+    agents: agentViews(engine, probe),
+    risk: { state: engine.riskState, recentDenials: engine.denials.slice(-20).reverse().map(denialView) },
+    system: systemView(engine, probe),
+    reports,
+    analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
+  };
+}
+
+export type SseMessage = { [K in DashboardEventName]: { event: K; data: DashboardEvents[K] } }[DashboardEventName];
+
+/** The dashboard's live feed: pipeline events → server-sent events (none for per-bar noise). */
+export function sseMessages(e: PipelineEvent, engine: TradingEngine, settings: Settings): SseMessage[] {
+  switch (e.kind) {
+    case 'decision': {
+      const out: SseMessage[] = [
+        {
+          event: 'decision',
+          data: {
+            time: e.time,
+            symbol: e.symbol,
+            action: e.action,
+            confidence: e.confidence,
+            price: e.price,
+            source: e.source,
+            gates: e.gates.map(gateView),
+          },
+        },
+      ];
+      for (const o of e.opinions) {
+        out.push({ event: 'reasoning', data: { time: e.time, symbol: e.symbol, agent: o.agent, text: o.summary } });
+      }
+      if (e.opinions.length === 0) {
+        const text = e.gates
+          .map((g) => `${g.gate} ${g.passed ? '✓' : '✗'} ${num(g.value)?.toPrecision(3) ?? ''}`)
+          .join(', ');
+        out.push({ event: 'reasoning', data: { time: e.time, symbol: e.symbol, agent: e.source, text } });
+      }
+      return out;
+    }
+    case 'fill':
+      return [
+        {
+          event: 'fill',
+          data: {
+            time: e.time,
+            symbol: e.symbol,
+            side: e.side,
+            quantity: e.quantity,
+            price: e.price,
+            fee: e.fee,
+            reason: e.reason,
+          },
+        },
+      ];
+    case 'trade-closed':
+      return [{ event: 'trade', data: tradeRow(e) }];
+    case 'portfolio':
+      return [
+        {
+          event: 'portfolio',
+          data: { ...portfolioView(e, settings), time: e.time, positions: positionRows(engine) },
+        },
+      ];
+    case 'denied':
+      return [{ event: 'risk', data: { time: e.time, state: engine.riskState, denial: denialView(e) } }];
+    case 'risk-state':
+      return [{ event: 'risk', data: { time: e.time, state: e.to, reason: e.reason } }];
+    default:
+      return [];
+  }
+}
