@@ -17,8 +17,9 @@ export interface Formats {
 }
 
 export function formatsFor(f: SymbolFilters | undefined): Formats {
-  const pd = f ? decimalsOfStep(f.tickSize) : 8;
-  const qd = f ? decimalsOfStep(f.stepSize) : 8;
+  // pricePrecision / quantityPrecision of exchangeInfo (ETH: tick "0.10" but 2 decimals, as the real bars have)
+  const pd = f ? Math.max(f.pricePrecision, decimalsOfStep(f.tickSize)) : 8;
+  const qd = f ? Math.max(f.quantityPrecision, decimalsOfStep(f.stepSize)) : 8;
   return { price: (n) => n.toFixed(pd), qty: (n) => n.toFixed(qd) };
 }
 
