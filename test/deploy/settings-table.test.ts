@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_DOC, renderConfiguration, settingRows } from '../../deploy/settings-table.ts';
 import { SETTING_NAMES } from '../../pipelines/settings.ts';
@@ -7,6 +9,16 @@ import { SECRET_SETTING_NAMES } from '../../pipelines/settings-kit.ts';
 describe('docs/configuration.md', () => {
   it('is exactly what the settings schema generates (run `npx tsx deploy/settings-table.ts` when this fails)', () => {
     expect(readFileSync(CONFIGURATION_DOC, 'utf8')).toBe(renderConfiguration());
+  });
+
+  it('`tsx deploy/settings-table.ts --check` exits 0 on the committed file (for CI without vitest)', () => {
+    const root = resolve(import.meta.dirname, '../..');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'deploy/settings-table.ts'), '--check'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('has one row per setting with its meaning, and marks every secret', () => {
