@@ -99,7 +99,8 @@ export class FaultInjector {
     while (this.plan && now >= this.nextAt) {
       const kinds = this.plan.kinds;
       const kind = kinds[Math.floor(this.rng() * kinds.length)]!;
-      this.queue.push({ kind, opts: {} });
+      // armed faults wait for a request they fit; keep at most 100 waiting
+      if (this.queue.length < 100) this.queue.push({ kind, opts: {} });
       this.nextAt += this.gap();
     }
     const sockets = this.queue.filter((f) => f.kind === 'drop-market-ws' || f.kind === 'drop-user-ws');
