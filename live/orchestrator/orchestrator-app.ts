@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ClockPort } from '../../pipelines/ports.ts';
 import { isSapphireError } from '../../pipelines/errors.ts';
-import { adminGuard } from './admin-auth.ts';
+import { adminGuard, tokenInQuery } from './admin-auth.ts';
 import { checkGuardrails, drawdownOf, type WalletLimits } from './guardrails.ts';
 import { RoutingJournal, type JournalEntry } from './routing-journal.ts';
 import { walletEquity, type VenuePosition, type WalletVenue } from './wallet-venue.ts';
@@ -185,6 +185,10 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
   };
 
   app.addHook('onClose', async () => journal.close());
+  // a credential in a URL lands in access logs and browser history: refused on every route
+  app.addHook('onRequest', async (req, reply) => {
+    if (tokenInQuery(req)) await reply.code(400).send({ error: 'credentials are not accepted in the query string' });
+  });
 
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'not found' }));
   app.setErrorHandler(async (err: unknown, _req, reply: FastifyReply) => {

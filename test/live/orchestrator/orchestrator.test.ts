@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { OrchestratorClient } from '../../../live/orchestrator/orchestrator-client.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auth, order, realCloses, startRig, TOKEN, type Rig } from './kit/orchestrator-kit.ts';
 
@@ -47,6 +49,9 @@ describe('orchestrator routes', () => {
       expect((await post(rig, `${url}?token=${TOKEN}`, order(), {})).statusCode).toBe(400);
       expect((await post(rig, `${url}?admin_token=${TOKEN}`, order(), auth)).statusCode).toBe(400);
     }
+    const getWithToken = await rig.app.inject({ method: 'GET', url: `/portfolio?token=${TOKEN}` });
+    expect(getWithToken.statusCode).toBe(400);
+    expect(getWithToken.body).not.toContain(TOKEN);
     expect(rig.peer.calls).toHaveLength(0);
     // both header forms work
     const viaHeader = await post(rig, '/order/bot1', order(), { 'x-admin-token': TOKEN });
@@ -301,5 +306,39 @@ describe('orchestrator routes', () => {
     expect(pf.statusCode).toBe(502);
     expect(pf.json()).toMatchObject({ error: 'EXCHANGE_UNAVAILABLE' });
     expect((await rig.app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
+  });
+});
+
+describe('orchestrator over a real socket', () => {
+  it('listens on 127.0.0.1:0 and serves a bot client, a wrong token and a bad body', async () => {
+    rig = await startRig();
+    await rig.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(rig.app.server.address() as AddressInfo).port}`;
+    const bot = new OrchestratorClient({ baseUrl: url, botId: 'sock', adminToken: TOKEN });
+    const req = {
+      symbol: 'BTCUSDT',
+      side: 'BUY' as const,
+      type: 'MARKET' as const,
+      quantity: 0.01,
+      clientOrderId: 'sock-1',
+      reduceOnly: false,
+    };
+    expect(await bot.placeOrder(req)).toMatchObject({ status: 'routed', clientOrderId: 'sock-1' });
+    expect(await bot.placeOrder(req)).toMatchObject({ status: 'duplicate' });
+    expect(await bot.placeOrder({ ...req, clientOrderId: 'sock-2', kellyFraction: 0.99 })).toMatchObject({
+      status: 'denied',
+      rule: 'kelly-cap',
+    });
+    const invalid = await bot.placeOrder({ ...req, clientOrderId: 'sock-3', quantity: -1 });
+    expect(invalid.status).toBe('invalid');
+    const missing = await fetch(`${url}/order/sock`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(missing.status).toBe(401);
+    const wrong = await fetch(`${url}/emergency_stop`, { method: 'POST', headers: { authorization: 'Bearer x' } });
+    expect(wrong.status).toBe(403);
+    expect(rig.orderCalls()).toBe(1);
   });
 });
