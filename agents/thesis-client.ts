@@ -24,7 +24,7 @@ const SYSTEM_PROMPT =
   '{"thesis": string (at least one full sentence), "side": "buy" | "sell" | "hold", ' +
   '"risk_score": number 0..1 (higher = riskier), "confidence": number 0..1}.';
 
-const fmt = (x: number, digits = 6): string => (Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : 'n/a');
+const fmt = (x: number, digits = 10): string => (Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : 'n/a');
 
 /** The user prompt: only what the context holds (data up to the decision bar). */
 export function thesisPrompt(ctx: AgentContext): string {

@@ -1,0 +1,169 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { AgentFault, Decision } from '../../pipelines/model/index.ts';
+import type { Settings } from '../../pipelines/settings.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
+import { runBacktest } from '../../backtests/run-backtest.ts';
+import { recordAgentTape } from '../../agents/record-tape.ts';
+import { backtestAgentStage } from '../../agents/build-agents.ts';
+import { fixtureColumns } from '../kit/fixture-bars.ts';
+import { activeSettings } from '../kit/pipeline-kit.ts';
+import { completion, startModelServer, type ModelServer, type SeenRequest } from './kit/model-server.ts';
+
+// one symbol keeps the recorded HTTP traffic (one call per agent and signal) small
+const series = [fixtureColumns('BTCUSDT')];
+const dir = mkdtempSync(join(tmpdir(), 'sapphire-tape-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let servers: ModelServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+/**
+ * A small "model" peer: the thesis endpoint agrees (or, with `contrarian`, disagrees) with the
+ * proposal in the prompt; the forecast endpoint extrapolates the last hour of the closes it is sent.
+ */
+async function modelPeer(contrarian = false): Promise<ModelServer> {
+  const srv = await startModelServer((r: SeenRequest) => {
+    if (r.path === '/forecast') {
+      const { closes, horizon } = r.body as { closes: number[]; horizon: number };
+      const last = closes[closes.length - 1]!;
+      const step = (last / closes[closes.length - 13]! - 1) / 12;
+      const pts = Array.from({ length: horizon }, (_, k) => last * (1 + step * (k + 1)));
+      return {
+        status: 200,
+        body: JSON.stringify({
+          forecast: pts,
+          lower_ci: pts.map((p) => p * 0.99),
+          upper_ci: pts.map((p) => p * 1.01),
+          anomaly_score: 0.05,
+          confidence: 0.8,
+        }),
+      };
+    }
+    const prompt = (r.body as { messages: { content: string }[] }).messages[1]!.content;
+    const long = /proposes going long/.test(prompt);
+    const side = long !== contrarian ? 'buy' : 'sell';
+    const reply = { thesis: `The model reads the tape as a ${side} here.`, side, risk_score: 0.5, confidence: 0.8 };
+    return { status: 200, body: completion('```json\n' + JSON.stringify(reply) + '\n```') };
+  });
+  servers.push(srv);
+  return srv;
+}
+
+function remoteSettings(
+  url: string,
+  tape: string,
+  mode: 'record' | 'replay' | 'call-through',
+  forecast = true,
+): Settings {
+  return activeSettings({
+    AGENTS_ENABLED: true,
+    FINGPT_ENDPOINT: url,
+    LAGLLAMA_ENDPOINT: forecast ? `${url}/forecast` : '',
+    AGENT_TAPE: tape,
+    AGENT_TAPE_MODE: mode,
+    COLLAB_SYMBOLS: '',
+    SYMBOLS: 'BTCUSDT',
+    MAX_PARALLEL_AGENTS: 8,
+  });
+}
+
+const backtest = (s: Settings) => runBacktest({ settings: s, series, agents: backtestAgentStage(s), keepEvents: true });
+
+describe('agent tapes', { timeout: 120_000 }, () => {
+  it('records remote replies once, with data up to each bar only, and replays them byte-identically', async () => {
+    const srv = await modelPeer();
+    const tape = join(dir, 'a.jsonl');
+    const rec = await recordAgentTape(remoteSettings(srv.url, tape, 'record'), series, { backoffBaseMs: 1 });
+    expect(rec.stage.signals).toBeGreaterThan(100);
+    expect(rec.gateway?.maxInFlight).toBe(8);
+    expect(rec.entries).toBe(2 * rec.stage.signals);
+    expect(srv.requests.length).toBe(rec.entries);
+
+    // no look-ahead: every forecast request carries the fixture closes up to its bar, no later
+    const bySymbol = new Map(series.map((c) => [c.symbol, c]));
+    for (const r of srv.requests.filter((q) => q.path === '/forecast')) {
+      const b = r.body as { symbol: string; time: number; closes: number[] };
+      const c = bySymbol.get(b.symbol)!;
+      const t = c.openTime.indexOf(b.time - c.intervalMs);
+      expect(b.closes).toEqual(Array.from(c.close.subarray(t + 1 - b.closes.length, t + 1)));
+    }
+
+    // replays call nothing and reproduce exactly
+    const replay = remoteSettings(srv.url, tape, 'replay');
+    const one = backtest(replay);
+    const two = backtest(replay);
+    expect(srv.requests.length).toBe(rec.entries);
+    expect(JSON.stringify(two)).toBe(JSON.stringify(one));
+    expect(one.events!.some((e) => e.kind === 'agent-fault')).toBe(false);
+    const entries = one.decisions.filter((d) => d.action !== 'exit');
+    expect(entries.length).toBeGreaterThan(0);
+    for (const d of entries) expect(d.opinions.map((o) => o.agent)).toEqual(['fingpt', 'lagllama']);
+
+    // recording again gives the same bytes, whatever order the calls finished in
+    const again = join(dir, 'b.jsonl');
+    await recordAgentTape(remoteSettings(srv.url, again, 'record'), series, { backoffBaseMs: 1 });
+    expect(readFileSync(again)).toEqual(readFileSync(tape));
+  });
+
+  it('a replay miss is an AGENT_TAPE_MISS fault; call-through fills only the gaps', async () => {
+    const srv = await modelPeer();
+    const tape = join(dir, 'c.jsonl');
+    const rec = await recordAgentTape(remoteSettings(srv.url, tape, 'record'), series, { backoffBaseMs: 1 });
+    const lines = readFileSync(tape, 'utf8').trim().split('\n');
+    const kept = lines.slice(0, lines.length >> 1);
+    writeFileSync(tape, kept.join('\n') + '\n');
+
+    const r = backtest(remoteSettings(srv.url, tape, 'replay'));
+    const misses = r.events!.filter((e): e is AgentFault => e.kind === 'agent-fault');
+    expect(misses.length).toBeGreaterThan(0);
+    for (const m of misses) expect(m.fault).toBe('AGENT_TAPE_MISS');
+    expect(r.trades.length).toBeGreaterThan(0);
+
+    const before = srv.requests.length;
+    const filled = await recordAgentTape(remoteSettings(srv.url, tape, 'call-through'), series, { backoffBaseMs: 1 });
+    expect(srv.requests.length - before).toBe(rec.entries - kept.length);
+    expect(filled.entries).toBe(rec.entries);
+  });
+
+  it('an agent decision changes trades: agreeing model → entries, contrarian model → none', async () => {
+    const agree = await modelPeer(false);
+    const against = await modelPeer(true);
+    const ta = join(dir, 'agree.jsonl');
+    const tb = join(dir, 'against.jsonl');
+    await recordAgentTape(remoteSettings(agree.url, ta, 'record', false), series, { backoffBaseMs: 1 });
+    await recordAgentTape(remoteSettings(against.url, tb, 'record', false), series, { backoffBaseMs: 1 });
+
+    const on = backtest(remoteSettings(agree.url, ta, 'replay', false));
+    const off = backtest(remoteSettings(against.url, tb, 'replay', false));
+    const entriesOn = on.decisions.filter((d: Decision) => d.action !== 'exit');
+    expect(entriesOn.length).toBeGreaterThan(0);
+    expect(on.trades.length).toBeGreaterThan(0);
+    for (const d of entriesOn) {
+      expect(d.gates.find((g) => g.gate === 'fingpt:agrees')?.passed).toBe(true);
+      expect(d.gates.find((g) => g.gate === 'support')?.passed).toBe(true);
+    }
+    expect(off.decisions.length).toBe(0);
+    expect(off.trades.length).toBe(0);
+    expect(off.denials['consensus:agent-gates']).toBeGreaterThan(0);
+    const denied = off.events!.find((e) => e.kind === 'denied' && e.stage === 'consensus');
+    expect(denied && denied.kind === 'denied' && denied.detail).toContain('fingpt:agrees');
+  });
+
+  it('refuses remote agents in a synchronous backtest without a replay tape', () => {
+    const s = activeSettings({ AGENTS_ENABLED: true, FINGPT_ENDPOINT: 'http://127.0.0.1:9' });
+    let error: unknown;
+    try {
+      backtestAgentStage(s);
+    } catch (e) {
+      error = e;
+    }
+    expect(isSapphireError(error, 'NOT_CONFIGURED')).toBe(true);
+    expect(backtestAgentStage(activeSettings({ AGENTS_ENABLED: false }))).toBeUndefined();
+  });
+});
