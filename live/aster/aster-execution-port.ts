@@ -1,0 +1,217 @@
+import type { Observable, OperatorFunction } from 'rxjs';
+import { defineOperator } from '../../pipelines/operator-kit.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import type { Bar, Fill, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
+import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
+import type { NewOrderRequest } from './order-precision.ts';
+import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
+import type { OrderUpdate, UserEvent } from './user-stream.ts';
+
+/** what the port needs from AsterRestClient */
+export interface OrderApi {
+  newOrder(req: NewOrderRequest, options?: NewOrderOptions): Promise<NewOrderResult>;
+  cancelOrder(q: { symbol: string; origClientOrderId: string }): Promise<unknown>;
+}
+
+export type ExecutionIssue =
+  | { readonly kind: 'order-unknown'; readonly clientOrderId: string; readonly detail: string }
+  | { readonly kind: 'cancel-failed'; readonly clientOrderId: string; readonly detail: string }
+  | { readonly kind: 'foreign-fill'; readonly clientOrderId: string; readonly detail: string }
+  | { readonly kind: 'fee-asset'; readonly clientOrderId: string; readonly detail: string };
+
+export interface AsterExecutionPortOptions {
+  readonly client: OrderApi;
+  /** user-data events (AsterUserStream.events) */
+  readonly userEvents: Observable<UserEvent>;
+  /** the settlement asset fees are quoted in; a commission in another asset is reported as is */
+  readonly quoteAsset?: string;
+  /** orders whose outcome stays unknown, failed cancels, fills of orders we did not send */
+  readonly onIssue?: (issue: ExecutionIssue) => void;
+}
+
+const PROTECTIVE = new Set(['STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+
+/** Order (pipeline) → the exchange request: a slippage-guarded MARKET becomes a LIMIT IOC at the guard price. */
+export function toNewOrderRequest(o: Order): NewOrderRequest {
+  if (o.type === 'MARKET') {
+    if (!o.reduceOnly && o.maxSlippageBps > 0 && o.refPrice > 0) {
+      const k = o.maxSlippageBps / 10_000;
+      return {
+        symbol: o.symbol,
+        side: o.side,
+        type: 'LIMIT',
+        timeInForce: 'IOC',
+        price: o.side === 'BUY' ? o.refPrice * (1 + k) : o.refPrice * (1 - k),
+        quantity: o.quantity,
+        newClientOrderId: o.clientOrderId,
+      };
+    }
+    return {
+      symbol: o.symbol,
+      side: o.side,
+      type: 'MARKET',
+      quantity: o.quantity,
+      reduceOnly: o.reduceOnly || undefined,
+      newClientOrderId: o.clientOrderId,
+    };
+  }
+  const closeAll = !(o.quantity > 0);
+  return {
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    stopPrice: o.stopPrice,
+    ...(closeAll ? { closePosition: true } : { quantity: o.quantity, reduceOnly: true }),
+    newClientOrderId: o.clientOrderId,
+  };
+}
+
+function inferReason(u: OrderUpdate): OrderReason {
+  if (u.orderType === 'STOP_MARKET' || u.orderType === 'STOP') return 'stop';
+  if (u.orderType === 'TAKE_PROFIT_MARKET' || u.orderType === 'TAKE_PROFIT') return 'take-profit';
+  if (u.orderType === 'TRAILING_STOP_MARKET') return 'trailing-stop';
+  if (u.clientOrderId.startsWith('autoclose-') || u.clientOrderId.startsWith('adl_autoclose')) return 'delever';
+  return u.reduceOnly || u.closePosition ? 'exit' : 'entry';
+}
+
+/**
+ * ExecutionPort over Aster. Each pipeline Order goes to REST newOrder under its own client order
+ * id (precision-checked first); an order that cannot be made becomes an OrderRejected event. A
+ * new stop or take-profit replaces the symbol's previous one (placed first, then the old one is
+ * cancelled, so the position is never unprotected). Fills come from the user-data stream's
+ * ORDER_TRADE_UPDATE trades, deduplicated by trade, and are interleaved with the bars as they
+ * arrive; an event is never stamped earlier than the last event passed on (time stays monotonic).
+ * No timers: everything is driven by bars, orders and user events.
+ */
+export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPort {
+  const quote = opts.quoteAsset ?? 'USDT';
+  return {
+    attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
+      return defineOperator<Bar, Bar | VenueEvent>((emit) => {
+        let lastTime = -Infinity;
+        let closed = false;
+        const lastClose = new Map<string, number>();
+        const sent = new Map<string, Order>();
+        /** symbol → type → client order id of the live protective order */
+        const protective = new Map<string, Map<string, string>>();
+        const cancelling = new Set<string>();
+        const seenTrades = new Set<string>();
+        const tradeOrder: string[] = [];
+
+        const out = (e: Bar | VenueEvent): void => {
+          if (closed) return;
+          lastTime = Math.max(lastTime, e.time);
+          emit(e);
+        };
+        const reject = (o: Order, reason: string): void => {
+          const r: OrderRejected = {
+            kind: 'order-rejected',
+            time: Math.max(o.time, lastTime),
+            symbol: o.symbol,
+            clientOrderId: o.clientOrderId,
+            reason,
+          };
+          out(r);
+        };
+
+        const place = async (o: Order): Promise<void> => {
+          sent.set(o.clientOrderId, o);
+          let result: NewOrderResult;
+          try {
+            result = await opts.client.newOrder(toNewOrderRequest(o), { markPrice: lastClose.get(o.symbol) });
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            // a broken answer to an order POST may hide a placed order: not a rejection
+            if (e instanceof SapphireError && e.code === 'EXCHANGE_PAYLOAD')
+              return opts.onIssue?.({ kind: 'order-unknown', clientOrderId: o.clientOrderId, detail: msg });
+            return reject(o, msg);
+          }
+          if (result.status === 'rejected') return reject(o, `${result.stage}: ${result.reason}`);
+          if (result.status === 'unknown')
+            return opts.onIssue?.({ kind: 'order-unknown', clientOrderId: o.clientOrderId, detail: result.reason });
+          if (PROTECTIVE.has(o.type)) {
+            let bySymbol = protective.get(o.symbol);
+            if (bySymbol === undefined) protective.set(o.symbol, (bySymbol = new Map()));
+            const previous = bySymbol.get(o.type);
+            bySymbol.set(o.type, o.clientOrderId);
+            if (previous !== undefined && previous !== o.clientOrderId) {
+              cancelling.add(previous);
+              await opts.client.cancelOrder({ symbol: o.symbol, origClientOrderId: previous }).catch((e: unknown) => {
+                opts.onIssue?.({
+                  kind: 'cancel-failed',
+                  clientOrderId: previous,
+                  detail: e instanceof Error ? e.message : String(e),
+                });
+              });
+            }
+          }
+        };
+
+        const onOrderUpdate = (u: OrderUpdate): void => {
+          const mine = sent.get(u.clientOrderId);
+          if (u.executionType === 'TRADE' && u.lastQty > 0) {
+            const key = `${u.symbol}:${u.orderId}:${u.tradeId}:${u.cumQty}`;
+            if (seenTrades.has(key)) return;
+            seenTrades.add(key);
+            tradeOrder.push(key);
+            if (tradeOrder.length > 10_000) seenTrades.delete(tradeOrder.shift()!);
+            if (mine === undefined)
+              opts.onIssue?.({
+                kind: 'foreign-fill',
+                clientOrderId: u.clientOrderId,
+                detail: `${u.side} ${u.lastQty} ${u.symbol} @ ${u.lastPrice}`,
+              });
+            const f: Fill = {
+              kind: 'fill',
+              time: Math.max(u.tradeTime, lastTime),
+              symbol: u.symbol,
+              clientOrderId: u.clientOrderId,
+              side: u.side,
+              quantity: u.lastQty,
+              price: u.lastPrice,
+              fee: u.commission,
+              liquidity: u.isMaker ? 'maker' : 'taker',
+              reason: mine?.reason ?? inferReason(u),
+            };
+            if (u.commissionAsset !== '' && u.commissionAsset !== quote && u.commission !== 0)
+              opts.onIssue?.({
+                kind: 'fee-asset',
+                clientOrderId: u.clientOrderId,
+                detail: `commission ${u.commission} ${u.commissionAsset} is not in ${quote}: reported unconverted`,
+              });
+            out(f);
+            return;
+          }
+          if (mine === undefined || u.cumQty > 0) return;
+          const gone = u.executionType === 'EXPIRED' || u.status === 'REJECTED' || u.executionType === 'CANCELED';
+          if (!gone) return;
+          if (cancelling.delete(u.clientOrderId)) return; // we replaced it
+          const why =
+            u.executionType === 'EXPIRED' && mine.type === 'MARKET' && mine.maxSlippageBps > 0
+              ? `slippage guard: no fill within ${mine.maxSlippageBps} bps of ${mine.refPrice} (IOC expired)`
+              : `${u.executionType}/${u.status} by the exchange`;
+          reject(mine, why);
+        };
+
+        const orderSub = orders.subscribe({ next: (o) => void place(o) });
+        const userSub = opts.userEvents.subscribe({
+          next: (e) => {
+            if (e.kind === 'order-update') onOrderUpdate(e);
+          },
+        });
+
+        return {
+          next(bar) {
+            lastClose.set(bar.symbol, bar.close);
+            out(bar);
+          },
+          teardown() {
+            closed = true;
+            orderSub.unsubscribe();
+            userSub.unsubscribe();
+          },
+        };
+      });
+    },
+  };
+}
