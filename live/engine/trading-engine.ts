@@ -29,6 +29,11 @@ export interface EngineOptions {
   market: Observable<Bar>;
   /** recent history to warm the features before trading; not traded on */
   warmup?: () => Promise<Bar[]>;
+  /**
+   * For sources that stream their own history first (the Aster port): bars closing at or before
+   * this time are history, fed with entries halted, like `warmup`.
+   */
+  historyUntil?: number;
   execution: ExecutionPort;
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
   journal: JournalPort;
@@ -151,9 +156,22 @@ export class TradingEngine {
       }
       await this.enqueueBatch(entries);
     }
+    const historyUntil = this.opts.historyUntil ?? -Infinity;
+    let inHistory = false;
+    let haltedForHistory = false;
     this.marketSub = this.opts.market.subscribe({
       next: (bar) => {
-        if (bar.time <= this.lastBarTime && this.bars.get(bar.symbol)?.at(-1)?.time === bar.time) return;
+        const seen = this.bars.get(bar.symbol)?.at(-1);
+        if (seen && bar.time <= seen.time) return;
+        if (bar.time <= historyUntil && !inHistory) {
+          inHistory = true;
+          haltedForHistory = !this.operatorHalted;
+          if (haltedForHistory) void this.enqueue(this.command('halt', 'warm-up on history', bar.time));
+        } else if (bar.time > historyUntil && inHistory) {
+          inHistory = false;
+          // the queue is ordered: the resume lands after every history bar
+          if (haltedForHistory) void this.enqueue(this.command('resume', 'warm-up done', bar.time));
+        }
         void this.enqueue({ type: 'bar', time: bar.time, data: bar });
       },
       error: (error: unknown) => {

@@ -75,13 +75,19 @@ function reportsIn(dir: string): () => string[] {
 export async function startService(input: Settings, options: ServiceOptions = {}): Promise<RunningService> {
   checkModeRequirements(input);
   const clock = options.clock ?? systemClock;
-  const market = await openMarketSource(input);
+  const metrics = new ServiceMetrics(input.BOT_ID);
+  const market = await openMarketSource(input, {
+    onRequest: (info) => {
+      metrics.asterRequests.inc({ path: info.path, status: String(info.status) });
+      metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
+      if (info.status === 429 || info.status === 418) metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
+    },
+  });
   let settings = input;
   if (market.symbols.join(',') !== input.SYMBOLS.join(',')) {
     settings = withOverrides(settings, { SYMBOLS: market.symbols }, 'the market source');
   }
   const filters = market.filters ?? filtersFor(settings.SYMBOLS);
-  const metrics = new ServiceMetrics(settings.BOT_ID);
   const streams: StreamStore =
     settings.REDIS_URL !== ''
       ? new RedisStreams({
@@ -121,6 +127,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     filters,
     market: market.bars,
     warmup: () => market.history(),
+    historyUntil: market.historyUntil,
     execution,
     journal,
     clock,

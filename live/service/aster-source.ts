@@ -1,0 +1,144 @@
+import { intervalToMs, type SymbolFilters } from '../../pipelines/model/index.ts';
+import type { Settings } from '../../pipelines/settings.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import { loadDataset } from '../../backtests/data/index.ts';
+import { AsterRestClient, type AsterCredentials } from '../aster/rest-client.ts';
+import { AsterMarketStream } from '../aster/market-stream.ts';
+import { asterMarketPort } from '../aster/aster-market-port.ts';
+import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
+import type { MarketSource } from './market-source.ts';
+import { warmupBars } from './market-source.ts';
+
+export interface AsterSourceHooks {
+  onRequest?: (info: { path: string; status: number; latencyMs: number }) => void;
+}
+
+/** The credentials the settings hold, if any (V3 API wallet preferred when both are set). */
+export function credentialsFrom(settings: Settings, chainId = 1666): AsterCredentials | undefined {
+  if (settings.ASTER_USER && settings.ASTER_SIGNER && settings.ASTER_SIGNER_PRIVATE_KEY) {
+    return {
+      kind: 'eip712',
+      user: settings.ASTER_USER as `0x${string}`,
+      signer: settings.ASTER_SIGNER as `0x${string}`,
+      privateKey: settings.ASTER_SIGNER_PRIVATE_KEY as `0x${string}`,
+      chainId,
+    } as AsterCredentials;
+  }
+  if (settings.ASTER_API_KEY && settings.ASTER_SECRET_KEY) {
+    return { kind: 'hmac', apiKey: settings.ASTER_API_KEY, secretKey: settings.ASTER_SECRET_KEY } as AsterCredentials;
+  }
+  return undefined;
+}
+
+/**
+ * Live bars from an Aster-compatible exchange: warm-up history over REST klines, then closed
+ * klines from the combined WebSocket streams (gaps filled over REST). Bars that had closed when
+ * the source opened are history: the engine feeds them with entries halted.
+ */
+export async function asterMarketSource(
+  settings: Settings,
+  urls: { restUrl: string; wsUrl: string } = { restUrl: settings.ASTER_REST_URL, wsUrl: settings.ASTER_WS_URL },
+  hooks: AsterSourceHooks = {},
+  onClose: () => Promise<void> = async () => {},
+): Promise<MarketSource> {
+  if (urls.wsUrl === '') {
+    throw new SapphireError('SETTINGS_INVALID', 'ASTER_REST_URL is set but ASTER_WS_URL is empty: set both');
+  }
+  const client = new AsterRestClient({
+    baseUrl: urls.restUrl,
+    credentials: credentialsFrom(settings),
+    recvWindow: settings.ASTER_RECV_WINDOW,
+    onRequest: hooks.onRequest
+      ? (info) => hooks.onRequest!({ path: info.path, status: info.status, latencyMs: info.latencyMs })
+      : undefined,
+  });
+  await client.time();
+  const all = await client.exchangeInfo();
+  const symbols = settings.SYMBOLS.filter((s) => all.has(s));
+  const unknown = settings.SYMBOLS.filter((s) => !all.has(s));
+  if (symbols.length === 0) {
+    throw new SapphireError(
+      'SETTINGS_INVALID',
+      `SYMBOLS=${settings.SYMBOLS.join(',')}: none is listed by ${urls.restUrl}`,
+    );
+  }
+  const filters = new Map<string, SymbolFilters>(symbols.map((s) => [s, all.get(s)!]));
+  const intervalMs = intervalToMs(settings.BAR_INTERVAL);
+  // the newest closed bar at open time marks the end of history
+  const latest = await client.klines({ symbol: symbols[0]!, interval: settings.BAR_INTERVAL, limit: 2 });
+  const closed = latest.filter((k) => k.openTime + intervalMs <= client.serverNow());
+  const historyUntil = closed.length > 0 ? closed.at(-1)!.openTime + intervalMs : client.serverNow();
+
+  const stream = new AsterMarketStream({
+    wsUrl: urls.wsUrl,
+    symbols,
+    interval: settings.BAR_INTERVAL,
+    klines: (q) => client.klines(q),
+  });
+  let state = 'connecting';
+  const statusSub = stream.status.subscribe((s) => {
+    state = s.kind === 'connected' ? 'connected' : s.kind === 'disconnected' ? 'reconnecting' : state;
+  });
+  const port = asterMarketPort({
+    symbols,
+    interval: settings.BAR_INTERVAL,
+    warmupBars: warmupBars(settings),
+    klines: (q) => client.klines(q),
+    serverNow: () => client.serverNow(),
+    stream,
+  });
+  return {
+    symbols,
+    filters,
+    unknownSymbols: unknown,
+    historyUntil,
+    history: async () => [],
+    bars: port.bars(),
+    execution: () => {
+      throw new SapphireError(
+        'NOT_CONFIGURED',
+        'live order execution over Aster REST is not wired into this build yet: run TRADING_MODE=paper',
+      );
+    },
+    status: () => state,
+    close: async () => {
+      statusSub.unsubscribe();
+      stream.stop();
+      await onClose();
+    },
+  };
+}
+
+/**
+ * The embedded default: the exchange simulator replaying real recorded bars over the Aster
+ * protocol on 127.0.0.1, and the same Aster source as for the real exchange pointed at it.
+ */
+export async function embeddedSimulatorSource(
+  settings: Settings,
+  hooks: AsterSourceHooks = {},
+): Promise<MarketSource & { simulator: ExchangeSimulator }> {
+  const all = await loadDataset({ dir: settings.SIMULATOR_DATA_DIR });
+  const wanted = all.filter((c) => settings.SYMBOLS.includes(c.symbol));
+  const series = wanted.length > 0 ? wanted : all;
+  const warm = warmupBars(settings);
+  if (series[0]!.length <= warm + 1) {
+    throw new SapphireError(
+      'DATA_NOT_FOUND',
+      `SIMULATOR_DATA_DIR=${settings.SIMULATOR_DATA_DIR} has ${series[0]!.length} bars; the features need ${warm}`,
+    );
+  }
+  const simulator = await startExchangeSimulator({
+    series,
+    host: '127.0.0.1',
+    port: 0,
+    replayMs: settings.SIMULATOR_REPLAY_MS,
+    startIndex: warm,
+    initialBalance: settings.INITIAL_BALANCE,
+  });
+  const narrowed = { ...settings, SYMBOLS: series.map((c) => c.symbol) } as Settings;
+  const source = await asterMarketSource(narrowed, { restUrl: simulator.restUrl, wsUrl: simulator.wsUrl }, hooks, () =>
+    simulator.close(),
+  );
+  const status = source.status;
+  return { ...source, simulator, status: () => `simulated (${status()})` };
+}

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO } from '../kit/cli.ts';
+
+const TOKEN = 'e2e-admin-token-9d3f';
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function serve(port: number, journal: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      `${REPO}bin/sapphire.ts`,
+      'serve',
+      `PORT=${port}`,
+      'SIMULATOR_REPLAY_MS=25',
+      `ADMIN_API_TOKEN=${TOKEN}`,
+      `JOURNAL_PATH=${journal}`,
+      'LOG_LEVEL=silent',
+    ],
+    { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' },
+  );
+  children.push(child);
+  return child;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface View {
+  positions: { symbol: string; quantity: number; entryPrice: number }[];
+  trades: unknown[];
+  system: { running: boolean };
+}
+
+describe('npm start as a process (embedded simulator, paper)', () => {
+  it('trades, stops over HTTP, survives kill -9 with its positions and halt, and keeps trading after restart', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const journal = join(mkdtempSync(join(tmpdir(), 'sapphire-e2e-')), 'journal.jsonl');
+    const first = serve(port, journal);
+    const health = await until(
+      'healthz',
+      async () => (await fetch(`${base}/healthz`)).json() as Promise<{ running: boolean; mode: string }>,
+      30_000,
+    );
+    expect(health).toMatchObject({ running: true, mode: 'paper' });
+    // paper trades happen on the replayed real market within the first minute
+    await until(
+      'a fill',
+      async () => {
+        const r = (await (await fetch(`${base}/streams/positions?limit=200`)).json()) as {
+          entries: { fields: { type: string } }[];
+        };
+        return r.entries.some((e) => e.fields.type === 'fill') ? true : undefined;
+      },
+      60_000,
+    );
+    const denied = await fetch(`${base}/stop`, { method: 'POST' });
+    expect(denied.status).toBe(401);
+    const stopped = await fetch(`${base}/stop`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(stopped.status).toBe(200);
+    const before = (await (await fetch(`${base}/dashboard`)).json()) as View;
+    expect(before.system.running).toBe(false);
+
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    serve(port, journal);
+    const after = await until(
+      'dashboard after restart',
+      async () => (await fetch(`${base}/dashboard`)).json() as Promise<View>,
+      30_000,
+    );
+    // the journal replay rebuilt the same book and the operator halt
+    expect(after.system.running).toBe(false);
+    expect(after.positions.map((p) => [p.symbol, p.quantity, p.entryPrice])).toEqual(
+      before.positions.map((p) => [p.symbol, p.quantity, p.entryPrice]),
+    );
+    expect(after.trades.length).toBeGreaterThanOrEqual(before.trades.length);
+    const started = await fetch(`${base}/start`, { method: 'POST', headers: { 'x-admin-token': TOKEN } });
+    expect(started.status).toBe(200);
+    expect(((await (await fetch(`${base}/healthz`)).json()) as { running: boolean }).running).toBe(true);
+  }, 150_000);
+});
