@@ -35,7 +35,9 @@ export class AsterWalletVenue implements WalletVenue {
       ...(p.reduceOnly && p.closePosition !== true ? { reduceOnly: true } : {}),
       ...(p.price !== undefined ? { price: p.price } : {}),
       ...(p.stopPrice !== undefined ? { stopPrice: p.stopPrice } : {}),
-      ...(p.type === 'LIMIT' || p.type === 'STOP' || p.type === 'TAKE_PROFIT' ? { timeInForce: 'GTC' as const } : {}),
+      ...(p.type === 'LIMIT' || p.type === 'STOP' || p.type === 'TAKE_PROFIT'
+        ? { timeInForce: p.timeInForce ?? 'GTC' }
+        : {}),
       newOrderRespType: 'RESULT',
     });
     if (r.status === 'rejected') throw new SapphireError('EXCHANGE_REJECTED', `${p.symbol} order refused: ${r.reason}`);
@@ -63,6 +65,10 @@ export class AsterWalletVenue implements WalletVenue {
 
   async cancelAll(symbol: string): Promise<void> {
     await this.#client.cancelAllOpenOrders(symbol);
+  }
+
+  async cancelOrder(symbol: string, clientOrderId: string): Promise<void> {
+    await this.#client.cancelOrder({ symbol, origClientOrderId: clientOrderId });
   }
 
   async positions(): Promise<VenuePosition[]> {

@@ -38,6 +38,8 @@ export const OrderRequestSchema = z
     closePosition: z.boolean().optional(),
     price: z.number().positive().finite().optional(),
     stopPrice: z.number().positive().finite().optional(),
+    /** LIMIT only (a slippage-guarded MARKET is sent as LIMIT IOC); default GTC */
+    timeInForce: z.enum(['GTC', 'IOC', 'FOK', 'GTX']).optional(),
     kellyFraction: z.number().nonnegative().finite().optional(),
     equity: z.number().nonnegative().finite().optional(),
   })
@@ -57,11 +59,20 @@ export const OrderRequestSchema = z
     if (o.type === 'LIMIT' && o.price === undefined) {
       ctx.addIssue({ code: 'custom', path: ['price'], message: 'LIMIT orders need a price' });
     }
+    if (o.timeInForce !== undefined && o.type !== 'LIMIT') {
+      ctx.addIssue({ code: 'custom', path: ['timeInForce'], message: 'timeInForce is for LIMIT orders' });
+    }
     if ((o.type === 'STOP_MARKET' || o.type === 'TAKE_PROFIT_MARKET') && o.stopPrice === undefined) {
       ctx.addIssue({ code: 'custom', path: ['stopPrice'], message: `${o.type} orders need a stopPrice` });
     }
   });
 export type OrderRequest = z.infer<typeof OrderRequestSchema>;
+
+export const CancelRequestSchema = z.strictObject({
+  symbol: z.string().regex(SYMBOL),
+  clientOrderId: z.string().regex(CLIENT_ORDER_ID),
+});
+export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 
 export const DecisionRecordSchema = z.strictObject({
   botId: z.string().regex(BOT_ID),
@@ -292,6 +303,7 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
           ...(o.closePosition === true ? { closePosition: true } : {}),
           ...(o.price !== undefined && o.type === 'LIMIT' ? { price: o.price } : {}),
           ...(o.stopPrice !== undefined ? { stopPrice: o.stopPrice } : {}),
+          ...(o.timeInForce !== undefined ? { timeInForce: o.timeInForce } : {}),
         });
         const filled = o.type === 'MARKET' ? o.quantity : ack.executedQty;
         const exposureQty = o.side === 'BUY' ? filled : -filled;
@@ -316,6 +328,27 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
     } finally {
       pending.delete(id);
     }
+  });
+
+  // a bot may cancel only what it routed itself; allowed while halted (a cancel only lowers risk)
+  app.post<{ Params: { botId: string } }>('/cancel/:botId', { preHandler: admin }, async (req, reply) => {
+    const botId = req.params.botId;
+    if (!BOT_ID.test(botId)) throw new BadRequest([{ path: 'botId', message: 'invalid bot id' }]);
+    const c = parse(CancelRequestSchema, req.body);
+    const mine = routed.get(c.clientOrderId);
+    if (mine === undefined || mine.botId !== botId || mine.symbol !== c.symbol) {
+      return reply.code(404).send({ status: 'unknown', clientOrderId: c.clientOrderId });
+    }
+    try {
+      await venue.cancelOrder(c.symbol, c.clientOrderId);
+    } catch (e) {
+      const code = errorCode(e);
+      const rejected = code === 'EXCHANGE_REJECTED';
+      return reply
+        .code(rejected ? 422 : 502)
+        .send({ status: rejected ? 'rejected' : 'error', clientOrderId: c.clientOrderId, error: code });
+    }
+    return { status: 'cancelled', clientOrderId: c.clientOrderId };
   });
 
   app.post('/emergency_stop', { preHandler: admin }, async (_req, reply) => {

@@ -1,5 +1,8 @@
 import type { Order } from '../../pipelines/model/index.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
+import type { NewOrderRequest } from '../aster/order-precision.ts';
+import type { NewOrderResult } from '../aster/rest-client.ts';
+import type { AsterOrder } from '../aster/schemas.ts';
 import type { DecisionRecord, OrderRequest } from './orchestrator-app.ts';
 
 /** What the orchestrator did with one order. */
@@ -81,6 +84,19 @@ export class OrchestratorClient {
     return { status: 'error', error: `HTTP_${r.status}` };
   }
 
+  /** Cancels one order this bot routed. Throws EXCHANGE_REJECTED / EXCHANGE_UNAVAILABLE when it did not happen. */
+  async cancelOrder(symbol: string, clientOrderId: string): Promise<void> {
+    const r = await this.#request('POST', `/cancel/${encodeURIComponent(this.#botId)}`, { symbol, clientOrderId });
+    if (r === undefined) throw new SapphireError('EXCHANGE_UNAVAILABLE', 'the orchestrator did not answer');
+    const status = (r.body as { status?: unknown }).status;
+    if (status === 'cancelled') return;
+    const code = r.status >= 500 ? 'EXCHANGE_UNAVAILABLE' : 'EXCHANGE_REJECTED';
+    throw new SapphireError(
+      code,
+      `cancel ${clientOrderId}: orchestrator answered ${String(status)} (HTTP ${r.status})`,
+    );
+  }
+
   async registerDecision(d: Omit<DecisionRecord, 'botId'>): Promise<string> {
     const r = await this.#request('POST', '/register_decision', { ...d, botId: this.#botId });
     if (r === undefined) throw new SapphireError('EXCHANGE_UNAVAILABLE', 'the orchestrator did not answer');
@@ -142,5 +158,90 @@ export function orderRequestOf(order: Order, extra: { kellyFraction?: number; eq
     ...(order.type !== 'MARKET' ? { stopPrice: order.stopPrice } : {}),
     ...(extra.kellyFraction !== undefined ? { kellyFraction: extra.kellyFraction } : {}),
     ...(extra.equity !== undefined ? { equity: extra.equity } : {}),
+  };
+}
+
+const ROUTED_TYPES = new Set(['MARKET', 'LIMIT', 'STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+
+/** The order calls of the Aster execution port, served through the orchestrator instead of the exchange. */
+export interface RoutedOrderApi {
+  newOrder(req: NewOrderRequest): Promise<NewOrderResult>;
+  cancelOrder(q: { symbol: string; origClientOrderId: string }): Promise<unknown>;
+}
+
+/**
+ * Lets the live execution port route through the orchestrator (ORCHESTRATOR_URL): same request
+ * and result shapes as AsterRestClient. Fills still come from the exchange's user-data stream.
+ * A duplicate or an unanswered request is `unknown` (the order may exist; never re-sent blind);
+ * halted, denied and refused orders are `rejected`.
+ */
+export function orchestratorOrderApi(
+  client: OrchestratorClient,
+  extra: () => { kellyFraction?: number; equity?: number } = () => ({}),
+): RoutedOrderApi {
+  return {
+    async newOrder(req: NewOrderRequest): Promise<NewOrderResult> {
+      if (!ROUTED_TYPES.has(req.type)) {
+        return {
+          status: 'rejected',
+          stage: 'exchange',
+          reason: `${req.type} orders are not routed by the orchestrator`,
+        };
+      }
+      const closePosition = req.closePosition === true;
+      const body: OrderRequest = {
+        symbol: req.symbol,
+        side: req.side,
+        type: req.type as OrderRequest['type'],
+        quantity: closePosition ? 0 : (req.quantity ?? 0),
+        clientOrderId: req.newClientOrderId,
+        reduceOnly: !closePosition && req.reduceOnly === true,
+        ...(closePosition ? { closePosition: true } : {}),
+        ...(req.price !== undefined ? { price: req.price } : {}),
+        ...(req.stopPrice !== undefined ? { stopPrice: req.stopPrice } : {}),
+        ...(req.type === 'LIMIT' && req.timeInForce !== undefined ? { timeInForce: req.timeInForce } : {}),
+        ...extra(),
+      };
+      const r = await client.placeOrder(body);
+      switch (r.status) {
+        case 'routed': {
+          const order: AsterOrder = {
+            orderId: Number(r.orderId),
+            symbol: req.symbol,
+            status: r.venueStatus,
+            clientOrderId: r.clientOrderId,
+            type: req.type,
+            side: req.side,
+            origQty: body.quantity,
+            executedQty: r.executedQty,
+            avgPrice: r.avgPrice,
+            reduceOnly: body.reduceOnly,
+            closePosition,
+          };
+          return { status: 'accepted', order, recovered: false };
+        }
+        case 'duplicate':
+          return { status: 'unknown', reason: 'the orchestrator already routed this client order id' };
+        case 'halted':
+          return { status: 'rejected', stage: 'exchange', reason: `orchestrator halted (${r.reason})` };
+        case 'denied':
+          return { status: 'rejected', stage: 'exchange', reason: `orchestrator denied: ${r.rule} ${r.detail}` };
+        case 'invalid':
+          return {
+            status: 'rejected',
+            stage: 'exchange',
+            reason: `orchestrator refused the request: ${r.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+          };
+        case 'rejected':
+          return { status: 'rejected', stage: 'exchange', reason: `the exchange refused it (${r.error})` };
+        case 'error':
+        case 'unreachable':
+          return { status: 'unknown', reason: `no outcome from the orchestrator (${r.error})` };
+      }
+    },
+    async cancelOrder(q) {
+      await client.cancelOrder(q.symbol, q.origClientOrderId);
+      return {};
+    },
   };
 }

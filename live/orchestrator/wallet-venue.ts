@@ -17,6 +17,8 @@ export interface VenueOrderParams {
   readonly closePosition?: boolean;
   readonly price?: number;
   readonly stopPrice?: number;
+  /** LIMIT only; default GTC */
+  readonly timeInForce?: 'GTC' | 'IOC' | 'FOK' | 'GTX';
 }
 
 export interface VenueOrderAck {
@@ -57,6 +59,8 @@ export interface WalletVenue {
   /** every open order of the wallet (all symbols when `symbol` is omitted) */
   openOrders(symbol?: string): Promise<VenueOpenOrder[]>;
   cancelAll(symbol: string): Promise<void>;
+  /** cancel one order by its client order id */
+  cancelOrder(symbol: string, clientOrderId: string): Promise<void>;
   /** open positions (rows with positionAmt 0 may be included; callers skip them) */
   positions(): Promise<VenuePosition[]>;
   balance(): Promise<VenueBalance>;

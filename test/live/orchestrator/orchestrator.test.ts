@@ -42,7 +42,7 @@ describe('orchestrator routes', () => {
 
   it('asks for the admin token: 401 missing, 403 wrong, 400 in the query string, never reaching the venue', async () => {
     rig = await startRig();
-    for (const url of ['/order/bot1', '/emergency_stop', '/register_decision', '/resume']) {
+    for (const url of ['/order/bot1', '/cancel/bot1', '/emergency_stop', '/register_decision', '/resume']) {
       expect((await post(rig, url, order(), {})).statusCode).toBe(401);
       expect((await post(rig, url, order(), { authorization: 'Bearer nope' })).statusCode).toBe(403);
       expect((await post(rig, url, order(), { 'x-admin-token': `${TOKEN}x` })).statusCode).toBe(403);
@@ -306,6 +306,28 @@ describe('orchestrator routes', () => {
     expect(pf.statusCode).toBe(502);
     expect(pf.json()).toMatchObject({ error: 'EXCHANGE_UNAVAILABLE' });
     expect((await rig.app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
+  });
+});
+
+describe('orchestrator cancels', () => {
+  it('lets a bot cancel only the orders it routed', async () => {
+    rig = await startRig();
+    const limit = Math.round(realCloses('BTCUSDT').last * 0.95 * 10) / 10;
+    const placed = await post(rig, '/order/bot1', order({ clientOrderId: 'L1', type: 'LIMIT', price: limit }));
+    expect(placed.json()).toMatchObject({ status: 'routed', venueStatus: 'NEW' });
+    expect(rig.peer.openOrders).toHaveLength(1);
+    const foreign = await post(rig, '/cancel/bot2', { symbol: 'BTCUSDT', clientOrderId: 'L1' });
+    expect(foreign.statusCode).toBe(404);
+    expect((await post(rig, '/cancel/bot1', { symbol: 'ETHUSDT', clientOrderId: 'L1' })).statusCode).toBe(404);
+    expect((await post(rig, '/cancel/bot1', { symbol: 'BTCUSDT' })).statusCode).toBe(400);
+    expect(rig.peer.openOrders).toHaveLength(1);
+    const ok = await post(rig, '/cancel/bot1', { symbol: 'BTCUSDT', clientOrderId: 'L1' });
+    expect(ok.json()).toEqual({ status: 'cancelled', clientOrderId: 'L1' });
+    expect(rig.peer.openOrders).toHaveLength(0);
+    // already gone on the exchange: refused there
+    const again = await post(rig, '/cancel/bot1', { symbol: 'BTCUSDT', clientOrderId: 'L1' });
+    expect(again.statusCode).toBe(422);
+    expect(again.json()).toMatchObject({ status: 'rejected', error: 'EXCHANGE_REJECTED' });
   });
 });
 

@@ -184,6 +184,13 @@ export async function startAsterPeer(opts: { marks: Record<string, number>; wall
         }
         return ok({ code: '200', msg: 'The operation of cancel all open order is done.' });
       }
+      case 'DELETE /fapi/v1/order': {
+        const i = openOrders.findIndex((x) => x.clientOrderId === params.origClientOrderId && x.symbol === symbol);
+        if (i < 0) return err(400, -2011, 'Unknown order sent.');
+        const [o] = openOrders.splice(i, 1);
+        o!.status = 'CANCELED';
+        return ok(orderJson(o!));
+      }
       case 'GET /fapi/v1/order': {
         const o = allOrders.find((x) => x.clientOrderId === params.origClientOrderId && x.symbol === symbol);
         return o === undefined ? err(400, -2013, 'Order does not exist.') : ok(orderJson(o));
@@ -218,13 +225,16 @@ export async function startAsterPeer(opts: { marks: Record<string, number>; wall
           avgPrice: 0,
         };
         allOrders.push(o);
-        if (o.type === 'MARKET') {
-          const m = marks.get(symbol)!;
+        const m = marks.get(symbol)!;
+        const marketable = o.type === 'LIMIT' && (side === 'BUY' ? o.price >= m : o.price <= m);
+        const ioc = params.timeInForce === 'IOC' || params.timeInForce === 'FOK';
+        if (o.type === 'MARKET' || (ioc && marketable)) {
           fill(symbol, side, qty, m);
           o.status = 'FILLED';
           o.executedQty = qty;
           o.avgPrice = m;
-        } else openOrders.push(o);
+        } else if (ioc) o.status = 'EXPIRED';
+        else openOrders.push(o);
         return ok(orderJson(o));
       }
       default:
