@@ -84,40 +84,42 @@ export interface GarchForecast {
  * Forecasts `horizon` steps ahead from `closes` (oldest first, last = now).
  * Returns null when there are fewer than MIN_CLOSES closes or a close is not positive and finite.
  */
+let scratch = new Float64Array(256);
+
 export function garchForecast(closes: ArrayLike<number>, horizon: number): GarchForecast | null {
   const n = closes.length;
   if (n < MIN_CLOSES || horizon < 1) return null;
   const m = n - 1;
+  // one pass of logs into a reused scratch buffer (a hot path: every entry signal of a backtest)
+  if (scratch.length < m) scratch = new Float64Array(Math.max(m, 2 * scratch.length));
+  const r = scratch;
   let sum = 0;
   let prev = closes[0]!;
   if (!(prev > 0) || !Number.isFinite(prev)) return null;
   for (let i = 1; i < n; i++) {
     const c = closes[i]!;
     if (!(c > 0) || !Number.isFinite(c)) return null;
-    sum += Math.log(c / prev);
+    const x = Math.log(c / prev);
+    r[i - 1] = x;
+    sum += x;
     prev = c;
   }
   const mean = sum / m;
   let ss = 0;
-  prev = closes[0]!;
-  for (let i = 1; i < n; i++) {
-    const d = Math.log(closes[i]! / prev) - mean;
+  for (let i = 0; i < m; i++) {
+    const d = r[i]! - mean;
     ss += d * d;
-    prev = closes[i]!;
   }
   // a flat window still gets a tiny variance so bands are defined
   const v = Math.max(ss / (m - 1), 1e-14);
   const omega = v * (1 - GARCH_ALPHA - GARCH_BETA);
-  // filter: after the loop `s2` is σ² of the latest return (before it was seen) and `next` the σ² after it
+  // filter: after the loop `s2` is σ² of the latest return (before it was seen)
   let s2 = v;
-  let last = 0;
-  prev = closes[0]!;
-  for (let i = 1; i < n; i++) {
-    const d = Math.log(closes[i]! / prev) - mean;
-    prev = closes[i]!;
-    if (i < n - 1) s2 = omega + GARCH_ALPHA * d * d + GARCH_BETA * s2;
-    else last = d;
+  for (let i = 0; i < m - 1; i++) {
+    const d = r[i]! - mean;
+    s2 = omega + GARCH_ALPHA * d * d + GARCH_BETA * s2;
   }
+  const last = r[m - 1]! - mean;
   const next = omega + GARCH_ALPHA * last * last + GARCH_BETA * s2;
   const z = last / Math.sqrt(s2);
 

@@ -1,0 +1,130 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadDataset } from '../../backtests/data/index.ts';
+import { runBacktest } from '../../backtests/run-backtest.ts';
+import { parseSettings } from '../../pipelines/settings.ts';
+import type { AgentContext } from '../../pipelines/ports.ts';
+import { embeddedForecastAgent, embeddedThesisAgent } from '../../operators/agents/embedded.ts';
+import { AgentGateway } from '../../agents/gateway.ts';
+import { thesisClient } from '../../agents/thesis-client.ts';
+import { hasSharedData, median, SHARED_DATA, timeRuns } from '../kit.ts';
+import type { Figures } from '../run.ts';
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+/**
+ * The agent layer: backtest throughput with the embedded agents asked at every entry signal
+ * (vs agents off), the embedded agents' cost per call, and the gateway's per-call latency against
+ * an instant local chat-completions server at 4 calls in flight.
+ */
+export async function benchAgents(): Promise<Figures> {
+  const out: Figures = {};
+  const dir = hasSharedData()
+    ? `${SHARED_DATA}perp-5m-2025`
+    : fileURLToPath(new URL('../../data/sample/perp-5m', import.meta.url));
+  const note = hasSharedData() ? 'perp-5m-2025' : 'shipped sample (../shared/data absent)';
+  const series = await loadDataset({ dir });
+  const symbols = series.map((c) => c.symbol).join(',');
+  const bars = series.reduce((n, c) => n + c.length, 0);
+
+  const on = parseSettings({ SYMBOLS: symbols, AGENTS_ENABLED: true });
+  const offSettings = parseSettings({ SYMBOLS: symbols });
+  let asked = 0;
+  let entries = 0;
+  const withAgents = timeRuns(3, 1, () => {
+    const r = runBacktest({ settings: on, series });
+    entries = r.decisions.filter((d) => d.action !== 'exit').length;
+    asked = r.denials['consensus:agent-gates'] ?? 0;
+  });
+  const without = timeRuns(3, 1, () => void runBacktest({ settings: offSettings, series }));
+  out.agents_pipeline_bars_per_s = {
+    value: bars / median(withAgents),
+    unit: 'bars/s',
+    note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${asked} agent denials, median of 3`,
+  };
+  out.agents_off_pipeline_bars_per_s = { value: bars / median(without), unit: 'bars/s', note: 'same data, agents off' };
+
+  // embedded agents per call, on real contexts from the first series
+  const c = series[0]!;
+  const contexts: AgentContext[] = [];
+  for (let t = 300; t < Math.min(c.length, 300 + 2000); t++) {
+    contexts.push({
+      symbol: c.symbol,
+      time: c.openTime[t]! + c.intervalMs,
+      price: c.close[t]!,
+      change24h: c.close[t]! / c.close[t - 288]! - 1,
+      volume: c.volume[t]!,
+      atr: c.high[t]! - c.low[t]!,
+      volatility: 0.6,
+      closes: Array.from(c.close.subarray(t - on.AGENT_CONTEXT_BARS + 1, t + 1)),
+      position: 0,
+      proposedDirection: 1,
+    });
+  }
+  for (const [name, agent] of [
+    ['agent_embedded_forecast_us', embeddedForecastAgent(on)],
+    ['agent_embedded_thesis_us', embeddedThesisAgent(on)],
+  ] as const) {
+    const runs = timeRuns(5, 2, () => {
+      for (const ctx of contexts) agent.opinion(ctx);
+    });
+    out[name] = {
+      value: (median(runs) / contexts.length) * 1e6,
+      unit: 'µs/call',
+      note: `${on.AGENT_CONTEXT_BARS} closes, horizon ${on.LAGLLAMA_HORIZON}`,
+    };
+  }
+
+  // gateway against an instant local chat-completions server, 4 in flight
+  const reply = JSON.stringify({
+    choices: [
+      {
+        message: {
+          content: JSON.stringify({
+            thesis: 'Instant bench reply for latency.',
+            side: 'buy',
+            risk_score: 0.5,
+            confidence: 0.8,
+          }),
+        },
+      },
+    ],
+  });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(reply);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const s = parseSettings({ FINGPT_ENDPOINT: url, MAX_PARALLEL_AGENTS: 4, AGENT_CACHE_TTL_SECONDS: 0 });
+  const gateway = new AgentGateway({ settings: s });
+  const agent = thesisClient(s);
+  const latencies: number[] = [];
+  const total = 4000;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const ctx = contexts[next++ % contexts.length]!;
+      const t0 = performance.now();
+      await gateway.call(agent, { ...ctx, time: ctx.time + next });
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  await new Promise<void>((r) => server.close(() => r()));
+  const steady = latencies.slice(200);
+  out.agent_gateway_p50_ms = { value: quantile(steady, 0.5), unit: 'ms', note: 'instant local server, 4 in flight' };
+  out.agent_gateway_p99_ms = {
+    value: quantile(steady, 0.99),
+    unit: 'ms',
+    note: `full call incl. loopback HTTP, ${steady.length} calls after 200 warm-up`,
+  };
+  return out;
+}
