@@ -93,7 +93,28 @@ export function klines(
   limit: number,
 ): Kline[] {
   const out: Kline[] = [];
-  for (let i = 0; i <= lastIndex; i++) {
+  const ratio = Math.max(1, Math.round(intervalMs / s.intervalMs));
+  // first bar worth reading: the requested start (binary search) or enough bars back for `limit` klines,
+  // moved back to the first bar of its bucket so no kline is cut
+  let from = 0;
+  if (startTime !== undefined) {
+    const t0 = Math.floor(startTime / intervalMs) * intervalMs;
+    let lo = 0;
+    let hi = lastIndex + 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s.openTime[mid]! < t0) lo = mid + 1;
+      else hi = mid;
+    }
+    from = lo;
+  } else if (endTime === undefined) {
+    from = Math.max(0, lastIndex - (limit + 1) * ratio);
+  }
+  if (from > 0) {
+    const bucket = Math.floor(s.openTime[from]! / intervalMs) * intervalMs;
+    while (from > 0 && s.openTime[from - 1]! >= bucket) from--;
+  }
+  for (let i = from; i <= lastIndex; i++) {
     const t = s.openTime[i]!;
     const bucket = Math.floor(t / intervalMs) * intervalMs;
     const k = out[out.length - 1];

@@ -70,7 +70,8 @@ export interface SimulatorOptions {
   /** bars released at start (index into the first series); default 0 */
   startIndex?: number;
   initialBalance: number;
-  credentials?: V1Credential[];
+  /** V1 keys and/or V3 API wallets (a V3 entry may also be given here) */
+  credentials?: (V1Credential | V3Credential)[];
   v3Credentials?: V3Credential[];
   takerFee?: number;
   makerFee?: number;
@@ -196,10 +197,15 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     maxNumOrders: 200,
     maxNumAlgoOrders: 10,
   });
-  const v1 = new V1Auth(opts.credentials ?? []);
-  const v3 = new V3Auth(opts.v3Credentials ?? [], opts.chainId ?? 1666);
-  for (const c of opts.credentials ?? []) accountOf(engine, c.account ?? c.apiKey);
-  for (const c of opts.v3Credentials ?? []) accountOf(engine, c.account ?? c.user.toLowerCase());
+  const v1Creds = (opts.credentials ?? []).filter((c): c is V1Credential => 'apiKey' in c);
+  const v3Creds = [
+    ...(opts.credentials ?? []).filter((c): c is V3Credential => 'signer' in c),
+    ...(opts.v3Credentials ?? []),
+  ];
+  const v1 = new V1Auth(v1Creds);
+  const v3 = new V3Auth(v3Creds, opts.chainId ?? 1666);
+  for (const c of v1Creds) accountOf(engine, c.account ?? c.apiKey);
+  for (const c of v3Creds) accountOf(engine, c.account ?? c.user.toLowerCase());
   const faults = new FaultInjector(opts.faults, () => clock.now());
 
   const intervalMs = opts.barIntervalMs ?? opts.series[0]!.intervalMs;
