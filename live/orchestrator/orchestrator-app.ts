@@ -15,8 +15,10 @@ export interface OrchestratorOptions {
   readonly clock: ClockPort;
   /** append-only JSONL of routed ids, decisions and halts; omitted = memory only */
   readonly journalPath?: string;
-  /** Fastify logger (off by default; request logs never carry bodies or headers) */
+  /** Fastify logger (off by default). Request lines carry method, path (never the query string) and IP only */
   readonly logger?: boolean;
+  /** where log lines go when `logger` is on (default stdout) */
+  readonly logStream?: { write(line: string): void };
   /** how many registered decisions GET /portfolio keeps (default 200) */
   readonly keepDecisions?: number;
 }
@@ -121,7 +123,23 @@ type HaltReason = 'emergency_stop' | 'drawdown';
 export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance {
   const { settings, venue, clock } = opts;
   const keep = opts.keepDecisions ?? 200;
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger:
+      opts.logger === true
+        ? {
+            level: 'info',
+            ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}),
+            serializers: {
+              req: (r: { method?: string; url?: string; ip?: string }) => ({
+                method: r.method,
+                path: (r.url ?? '').split('?')[0],
+                ip: r.ip,
+              }),
+            },
+          }
+        : false,
+    bodyLimit: 64 * 1024,
+  });
   const journal = new RoutingJournal(opts.journalPath);
   const startedAt = clock.now();
 

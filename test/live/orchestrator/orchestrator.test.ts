@@ -309,6 +309,44 @@ describe('orchestrator routes', () => {
   });
 });
 
+describe('orchestrator logs', () => {
+  it('never logs a query string, a header or a body', async () => {
+    const { AsterRestClient } = await import('../../../live/aster/rest-client.ts');
+    const { AsterWalletVenue } = await import('../../../live/orchestrator/aster-wallet-venue.ts');
+    const { buildOrchestratorApp } = await import('../../../live/orchestrator/orchestrator-app.ts');
+    const { DEFAULT_SETTINGS, withOverrides } = await import('../../../pipelines/settings.ts');
+    rig = await startRig();
+    const lines: string[] = [];
+    const app = buildOrchestratorApp({
+      settings: withOverrides(DEFAULT_SETTINGS, { ADMIN_API_TOKEN: TOKEN }),
+      venue: new AsterWalletVenue(
+        new AsterRestClient({
+          baseUrl: rig.peer.url,
+          credentials: { kind: 'hmac', apiKey: rig.peer.apiKey, secretKey: rig.peer.secretKey },
+        }),
+      ),
+      clock: rig.clock,
+      logger: true,
+      logStream: { write: (l) => void lines.push(l) },
+    });
+    await app.inject({ method: 'GET', url: `/portfolio?token=${TOKEN}` });
+    await app.inject({ method: 'POST', url: '/order/bot1', headers: auth, payload: order() });
+    await app.inject({
+      method: 'POST',
+      url: '/order/bot1',
+      headers: { authorization: 'Bearer wrong-guess' },
+      payload: order(),
+    });
+    await app.close();
+    expect(lines.length).toBeGreaterThan(0);
+    const all = lines.join('\n');
+    expect(all).toContain('/portfolio');
+    expect(all).not.toContain(TOKEN);
+    expect(all).not.toContain('wrong-guess');
+    expect(all).not.toContain(rig.peer.secretKey);
+  });
+});
+
 describe('orchestrator cancels', () => {
   it('lets a bot cancel only the orders it routed', async () => {
     rig = await startRig();
