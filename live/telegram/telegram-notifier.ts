@@ -48,6 +48,16 @@ export interface TelegramNotifierOptions {
 }
 
 const COMMAND_HELP = 'commands: /status /portfolio /positions /stop';
+/** Telegram's limit is 4096 characters per message */
+const MAX_TEXT = 4000;
+/** a 429 asking to wait longer than this is not retried */
+const MAX_RETRY_AFTER_S = 30;
+
+class RateLimited extends Error {
+  constructor(readonly retryAfterS: number) {
+    super(`HTTP 429: retry after ${retryAfterS} s`);
+  }
+}
 
 interface Update {
   update_id: number;
@@ -90,6 +100,7 @@ export class TelegramNotifier {
   dropped = 0;
   suppressed = 0;
   pollFailures = 0;
+  rateLimited = 0;
 
   constructor(opts: TelegramNotifierOptions) {
     this.#opts = opts;
@@ -181,7 +192,7 @@ export class TelegramNotifier {
   notify(text: string): void {
     if (!this.enabled) return;
     const max = this.#opts.maxQueue ?? 100;
-    this.#queue.push(text);
+    this.#queue.push(text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 3)}...` : text);
     while (this.#queue.length > max) {
       this.#queue.shift();
       this.dropped++;
@@ -200,7 +211,15 @@ export class TelegramNotifier {
   async #drain(): Promise<void> {
     for (let text = this.#queue.shift(); text !== undefined; text = this.#queue.shift()) {
       try {
-        await this.#send(text);
+        try {
+          await this.#send(text);
+        } catch (err) {
+          // Telegram's flood control: wait as asked (bounded) and try once more
+          if (!(err instanceof RateLimited) || err.retryAfterS > MAX_RETRY_AFTER_S) throw err;
+          this.rateLimited++;
+          await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, err.retryAfterS * 1000));
+          await this.#send(text);
+        }
         this.sent++;
         this.#result(true);
       } catch (err) {
@@ -226,7 +245,15 @@ export class TelegramNotifier {
       body: JSON.stringify({ chat_id: this.#s.TELEGRAM_CHAT_ID, text, disable_web_page_preview: true }),
       signal: AbortSignal.timeout(this.#opts.requestTimeoutMs ?? 10_000),
     });
-    const body = (await res.json().catch(() => ({}))) as { ok?: unknown; description?: unknown };
+    const body = (await res.json().catch(() => ({}))) as {
+      ok?: unknown;
+      description?: unknown;
+      parameters?: { retry_after?: unknown };
+    };
+    if (res.status === 429) {
+      const after = Number(body.parameters?.retry_after ?? res.headers.get('retry-after') ?? 1);
+      throw new RateLimited(Number.isFinite(after) && after >= 0 ? after : 1);
+    }
     if (!res.ok || body.ok !== true) {
       const why = typeof body.description === 'string' ? `: ${body.description.slice(0, 200)}` : '';
       throw new Error(`HTTP ${res.status}${why}`);

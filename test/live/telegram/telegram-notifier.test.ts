@@ -316,6 +316,41 @@ describe('TelegramNotifier', () => {
     expect(server.sent).toHaveLength(2);
   });
 
+  it('waits out a 429 as Telegram asks (once, bounded), and caps message length', async () => {
+    server = await startTelegramServer(TOKEN);
+    const clock = { t: 0, now: () => clock.t };
+    const t = manualTimers();
+    const oks: boolean[] = [];
+    notifier = new TelegramNotifier({
+      settings: settings(server.url),
+      clock,
+      timers: t.timers,
+      onSent: (ok) => oks.push(ok),
+    });
+    server.failSends(1, 429, 3);
+    notifier.notify('first');
+    // the sender is now waiting on a 3 s timer; fire it once it is armed (bounded wait)
+    for (let i = 0; i < 200 && t.due.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(t.due.map((d) => d.ms)).toEqual([3000]);
+    expect(server.sent).toHaveLength(0);
+    t.fire();
+    await notifier.flush();
+    expect(server.sent.map((m) => m.text)).toEqual(['first']);
+    expect(notifier.rateLimited).toBe(1);
+    expect(oks).toEqual([true]);
+
+    // a wait longer than the bound is a failure, not a stall
+    server.failSends(1, 429, 3600);
+    notifier.notify('second');
+    await notifier.flush();
+    expect(notifier.failures).toBe(1);
+    expect(oks).toEqual([true, false]);
+
+    notifier.notify('x'.repeat(10_000));
+    await notifier.flush();
+    expect(server.sent[1]!.text.length).toBe(4000);
+  });
+
   it('does nothing without a token or chat', async () => {
     server = await startTelegramServer(TOKEN);
     const clock = { t: 0, now: () => 0 };

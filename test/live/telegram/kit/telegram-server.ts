@@ -18,8 +18,8 @@ export interface TelegramServer {
   readonly offsets: number[];
   readonly paths: string[];
   pushUpdate(chatId: number, text: string): number;
-  /** the next n sendMessage calls answer this HTTP status */
-  failSends(n: number, status: number): void;
+  /** the next n sendMessage calls answer this HTTP status (429 with retry_after = retryAfter) */
+  failSends(n: number, status: number, retryAfter?: number): void;
   /** sendMessage answers wait until release() */
   holdSends(): void;
   release(): void;
@@ -34,6 +34,7 @@ export async function startTelegramServer(token: string, holdMs = 100): Promise<
   let nextUpdate = 500;
   let failing = 0;
   let failStatus = 500;
+  let retryAfter = 1;
   let holding = false;
   const held: (() => void)[] = [];
   const open = new Set<ServerResponse>();
@@ -63,6 +64,14 @@ export async function startTelegramServer(token: string, holdMs = 100): Promise<
         const answer = () => {
           if (failing > 0) {
             failing--;
+            if (failStatus === 429) {
+              return json(res, 429, {
+                ok: false,
+                error_code: 429,
+                description: `Too Many Requests: retry after ${retryAfter}`,
+                parameters: { retry_after: retryAfter },
+              });
+            }
             return json(res, failStatus, { ok: false, error_code: failStatus, description: 'Internal Server Error' });
           }
           sent.push({ chat_id: String(body.chat_id), text: String(body.text) });
@@ -94,9 +103,10 @@ export async function startTelegramServer(token: string, holdMs = 100): Promise<
       updates.push({ update_id: id, message: { message_id: id, chat: { id: chatId }, text } });
       return id;
     },
-    failSends(n, status) {
+    failSends(n, status, after = 1) {
       failing = n;
       failStatus = status;
+      retryAfter = after;
     },
     holdSends() {
       holding = true;
