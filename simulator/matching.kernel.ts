@@ -113,6 +113,8 @@ export interface AccountState {
   /** open client order ids → order id */
   openClientIds: Map<string, number>;
   fills: SimFill[];
+  /** accumulated realised PnL per symbol */
+  realized: Map<string, number>;
   fundingPaid: number;
 }
 
@@ -186,6 +188,7 @@ export function accountOf(engine: Engine, id: string): AccountState {
       orders: new Map(),
       openClientIds: new Map(),
       fills: [],
+      realized: new Map(),
       fundingPaid: 0,
     };
     engine.accounts.set(id, a);
@@ -591,6 +594,7 @@ function fillOrder(
     time,
   };
   account.fills.push(fill);
+  if (realized !== 0) account.realized.set(o.symbol, (account.realized.get(o.symbol) ?? 0) + realized);
   if (o.closePosition && o.origQty === 0) o.origQty = qty;
   o.executedQty = qtyClean(o.executedQty + qty);
   o.cumQuote += quote;

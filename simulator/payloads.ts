@@ -103,12 +103,6 @@ export function orderTradeUpdate(
   return { e: 'ORDER_TRADE_UPDATE', E: eventTime, T: o.updateTime, o: body };
 }
 
-export function realizedFor(fills: readonly SimFill[], symbol: string): number {
-  let r = 0;
-  for (const x of fills) if (x.symbol === symbol) r += x.realizedPnl;
-  return r;
-}
-
 export function positionRow(
   engine: Engine,
   p: Position,

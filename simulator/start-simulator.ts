@@ -36,7 +36,7 @@ import {
 import { V1Auth, V3Auth, type V1Credential, type V3Credential } from './auth.ts';
 import { FaultInjector, type FaultCounters, type FaultKind, type FaultOptions, type FaultPlan } from './faults.ts';
 import { Replay, klines, klineIntervalMs, intervalName } from './replay.ts';
-import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, realizedFor, type Formats } from './payloads.ts';
+import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, type Formats } from './payloads.ts';
 
 /**
  * An Aster-compatible exchange on 127.0.0.1: REST (V1 HMAC and V3 EIP-712), market and user-data
@@ -274,7 +274,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
               s,
               pa: fmtOf(s).qty(p.amount),
               ep: p.entryPrice.toFixed(5),
-              cr: money(realizedFor(a.fills, s)),
+              cr: money(a.realized.get(s) ?? 0),
               up: money(unrealised(engine, p)),
               mt: 'cross',
               iw: '0.00000000',
@@ -289,9 +289,15 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     };
   }
 
+  function listening(account: string): boolean {
+    const key = keyByAccount.get(account);
+    return key !== undefined && (listenKeys.get(key)?.sockets.size ?? 0) > 0;
+  }
+
   function dispatch(events: readonly EngineEvent[]): void {
     const now = clock.now();
     for (const ev of events) {
+      if (ev.kind !== 'trade' && !listening(ev.account)) continue;
       if (ev.kind === 'order') {
         toUser(ev.account, orderTradeUpdate(ev.order, ev.execType, ev.fill, fmtOf(ev.order.symbol), now));
       } else if (ev.kind === 'account') {
