@@ -154,7 +154,10 @@ export function viewFromBacktest(
           {
             name: d.source,
             status: 'ok',
-            lastThesis: `${d.action} ${d.symbol} at ${d.price}: ${d.gates.map((g) => `${g.gate} ${g.passed ? 'passed' : 'failed'}`).join(', ')}`,
+            lastThesis: [
+              `${d.action} ${d.symbol} at ${d.price}`,
+              ...d.gates.map((g) => `${g.gate} ${g.passed ? 'passed' : 'failed'}`),
+            ].join('; '),
             lastGates: gates(d),
             winRate: trades.length ? wins / trades.length : null,
           },
