@@ -271,7 +271,12 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
         equity = walletEquity(b);
         price = mark;
       } catch (e) {
-        return reply.code(502).send({ status: 'error', clientOrderId: id, error: errorCode(e) });
+        // e.g. a symbol the exchange does not list (premiumIndex refused): nothing was sent
+        const code = errorCode(e);
+        const rejected = code === 'EXCHANGE_REJECTED';
+        return reply
+          .code(rejected ? 422 : 502)
+          .send({ status: rejected ? 'rejected' : 'error', clientOrderId: id, error: code });
       }
       notePeak(equity);
       // an emergency stop may have started while we were reading the wallet

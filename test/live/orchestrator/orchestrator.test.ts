@@ -300,6 +300,10 @@ describe('orchestrator routes', () => {
     expect(refused.statusCode).toBe(422);
     expect(refused.json()).toEqual({ status: 'rejected', clientOrderId: 'r1', error: 'EXCHANGE_REJECTED' });
     expect(refused.body).not.toContain('ReduceOnly');
+    // a symbol the exchange does not list: refused before anything is sent
+    const unlisted = await post(rig, '/order/bot1', order({ clientOrderId: 'u1', symbol: 'NOPEUSDT' }));
+    expect(unlisted.statusCode).toBe(422);
+    expect(unlisted.json()).toEqual({ status: 'rejected', clientOrderId: 'u1', error: 'EXCHANGE_REJECTED' });
     const p = rig.peer;
     p.failNext('/fapi/v2/positionRisk', 500);
     const pf = await rig.app.inject({ method: 'GET', url: '/portfolio' });
