@@ -90,7 +90,7 @@ const RangeSchema = z.strictObject({
 
 export const StudyFileSchema = z.strictObject({
   study: z.string().min(1).optional(),
-  params: z.union([z.array(z.string()).min(1), z.record(z.string(), RangeSchema)]).optional(),
+  params: z.unknown().optional(),
   objective: z.enum(OBJECTIVES).optional(),
   sampler: z.enum(['tpe', 'random']).optional(),
   trials: z.number().int().min(1).optional(),
@@ -99,7 +99,7 @@ export const StudyFileSchema = z.strictObject({
   trainRatio: z.number().positive().optional(),
   seed: z.number().int().min(0).optional(),
 });
-export type StudyFile = z.infer<typeof StudyFileSchema> & { space?: SearchSpace };
+export type StudyFile = Omit<z.infer<typeof StudyFileSchema>, 'params'> & { space?: SearchSpace };
 
 /** Reads a small JSON study file; any problem is an error naming the file and the field. */
 export function readStudyFile(path: string): StudyFile {
@@ -109,16 +109,24 @@ export function readStudyFile(path: string): StudyFile {
   } catch (error) {
     throw new SapphireError('TUNING_SPACE_INVALID', `study file ${path} does not parse: ${(error as Error).message}`);
   }
-  const parsed = StudyFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  const fail = (issues: readonly { path: PropertyKey[]; message: string }[], at: string[] = []): never => {
+    const why = issues.map((i) => `${[...at, ...i.path.map(String)].join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new SapphireError('TUNING_SPACE_INVALID', `study file ${path}: ${why}`);
-  }
-  const f: StudyFile = { ...parsed.data };
-  if (f.params) {
-    f.space = Array.isArray(f.params)
-      ? Object.fromEntries(f.params.map((n) => [n, resolveParam(n)]))
-      : Object.fromEntries(Object.entries(f.params).map(([n, r]) => [n, resolveParam(n, r)]));
+  };
+  const parsed = StudyFileSchema.safeParse(raw);
+  if (!parsed.success) return fail(parsed.error.issues);
+  const { params, ...rest } = parsed.data;
+  const f: StudyFile = { ...rest };
+  if (params !== undefined) {
+    // parsed on its own so a bad range names its field (a union would only say "invalid input")
+    const names = z.array(z.string()).min(1).safeParse(params);
+    if (names.success) {
+      f.space = Object.fromEntries(names.data.map((n) => [n, resolveParam(n)]));
+    } else {
+      const ranges = z.record(z.string(), RangeSchema).safeParse(params);
+      if (!ranges.success) return fail(Array.isArray(params) ? names.error.issues : ranges.error.issues, ['params']);
+      f.space = Object.fromEntries(Object.entries(ranges.data).map(([n, r]) => [n, resolveParam(n, r)]));
+    }
   }
   return f;
 }

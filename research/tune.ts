@@ -5,6 +5,7 @@ import { SapphireError } from '../pipelines/errors.ts';
 import { evaluateBacktest, type DataSource } from './backtest-objective.ts';
 import type { ObjectiveName, TrialMetrics } from './objectives.ts';
 import { createSampler } from './samplers/tpe.ts';
+import { validateSpace } from './samplers/space.ts';
 import type { Params } from './samplers/types.ts';
 import type { StudyStorage, TrialRecord } from './storage/types.ts';
 import { bestTrial, runStudy, type Evaluation } from './study.ts';
@@ -89,6 +90,7 @@ function scored(window: TimeWindow, e: Evaluation | null): ScoredWindow {
  * threads), then its winner backtested on the unseen test window.
  */
 export async function runTuning(o: TuneOptions): Promise<TuneReport> {
+  validateSpace(o.space);
   const span = dataSpan(o.series);
   const folds: Fold[] = makeFolds({ ...span, folds: o.folds, trainRatio: o.trainRatio });
   const objective = { base: o.base, objective: o.objective, minTrades: o.minTrades };

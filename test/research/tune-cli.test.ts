@@ -1,0 +1,144 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, sapphire } from '../kit/cli.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function workspace(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sapphire-tune-cli-'));
+  dirs.push(dir);
+  mkdirSync(join(dir, 'data'));
+  for (const s of ['BTCUSDT', 'ETHUSDT']) {
+    copyFileSync(join(REPO, `test/fixtures/core/${s}-5m-2025-01-28.csv`), join(dir, 'data', `${s}.csv`));
+  }
+  return dir;
+}
+
+const ENV = ['# research settings', 'SYMBOLS=BTCUSDT,ETHUSDT  # both fixtures', 'MOMENTUM_THRESHOLD=0.5', ''].join(
+  '\n',
+);
+
+describe('sapphire tune', () => {
+  it('tunes walk-forward, prints IS vs OOS and writes the winner into .env keeping the rest; re-running resumes', () => {
+    const dir = workspace();
+    writeFileSync(join(dir, '.env'), ENV);
+    const args = [
+      'tune',
+      '--data',
+      'data',
+      '--params',
+      'MOMENTUM_THRESHOLD,ATR_STOP_MULTIPLE:1:4',
+      '--trials',
+      '10',
+      '--folds',
+      '2',
+      '--min-trades',
+      '1',
+      '--workers',
+      '1',
+      '--study',
+      'cli',
+      '--write-env',
+      '--out',
+      'out',
+    ];
+    const r = sapphire(args, { cwd: dir, timeoutMs: 120_000 });
+    expect(r.stderr).not.toMatch(/sapphire:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Walk-forward: in-sample (train) vs out-of-sample (test), objective sharpe');
+    expect(r.stdout).toMatch(/IS sharpe\s+OOS sharpe/);
+    expect(r.stdout).toContain('Parameters (fold 2)');
+    const report = JSON.parse(readFileSync(join(dir, 'out/tune.json'), 'utf8')) as {
+      folds: { trials: unknown[]; train: { to: number }; test: { from: number } }[];
+      chosen: Record<string, number>;
+    };
+    expect(report.folds).toHaveLength(2);
+    for (const f of report.folds) {
+      expect(f.trials).toHaveLength(10);
+      expect(f.train.to).toBe(f.test.from);
+    }
+    const env = readFileSync(join(dir, '.env'), 'utf8');
+    expect(env.startsWith('# research settings\nSYMBOLS=BTCUSDT,ETHUSDT  # both fixtures\n')).toBe(true);
+    expect(env).toContain(`MOMENTUM_THRESHOLD=${report.chosen.MOMENTUM_THRESHOLD}`);
+    expect(env).toContain(`ATR_STOP_MULTIPLE=${report.chosen.ATR_STOP_MULTIPLE}`);
+    expect(report.chosen.ATR_STOP_MULTIPLE).toBeGreaterThanOrEqual(1);
+    expect(report.chosen.ATR_STOP_MULTIPLE).toBeLessThanOrEqual(4);
+    expect(readFileSync(join(dir, '.env.bak'), 'utf8')).toBe(ENV);
+    // the default journal holds both fold studies; a re-run resumes them instead of adding trials
+    const journal = join(dir, '.sapphire/studies.jsonl');
+    const reserves = () =>
+      readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"op":"reserve"')).length;
+    expect(reserves()).toBe(20);
+    const again = sapphire([...args.filter((a) => a !== '--write-env'), '--quiet'], { cwd: dir, timeoutMs: 120_000 });
+    expect(again.code).toBe(0);
+    expect(reserves()).toBe(20);
+    expect(again.stdout).toContain(`MOMENTUM_THRESHOLD=${report.chosen.MOMENTUM_THRESHOLD}`);
+  });
+
+  it.each([
+    [['--params', 'NOT_A_KNOB'], /unknown parameter NOT_A_KNOB \(tunable: .*MOMENTUM_THRESHOLD/],
+    [['--params', 'MOMENTUM_THRESHOLD:2:1'], /MOMENTUM_THRESHOLD: empty or inverted range 2\.\.1/],
+    [['--params', 'MOMENTUM_THRESHOLD:1:1'], /empty or inverted range/],
+    [['--objective', 'luck'], /--objective "luck"/],
+    [['--sampler', 'grid'], /--sampler "grid"/],
+    [['--trials', '0'], /--trials "0"/],
+    [['--storage', 'redis://127.0.0.1:1'], /STUDY_STORAGE: redis:\/\/127\.0\.0\.1:1\/? does not answer/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ])('refuses %j with a clear error, exit ≠ 0, .env untouched', (extra, message) => {
+    const dir = workspace();
+    writeFileSync(join(dir, '.env'), ENV);
+    const r = sapphire(
+      ['tune', '--data', 'data', '--trials', '3', '--folds', '1', '--workers', '0', '--write-env', ...extra],
+      {
+        cwd: dir,
+      },
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(ENV);
+    expect(existsSync(join(dir, '.env.bak'))).toBe(false);
+  });
+
+  it('names a study file that does not parse, or has a bad field', () => {
+    const dir = workspace();
+    writeFileSync(join(dir, 'broken.json'), '{"params": [');
+    const r = sapphire(['tune', '--data', 'data', '--study-file', 'broken.json'], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/study file broken\.json does not parse/);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ params: { MOMENTUM_THRESHOLD: { low: 'x' } } }));
+    const r2 = sapphire(['tune', '--data', 'data', '--study-file', 'bad.json'], { cwd: dir });
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toMatch(/study file bad\.json: params\.MOMENTUM_THRESHOLD\.low/);
+  });
+
+  it('runs from a study file and writes nothing to .env when no trial is feasible', () => {
+    const dir = workspace();
+    writeFileSync(join(dir, '.env'), ENV);
+    writeFileSync(
+      join(dir, 'study.json'),
+      JSON.stringify({ params: { MOMENTUM_THRESHOLD: { low: 0.2, high: 1 } }, trials: 4, folds: 1, minTrades: 100000 }),
+    );
+    const r = sapphire(['tune', '--data', 'data', '--study-file', 'study.json', '--workers', '0', '--write-env'], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('no feasible winner');
+    expect(r.stdout).toMatch(/penalised/);
+    expect(r.stderr).toContain('--write-env: nothing written');
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(ENV);
+  });
+
+  it('prints its usage with --help', () => {
+    const r = sapphire(['tune', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('usage: sapphire tune');
+    expect(r.stdout).toContain('--write-env');
+  });
+});
