@@ -37,9 +37,13 @@ export function openMessage(f: Fill, decision: Decision | undefined, protect: Pr
   return lines.join('\n');
 }
 
-export function closeMessage(f: Fill, held: { side: 1 | -1; entry: number } | undefined): string {
+export function closeMessage(f: Fill, held: { side: 1 | -1; entry: number; qty?: number } | undefined): string {
   const side = held !== undefined ? (held.side === 1 ? 'LONG' : 'SHORT') : f.side === 'SELL' ? 'LONG' : 'SHORT';
-  const lines = [`CLOSE ${side} ${f.symbol} (${f.reason})`, `${f.side} ${fmt(f.quantity)} @ ${fmt(f.price)}`];
+  const partial = held?.qty !== undefined && f.quantity < held.qty - 1e-12;
+  const lines = [
+    `${partial ? 'REDUCE' : 'CLOSE'} ${side} ${f.symbol} (${f.reason})`,
+    `${f.side} ${fmt(f.quantity)} @ ${fmt(f.price)}`,
+  ];
   if (held !== undefined && held.entry > 0) {
     const pnl = (f.price - held.entry) * f.quantity * held.side;
     const pct = ((f.price - held.entry) / held.entry) * held.side * 100;

@@ -140,15 +140,19 @@ describe('TelegramNotifier', () => {
     expect(msg.text).not.toContain('rejected view');
 
     clock.t += 3600_000;
-    const exitBar = btc[22]!;
-    notifier.onEvent(fill(exitBar, 'SELL', 0.01, 'take-profit', 'b-7-tp'));
+    notifier.onEvent(fill(btc[15]!, 'SELL', 0.004, 'delever', 'b-7-d'));
     await notifier.flush();
-    expect(server.sent).toHaveLength(2);
-    const close = server.sent[1]!.text;
+    expect(server.sent[1]!.text.split('\n')[0]).toBe('REDUCE LONG BTCUSDT (delever)');
+    clock.t += 3600_000;
+    const exitBar = btc[22]!;
+    notifier.onEvent(fill(exitBar, 'SELL', 0.006, 'take-profit', 'b-7-tp'));
+    await notifier.flush();
+    expect(server.sent).toHaveLength(3);
+    const close = server.sent[2]!.text;
     expect(close).toContain('CLOSE LONG BTCUSDT (take-profit)');
-    const pnl = (exitBar.close - entryBar.close) * 0.01;
+    const pnl = (exitBar.close - entryBar.close) * 0.006;
     expect(close).toContain(`PnL ${pnl >= 0 ? '+' : ''}${Number(pnl.toFixed(4))}`);
-    expect(oks).toEqual([true, true]);
+    expect(oks).toEqual([true, true, true]);
     expect(notifier.failures).toBe(0);
   });
 
