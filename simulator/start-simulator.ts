@@ -509,6 +509,20 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     return l === 'true';
   };
 
+  /** a JSON-array parameter (batchOrders, orderIdList, origClientOrderIdList), name matched case-insensitively */
+  const jsonList = (ctx: Ctx, name: string): unknown[] => {
+    let raw: string | null = ctx.params.get(name);
+    if (raw === null) for (const [k, v] of ctx.params) if (k.toLowerCase() === name.toLowerCase()) raw = v;
+    if (raw === null || raw === '') throw missing(name);
+    try {
+      const v = JSON.parse(raw) as unknown;
+      if (!Array.isArray(v)) throw new Error('not a list');
+      return v;
+    } catch {
+      throw bad(-1130, `Data sent for parameter '${name}' is not valid.`);
+    }
+  };
+
   function exchangeInfo(): unknown {
     const raw = JSON.parse(readFileSync(EXCHANGE_INFO_FILE, 'utf8')) as { symbols: { symbol: string }[] } & Record<
       string,
@@ -889,6 +903,44 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         dispatch(r.events);
         return { body: orderJson(r.order, fmtOf(s)) };
       }
+      case 'POST batchOrders': {
+        const list = jsonList(ctx, 'batchOrders');
+        if (list.length === 0 || list.length > 5)
+          throw bad(-1130, "Data sent for parameter 'batchOrders' is not valid.");
+        return {
+          body: list.map((item) => {
+            if (typeof item !== 'object' || item === null || Array.isArray(item))
+              return { code: -1130, msg: "Data sent for parameter 'batchOrders' is not valid." };
+            const params = new URLSearchParams();
+            for (const [k, v] of Object.entries(item as Record<string, unknown>)) params.set(k, String(v));
+            try {
+              return newOrder({ ...ctx, params }).reply.body;
+            } catch (e) {
+              if (e instanceof ApiError) return { code: e.code, msg: e.message };
+              throw e;
+            }
+          }),
+        };
+      }
+      case 'DELETE batchOrders': {
+        const s = sym(ctx)!;
+        const ids =
+          ctx.params.has('orderIdList') || ctx.params.has('orderidlist') ? jsonList(ctx, 'orderIdList') : undefined;
+        const cids = ids === undefined ? jsonList(ctx, 'origClientOrderIdList') : undefined;
+        const targets = (ids ?? cids ?? []).slice(0, 10);
+        if (targets.length === 0) throw missing('orderIdList');
+        return {
+          body: targets.map((t) => {
+            const r =
+              ids !== undefined
+                ? cancelOrder(engine, ctx.account, s, Number(t), undefined, ctx.now)
+                : cancelOrder(engine, ctx.account, s, undefined, String(t), ctx.now);
+            if (!r.ok) return { code: r.code, msg: r.msg };
+            dispatch(r.events);
+            return orderJson(r.order, fmtOf(s));
+          }),
+        };
+      }
       case 'DELETE allOpenOrders': {
         const s = sym(ctx)!;
         dispatch(cancelAll(engine, ctx.account, s, ctx.now));
@@ -1020,6 +1072,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'GET order',
     'GET openOrder',
     'DELETE order',
+    'POST batchOrders',
+    'DELETE batchOrders',
     'DELETE allOpenOrders',
     'GET openOrders',
     'GET allOrders',
@@ -1067,6 +1121,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         return 5;
       case 'commissionRate':
         return 20;
+      case 'batchOrders':
+        return method === 'POST' ? 5 : 1;
       default:
         return method === 'GET' && name === 'positionSide/dual' ? 30 : 1;
     }

@@ -226,6 +226,106 @@ describe('matching kernel', () => {
     expect(e.accounts.get('acct')!.positions.get('BTCUSDT')!.amount).toBe(0);
   });
 
+  it('STOP (limit) BUY triggers at the stop and then rests or takes at its limit price', () => {
+    const i = 60;
+    const e = engineAt(i);
+    const last = BTC.close[i]!;
+    const j = findBar(i + 1, (j) => BTC.high[j]! > last * 1.002);
+    let maxHigh = -Infinity;
+    for (let k = i + 1; k < j; k++) maxHigh = Math.max(maxHigh, BTC.high[k]!);
+    const stop = roundToTick(Math.max(last * 1.002, maxHigh + TICK), TICK, 'up');
+    if (stop > BTC.high[j]!) throw new Error('fixture does not fit');
+    // limit well above the stop: marketable at the trigger → takes at the trigger price
+    const hiLimit = roundToTick(stop * 1.005, TICK, 'up');
+    const a = place(e, { side: 'BUY', type: 'STOP', stopPrice: p(stop), price: p(hiLimit), quantity: '0.001' });
+    // limit below the stop and below every price until the trigger bar's close: triggers, then rests
+    const loLimit = roundToTick(Math.min(BTC.low[j]!, BTC.close[j]!) - 50, TICK, 'down');
+    const b = place(e, { side: 'BUY', type: 'STOP', stopPrice: p(stop), price: p(loLimit), quantity: '0.001' });
+    for (let k = i + 1; k <= j; k++) onBar(e, 'BTCUSDT', bar(k), k);
+    const trig = BTC.open[j]! >= stop ? BTC.open[j]! : stop;
+    expect(a.order.status).toBe('FILLED');
+    expect(a.order.avgPrice).toBeCloseTo(trig, 6);
+    expect(b.order.status).toBe('NEW');
+    expect(b.order.triggered).toBe(true);
+  });
+
+  it('TAKE_PROFIT (limit) SELL triggers when the price rises to the stop', () => {
+    const i = 70;
+    const e = engineAt(i);
+    const last = BTC.close[i]!;
+    place(e, { side: 'BUY', type: 'MARKET', quantity: '0.001' });
+    const j = findBar(i + 1, (j) => BTC.high[j]! > last * 1.002);
+    let maxHigh = -Infinity;
+    for (let k = i + 1; k < j; k++) maxHigh = Math.max(maxHigh, BTC.high[k]!);
+    const stop = roundToTick(Math.max(last * 1.002, maxHigh + TICK), TICK, 'up');
+    if (stop > BTC.high[j]!) throw new Error('fixture does not fit');
+    expect(
+      rejection(e, { side: 'SELL', type: 'TAKE_PROFIT', stopPrice: p(last - 10), price: p(last), quantity: '0.001' }),
+    ).toBe(-2021);
+    const tp = place(e, {
+      side: 'SELL',
+      type: 'TAKE_PROFIT',
+      stopPrice: p(stop),
+      price: p(stop),
+      quantity: '0.001',
+      reduceOnly: true,
+    });
+    for (let k = i + 1; k < j; k++) onBar(e, 'BTCUSDT', bar(k), k);
+    expect(tp.order.status).toBe('NEW');
+    onBar(e, 'BTCUSDT', bar(j), j);
+    expect(tp.order.status).toBe('FILLED');
+    expect(tp.order.avgPrice).toBeGreaterThanOrEqual(stop);
+    expect(e.accounts.get('acct')!.positions.get('BTCUSDT')!.amount).toBe(0);
+  });
+
+  it('TRAILING_STOP_MARKET BUY waits for its activation price, then fires callbackRate% above the lowest', () => {
+    const i = 150;
+    const e = engineAt(i);
+    const last = BTC.close[i]!;
+    const cb = 0.2;
+    const act = roundToTick(last * 0.998, TICK, 'down');
+    expect(
+      rejection(e, {
+        side: 'BUY',
+        type: 'TRAILING_STOP_MARKET',
+        callbackRate: '0.2',
+        activationPrice: p(last + 10),
+        quantity: '0.001',
+      }),
+    ).toBe(-2021);
+    expect(rejection(e, { side: 'BUY', type: 'TRAILING_STOP_MARKET', callbackRate: '9', quantity: '0.001' })).toBe(
+      -2007,
+    );
+    const t = place(e, {
+      side: 'BUY',
+      type: 'TRAILING_STOP_MARKET',
+      callbackRate: String(cb),
+      activationPrice: p(act),
+      quantity: '0.001',
+    });
+    expect(t.order.activatePrice).toBe(act);
+    let lowest = last;
+    let activated = false;
+    let expected: number | undefined;
+    for (let k = i + 1; k < BTC.length && expected === undefined; k++) {
+      for (const [a, b] of segments(BTC.close[k - 1]!, bar(k))) {
+        if (b > a && activated) {
+          const stop = lowest * (1 + cb / 100);
+          if (b >= stop) {
+            expected = a >= stop ? a : stop;
+            break;
+          }
+        }
+        lowest = Math.min(lowest, b);
+        if (lowest <= act) activated = true;
+      }
+      onBar(e, 'BTCUSDT', bar(k), k);
+      expect(t.order.status).toBe(expected === undefined ? 'NEW' : 'FILLED');
+    }
+    expect(expected).toBeDefined();
+    expect(t.order.avgPrice).toBeCloseTo(roundToTick(expected!, TICK, 'up'), 6);
+  });
+
   it('closePosition STOP_MARKET closes the whole position; reduce-only with nothing to reduce expires', () => {
     const i = 200;
     const e = engineAt(i);

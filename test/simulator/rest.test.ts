@@ -201,6 +201,45 @@ describe('simulator REST (real sockets, 127.0.0.1)', () => {
     expect(all.json).toEqual({ code: '200', msg: 'The operation of cancel all open order is done.' });
   });
 
+  it('batchOrders: mixes order objects and error objects in request order; batch cancel by id list', async () => {
+    const last = BTC.close[START + 3]!;
+    const below = (Math.floor(last * 0.98 * 10) / 10).toFixed(1);
+    const batch = [
+      {
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'LIMIT',
+        timeInForce: 'GTC',
+        quantity: '0.001',
+        price: below,
+        newClientOrderId: 'b-1',
+      },
+      { symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.0001', price: below },
+      { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.001', reduceOnly: 'true' },
+    ];
+    const r = await v1(base, 'POST', '/fapi/v1/batchOrders', { batchOrders: JSON.stringify(batch) });
+    expect(r.status).toBe(200);
+    const out = r.json as Obj[];
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatchObject({ clientOrderId: 'b-1', status: 'NEW' });
+    expect(out[1]!.code).toBe(-1111);
+    expect(out[2]).toEqual({ code: -2022, msg: 'ReduceOnly Order is rejected.' });
+    const id = out[0]!.orderId as number;
+    const c = await v1(base, 'DELETE', '/fapi/v1/batchOrders', {
+      symbol: 'BTCUSDT',
+      orderIdList: JSON.stringify([id, 987654]),
+    });
+    const cs = c.json as Obj[];
+    expect(cs[0]).toMatchObject({ orderId: id, status: 'CANCELED' });
+    expect(cs[1]).toEqual({ code: -2011, msg: 'Unknown order sent.' });
+    const tooMany = await v1(base, 'POST', '/fapi/v1/batchOrders', {
+      batchOrders: JSON.stringify([...batch, ...batch]),
+    });
+    expect((tooMany.json as Obj).code).toBe(-1130);
+    const notJson = await v1(base, 'POST', '/fapi/v1/batchOrders', { batchOrders: '[{' });
+    expect((notJson.json as Obj).code).toBe(-1130);
+  });
+
   it('account, leverage, commission and listenKey calls have the Aster shapes', async () => {
     const acc = (await v1(base, 'GET', '/fapi/v4/account', {})).json as Obj;
     for (const k of ['totalWalletBalance', 'availableBalance', 'assets', 'positions']) expect(acc).toHaveProperty(k);

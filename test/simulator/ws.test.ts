@@ -144,6 +144,40 @@ describe('simulator WebSocket streams', () => {
     expect(Number(a.B[0]!.wb)).toBeCloseTo(s.state().balance, 6);
   });
 
+  it('a resting LIMIT order fills when the replay reaches its price, reported on the user stream', async () => {
+    const s = await start();
+    const lk = await raw(`${s.restUrl}/fapi/v1/listenKey`, { method: 'POST', headers: { 'X-MBX-APIKEY': V1_KEY } });
+    const ws = await open(`${s.wsUrl}/ws/${(lk.json as Obj).listenKey as string}`);
+    // the first later real bar that trades 0.1 % under the current close
+    const last = BTC.close[START]!;
+    let j = START + 1;
+    while (BTC.low[j]! > last * 0.999) j++;
+    let minLow = Infinity;
+    for (let k = START + 1; k < j; k++) minLow = Math.min(minLow, BTC.low[k]!);
+    const limit = Math.ceil(Math.max(BTC.low[j]!, last * 0.999) * 10) / 10;
+    expect(limit).toBeLessThan(minLow);
+    const r = await v1(s.restUrl, 'POST', '/fapi/v1/order', {
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      type: 'LIMIT',
+      timeInForce: 'GTC',
+      quantity: '0.001',
+      price: limit.toFixed(1),
+    });
+    expect((r.json as Obj).status).toBe('NEW');
+    s.advance(j - START - 1);
+    expect(s.state().openOrders).toHaveLength(1);
+    s.advance(1);
+    const fill = await ws.next((f) => f.e === 'ORDER_TRADE_UPDATE' && (f.o as Obj).X === 'FILLED');
+    expect((fill.o as Obj).m).toBe(true);
+    expect(Number((fill.o as Obj).L)).toBeCloseTo(Math.min(limit, BTC.open[j]!), 6);
+    const q = await v1(s.restUrl, 'GET', '/fapi/v1/order', {
+      symbol: 'BTCUSDT',
+      orderId: (r.json as Obj).orderId as number,
+    });
+    expect((q.json as Obj).status).toBe('FILLED');
+  });
+
   it('sends listenKeyExpired when a key is not kept alive, and ping frames on schedule', async () => {
     const s = await start({ listenKeyTtlMs: 300, pingIntervalMs: 50 });
     const lk = await raw(`${s.restUrl}/fapi/v1/listenKey`, { method: 'POST', headers: { 'X-MBX-APIKEY': V1_KEY } });
