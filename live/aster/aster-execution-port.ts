@@ -194,9 +194,13 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         };
 
         const orderSub = orders.subscribe({ next: (o) => void place(o) });
+        const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
         const userSub = opts.userEvents.subscribe({
           next: (e) => {
-            if (e.kind === 'order-update') onOrderUpdate(e);
+            if (e.kind !== 'order-update') return;
+            onOrderUpdate(e);
+            // done with it: forget the order (its trades stay deduplicated by the trade keys)
+            if (TERMINAL.has(e.status)) sent.delete(e.clientOrderId);
           },
         });
 

@@ -198,6 +198,7 @@ export class AsterMarketStream {
 
   private connect(rollover: boolean): void {
     const url = this.url();
+    const included = new Set(this.streams);
     const ws = new WebSocket(url, { autoPong: false });
     if (!rollover) this.ws = ws;
     ws.on('ping', (data: Buffer) => ws.pong(data));
@@ -209,6 +210,9 @@ export class AsterMarketStream {
         old?.close(1000, 'rollover');
       }
       this.attempt = 0;
+      // streams added while this socket was connecting are not in its URL
+      const missing = [...this.streams].filter((x) => !included.has(x));
+      if (missing.length > 0) ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: missing, id: ++this.requestId }));
       this.status.next({ kind: 'connected', url, rollover });
       if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
       this.rolloverTimer = this.scheduler.setTimeout(

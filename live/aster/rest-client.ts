@@ -72,6 +72,10 @@ export interface AsterRestClientOptions {
   readonly maxRateLimitRetries?: number;
   /** back-off after a 429 without Retry-After; default 1000 ms, doubled per retry */
   readonly rateLimitBackoffMs?: number;
+  /** REQUEST_WEIGHT per minute (exchangeInfo rateLimits); default 2400, 0 = no throttling */
+  readonly weightLimit?: number;
+  /** share of the limit after which requests wait for the next minute; default 0.95 */
+  readonly weightHeadroom?: number;
   /** query attempts after a newOrder with an unknown outcome; default 3 */
   readonly unknownOrderQueries?: number;
 }
@@ -135,12 +139,21 @@ export class AsterRestClient {
   private readonly v3: boolean;
   private offsetMs = 0;
   private usedWeight = 0;
+  private weightMinute = 0;
   private backoffUntil = 0;
   private bannedReason: string | null = null;
   private infoCache: Map<string, { info: SymbolInfo; filters: SymbolFilters }> | null = null;
   /** clientOrderId → fingerprint of the intent that used it */
   private readonly intents = new Map<string, Intent>();
-  readonly counters = { requests: 0, errors: 0, rateLimited: 0, timeouts: 0, resyncs: 0, unknownOrders: 0 };
+  readonly counters = {
+    requests: 0,
+    errors: 0,
+    rateLimited: 0,
+    timeouts: 0,
+    resyncs: 0,
+    unknownOrders: 0,
+    throttled: 0,
+  };
 
   constructor(private readonly opts: AsterRestClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -411,7 +424,8 @@ export class AsterRestClient {
       if (res.status >= 500) throw this.unavailable(`${method} ${path}: HTTP ${res.status} ${this.clean(res.text)}`);
       if (res.status >= 400 || res.status < 200) {
         const err = this.apiError(res, path);
-        if (err.exchangeCode === -1021 && !resynced && security === 'SIGNED') {
+        // -1021 (V1 timestamp outside recvWindow) or -4225 (V3 nonce expired): our clock is off
+        if ((err.exchangeCode === -1021 || err.exchangeCode === -4225) && !resynced && security !== 'NONE') {
           resynced = true;
           this.counters.resyncs++;
           await this.syncTime();
@@ -441,6 +455,16 @@ export class AsterRestClient {
     if (this.bannedReason !== null) throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
     const wait = this.backoffUntil - this.now();
     if (wait > 0) await this.sleep(wait);
+    // close to the per-minute weight limit: wait for the exchange's next minute instead of a 429
+    const limit = this.opts.weightLimit ?? 2400;
+    if (limit > 0 && this.usedWeight >= limit * (this.opts.weightHeadroom ?? 0.95)) {
+      const minuteEnd = (this.weightMinute + 1) * 60_000;
+      const untilReset = minuteEnd - this.serverNow();
+      if (untilReset > 0) {
+        this.counters.throttled++;
+        await this.sleep(untilReset);
+      }
+    }
 
     const headers: Record<string, string> = {};
     let paramString = encodeParams(params);
@@ -480,7 +504,10 @@ export class AsterRestClient {
       });
       status = res.status;
       const w = Number(res.headers.get('x-mbx-used-weight-1m'));
-      if (res.headers.has('x-mbx-used-weight-1m') && Number.isFinite(w)) this.usedWeight = w;
+      if (res.headers.has('x-mbx-used-weight-1m') && Number.isFinite(w)) {
+        this.usedWeight = w;
+        this.weightMinute = Math.floor(this.serverNow() / 60_000);
+      }
       const text = await res.text();
       const ra = Number(res.headers.get('retry-after'));
       const retryAfterMs = res.headers.has('retry-after') && Number.isFinite(ra) ? ra * 1000 : undefined;

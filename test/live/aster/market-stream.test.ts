@@ -63,6 +63,7 @@ async function setup(opts: { rest?: RestPeer } = {}) {
   stream.status.subscribe((s) => status.push(s));
   stream.start();
   await ws.waitConnections(1);
+  await waitFor(() => status.some((x) => x.kind === 'connected'));
   return { ws, stream, bars, ticks, status, sched };
 }
 

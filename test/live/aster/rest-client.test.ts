@@ -346,6 +346,42 @@ describe('resilience', () => {
     expect(c.counters.resyncs).toBe(1);
   });
 
+  it('V3 -4225 (nonce expired) → resyncs the clock and retries once with a fresh nonce', async () => {
+    const serverTime = 1_738_022_400_000;
+    const p = (await peer({ kind: 'eip712', signer: V3.signer, chainId: 1666 }))
+      .on('GET', '/fapi/v3/time', () => ({ body: { serverTime } }))
+      .on('GET', '/fapi/v3/openOrders', (r) =>
+        Math.abs(Number(r.params.nonce) / 1000 - serverTime) > 10_000
+          ? { status: 400, body: { code: -4225, msg: 'Nonce Expired' } }
+          : { body: [] },
+      );
+    const c = new AsterRestClient({ baseUrl: p.url, credentials: V3, now: () => serverTime - 60_000 });
+    expect(await c.openOrders('BTCUSDT')).toEqual([]);
+    expect(p.count('GET', '/fapi/v3/openOrders')).toBe(2);
+  });
+
+  it('near the weight limit, waits for the next exchange minute instead of provoking a 429', async () => {
+    let t = 1_738_022_430_000; // 30 s into a minute
+    const p = (await peer()).on('GET', '/fapi/v1/time', () => ({
+      body: { serverTime: 1 },
+      headers: { 'X-MBX-USED-WEIGHT-1M': '2390' },
+    }));
+    const waits: number[] = [];
+    const c = new AsterRestClient({
+      baseUrl: p.url,
+      now: () => t,
+      sleep: async (ms) => {
+        waits.push(ms);
+        t += ms;
+      },
+    });
+    await c.time();
+    expect(waits).toEqual([]);
+    await c.time();
+    expect(waits).toEqual([30_000]);
+    expect(c.counters.throttled).toBe(1);
+  });
+
   it('-1021 twice is not retried forever', async () => {
     const p = (await peer(HMAC))
       .on('GET', '/fapi/v1/time', () => ({ body: { serverTime: 5 } }))
