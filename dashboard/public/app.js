@@ -18,6 +18,7 @@ const state = {
   symbol: null,
   consentDone: false,
   lastDecision: null,
+  outcome: null,
   reasoning: [],
   charts: null,
   equity: { lastSec: -Infinity, peak: -Infinity },
@@ -394,49 +395,63 @@ function renderReports(reports) {
   );
 }
 
-/** The "why" panel: the last decision with its gates and reasoning, else the last trade. */
+function tradeLines(t, headline) {
+  return [
+    el('p', {
+      class: headline ? 'headline' : 'trade-line',
+      text: `${headline ? 'Last trade: ' : ''}${t.side === 'LONG' ? 'long' : 'short'} ${t.symbol}, closed by ${t.exitReason}, ${signed(t.netPnl)} USDT (${pct(t.returnPct)})`,
+    }),
+    el('p', {
+      class: 'muted',
+      text: `opened ${when(t.openedAt)} at ${price(t.entryPrice)}, closed ${when(t.time)} at ${price(t.exitPrice)}`,
+    }),
+  ];
+}
+
+/**
+ * The "why" panel: the last decision (its checks, the reasoning, and what became of it: denied
+ * by a stage or filled), then the last closed trade. Before any live decision: the agents' last
+ * theses and the last trade from the view.
+ */
 function renderWhy() {
   const body = $('why-body');
   const d = state.lastDecision;
+  const v = state.view;
+  const t = v && v.trades[0];
+  const parts = [];
   if (d) {
-    const notes = state.reasoning.filter((r) => r.symbol === d.symbol && r.time === d.time);
-    body.replaceChildren(
+    const notes = state.reasoning.filter((r) => r.symbol === d.symbol && r.time === d.time && r.text);
+    const o = state.outcome;
+    parts.push(
       el('p', {
         class: 'headline',
         text: `${ACTION_TEXT[d.action] || d.action} ${d.symbol} @ ${price(d.price)} — confidence ${pct(d.confidence, 0)}`,
       }),
       el('p', { class: 'muted', text: `${when(d.time)} UTC · signal source ${d.source}` }),
+      el('p', {
+        class: `outcome ${o ? o.level : 'muted'}`,
+        text: o ? o.text : 'Outcome: not denied so far; waiting for an order or a fill.',
+      }),
       el('h3', { text: 'Checks' }),
-      gateList(d.gates),
-      ...(notes.length ? [el('h3', { text: 'Reasoning' })] : []),
-      ...notes.map((n) => el('blockquote', {}, el('b', { text: `${n.agent}: ` }), n.text)),
+      d.gates && d.gates.length ? gateList(d.gates) : el('p', { class: 'muted', text: 'No gate recorded.' }),
     );
-    return;
+    if (notes.length) {
+      parts.push(
+        el('h3', { text: 'Reasoning' }),
+        ...notes.map((n) => el('blockquote', {}, el('b', { text: `${n.agent}: ` }), n.text)),
+      );
+    }
+    if (t) parts.push(el('h3', { text: 'Last trade' }), ...tradeLines(t, false));
+  } else {
+    if (t) parts.push(...tradeLines(t, true));
+    for (const a of v ? v.agents.filter((x) => x.lastThesis) : []) {
+      parts.push(
+        el('div', {}, el('blockquote', {}, el('b', { text: `${a.name}: ` }), a.lastThesis), gateList(a.lastGates)),
+      );
+    }
   }
-  const v = state.view;
-  const t = v && v.trades[0];
-  const withThesis = v ? v.agents.filter((a) => a.lastThesis) : [];
-  if (!t && !withThesis.length) {
-    body.replaceChildren(el('p', { class: 'empty', text: 'No decision yet: the feed below fills as bars close.' }));
-    return;
-  }
-  body.replaceChildren(
-    ...(t
-      ? [
-          el('p', {
-            class: 'headline',
-            text: `Last trade: ${t.side === 'LONG' ? 'long' : 'short'} ${t.symbol}, closed by ${t.exitReason}, ${signed(t.netPnl)} USDT (${pct(t.returnPct)})`,
-          }),
-          el('p', {
-            class: 'muted',
-            text: `opened ${when(t.openedAt)} at ${price(t.entryPrice)}, closed ${when(t.time)} at ${price(t.exitPrice)}`,
-          }),
-        ]
-      : []),
-    ...withThesis.map((a) =>
-      el('div', {}, el('blockquote', {}, el('b', { text: `${a.name}: ` }), a.lastThesis), gateList(a.lastGates)),
-    ),
-  );
+  if (!parts.length) parts.push(el('p', { class: 'empty', text: 'No decision yet: the feed fills as bars close.' }));
+  body.replaceChildren(...parts);
 }
 
 function render(view) {
@@ -486,6 +501,7 @@ const denialText = (d) => `${d.symbol} denied by ${d.stage}/${d.rule}: ${d.detai
 const HANDLERS = {
   decision(d) {
     state.lastDecision = d;
+    state.outcome = null;
     state.reasoning = state.reasoning.filter((r) => r.time >= d.time);
     const gates = (d.gates || []).map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', ');
     addFeed(
@@ -496,12 +512,18 @@ const HANDLERS = {
     renderWhy();
   },
   reasoning(r) {
+    if (!r.text) return;
     state.reasoning.push(r);
     if (state.reasoning.length > 50) state.reasoning.shift();
     addFeed('reasoning', r.time, `${r.symbol} ${r.agent}: ${r.text}`);
     renderWhy();
   },
   fill(f) {
+    const d = state.lastDecision;
+    if (d && !state.outcome && f.symbol === d.symbol && f.time >= d.time) {
+      state.outcome = { level: 'pos', text: `Filled: ${f.side} ${qty(f.quantity)} @ ${price(f.price)} (${f.reason})` };
+      renderWhy();
+    }
     addFeed(
       'fill',
       f.time,
@@ -536,6 +558,11 @@ const HANDLERS = {
     if (!state.view) return;
     state.view.risk.state = r.state;
     if (r.denial) {
+      const d = state.lastDecision;
+      if (d && r.denial.symbol === d.symbol && r.denial.time === d.time) {
+        state.outcome = { level: 'neg', text: `Denied by ${r.denial.stage} (${r.denial.rule}): ${r.denial.detail}` };
+        renderWhy();
+      }
       state.view.risk.recentDenials.unshift(r.denial);
       state.view.risk.recentDenials.length = Math.min(state.view.risk.recentDenials.length, 20);
       addFeed('risk', r.time, denialText(r.denial));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../backtests/run-backtest.ts';
 import type { AnalyticsView, DashboardView } from '../../dashboard/dashboard-view.ts';
 import { renderBacktestHtml } from '../../dashboard/reports/backtest-html.ts';
-import type { BarColumns, PipelineEvent } from '../../pipelines/model/index.ts';
+import type { BarColumns, Decision, Denied, PipelineEvent } from '../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../pipelines/settings.ts';
 import { fixtureColumns } from '../kit/fixture-bars.ts';
 import { launchChromium, SCREENSHOTS, type Browser } from './browser.ts';
@@ -141,6 +141,17 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     expect(await page.locator('#why-body .gates li').count()).toBe(
       (decision as unknown as { gates: unknown[] }).gates.length,
     );
+    // a real denial of a real decision: the why panel says what became of it
+    const decisions = later.filter((x): x is Decision => x.kind === 'decision');
+    const denied = later.find(
+      (e): e is Denied => e.kind === 'denied' && decisions.some((x) => x.time === e.time && x.symbol === e.symbol),
+    );
+    expect(denied).toBeTruthy();
+    const deniedDecision = decisions.find((x) => x.time === denied!.time && x.symbol === denied!.symbol)!;
+    for (const m of [...toMessages(deniedDecision, settings), ...toMessages(denied!, settings)]) peer.emit(m);
+    await page.waitForSelector('#why-body .outcome:has-text("Denied by")', { timeout: 5_000 });
+    expect(await page.locator('#why-body .outcome').textContent()).toContain(denied!.rule);
+    await page.waitForSelector('#feed-list li[data-kind="risk"]', { timeout: 5_000 });
     for (const m of toMessages(trade!, settings)) peer.emit(m);
     await page.waitForSelector('#feed-list li[data-kind="trade"]:has-text("closed")', { timeout: 5_000 });
     expect(await page.locator('#trades-body tr').count()).toBe(Math.min(100, tradesBefore + 1));

@@ -201,7 +201,10 @@ export function toMessages(e: PipelineEvent, settings: Settings): Message[] {
             time: e.time,
             symbol: e.symbol,
             agent: e.source,
-            text: e.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', '),
+            text: [
+              `${e.action} at ${e.price} with confidence ${e.confidence}`,
+              ...e.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`),
+            ].join('; '),
           },
         },
       ];
@@ -222,6 +225,17 @@ export function toMessages(e: PipelineEvent, settings: Settings): Message[] {
       ];
     case 'trade-closed':
       return [{ event: 'trade', data: tradeRow(e) }];
+    case 'denied':
+      return [
+        {
+          event: 'risk',
+          data: {
+            time: e.time,
+            state: 'ACTIVE',
+            denial: { time: e.time, symbol: e.symbol, stage: e.stage, rule: e.rule, detail: e.detail },
+          },
+        },
+      ];
     case 'portfolio':
       return [
         {
