@@ -250,6 +250,34 @@ describe('asterExecutionPort', () => {
     expect(issues).toEqual([expect.objectContaining({ kind: 'foreign-fill', clientOrderId: 'manual-7' })]);
   });
 
+  it('an order with an unknown outcome is reported as an issue, not as a rejection, and is not re-sent', async () => {
+    const { rest, bars, orders, out, issues } = await setup();
+    rest
+      .on('POST', '/fapi/v1/order', () => ({ status: 503, body: { code: -1000, msg: 'unknown' } }))
+      .on('GET', '/fapi/v1/order', () => ({ status: 503, body: {} }));
+    bars.next(BTC[0]!);
+    orders.next(order({ clientOrderId: 'q1' }));
+    await waitFor(() => issues.length === 1, 10_000);
+    expect(issues[0]).toMatchObject({ kind: 'order-unknown', clientOrderId: 'q1' });
+    expect(out.filter((e) => e.kind === 'order-rejected')).toEqual([]);
+    expect(rest.count('POST', '/fapi/v1/order')).toBe(1);
+  });
+
+  it('after a 418 ban, orders are rejected with EXCHANGE_BANNED and nothing more is sent', async () => {
+    const { rest, bars, orders, out } = await setup();
+    rest.on('POST', '/fapi/v1/order', () => ({ status: 418, body: { code: -1003, msg: 'IP banned' } }));
+    bars.next(BTC[0]!);
+    orders.next(order({ clientOrderId: 'b1' }));
+    await waitFor(() => out.length === 2);
+    orders.next(order({ clientOrderId: 'b2' }));
+    await waitFor(() => out.length === 3);
+    expect(out.slice(1).map((e) => (e as { reason: string }).reason.slice(0, 15))).toEqual([
+      'EXCHANGE_BANNED',
+      'EXCHANGE_BANNED',
+    ]);
+    expect(rest.count('POST', '/fapi/v1/order')).toBe(1);
+  });
+
   it('end to end over sockets: order over signed REST, fill over the user-data WebSocket', async () => {
     const { rest } = await setup();
     const ws = await new WsPeer().start();
