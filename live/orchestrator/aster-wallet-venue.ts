@@ -1,5 +1,5 @@
 import { SapphireError } from '../../pipelines/errors.ts';
-import type { AsterRestClient } from '../aster/rest-client.ts';
+import { AsterApiError, type AsterRestClient } from '../aster/rest-client.ts';
 import type {
   VenueBalance,
   VenueOpenOrder,
@@ -65,6 +65,16 @@ export class AsterWalletVenue implements WalletVenue {
 
   async cancelAll(symbol: string): Promise<void> {
     await this.#client.cancelAllOpenOrders(symbol);
+  }
+
+  async findOrder(symbol: string, clientOrderId: string): Promise<'present' | 'absent'> {
+    try {
+      await this.#client.queryOrder({ symbol, origClientOrderId: clientOrderId });
+      return 'present';
+    } catch (e) {
+      if (e instanceof AsterApiError && e.exchangeCode === -2013) return 'absent';
+      throw e;
+    }
   }
 
   async cancelOrder(symbol: string, clientOrderId: string): Promise<void> {

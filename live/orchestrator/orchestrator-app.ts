@@ -145,6 +145,12 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
 
   const routed = new Map<string, RoutedInfo>();
   const pending = new Set<string>();
+  /**
+   * ids whose outcome is unknown: journaled as routed but with no answer recorded (a crash
+   * between the journal line and the venue's answer) or no answer from the venue. A repeat of
+   * such an id looks it up on the exchange first; only a confirmed absence routes it again.
+   */
+  const inDoubt = new Set<string>();
   /** botId → symbol → signed quantity routed by that bot */
   const exposure = new Map<string, Map<string, number>>();
   const decisions: (DecisionRecord & { decisionId: string; recordedAt: number })[] = [];
@@ -174,8 +180,14 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
     switch (e.t) {
       case 'routed':
         routed.set(e.id, { botId: e.botId, symbol: e.symbol });
+        inDoubt.add(e.id);
+        return;
+      case 'resolved':
+        inDoubt.delete(e.id);
+        if (!e.found) routed.delete(e.id);
         return;
       case 'ack': {
+        inDoubt.delete(e.id);
         const r = routed.get(e.id);
         if (r !== undefined) addExposure(r.botId, r.symbol, e.exposureQty);
         return;
@@ -197,6 +209,7 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
         return;
       }
       case 'failed':
+        if (e.error !== 'EXCHANGE_UNAVAILABLE') inDoubt.delete(e.id);
         return;
     }
   }
@@ -251,9 +264,24 @@ export function buildOrchestratorApp(opts: OrchestratorOptions): FastifyInstance
     const o = parse(OrderRequestSchema, req.body);
     const id = o.clientOrderId;
     const exitOnly = o.reduceOnly || o.closePosition === true;
+    if (pending.has(id)) return { status: 'duplicate', clientOrderId: id, botId };
     const seen = routed.get(id);
-    if (seen !== undefined || pending.has(id)) {
-      return { status: 'duplicate', clientOrderId: id, botId: seen?.botId ?? botId };
+    if (seen !== undefined) {
+      if (!inDoubt.has(id) || seen.botId !== botId || seen.symbol !== o.symbol) {
+        return { status: 'duplicate', clientOrderId: id, botId: seen.botId };
+      }
+      pending.add(id);
+      let found: 'present' | 'absent' | undefined;
+      try {
+        found = await venue.findOrder(o.symbol, id);
+      } catch {
+        found = undefined; // cannot tell: stay in doubt, never send blind
+      } finally {
+        pending.delete(id);
+      }
+      if (found !== undefined) record({ t: 'resolved', time: clock.now(), id, found: found === 'present' });
+      if (found !== 'absent') return { status: 'duplicate', clientOrderId: id, botId: seen.botId };
+      // confirmed never placed: route it like a new order
     }
     if (blocks(exitOnly)) return halted423(reply, id);
     pending.add(id);

@@ -24,6 +24,8 @@ export type JournalEntry =
       readonly exposureQty: number;
     }
   | { readonly t: 'failed'; readonly time: number; readonly id: string; readonly error: string }
+  /** an in-doubt id looked up on the exchange: found there, or absent (never arrived: may be routed again) */
+  | { readonly t: 'resolved'; readonly time: number; readonly id: string; readonly found: boolean }
   | { readonly t: 'decision'; readonly time: number; readonly botId: string; readonly decision: unknown }
   | { readonly t: 'halt'; readonly time: number; readonly reason: 'emergency_stop' | 'drawdown' }
   | { readonly t: 'resume'; readonly time: number }
@@ -41,8 +43,11 @@ export class RoutingJournal {
   constructor(path: string | undefined) {
     if (path === undefined || path === '') return;
     mkdirSync(dirname(path), { recursive: true });
+    let torn = false;
     if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const text = readFileSync(path, 'utf8');
+      torn = text.length > 0 && !text.endsWith('\n');
+      for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         try {
           const e = JSON.parse(line) as JournalEntry;
@@ -53,6 +58,8 @@ export class RoutingJournal {
       }
     }
     this.#fd = openSync(path, 'a');
+    // end a torn last line so the next entry starts on a line of its own
+    if (torn) writeSync(this.#fd, '\n');
   }
 
   /** Entries found on disk when opened, oldest first. */

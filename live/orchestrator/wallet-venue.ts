@@ -59,6 +59,8 @@ export interface WalletVenue {
   /** every open order of the wallet (all symbols when `symbol` is omitted) */
   openOrders(symbol?: string): Promise<VenueOpenOrder[]>;
   cancelAll(symbol: string): Promise<void>;
+  /** does the exchange know this client order id (any status)? Throws when it cannot tell */
+  findOrder(symbol: string, clientOrderId: string): Promise<'present' | 'absent'>;
   /** cancel one order by its client order id */
   cancelOrder(symbol: string, clientOrderId: string): Promise<void>;
   /** open positions (rows with positionAmt 0 may be included; callers skip them) */

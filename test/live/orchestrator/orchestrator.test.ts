@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { AsterRestClient } from '../../../live/aster/rest-client.ts';
 import type { AddressInfo } from 'node:net';
 import { OrchestratorClient } from '../../../live/orchestrator/orchestrator-client.ts';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -310,6 +311,68 @@ describe('orchestrator routes', () => {
     expect(pf.statusCode).toBe(502);
     expect(pf.json()).toMatchObject({ error: 'EXCHANGE_UNAVAILABLE' });
     expect((await rig.app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
+  });
+});
+
+describe('orchestrator restart with an order in doubt', () => {
+  it('looks an unanswered id up on the exchange: absent is routed once, present stays a duplicate', async () => {
+    rig = await startRig();
+    const line = (id: string) =>
+      `${JSON.stringify({ t: 'routed', time: rig!.clock.t, id, botId: 'bot1', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 0.01, reduceOnly: false })}\n`;
+    // crash-1: journaled, then the process died before the exchange saw it
+    appendFileSync(rig.journalPath, line('crash-1'));
+    // crash-2: journaled and placed, then the process died before the answer was journaled
+    appendFileSync(rig.journalPath, line('crash-2'));
+    const direct = new AsterRestClient({
+      baseUrl: rig.peer.url,
+      credentials: { kind: 'hmac', apiKey: rig.peer.apiKey, secretKey: rig.peer.secretKey },
+    });
+    expect(
+      (
+        await direct.newOrder({
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'MARKET',
+          quantity: 0.01,
+          newClientOrderId: 'crash-2',
+        })
+      ).status,
+    ).toBe('accepted');
+    // a torn last line from the crash is ignored
+    appendFileSync(rig.journalPath, '{"t":"routed","id":"torn');
+    await rig.restart();
+    const before = rig.orderCalls();
+
+    const again1 = await post(rig, '/order/bot1', order({ clientOrderId: 'crash-1' }));
+    expect(again1.json().status).toBe('routed');
+    expect(rig.orderCalls()).toBe(before + 1);
+    expect((await post(rig, '/order/bot1', order({ clientOrderId: 'crash-1' }))).json().status).toBe('duplicate');
+
+    const again2 = await post(rig, '/order/bot1', order({ clientOrderId: 'crash-2' }));
+    expect(again2.json().status).toBe('duplicate');
+    expect(rig.orderCalls()).toBe(before + 1);
+    expect(rig.peer.positions.get('BTCUSDT')?.amt).toBeCloseTo(0.02, 12);
+
+    // after one more restart both are settled: no lookups, no sends
+    await rig.restart();
+    const lookups = rig.peer.calls.filter((c) => c.method === 'GET' && c.path === '/fapi/v1/order').length;
+    expect((await post(rig, '/order/bot1', order({ clientOrderId: 'crash-1' }))).json().status).toBe('duplicate');
+    expect((await post(rig, '/order/bot1', order({ clientOrderId: 'crash-2' }))).json().status).toBe('duplicate');
+    expect(rig.peer.calls.filter((c) => c.method === 'GET' && c.path === '/fapi/v1/order')).toHaveLength(lookups);
+    expect(rig.orderCalls()).toBe(before + 1);
+    // only the torn line is unreadable: every entry written after the crash is intact
+    const unreadable = readFileSync(rig.journalPath, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .filter((l) => {
+        try {
+          JSON.parse(l);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    expect(unreadable).toEqual(['{"t":"routed","id":"torn']);
   });
 });
 
