@@ -8,6 +8,7 @@ import type {
   OperatorCommand,
   Order,
   PipelineEvent,
+  PositionView,
   PortfolioSnapshot,
   RiskStateChanged,
   SymbolFilters,
@@ -16,7 +17,8 @@ import type {
 } from '../../pipelines/model/index.ts';
 import { NONE } from '../../pipelines/model/index.ts';
 import { buildPipeline } from '../../pipelines/build-pipeline.ts';
-import type { ClockPort, ExecutionPort, JournalEntry, JournalPort } from '../../pipelines/ports.ts';
+import type { ClockPort, ExecutionPort, JournalEntry, JournalPort, VenueEvent } from '../../pipelines/ports.ts';
+import { tapedExecution, type VenueTape } from './taped-execution.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 
 /** Where the engine's events go besides its own state: telemetry, metrics, Telegram, SSE. */
@@ -42,6 +44,16 @@ export interface EngineOptions {
   sinks?: EventSink[];
   /** called once per event with the wall-clock cost from bar arrival (decision latency) */
   onOrderLatency?: (seconds: number) => void;
+  /**
+   * A real venue (live mode): its orders and events are journaled too (see taped-execution.ts),
+   * and after a replay the exchange is asked about what the journal cannot know.
+   */
+  venue?: {
+    /** orders sent before the restart that had no final outcome: the exchange tells what became of them */
+    reconcile(open: readonly { order: Order; filled: number }[]): Promise<VenueEvent[]>;
+    /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
+    verify(positions: readonly PositionView[]): Promise<string | null>;
+  };
 }
 
 export interface SubmitOutcome {
@@ -76,6 +88,16 @@ export class TradingEngine {
   private pushStarted = 0;
   private externalCount = 0;
   private readonly startedAt: number;
+  private readonly execution: ExecutionPort;
+  // ---- venue tape (live mode) ----
+  private inApply = false;
+  private pendingInInput: VenueEvent[] = [];
+  private venueEmit: ((e: VenueEvent) => void) | null = null;
+  private resend: ((o: Order) => void) | null = null;
+  private recordedOrderIds = new Set<string>();
+  private readonly unsent: Order[] = [];
+  /** orders known to have been sent, with what came back, for reconciliation */
+  private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
 
   // ---- state the API and dashboard read ----
   lastBarTime = 0;
@@ -99,6 +121,36 @@ export class TradingEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.startedAt = opts.clock.now();
+    this.execution = opts.venue ? tapedExecution(opts.execution, this.tape()) : opts.execution;
+  }
+
+  private journalSync(entry: JournalEntry): void {
+    const journal = this.opts.journal as JournalPort & { appendSync?: (e: JournalEntry) => void };
+    if (!journal.appendSync) throw new Error('a real venue needs a journal with synchronous appends');
+    journal.appendSync(entry);
+  }
+
+  private tape(): VenueTape {
+    return {
+      replaying: () => this.replaying,
+      inInput: () => this.inApply,
+      recordOrder: (o) => {
+        this.journalSync({ type: 'order', time: o.time, data: o });
+        this.recordedOrderIds.add(o.clientOrderId);
+        this.sentOrders.set(o.clientOrderId, { order: o, filled: 0, done: false });
+      },
+      recordEvent: (e, phase) => this.journalSync({ type: 'venue', time: e.time, data: { phase, event: e } }),
+      takeInInput: () => this.pendingInInput.splice(0),
+      setEmitter: (emit) => {
+        this.venueEmit = emit;
+      },
+      onOrderDuringReplay: (o) => {
+        if (!this.recordedOrderIds.has(o.clientOrderId)) this.unsent.push(o);
+      },
+      setResender: (send) => {
+        this.resend = send;
+      },
+    };
   }
 
   get running(): boolean {
@@ -121,7 +173,7 @@ export class TradingEngine {
       settings,
       {
         market: { bars: () => this.inputs },
-        execution: this.opts.execution,
+        execution: this.execution,
         agents: this.opts.agents,
         control: this.control,
       },
@@ -136,13 +188,35 @@ export class TradingEngine {
     });
 
     this.replaying = true;
-    let entries = 0;
-    for await (const entry of this.opts.journal.replay()) {
-      this.apply(entry);
-      entries++;
+    const all: JournalEntry[] = [];
+    for await (const entry of this.opts.journal.replay()) all.push(entry);
+    for (const e of all) {
+      if (e.type !== 'order') continue;
+      const o = e.data as Order;
+      this.recordedOrderIds.add(o.clientOrderId);
+      this.sentOrders.set(o.clientOrderId, { order: o, filled: 0, done: false });
     }
-    this.counts.replayed = entries;
+    for (let i = 0; i < all.length; i++) {
+      const entry = all[i]!;
+      if (entry.type === 'bar' || entry.type === 'control') {
+        // venue events recorded while this input was processed go back in before it is passed on
+        for (let j = i + 1; j < all.length; j++) {
+          const next = all[j]!;
+          if (next.type === 'order') continue;
+          const v = next.data as { phase?: string; event?: VenueEvent };
+          if (next.type !== 'venue' || v.phase !== 'in-input') break;
+          this.pendingInInput.push(v.event!);
+        }
+        this.apply(entry);
+        this.pendingInInput.length = 0;
+      } else if (entry.type === 'venue') {
+        const v = entry.data as { phase: string; event: VenueEvent };
+        if (v.phase === 'between') this.venueEmit?.(v.event);
+      }
+    }
+    this.counts.replayed = all.length;
     this.replaying = false;
+    if (this.opts.venue) await this.reconcileWithVenue();
 
     const warmup = this.opts.warmup ? await this.opts.warmup() : [];
     const fresh = warmup.filter((b) => b.time > this.lastBarTime);
@@ -207,7 +281,44 @@ export class TradingEngine {
     return this.queue;
   }
 
+  /** After a replay: what became of orders in flight at the crash, orders never sent, and the book. */
+  private async reconcileWithVenue(): Promise<void> {
+    const venue = this.opts.venue!;
+    const open = [...this.sentOrders.values()]
+      .filter((s) => !s.done)
+      .map((s) => ({ order: s.order, filled: s.filled }));
+    const outcomes = await venue.reconcile(open);
+    for (const e of outcomes) {
+      this.journalSync({ type: 'venue', time: e.time, data: { phase: 'between', event: e } });
+      this.venueEmit?.(e);
+    }
+    // produced before the crash but never recorded as sent: they go out now, under their own ids
+    for (const o of this.unsent.splice(0)) this.resend?.(o);
+    // the book shows injected fills at the next bar's snapshot: compare with the exchange then
+    if (outcomes.length > 0) this.verifyAtNextSnapshot = true;
+    else await this.verifyBook();
+  }
+
+  private verifyAtNextSnapshot = false;
+
+  private async verifyBook(): Promise<void> {
+    const mismatch = await this.opts.venue!.verify(this.portfolio?.positions ?? []);
+    if (mismatch !== null) {
+      this.lastError = `reconciliation: ${mismatch}`;
+      await this.enqueue(this.command('halt', `reconciliation: ${mismatch}`, this.lastBarTime));
+    }
+  }
+
   private apply(entry: JournalEntry): void {
+    this.inApply = true;
+    try {
+      this.applyInput(entry);
+    } finally {
+      this.inApply = false;
+    }
+  }
+
+  private applyInput(entry: JournalEntry): void {
     if (entry.type === 'bar') {
       const bar = entry.data as Bar;
       // a bar older than one already processed for its symbol is a duplicate from a reconnect
@@ -239,6 +350,10 @@ export class TradingEngine {
         break;
       case 'portfolio': {
         this.portfolio = e;
+        if (this.verifyAtNextSnapshot && !this.replaying) {
+          this.verifyAtNextSnapshot = false;
+          void this.verifyBook();
+        }
         const last = this.equityCurve.at(-1);
         if (last && last.time === e.time) last.equity = e.equity;
         else pushBounded(this.equityCurve, { time: e.time, equity: e.equity }, KEEP.equity);
@@ -255,18 +370,38 @@ export class TradingEngine {
       case 'order':
         this.counts.orders++;
         this.trackProtection(e);
+        if (e.type !== 'MARKET') {
+          // a new stop / take-profit generation replaces the previous one at the venue
+          for (const s of this.sentOrders.values()) {
+            if (s.order.symbol === e.symbol && s.order.type === e.type && s.order.clientOrderId !== e.clientOrderId) {
+              s.done = true;
+            }
+          }
+        }
         if (!this.replaying) this.opts.onOrderLatency?.((performance.now() - this.pushStarted) / 1000);
         break;
-      case 'fill':
+      case 'fill': {
         this.counts.fills++;
         pushBounded(this.fills, e, KEEP.fills);
+        const sent = this.sentOrders.get(e.clientOrderId);
+        if (sent) {
+          sent.filled += e.quantity;
+          // a MARKET order is done when filled; a stop/take-profit closes the position in one go
+          if (sent.order.quantity === 0 || sent.filled >= sent.order.quantity - 1e-12) sent.done = true;
+        }
         break;
-      case 'order-rejected':
+      }
+      case 'order-rejected': {
         this.counts.rejections++;
+        const sent = this.sentOrders.get(e.clientOrderId);
+        if (sent) sent.done = true;
         break;
+      }
       case 'trade-closed':
         pushBounded(this.trades, e, KEEP.trades);
         this.protection.delete(e.symbol);
+        for (const s of this.sentOrders.values())
+          if (s.order.symbol === e.symbol && s.order.type !== 'MARKET') s.done = true;
         break;
       case 'risk-state':
         this.riskState = e.to;

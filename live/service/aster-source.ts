@@ -5,6 +5,10 @@ import { loadDataset } from '../../backtests/data/index.ts';
 import { AsterRestClient, type AsterCredentials } from '../aster/rest-client.ts';
 import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
+import { asterExecutionPort } from '../aster/aster-execution-port.ts';
+import { AsterUserStream } from '../aster/user-stream.ts';
+import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
+import type { VenueEvent } from '../../pipelines/ports.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import type { MarketSource } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
@@ -76,6 +80,7 @@ export async function asterMarketSource(
     klines: (q) => client.klines(q),
   });
   let state = 'connecting';
+  let userStream: AsterUserStream | null = null;
   const statusSub = stream.status.subscribe((s) => {
     state = s.kind === 'connected' ? 'connected' : s.kind === 'disconnected' ? 'reconnecting' : state;
   });
@@ -95,15 +100,23 @@ export async function asterMarketSource(
     history: async () => [],
     bars: port.bars(),
     execution: () => {
-      throw new SapphireError(
-        'NOT_CONFIGURED',
-        'live order execution over Aster REST is not wired into this build yet: run TRADING_MODE=paper',
-      );
+      if (!userStream) {
+        userStream = new AsterUserStream({ wsUrl: urls.wsUrl, rest: client });
+        void userStream.start().catch((e: unknown) => {
+          state = `user stream failed: ${e instanceof Error ? e.message : String(e)}`;
+        });
+      }
+      return asterExecutionPort({ client, userEvents: userStream.events });
+    },
+    venue: {
+      reconcile: (open) => reconcileOrders(client, open, settings.TAKER_FEE),
+      verify: (positions) => verifyPositions(client, symbols, filters, positions),
     },
     status: () => state,
     close: async () => {
       statusSub.unsubscribe();
       stream.stop();
+      userStream?.stop();
       await onClose();
     },
   };
@@ -141,4 +154,80 @@ export async function embeddedSimulatorSource(
   );
   const status = source.status;
   return { ...source, simulator, status: () => `simulated (${status()})` };
+}
+
+/**
+ * Orders that were in flight when the service stopped: the exchange says what became of them.
+ * A fill that happened while the service was down becomes a Fill (quantity executed beyond what
+ * the journal saw, at the order's average price; the fee is estimated at TAKER_FEE because the
+ * order query does not carry commissions); an order the exchange never saw, or cancelled, becomes
+ * an OrderRejected so the pipeline stops waiting for it. Working orders are left to the stream.
+ */
+export async function reconcileOrders(
+  client: AsterRestClient,
+  open: readonly { order: Order; filled: number }[],
+  takerFee: number,
+): Promise<VenueEvent[]> {
+  const out: VenueEvent[] = [];
+  for (const { order, filled } of open) {
+    let q;
+    try {
+      q = await client.queryOrder({ symbol: order.symbol, origClientOrderId: order.clientOrderId });
+    } catch (error) {
+      const rejected: OrderRejected = {
+        kind: 'order-rejected',
+        time: order.time,
+        symbol: order.symbol,
+        clientOrderId: order.clientOrderId,
+        reason: `not known to the exchange after restart (${error instanceof Error ? error.message : String(error)})`,
+      };
+      out.push(rejected);
+      continue;
+    }
+    const executed = q.executedQty ?? 0;
+    if (executed > filled + 1e-12) {
+      const price = q.avgPrice ?? order.refPrice;
+      const quantity = executed - filled;
+      const fill: Fill = {
+        kind: 'fill',
+        time: Math.max(order.time, q.updateTime ?? order.time),
+        symbol: order.symbol,
+        clientOrderId: order.clientOrderId,
+        side: order.side,
+        quantity,
+        price,
+        fee: quantity * price * takerFee,
+        liquidity: 'taker',
+        reason: order.reason,
+      };
+      out.push(fill);
+    } else if (['CANCELED', 'EXPIRED', 'REJECTED'].includes(q.status)) {
+      out.push({
+        kind: 'order-rejected',
+        time: Math.max(order.time, q.updateTime ?? order.time),
+        symbol: order.symbol,
+        clientOrderId: order.clientOrderId,
+        reason: `${q.status} by the exchange while the service was down`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The rebuilt book against the exchange's positions; null when they agree to the step size. */
+export async function verifyPositions(
+  client: AsterRestClient,
+  symbols: readonly string[],
+  filters: ReadonlyMap<string, SymbolFilters>,
+  positions: readonly PositionView[],
+): Promise<string | null> {
+  const rows = await client.positionRisk();
+  const problems: string[] = [];
+  for (const symbol of symbols) {
+    const theirs = rows.filter((r) => r.symbol === symbol).reduce((sum, r) => sum + r.positionAmt, 0);
+    const ours = positions.find((p) => p.symbol === symbol)?.quantity ?? 0;
+    const step = filters.get(symbol)?.stepSize ?? 0;
+    if (Math.abs(theirs - ours) > step / 2 + 1e-12) problems.push(`${symbol} exchange ${theirs} vs journal ${ours}`);
+  }
+  return problems.length > 0 ? problems.join('; ') : null;
 }

@@ -4,6 +4,7 @@ import type { ExecutionPort } from '../../pipelines/ports.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import { featureParams } from '../../operators/features/features.ts';
 import type { AsterSourceHooks } from './aster-source.ts';
+import type { EngineOptions } from '../engine/trading-engine.ts';
 
 /** Where live bars come from, with enough history to warm the features first. */
 export interface MarketSource {
@@ -17,6 +18,8 @@ export interface MarketSource {
   bars: Observable<Bar>;
   /** the live execution port (real orders); paper mode uses the simulated venue instead */
   execution(): ExecutionPort;
+  /** live mode: how the engine reconciles a replayed journal with the exchange */
+  venue?: EngineOptions['venue'];
   status(): string;
   close(): Promise<void>;
 }

@@ -139,6 +139,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
       },
     ],
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
+    venue: settings.TRADING_MODE === 'live' ? market.venue : undefined,
   });
 
   const probe = {

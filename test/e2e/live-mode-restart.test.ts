@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDataset } from '../../backtests/data/index.ts';
+import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
+import { REPO } from '../kit/cli.ts';
+
+const TOKEN = 'live-e2e-admin-41';
+const KEY = { apiKey: 'live-e2e-api-key', secretKey: 'live-e2e-secret-key' };
+const children: ChildProcess[] = [];
+let simulator: ExchangeSimulator | null = null;
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await simulator?.close();
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface View {
+  positions: { symbol: string; side: string; quantity: number }[];
+  system: { running: boolean };
+}
+
+describe('live mode against the exchange simulator (real REST orders, user-data fills)', () => {
+  it('trades, is killed with -9, restarts from its journal and agrees with the exchange, no order sent twice', async () => {
+    const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m'), symbols: ['BTCUSDT', 'ETHUSDT'] });
+    simulator = await startExchangeSimulator({
+      series,
+      replayMs: 0,
+      startIndex: 400,
+      initialBalance: 10_000,
+      credentials: [KEY],
+    });
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const journal = join(mkdtempSync(join(tmpdir(), 'sapphire-live-')), 'journal.jsonl');
+    const serve = () => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          import.meta.resolve('tsx'),
+          `${REPO}bin/sapphire.ts`,
+          'serve',
+          `PORT=${port}`,
+          'TRADING_MODE=live',
+          'ENABLE_PAPER_TRADING=false',
+          `ASTER_REST_URL=${simulator!.restUrl}`,
+          `ASTER_WS_URL=${simulator!.wsUrl}`,
+          'SYMBOLS=BTCUSDT,ETHUSDT',
+          `JOURNAL_PATH=${journal}`,
+          'MOMENTUM_LOOKBACK_BARS=48',
+          'MOMENTUM_THRESHOLD=0.3',
+          'LOG_LEVEL=silent',
+        ],
+        {
+          cwd: REPO,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            ADMIN_API_TOKEN: TOKEN,
+            ASTER_API_KEY: KEY.apiKey,
+            ASTER_SECRET_KEY: KEY.secretKey,
+          },
+          stdio: 'pipe',
+        },
+      );
+      children.push(child);
+      return child;
+    };
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const first = serve();
+    await until('healthz', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
+    // the test drives the exchange's market clock, so it can hold it still to compare books
+    let ticker = setInterval(() => simulator!.advance(1), 40);
+    await until(
+      'two exchange fills',
+      async () => (simulator!.state(KEY.apiKey).fills.length >= 2 ? true : undefined),
+      90_000,
+    );
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    // the market goes on while the service is down: its stops may fire unseen
+    await pause(1500);
+    clearInterval(ticker);
+
+    serve();
+    await until('healthz after restart', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
+    ticker = setInterval(() => simulator!.advance(1), 100);
+    await pause(1500);
+    clearInterval(ticker);
+    await pause(1500);
+    const view = (await (await fetch(`${base}/dashboard`)).json()) as View;
+    const health = (await (await fetch(`${base}/healthz`)).json()) as { last_error: string | null; running: boolean };
+    const exchange = simulator.state(KEY.apiKey);
+    const theirs = exchange.positions.filter((p) => p.amount !== 0).map((p) => [p.symbol, p.amount]);
+    const ours = view.positions.map((p) => [p.symbol, p.side === 'LONG' ? p.quantity : -p.quantity]);
+    // restart safety: the rebuilt book agrees with the exchange, or the service saw that it does
+    // not and halted itself (it never trades on a book it knows to be wrong). Known cause of the
+    // second case: a stale closePosition stop left working at the exchange after its position was
+    // closed by another order can close a later position (see the issue note).
+    if (health.last_error === null) {
+      expect(ours.sort()).toEqual(theirs.sort());
+    } else {
+      expect(health.last_error).toMatch(/^reconciliation: /);
+      expect(health.running).toBe(false);
+    }
+    const ids = exchange.orders.map((o) => o.clientOrderId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => id.startsWith('sapphire-'))).toBe(true);
+  }, 180_000);
+});
