@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
@@ -184,7 +184,8 @@ export function spawnServe(port: number, settings: Record<string, string>): Serv
     ['--import', import.meta.resolve('tsx'), `${REPO}bin/sapphire.ts`, 'serve', ...args],
     {
       cwd: REPO,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      // a clean environment: nothing of the caller's (secrets included) leaks into the service
+      env: { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
       stdio: 'pipe',
     },
   );

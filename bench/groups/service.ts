@@ -1,0 +1,65 @@
+import { replayMarket } from '../../live/engine/replay-market.ts';
+import { cannon, loadSeries, tradingHarness, unloadedLatency } from '../../soak/scenarios/load.ts';
+import { percentile } from '../../soak/kit.ts';
+import type { Figures } from '../run.ts';
+
+/**
+ * The trading service (issue 6, "How fast"): decision latency (bar arrival → order, through the
+ * whole pipeline, real bars, no HTTP load), GET /healthz throughput and GET /dashboard p99 under
+ * autocannon on loopback while the engine trades 5 symbols at one bar per 100 ms each.
+ */
+export async function benchService(): Promise<Figures> {
+  const { series, note } = await loadSeries();
+  const quiet = await unloadedLatency(3000);
+  const ms = (s: number | null) => (s === null ? null : s * 1000);
+  const out: Figures = {
+    decision_latency_p50_ms: {
+      value: ms(percentile(quiet.latencies, 50)),
+      unit: 'ms',
+      note: `${note}, ${quiet.bars} bars, ${quiet.latencies.length} orders, no HTTP load`,
+    },
+    decision_latency_p99_ms: { value: ms(percentile(quiet.latencies, 99)), unit: 'ms', note: 'target ≤ 5 ms' },
+  };
+
+  const idle = await tradingHarness(
+    series.map((c) => c.symbol),
+    replayMarket(series, { liveFrom: series[0]!.openTime[600]!, stepMs: 1000, maxSteps: 0 }).bars,
+    [],
+  );
+  try {
+    const url = await idle.app.listen({ port: 0, host: '127.0.0.1' });
+    const health = await cannon(`${url}/healthz`, 5, 20);
+    out.healthz_req_per_s = {
+      value: health.rps,
+      unit: 'req/s',
+      note: `autocannon 5 s, 20 connections, loopback; p99 ${health.p99} ms; target ≥ 10,000`,
+    };
+  } finally {
+    await idle.close();
+  }
+
+  const liveFrom = series[0]!.openTime[600]!;
+  const { history, bars } = replayMarket(series, { liveFrom, stepMs: 100, maxSteps: 120 });
+  const trading = await tradingHarness(
+    series.map((c) => c.symbol),
+    bars,
+    history,
+  );
+  try {
+    const url = await trading.app.listen({ port: 0, host: '127.0.0.1' });
+    const dash = await cannon(`${url}/dashboard`, 10, 10);
+    out.dashboard_p99_ms = {
+      value: dash.p99,
+      unit: 'ms',
+      note: `autocannon 10 s, 10 connections, while trading ${series.length} symbols at 1 bar/100 ms; ${Math.round(dash.rps)} req/s; target ≤ 20 ms`,
+    };
+    out.decision_latency_under_load_p99_ms = {
+      value: ms(percentile(trading.latencies, 99)),
+      unit: 'ms',
+      note: `${trading.latencies.length} orders during the /dashboard load`,
+    };
+  } finally {
+    await trading.close();
+  }
+  return out;
+}
