@@ -91,6 +91,8 @@ export interface SimulatorOptions {
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   listenKeyTtlMs?: number;
+  /** a WebSocket connection is closed after this long (Aster: 24 h) */
+  maxConnectionMs?: number;
   /** exchange filters per symbol (default: the real Aster exchangeInfo of 2026-01-12) */
   filters?: ReadonlyMap<string, SymbolFilters>;
 }
@@ -446,14 +448,12 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       // funding at each 8 h boundary crossed by the market clock
       const boundary = Math.floor(replay.cursorTime / fundingInterval) * fundingInterval;
       if (boundary > before) {
-        const marks: unknown[] = [];
         for (const s of opts.series) {
           const mark = engine.last.get(s.symbol);
           if (mark === undefined) continue;
           const rate = rateAt(s.symbol, boundary);
           fundingHistory.push({ symbol: s.symbol, fundingTime: boundary, rate });
           dispatch(applyFunding(engine, s.symbol, rate, mark, clock.now()));
-          marks.push(s.symbol);
         }
       }
       if (opts.series.length > 0) {
@@ -1364,7 +1364,15 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     );
   }
 
+  const maxConnection = opts.maxConnectionMs ?? 24 * 3_600_000;
+  function limitLifetime(ws: WebSocket): void {
+    later(() => {
+      if (ws.readyState === ws.OPEN) ws.close(1000, 'connection lifetime reached');
+    }, maxConnection);
+  }
+
   function attachMarket(ws: WebSocket, combined: boolean, streams: string[]): void {
+    limitLifetime(ws);
     const ms: MarketSocket = {
       ws,
       combined,
@@ -1430,6 +1438,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   }
 
   function attachUser(ws: WebSocket, uk: UserKey): void {
+    limitLifetime(ws);
     uk.sockets.add(ws);
     pongs.set(ws, clock.now());
     ws.on('pong', () => pongs.set(ws, clock.now()));

@@ -5,7 +5,7 @@ import {
   type ExchangeSimulator,
   type SimulatorOptions,
 } from '../../simulator/start-simulator.ts';
-import { V1_KEY, V1_SECRET, connect, raw, v1, type Recorder } from './kit.ts';
+import { V1_KEY, V1_SECRET, connect, eventually, raw, v1, type Recorder } from './kit.ts';
 
 const BTC = fixtureColumns('BTCUSDT');
 const ETH = fixtureColumns('ETHUSDT');
@@ -176,6 +176,13 @@ describe('simulator WebSocket streams', () => {
       orderId: (r.json as Obj).orderId as number,
     });
     expect((q.json as Obj).status).toBe('FILLED');
+  });
+
+  it('closes a market connection at the end of its lifetime (24 h on Aster, shortened here)', async () => {
+    const s = await start({ maxConnectionMs: 100 });
+    const ws = await open(`${s.wsUrl}/stream?streams=btcusdt@kline_5m`);
+    await ws.until(() => ws.closed);
+    await eventually(() => s.state().marketSockets === 0);
   });
 
   it('sends listenKeyExpired when a key is not kept alive, and ping frames on schedule', async () => {
