@@ -2,7 +2,7 @@ import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentSettings } from './agents.settings.ts';
-import { garchForecast, MIN_CLOSES } from './forecast.kernel.ts';
+import { garchForecast, MIN_CLOSES, ReturnsMemo } from './forecast.kernel.ts';
 import { judgeForecast, judgeThesis } from './replies.ts';
 import { writeThesis } from './thesis.kernel.ts';
 
@@ -23,10 +23,14 @@ export function embeddedThesisAgent(s: Pick<AgentSettings, 'FINGPT_MIN_RISK_SCOR
 export function embeddedForecastAgent(
   s: Pick<AgentSettings, 'LAGLLAMA_HORIZON' | 'LAGLLAMA_MAX_CI_SPAN' | 'ANOMALY_THRESHOLD'>,
 ): AgentPort {
+  // per-symbol log-return memo: a cache only, results are identical without it
+  const memos = new Map<string, ReturnsMemo>();
   return {
     name: EMBEDDED_FORECAST,
     opinion(ctx: AgentContext): AgentOpinion {
-      const f = garchForecast(ctx.closes, s.LAGLLAMA_HORIZON);
+      let memo = memos.get(ctx.symbol);
+      if (!memo) memos.set(ctx.symbol, (memo = new ReturnsMemo()));
+      const f = garchForecast(ctx.closes, s.LAGLLAMA_HORIZON, memo);
       if (f === null) {
         throw new AgentError(
           'insufficient-data',

@@ -81,29 +81,74 @@ export interface GarchForecast {
 }
 
 /**
+ * Log returns of the last window seen, per symbol: consecutive asks on one symbol share all but
+ * one return, so only the new one needs a logarithm. The returns are computed exactly as a fresh
+ * pass would (same inputs, same operation), so results do not depend on call history.
+ */
+export class ReturnsMemo {
+  private closes = new Float64Array(0);
+  private returns = new Float64Array(0);
+  private n = 0;
+
+  /** The m = closes.length − 1 log returns (valid until the next call), or null on a bad close. */
+  returnsOf(closes: ArrayLike<number>): Float64Array | null {
+    const n = closes.length;
+    if (this.closes.length < n) {
+      this.closes = new Float64Array(Math.max(n, 2 * this.closes.length));
+      this.returns = new Float64Array(this.closes.length);
+      this.n = 0;
+    }
+    const c = this.closes;
+    const r = this.returns;
+    let from = 1;
+    if (this.n === n && sameShifted(c, closes, n, 0)) {
+      from = n; // same window again
+    } else if (this.n === n && sameShifted(c, closes, n - 1, 1)) {
+      c.copyWithin(0, 1, n);
+      r.copyWithin(0, 1, n - 1);
+      from = n - 1; // the window moved one bar
+    }
+    if (from === 1) {
+      const c0 = closes[0]!;
+      if (!(c0 > 0) || !Number.isFinite(c0)) return ((this.n = 0), null);
+      c[0] = c0;
+    }
+    for (let i = from; i < n; i++) {
+      const x = closes[i]!;
+      if (!(x > 0) || !Number.isFinite(x)) return ((this.n = 0), null);
+      c[i] = x;
+      r[i - 1] = Math.log(x / c[i - 1]!);
+    }
+    this.n = n;
+    return r;
+  }
+}
+
+/** cached[shift .. shift+count) equals closes[0 .. count) */
+function sameShifted(cached: Float64Array, closes: ArrayLike<number>, count: number, shift: number): boolean {
+  for (let i = 0; i < count; i++) if (cached[i + shift] !== closes[i]) return false;
+  return true;
+}
+
+const freshMemo = (): ReturnsMemo => new ReturnsMemo();
+
+/**
  * Forecasts `horizon` steps ahead from `closes` (oldest first, last = now).
  * Returns null when there are fewer than MIN_CLOSES closes or a close is not positive and finite.
+ * `memo` (one per symbol) only saves work; the result is the same with or without it.
  */
-let scratch = new Float64Array(256);
-
-export function garchForecast(closes: ArrayLike<number>, horizon: number): GarchForecast | null {
+export function garchForecast(
+  closes: ArrayLike<number>,
+  horizon: number,
+  memo: ReturnsMemo = freshMemo(),
+): GarchForecast | null {
   const n = closes.length;
   if (n < MIN_CLOSES || horizon < 1) return null;
   const m = n - 1;
-  // one pass of logs into a reused scratch buffer (a hot path: every entry signal of a backtest)
-  if (scratch.length < m) scratch = new Float64Array(Math.max(m, 2 * scratch.length));
-  const r = scratch;
+  const r = memo.returnsOf(closes);
+  if (r === null) return null;
   let sum = 0;
-  let prev = closes[0]!;
-  if (!(prev > 0) || !Number.isFinite(prev)) return null;
-  for (let i = 1; i < n; i++) {
-    const c = closes[i]!;
-    if (!(c > 0) || !Number.isFinite(c)) return null;
-    const x = Math.log(c / prev);
-    r[i - 1] = x;
-    sum += x;
-    prev = c;
-  }
+  for (let i = 0; i < m; i++) sum += r[i]!;
   const mean = sum / m;
   let ss = 0;
   for (let i = 0; i < m; i++) {

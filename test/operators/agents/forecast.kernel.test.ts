@@ -6,6 +6,7 @@ import {
   garchForecast,
   MIN_CLOSES,
   normalCdf,
+  ReturnsMemo,
 } from '../../../operators/agents/forecast.kernel.ts';
 import { fixtureColumns } from '../../kit/fixture-bars.ts';
 
@@ -119,5 +120,27 @@ describe('garchForecast on real closes', () => {
     const broken = Array.from(closes.subarray(0, 32));
     broken[5] = 0;
     expect(garchForecast(broken, 12)).toBeNull();
+  });
+});
+
+describe('ReturnsMemo', () => {
+  it('gives bit-identical forecasts with or without the memo, whatever the call sequence', () => {
+    const closes = fixtureColumns('ETHUSDT').close;
+    const memo = new ReturnsMemo();
+    // consecutive bars (the memo's fast path), repeats, jumps back and a shorter window
+    const starts = [0, 1, 2, 3, 3, 4, 500, 501, 100, 101, 102, 900, 901, 902];
+    for (const [i, t0] of starts.entries()) {
+      const len = i === 11 ? 64 : WINDOW;
+      const window = Array.from(closes.subarray(t0, t0 + len));
+      const fresh = garchForecast(window, 12)!;
+      const memoised = garchForecast(window, 12, memo)!;
+      expect(memoised).toEqual(fresh);
+    }
+    const broken = Array.from(closes.subarray(10, 10 + WINDOW));
+    broken[WINDOW - 1] = Number.NaN;
+    expect(garchForecast(broken, 12, memo)).toBeNull();
+    // a bad window leaves the memo usable
+    const next = Array.from(closes.subarray(11, 11 + WINDOW));
+    expect(garchForecast(next, 12, memo)).toEqual(garchForecast(next, 12));
   });
 });
