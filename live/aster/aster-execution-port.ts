@@ -1,11 +1,11 @@
 import type { Observable, OperatorFunction } from 'rxjs';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import type { Bar, Fill, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
+import type { Bar, Fill, FundingPayment, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { NewOrderRequest } from './order-precision.ts';
 import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
-import type { OrderUpdate, UserEvent } from './user-stream.ts';
+import type { AccountUpdate, OrderUpdate, UserEvent } from './user-stream.ts';
 
 /** what the port needs from AsterRestClient */
 export interface OrderApi {
@@ -17,7 +17,8 @@ export type ExecutionIssue =
   | { readonly kind: 'order-unknown'; readonly clientOrderId: string; readonly detail: string }
   | { readonly kind: 'cancel-failed'; readonly clientOrderId: string; readonly detail: string }
   | { readonly kind: 'foreign-fill'; readonly clientOrderId: string; readonly detail: string }
-  | { readonly kind: 'fee-asset'; readonly clientOrderId: string; readonly detail: string };
+  | { readonly kind: 'fee-asset'; readonly clientOrderId: string; readonly detail: string }
+  | { readonly kind: 'funding-unattributed'; readonly clientOrderId: ''; readonly detail: string };
 
 export interface AsterExecutionPortOptions {
   readonly client: OrderApi;
@@ -80,7 +81,9 @@ function inferReason(u: OrderUpdate): OrderReason {
  * new stop or take-profit replaces the symbol's previous one (placed first, then the old one is
  * cancelled, so the position is never unprotected). Fills come from the user-data stream's
  * ORDER_TRADE_UPDATE trades, deduplicated by trade, and are interleaved with the bars as they
- * arrive; an event is never stamped earlier than the last event passed on (time stays monotonic).
+ * arrive. Funding (ACCOUNT_UPDATE FUNDING_FEE) becomes a FundingPayment for the symbol it can be
+ * attributed to (isolated: listed; cross: our only open position), else an issue is reported.
+ * An event is never stamped earlier than the last event passed on (time stays monotonic).
  * No timers: everything is driven by bars, orders and user events.
  */
 export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPort {
@@ -179,6 +182,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
                 clientOrderId: u.clientOrderId,
                 detail: `commission ${u.commission} ${u.commissionAsset} is not in ${quote}: reported unconverted`,
               });
+            positions.set(u.symbol, (positions.get(u.symbol) ?? 0) + (u.side === 'BUY' ? u.lastQty : -u.lastQty));
             out(f);
             return;
           }
@@ -194,9 +198,42 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         };
 
         const orderSub = orders.subscribe({ next: (o) => void place(o) });
+        /** signed position per symbol: from ACCOUNT_UPDATE positions, moved by our fills in between */
+        const positions = new Map<string, number>();
+        const onAccountUpdate = (u: AccountUpdate): void => {
+          for (const p of u.positions) if (p.positionSide === 'BOTH') positions.set(p.symbol, p.positionAmt);
+          if (u.reason !== 'FUNDING_FEE') return;
+          const change = u.balances.find((b) => b.asset === quote)?.change ?? 0;
+          if (change === 0) return;
+          // isolated: the position is listed; cross: only the balance, so it must be our one open position
+          const listed = u.positions.filter((p) => p.positionAmt !== 0);
+          const open = [...positions].filter(([, q]) => q !== 0);
+          const symbol = listed.length === 1 ? listed[0]!.symbol : open.length === 1 ? open[0]![0] : undefined;
+          if (symbol === undefined)
+            return opts.onIssue?.({
+              kind: 'funding-unattributed',
+              clientOrderId: '',
+              detail: `funding ${change} ${quote} with ${open.length} open positions`,
+            });
+          const qty = positions.get(symbol) ?? 0;
+          const mark = lastClose.get(symbol) ?? Number.NaN;
+          const amount = -change;
+          const f: FundingPayment = {
+            kind: 'funding',
+            time: Math.max(u.eventTime, lastTime),
+            symbol,
+            rate: qty !== 0 && mark > 0 ? amount / (qty * mark) : 0,
+            positionQty: qty,
+            markPrice: mark,
+            amount,
+          };
+          out(f);
+        };
+
         const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
         const userSub = opts.userEvents.subscribe({
           next: (e) => {
+            if (e.kind === 'account-update') return onAccountUpdate(e);
             if (e.kind !== 'order-update') return;
             onOrderUpdate(e);
             // done with it: forget the order (its trades stay deduplicated by the trade keys)

@@ -278,6 +278,43 @@ describe('asterExecutionPort', () => {
     expect(rest.count('POST', '/fapi/v1/order')).toBe(1);
   });
 
+  it('FUNDING_FEE account updates become FundingPayments for the open position', async () => {
+    const { bars, out, push, issues } = await setup();
+    const bar = BTC[5]!;
+    bars.next(bar);
+    push(
+      orderTradeUpdate({
+        bar,
+        clientOrderId: 'x-1',
+        side: 'BUY',
+        qty: 0.002,
+        lastQty: 0.002,
+        cumQty: 0.002,
+        price: bar.close,
+      }),
+    );
+    const rate = 0.0001; // Aster's base interest component per 8 h (reference §5)
+    const paid = rate * 0.002 * bar.close;
+    push({
+      e: 'ACCOUNT_UPDATE',
+      E: bar.time + 60_000,
+      T: bar.time + 60_000,
+      a: { m: 'FUNDING_FEE', B: [{ a: 'USDT', wb: '1000', cw: '1000', bc: String(-paid) }] },
+    });
+    const f = out.at(-1) as {
+      kind: string;
+      amount: number;
+      rate: number;
+      positionQty: number;
+      markPrice: number;
+      symbol: string;
+    };
+    expect(f).toMatchObject({ kind: 'funding', symbol: 'BTCUSDT', positionQty: 0.002, markPrice: bar.close });
+    expect(f.amount).toBeCloseTo(paid, 12);
+    expect(f.rate).toBeCloseTo(rate, 12);
+    expect(issues.filter((i) => i.kind === 'funding-unattributed')).toEqual([]);
+  });
+
   it('end to end over sockets: order over signed REST, fill over the user-data WebSocket', async () => {
     const { rest } = await setup();
     const ws = await new WsPeer().start();
