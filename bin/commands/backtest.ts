@@ -19,7 +19,7 @@ options:
   --symbols A,B       symbols to trade (default: every symbol in DIR that SYMBOLS allows, or all in DIR)
   --from YYYY-MM-DD   first bar (UTC, inclusive)      --to YYYY-MM-DD   end (UTC, exclusive)
   --funding FILE      funding-rate CSV (symbol,fundingTime,fundingRate); default FUNDING_RATE per 8 h
-  --env-file PATH     settings file (default .env)
+  --dotenv PATH        settings file (default .env)
   --out DIR           where result.json, trades.csv and equity.csv go (default out/backtest)
   --html              also write report.html (charts, no network needed)
   --quiet             no terminal report, only the written paths
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       funding: { type: 'string' },
-      'env-file': { type: 'string' },
+      dotenv: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -48,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
-  let settings: Settings = loadSettings({ envFile: values['env-file'] ?? '.env', overrides });
+  let settings: Settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
   if (from !== undefined && to !== undefined && from >= to) {

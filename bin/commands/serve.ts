@@ -4,7 +4,7 @@ import { startService } from '../../live/service/service.ts';
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
 
-const USAGE = `usage: sapphire serve [--env-file PATH] [NAME=VALUE ...]
+const USAGE = `usage: sapphire serve [--dotenv PATH] [NAME=VALUE ...]
 
 Starts the trading service: the pipeline on live bars, the admin API and the dashboard.
 With no configuration: paper mode against the embedded market (the real sample in
@@ -15,14 +15,14 @@ Set ASTER_REST_URL and ASTER_WS_URL for the real exchange; TRADING_MODE=live for
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { 'env-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { dotenv: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const loaded = loadSettings({ envFile: values['env-file'] ?? '.env', overrides: overridesFrom(positionals, USAGE) });
+  const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides: overridesFrom(positionals, USAGE) });
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
   const service = await startService(settings, { logger: settings.LOG_LEVEL !== 'silent', dashboard: dashboardPlugin });
   const s = service.settings;

@@ -7,6 +7,7 @@ import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
 import { asterExecutionPort } from '../aster/aster-execution-port.ts';
 import { AsterUserStream } from '../aster/user-stream.ts';
+import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
@@ -106,7 +107,19 @@ export async function asterMarketSource(
           state = `user stream failed: ${e instanceof Error ? e.message : String(e)}`;
         });
       }
-      return asterExecutionPort({ client, userEvents: userStream.events });
+      // with ORCHESTRATOR_URL the wallet's orchestrator routes (and guards) every order; fills
+      // still come from this account's user-data stream
+      const orders =
+        settings.ORCHESTRATOR_URL !== ''
+          ? orchestratorOrderApi(
+              new OrchestratorClient({
+                baseUrl: settings.ORCHESTRATOR_URL,
+                botId: settings.BOT_ID,
+                adminToken: settings.ADMIN_API_TOKEN,
+              }),
+            )
+          : client;
+      return asterExecutionPort({ client: orders, userEvents: userStream.events });
     },
     venue: {
       reconcile: (open) => reconcileOrders(client, open, settings.TAKER_FEE),

@@ -13,6 +13,7 @@ import { ServiceMetrics } from '../telemetry/metrics.ts';
 import { RedisStreams, RingBufferStreams, type StreamStore } from '../telemetry/streams.ts';
 import { telemetryPublisher } from '../telemetry/publisher.ts';
 import { buildApp } from './app.ts';
+import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
 import { openMarketSource, type MarketSource } from './market-source.ts';
 
 export const systemClock: ClockPort = { now: () => Date.now() };
@@ -121,6 +122,43 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
 
   const listeners = new Set<(e: PipelineEvent) => void>();
+  // engine is created below; the Telegram commands read it when a command arrives
+  let engineRef: TradingEngine | null = null;
+  const money = (v: number) => v.toFixed(2);
+  const telegram = new TelegramNotifier({
+    settings,
+    clock,
+    onSent: (ok) => metrics.telegramNotifications.inc({ outcome: ok ? 'sent' : 'failed' }),
+    commands: {
+      status: () =>
+        engineRef
+          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.riskState}` +
+            (engineRef.lastError ? ` · last error: ${engineRef.lastError}` : '')
+          : 'starting',
+      portfolio: () => {
+        const p = engineRef?.portfolio;
+        return p
+          ? `equity ${money(p.equity)} USDT · balance ${money(p.balance)} · drawdown ${(p.drawdown * 100).toFixed(2)} % · exposure ${money(p.grossExposure)}`
+          : 'no portfolio yet';
+      },
+      positions: () => {
+        const ps = engineRef?.portfolio?.positions ?? [];
+        return ps.length === 0
+          ? 'no open positions'
+          : ps
+              .map(
+                (p) =>
+                  `${p.symbol} ${p.quantity > 0 ? 'LONG' : 'SHORT'} ${Math.abs(p.quantity)} @ ${p.entryPrice} (uPnL ${money(p.unrealizedPnl)})`,
+              )
+              .join('\n');
+      },
+      stop: async () => {
+        if (!engineRef) return 'not started yet';
+        await engineRef.stop('Telegram /stop');
+        return 'stopped: no new entries; stops and exits keep working';
+      },
+    },
+  });
   const publish = telemetryPublisher(streams, settings.BOT_ID);
   const engine = new TradingEngine({
     settings,
@@ -134,6 +172,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     sinks: [
       (e) => metrics.observe(e),
       publish,
+      (e) => telegram.onEvent(e),
       (e) => {
         for (const l of listeners) l(e);
       },
@@ -182,7 +221,9 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     },
     logger: options.logger,
   });
+  engineRef = engine;
   await engine.start();
+  telegram.start();
   const url = await app.listen({ port: options.port ?? settings.PORT, host: settings.HOST });
   return {
     app,
@@ -192,6 +233,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     settings,
     async close() {
       await app.close();
+      await telegram.stop();
       await engine.shutdown();
       journal.close();
       await streams.close();

@@ -1,0 +1,90 @@
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseSettings } from '../../../pipelines/settings.ts';
+import { startService, checkModeRequirements, type RunningService } from '../../../live/service/service.ts';
+import { REPO } from '../../kit/cli.ts';
+
+let service: RunningService | null = null;
+const servers: Server[] = [];
+afterEach(async () => {
+  await service?.close();
+  service = null;
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A loopback Telegram Bot API: records sendMessage calls, serves empty getUpdates. */
+async function telegramPeer() {
+  const messages: { path: string; text: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.url?.endsWith('/sendMessage')) {
+        messages.push({ path: req.url, text: (JSON.parse(body) as { text: string }).text });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, result: { message_id: messages.length } }));
+        return;
+      }
+      // getUpdates: answer after a short wait with nothing
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, result: [] }));
+      }, 200);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, messages };
+}
+
+describe('the assembled service (embedded simulator, paper)', () => {
+  it('sends trade notices to Telegram, counts them in Prometheus, and never puts the token in a response', async () => {
+    const tg = await telegramPeer();
+    const token = '123456:telegram-secret-token';
+    service = await startService(
+      parseSettings({
+        SIMULATOR_DATA_DIR: join(REPO, 'data/sample/perp-5m'),
+        SIMULATOR_REPLAY_MS: 15,
+        JOURNAL_PATH: join(mkdtempSync(join(tmpdir(), 'sapphire-svc-')), 'journal.jsonl'),
+        TELEGRAM_BOT_TOKEN: token,
+        TELEGRAM_CHAT_ID: '42',
+        TELEGRAM_API_URL: tg.url,
+        TELEGRAM_TRADE_COOLDOWN_SECONDS: 0,
+        PORT: 0,
+      }),
+      { port: 0 },
+    );
+    const deadline = performance.now() + 60_000;
+    while (tg.messages.length === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(tg.messages.length).toBeGreaterThan(0);
+    expect(tg.messages[0]!.path).toBe(`/bot${token}/sendMessage`);
+    expect(tg.messages[0]!.text).toMatch(/BTCUSDT|ETHUSDT|SOLUSDT/);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/telegram_notifications_total\{outcome="sent"\} [1-9]/);
+    for (const path of ['/healthz', '/dashboard', '/metrics', '/streams/positions?limit=200']) {
+      expect(await (await fetch(`${service.url}${path}`)).text()).not.toContain('telegram-secret-token');
+    }
+  }, 90_000);
+
+  it('refuses live mode without credentials and an admin token, naming what is missing', () => {
+    expect(() => checkModeRequirements(parseSettings({ TRADING_MODE: 'live' }))).toThrow(
+      /TRADING_MODE=live refuses to start without exchange credentials.*ADMIN_API_TOKEN/,
+    );
+    expect(() =>
+      checkModeRequirements(
+        parseSettings({
+          TRADING_MODE: 'live',
+          ENABLE_PAPER_TRADING: false,
+          ASTER_API_KEY: 'k',
+          ASTER_SECRET_KEY: 's',
+          ADMIN_API_TOKEN: 't',
+          ASTER_REST_URL: 'https://fapi.asterdex.com',
+        }),
+      ),
+    ).not.toThrow();
+  });
+});
