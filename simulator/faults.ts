@@ -95,6 +95,7 @@ export class FaultInjector {
 
   /** Arms random faults that are due; returns the socket faults to execute now. */
   poll(): ArmedFault[] {
+    if (this.queue.length === 0 && !this.plan) return [];
     const now = this.now();
     while (this.plan && now >= this.nextAt) {
       const kinds = this.plan.kinds;

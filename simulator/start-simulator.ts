@@ -523,12 +523,13 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     }
   };
 
+  let infoCache: ({ symbols: { symbol: string }[] } & Record<string, unknown>) | undefined;
   function exchangeInfo(): unknown {
-    const raw = JSON.parse(readFileSync(EXCHANGE_INFO_FILE, 'utf8')) as { symbols: { symbol: string }[] } & Record<
+    infoCache ??= JSON.parse(readFileSync(EXCHANGE_INFO_FILE, 'utf8')) as { symbols: { symbol: string }[] } & Record<
       string,
       unknown
     >;
-    return { ...raw, serverTime: clock.now(), symbols: raw.symbols.filter((s) => filters.has(s.symbol)) };
+    return { ...infoCache, serverTime: clock.now(), symbols: infoCache.symbols.filter((s) => filters.has(s.symbol)) };
   }
 
   function ticker24(symbol: string): Record<string, unknown> {
