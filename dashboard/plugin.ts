@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { chartBundle } from './reports/html-kit.ts';
@@ -10,9 +10,10 @@ import { chartBundle } from './reports/html-kit.ts';
  * - `GET /`               the page (dashboard/public/index.html)
  * - `GET /assets/:file`   page JS/CSS from dashboard/public (plain ES modules, no build step) and
  *                         `lightweight-charts.js`, the library's standalone bundle from node_modules
- * - `GET /reports`        `{ reports: string[] }`: the .html files in `reportsDir`, newest first
- * - `GET /reports/:name`  one report; the name must be a plain file name ending in .html that is
- *                         in the listing (no path, no traversal, no symlink escape)
+ * - `GET /reports`        `{ reports: string[] }`: the .html files under `reportsDir` (two folders
+ *                         deep, e.g. backtest/report.html), newest first
+ * - `GET /reports/<name>` one report; the name must be in that listing (plain names, no
+ *                         traversal, no symlink followed)
  *
  * The page reads `GET /dashboard` and the server-sent events of `GET /events`, which the service
  * provides (types in dashboard-view.ts). Assets are read once at registration; nothing is fetched
@@ -60,24 +61,36 @@ function extOf(name: string): string {
   return i < 0 ? '' : name.slice(i).toLowerCase();
 }
 
-/** The .html reports in `dir` (plain files only), newest first; [] when the folder does not exist. */
-export function listReports(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/**
+ * The .html reports under `dir`, as relative paths ("report.html", "backtest/report.html"):
+ * plain files only, at most `depth` folders deep (the CLI writes out/backtest/report.html and
+ * out/tune/tune.html), no symlink followed, no hidden name; newest first. [] when `dir` is missing.
+ */
+export function listReports(dir: string, depth = 2): string[] {
   const files: { name: string; mtime: number }[] = [];
-  for (const name of names) {
-    if (!REPORT_NAME.test(name)) continue;
+  const walk = (abs: string, rel: string, level: number): void => {
+    let names: string[];
     try {
-      const st = lstatSync(join(dir, name));
-      if (st.isFile()) files.push({ name, mtime: st.mtimeMs });
+      names = readdirSync(abs);
     } catch {
-      // vanished between readdir and stat
+      return;
     }
-  }
+    for (const name of names) {
+      if (!SEGMENT.test(name)) continue;
+      let st;
+      try {
+        st = lstatSync(join(abs, name));
+      } catch {
+        continue; // vanished between readdir and stat
+      }
+      const relName = rel ? `${rel}/${name}` : name;
+      if (st.isFile() && REPORT_NAME.test(name)) files.push({ name: relName, mtime: st.mtimeMs });
+      else if (st.isDirectory() && level < depth) walk(join(abs, name), relName, level + 1);
+    }
+  };
+  walk(dir, '', 0);
   return files.sort((a, b) => b.mtime - a.mtime || a.name.localeCompare(b.name)).map((f) => f.name);
 }
 
@@ -126,18 +139,24 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
 
   app.get('/reports', async () => ({ reports: listReports(reportsDir) }));
 
-  app.get<{ Params: { name: string } }>('/reports/:name', async (request, reply) => {
-    const name = request.params.name;
-    // a plain name from the listing: no separators, no dot-dot, no hidden files, .html only
-    if (!REPORT_NAME.test(name) || name !== basename(name) || name.includes('..')) {
-      return reply.code(400).send({ error: 'bad_request', message: 'report name must be a file name ending in .html' });
+  app.get<{ Params: { '*': string } }>('/reports/*', async (request, reply) => {
+    const name = request.params['*'];
+    const segments = name.split('/');
+    // plain names only: no empty, dot or hidden segment, no backslash, .html at the end
+    if (!REPORT_NAME.test(segments.at(-1) ?? '') || !segments.every((x) => SEGMENT.test(x)) || name.includes('..')) {
+      return reply
+        .code(400)
+        .send({ error: 'bad_request', message: 'report name must be a path of plain names ending in .html' });
     }
+    // and it must be one of the listed reports (no symlink, within depth)
     if (!listReports(reportsDir).includes(name)) {
       return reply.code(404).send({ error: 'not_found', message: 'no such report' });
     }
-    const path = resolve(reportsDir, name);
+    const path = resolve(reportsDir, ...segments);
     if (!path.startsWith(reportsDir + sep)) {
-      return reply.code(400).send({ error: 'bad_request', message: 'report name must be a file name ending in .html' });
+      return reply
+        .code(400)
+        .send({ error: 'bad_request', message: 'report name must be a path of plain names ending in .html' });
     }
     return secure(reply, REPORT_CSP).type(TYPES['.html']!).send(readFileSync(path));
   });

@@ -389,7 +389,12 @@ function renderReports(reports) {
       el(
         'li',
         {},
-        el('a', { href: `/reports/${encodeURIComponent(name)}`, target: '_blank', rel: 'noopener', text: name }),
+        el('a', {
+          href: `/reports/${name.split('/').map(encodeURIComponent).join('/')}`,
+          target: '_blank',
+          rel: 'noopener',
+          text: name,
+        }),
       ),
     ),
   );

@@ -22,6 +22,16 @@ beforeAll(async () => {
   writeFileSync(join(reportsDir, '.hidden.html'), 'hidden');
   mkdirSync(join(reportsDir, 'folder.html'));
   symlinkSync(join(root, 'secret.html'), join(reportsDir, 'escape.html'));
+  symlinkSync(root, join(reportsDir, 'linked'));
+  mkdirSync(join(reportsDir, 'backtest'));
+  writeFileSync(join(reportsDir, 'backtest', 'report.html'), '<p>nested</p>');
+  utimesSync(
+    join(reportsDir, 'backtest', 'report.html'),
+    new Date('2024-06-01T00:00:00Z'),
+    new Date('2024-06-01T00:00:00Z'),
+  );
+  mkdirSync(join(reportsDir, 'a', 'b', 'c'), { recursive: true });
+  writeFileSync(join(reportsDir, 'a', 'b', 'c', 'deep.html'), '<p>too deep</p>');
   app = Fastify();
   await app.register(dashboardPlugin, { reportsDir });
   await app.ready();
@@ -66,8 +76,9 @@ describe('dashboardPlugin', () => {
   it('lists plain .html files of the reports folder, newest first', async () => {
     const res = await app.inject('/reports');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ reports: ['newer.html', 'older.html'] });
-    expect(listReports(reportsDir)).toEqual(['newer.html', 'older.html']);
+    expect(res.json()).toEqual({ reports: ['newer.html', 'older.html', 'backtest/report.html'] });
+    expect(listReports(reportsDir)).toEqual(['newer.html', 'older.html', 'backtest/report.html']);
+    expect(listReports(reportsDir, 3)).toContain('a/b/c/deep.html');
     expect(listReports(join(root, 'missing'))).toEqual([]);
   });
 
@@ -76,6 +87,9 @@ describe('dashboardPlugin', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toBe('<p>newer</p>');
     expect(ok.headers['content-security-policy']).toContain("default-src 'none'");
+    const nested = await app.inject('/reports/backtest/report.html');
+    expect(nested.statusCode).toBe(200);
+    expect(nested.body).toBe('<p>nested</p>');
     const refused: [string, number][] = [
       ['/reports/..%2Fsecret.html', 400],
       ['/reports/%2e%2e%2fsecret.html', 400],
@@ -85,6 +99,11 @@ describe('dashboardPlugin', () => {
       ['/reports/.hidden.html', 400],
       ['/reports/notes.txt', 400],
       ['/reports/missing.html', 404],
+      ['/reports/linked/secret.html', 404],
+      ['/reports/a/b/c/deep.html', 404],
+      ['/reports/backtest/../../secret.html', 404], // the URL parser resolves the dots: /secret.html
+      ['/reports/backtest/%2e%2e/%2e%2e/secret.html', 404], // decoded and resolved by the router
+      ['/reports/backtest//report.html', 400],
       ['/reports/newer.html%00.txt', 400],
     ];
     for (const [url, status] of refused) {
