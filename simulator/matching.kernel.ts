@@ -430,7 +430,9 @@ export function placeOrder(
 
   const pos = positionOf(account, req.symbol);
   const dir = req.side === 'BUY' ? 1 : -1;
-  if (reduceOnly && t === 'MARKET' && !(pos.amount * dir < 0)) return reject(-2022, 'ReduceOnly Order is rejected.');
+  // a reduce-only MARKET/LIMIT that cannot reduce is refused now; conditional ones are checked when they trigger
+  if (reduceOnly && (t === 'MARKET' || t === 'LIMIT') && !(pos.amount * dir < 0))
+    return reject(-2022, 'ReduceOnly Order is rejected.');
 
   // margin: only the part that opens or adds exposure needs margin
   if (!reduceOnly && !closePosition) {

@@ -167,6 +167,16 @@ describe('matching kernel', () => {
     ).toBe(-4016);
     expect(rejection(e, { side: 'BUY', type: 'MARKET', quantity: '30' })).toBe(-2019);
     expect(rejection(e, { side: 'SELL', type: 'MARKET', quantity: '0.001', reduceOnly: true })).toBe(-2022);
+    expect(
+      rejection(e, {
+        side: 'SELL',
+        type: 'LIMIT',
+        timeInForce: 'GTC',
+        quantity: '0.001',
+        price: p(last),
+        reduceOnly: true,
+      }),
+    ).toBe(-2022);
   });
 
   it('refuses a duplicate client order id while the first is open, accepts it again after cancel', () => {
