@@ -7,7 +7,8 @@ import { parseSettings } from '../../pipelines/settings.ts';
 import type { AgentContext } from '../../pipelines/ports.ts';
 import { embeddedForecastAgent, embeddedThesisAgent } from '../../operators/agents/embedded.ts';
 import { AgentGateway } from '../../agents/gateway.ts';
-import { thesisClient } from '../../agents/thesis-client.ts';
+import { thesisClient, chatCompletionsUrl } from '../../agents/thesis-client.ts';
+import { postJson } from '../../agents/http.ts';
 import { hasSharedData, median, SHARED_DATA, timeRuns } from '../kit.ts';
 import type { Figures } from '../run.ts';
 
@@ -118,7 +119,26 @@ export async function benchAgents(): Promise<Figures> {
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+  // the same traffic without the gateway (plain keep-alive HTTP): the difference is the gateway's own cost
+  const raw: number[] = [];
+  let rawNext = 0;
+  const rawWorker = async (): Promise<void> => {
+    const signal = new AbortController().signal;
+    while (rawNext < total) {
+      rawNext++;
+      const t0 = performance.now();
+      await postJson(chatCompletionsUrl(url), { model: 'bench', messages: [] }, {}, signal);
+      raw.push(performance.now() - t0);
+    }
+  };
+  await Promise.all([rawWorker(), rawWorker(), rawWorker(), rawWorker()]);
   await new Promise<void>((r) => server.close(() => r()));
+  const rawSteady = raw.slice(200);
+  out.agent_http_p99_ms = {
+    value: quantile(rawSteady, 0.99),
+    unit: 'ms',
+    note: 'same server and concurrency, plain HTTP without the gateway (baseline)',
+  };
   const steady = latencies.slice(200);
   out.agent_gateway_p50_ms = { value: quantile(steady, 0.5), unit: 'ms', note: 'instant local server, 4 in flight' };
   out.agent_gateway_p99_ms = {

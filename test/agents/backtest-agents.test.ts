@@ -51,6 +51,21 @@ describe('backtest with the embedded agents (AGENTS_ENABLED)', () => {
     }
   });
 
+  it('a forecast anomaly on a real jump blocks the entry', () => {
+    const events = on.events!;
+    let blocked = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.kind !== 'signal' || !e.opinions.some((o) => o.blocksEntry)) continue;
+      blocked++;
+      expect(e.opinions.find((o) => o.blocksEntry)?.riskScore).toBeGreaterThan(0.8);
+      const verdict = events.slice(i + 1).find((x) => x.kind === 'denied' || x.kind === 'decision');
+      expect(verdict?.kind).toBe('denied');
+      expect(verdict?.kind === 'denied' && verdict.detail).toContain(`${EMBEDDED_FORECAST}:blocks-entry`);
+    }
+    expect(blocked).toBeGreaterThan(0);
+  });
+
   it('is deterministic', () => {
     const again = run({ AGENTS_ENABLED: true, COLLAB_SYMBOLS: '' });
     expect(JSON.stringify(again.trades)).toBe(JSON.stringify(on.trades));
