@@ -434,3 +434,64 @@ function segments(
   }
   return out;
 }
+
+describe('matching kernel accounting (property)', () => {
+  it('wallet = initial + realised − fees + funding, and position = signed sum of fills, for random order flows', async () => {
+    const fc = await import('fast-check');
+    const step = fc.record({
+      side: fc.constantFrom('BUY' as const, 'SELL' as const),
+      type: fc.constantFrom('MARKET' as const, 'LIMIT' as const, 'STOP_MARKET' as const, 'TAKE_PROFIT_MARKET' as const),
+      qtyUnits: fc.integer({ min: 1, max: 20 }),
+      offsetBps: fc.integer({ min: 5, max: 80 }),
+      reduceOnly: fc.boolean(),
+      bars: fc.integer({ min: 0, max: 6 }),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 900 }), fc.array(step, { minLength: 1, maxLength: 25 }), (start, steps) => {
+        const e = engineAt(start);
+        let k = start;
+        let funding = 0;
+        for (const s of steps) {
+          const last = e.last.get('BTCUSDT')!;
+          const away = s.offsetBps / 10_000;
+          const up = p(roundToTick(last * (1 + away), TICK, 'up'));
+          const down = p(roundToTick(last * (1 - away), TICK, 'down'));
+          const req: Partial<OrderRequest> & Pick<OrderRequest, 'side' | 'type'> = {
+            side: s.side,
+            type: s.type,
+            quantity: (s.qtyUnits / 1000).toFixed(3),
+            reduceOnly: s.reduceOnly,
+          };
+          if (s.type === 'LIMIT') Object.assign(req, { timeInForce: 'GTC', price: s.side === 'BUY' ? down : up });
+          const stopAbove = (s.type === 'STOP_MARKET') === (s.side === 'BUY');
+          if (s.type !== 'MARKET' && s.type !== 'LIMIT') req.stopPrice = stopAbove ? up : down;
+          placeOrder(e, 'acct', { symbol: 'BTCUSDT', ...req }, k);
+          for (let b = 0; b < s.bars && k + 1 < BTC.length; b++) {
+            k++;
+            onBar(e, 'BTCUSDT', bar(k), k);
+            if (b === 0) {
+              const before = e.accounts.get('acct')!.balance;
+              applyFunding(e, 'BTCUSDT', 0.0001, BTC.close[k]!, k);
+              funding += e.accounts.get('acct')!.balance - before;
+            }
+          }
+        }
+        const a = e.accounts.get('acct')!;
+        let realised = 0;
+        let fees = 0;
+        let amount = 0;
+        for (const f of a.fills) {
+          realised += f.realizedPnl;
+          fees += f.commission;
+          amount += f.side === 'BUY' ? f.qty : -f.qty;
+        }
+        expect(a.balance).toBeCloseTo(100_000 + realised - fees + funding, 6);
+        expect(a.positions.get('BTCUSDT')?.amount ?? 0).toBeCloseTo(amount, 9);
+        // nothing filled beyond its order, and every open order is really open
+        for (const o of a.orders.values()) expect(o.executedQty).toBeLessThanOrEqual(o.origQty + 1e-9);
+        for (const o of e.open.get('BTCUSDT')?.values() ?? []) expect(['NEW', 'PARTIALLY_FILLED']).toContain(o.status);
+      }),
+      { numRuns: 150, seed: 42 },
+    );
+  });
+});
