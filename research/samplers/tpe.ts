@@ -1,5 +1,7 @@
 import type { ParamSpec, SearchSpace } from '../../pipelines/search-space.ts';
-import { logSumExp, normalLogPdf, normalMass, sampleTruncatedNormal } from './normal.ts';
+import { normalMass, sampleTruncatedNormal } from './normal.ts';
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 import { RandomSampler } from './random.ts';
 import { snap, stepOf } from './space.ts';
 import type { ParamValue, Params, Sampler, TrialView } from './types.ts';
@@ -49,6 +51,10 @@ interface NumericMixture {
   step: number;
   /** log of each kernel's mass inside [lo, hi] */
   logZ: number[];
+  /** per kernel: log w − log Z (cell masses) and log w − log Z − log σ − log √(2π) (densities) */
+  logWZ: Float64Array;
+  logC: Float64Array;
+  invSigma: Float64Array;
 }
 
 interface CategoricalMixture {
@@ -180,7 +186,28 @@ export class TpeSampler implements Sampler {
     const logZ = allMus.map((mu, i) =>
       Math.log(Math.max(1e-300, normalMass((lo - mu) / sigmas[i]!, (hi - mu) / sigmas[i]!))),
     );
-    return { kind: 'numeric', weights, mus: allMus, sigmas, lo, hi, log: spec.log === true, step, logZ };
+    const logWZ = new Float64Array(n);
+    const logC = new Float64Array(n);
+    const invSigma = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      logWZ[k] = Math.log(weights[k]!) - logZ[k]!;
+      logC[k] = logWZ[k]! - Math.log(sigmas[k]!) - LOG_SQRT_2PI;
+      invSigma[k] = 1 / sigmas[k]!;
+    }
+    return {
+      kind: 'numeric',
+      weights,
+      mus: allMus,
+      sigmas,
+      lo,
+      hi,
+      log: spec.log === true,
+      step,
+      logZ,
+      logWZ,
+      logC,
+      invSigma,
+    };
   }
 
   private pickKernel(weights: readonly number[], rng: () => number): number {
@@ -211,7 +238,10 @@ export class TpeSampler implements Sampler {
       return Math.log(p);
     }
     const x = Number(v);
-    const terms: number[] = new Array<number>(m.weights.length);
+    // streaming log-sum-exp over the kernels (no arrays: this is the sampler's hot loop)
+    let max = -Infinity;
+    let sum = 0;
+    const n = m.mus.length;
     if (m.step > 0) {
       // probability mass of the grid cell around x
       let a = x - m.step / 2;
@@ -222,19 +252,29 @@ export class TpeSampler implements Sampler {
       }
       a = Math.max(a, m.lo);
       b = Math.min(b, m.hi);
-      for (let k = 0; k < terms.length; k++) {
+      for (let k = 0; k < n; k++) {
         const mu = m.mus[k]!;
-        const s = m.sigmas[k]!;
-        terms[k] =
-          Math.log(m.weights[k]!) + Math.log(Math.max(1e-300, normalMass((a - mu) / s, (b - mu) / s))) - m.logZ[k]!;
+        const inv = m.invSigma[k]!;
+        const t = m.logWZ[k]! + Math.log(Math.max(1e-300, normalMass((a - mu) * inv, (b - mu) * inv)));
+        if (t <= max) sum += Math.exp(t - max);
+        else {
+          sum = sum * Math.exp(max - t) + 1;
+          max = t;
+        }
       }
     } else {
       const y = m.log ? Math.log(x) : x;
-      for (let k = 0; k < terms.length; k++) {
-        terms[k] = Math.log(m.weights[k]!) + normalLogPdf(y, m.mus[k]!, m.sigmas[k]!) - m.logZ[k]!;
+      for (let k = 0; k < n; k++) {
+        const z = (y - m.mus[k]!) * m.invSigma[k]!;
+        const t = m.logC[k]! - 0.5 * z * z;
+        if (t <= max) sum += Math.exp(t - max);
+        else {
+          sum = sum * Math.exp(max - t) + 1;
+          max = t;
+        }
       }
     }
-    return logSumExp(terms);
+    return max === -Infinity ? -Infinity : max + Math.log(sum);
   }
 }
 
