@@ -42,8 +42,13 @@ export function stripSignature(raw: string): { rest: string; signature: string |
   let signature: string | undefined;
   const kept: string[] = [];
   for (const p of parts) {
-    if (p.startsWith('signature=')) signature = decodeURIComponent(p.slice(10));
-    else kept.push(p);
+    if (p.startsWith('signature=')) {
+      try {
+        signature = decodeURIComponent(p.slice(10));
+      } catch {
+        signature = p.slice(10);
+      }
+    } else kept.push(p);
   }
   return { rest: kept.join('&'), signature };
 }

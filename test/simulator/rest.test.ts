@@ -300,6 +300,37 @@ describe('simulator REST (real sockets, 127.0.0.1)', () => {
     expect((junkV3.json as Obj).code).toBe(-2015);
     expect((await raw(`${base}/fapi/v1/ping`)).status).toBe(200);
   });
+
+  it('fuzz: arbitrary query strings and bodies get {code,msg} JSON (never a 5xx or a dropped connection)', async () => {
+    const fc = await import('fast-check');
+    const paths = ['/fapi/v1/order', '/fapi/v3/order', '/fapi/v1/klines', '/fapi/v2/balance', '/fapi/v1/batchOrders'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.constantFrom('GET', 'POST', 'DELETE'),
+        fc.string({ maxLength: 80 }),
+        fc.string({ maxLength: 80 }),
+        fc.boolean(),
+        async (path, method, query, body, withKey) => {
+          const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
+          if (withKey) headers['X-MBX-APIKEY'] = V1_KEY;
+          const r = await raw(`${base}${path}?${encodeURI(query)}`, {
+            method,
+            headers,
+            ...(method === 'GET' ? {} : { body }),
+          });
+          expect(r.status).toBeLessThan(500);
+          if (r.status >= 400) {
+            const j = r.json as Obj;
+            expect(typeof j.code).toBe('number');
+            expect(typeof j.msg).toBe('string');
+          }
+        },
+      ),
+      { numRuns: 150, seed: 7 },
+    );
+    expect((await raw(`${base}/fapi/v1/ping`)).status).toBe(200);
+  });
 });
 
 describe('simulator REST: documented signature vectors', () => {
