@@ -1,4 +1,5 @@
 import type { BacktestResult } from '../../backtests/run-backtest.ts';
+import type { BarColumns } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import {
   REPORT_CSS,
@@ -32,6 +33,95 @@ export interface BacktestHtmlMeta {
   to?: number;
   /** page title; defaults to "Backtest <symbols>" */
   title?: string;
+  /** the bars the run used: adds a price chart per symbol with every entry and exit marked */
+  series?: readonly BarColumns[];
+}
+
+/** Most candles per price chart; longer runs are aggregated into OHLC buckets of whole bars. */
+export const MAX_CANDLES = 3000;
+/** Most trades marked per symbol (the latest); all are in the trade list up to MAX_TRADE_ROWS. */
+export const MAX_MARKED_TRADES = 1500;
+
+export interface Candle {
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+}
+
+export interface ChartMarker {
+  time: number;
+  position: 'aboveBar' | 'belowBar';
+  shape: 'arrowUp' | 'arrowDown' | 'circle';
+  color: string;
+  text: string;
+}
+
+/** OHLC candles (seconds) of bars with openTime in [from, to), aggregated to at most `max`. */
+export function candles(c: BarColumns, from: number, to: number, max = MAX_CANDLES): Candle[] {
+  let lo = 0;
+  while (lo < c.length && c.openTime[lo]! < from) lo++;
+  let hi = lo;
+  while (hi < c.length && c.openTime[hi]! < to) hi++;
+  const n = hi - lo;
+  const size = Math.max(1, Math.ceil(n / max));
+  const out: Candle[] = [];
+  for (let i = lo; i < hi; i += size) {
+    const end = Math.min(hi, i + size);
+    let high = -Infinity;
+    let low = Infinity;
+    for (let j = i; j < end; j++) {
+      if (c.high[j]! > high) high = c.high[j]!;
+      if (c.low[j]! < low) low = c.low[j]!;
+    }
+    out.push({ time: Math.floor(c.openTime[i]! / 1000), open: c.open[i]!, high, low, close: c.close[end - 1]! });
+  }
+  return out;
+}
+
+/** Entry (arrow) and exit (circle) markers of a symbol's trades, on the candle containing each time. */
+export function tradeMarkers(trades: BacktestResult['trades'], bars: readonly Candle[]): ChartMarker[] {
+  if (bars.length === 0) return [];
+  const snap = (ms: number): number | null => {
+    const t = Math.floor(ms / 1000);
+    let lo = 0;
+    let hi = bars.length - 1;
+    let found: number | null = null;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (bars[mid]!.time <= t) {
+        found = bars[mid]!.time;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  };
+  const out: ChartMarker[] = [];
+  for (const t of trades.slice(-MAX_MARKED_TRADES)) {
+    const long = t.side === 'LONG';
+    const entry = snap(t.openedAt);
+    const exit = snap(t.time);
+    if (entry !== null) {
+      out.push({
+        time: entry,
+        position: long ? 'belowBar' : 'aboveBar',
+        shape: long ? 'arrowUp' : 'arrowDown',
+        color: long ? '#26a69a' : '#ef5350',
+        text: long ? 'L' : 'S',
+      });
+    }
+    if (exit !== null) {
+      out.push({
+        time: exit,
+        position: long ? 'aboveBar' : 'belowBar',
+        shape: 'circle',
+        color: t.netPnl > 0 ? '#26a69a' : '#f7b84f',
+        text: t.exitReason,
+      });
+    }
+  }
+  return out.sort((a, b) => a.time - b.time);
 }
 
 /** Most points sent to a chart; longer curves are bucketed (last equity, deepest drawdown per bucket). */
@@ -237,6 +327,16 @@ const CHART_SCRIPT = `
   }
   sync(eqChart, ddChart);
   sync(ddChart, eqChart);
+  (data.prices || []).forEach(function (p, i) {
+    var el = document.getElementById('price-chart-' + i);
+    if (!el || p.candles.length === 0) return;
+    var c = chart(el, 300);
+    var s = c.addSeries(LC.CandlestickSeries, { upColor: '#26a69a', downColor: '#ef5350', wickUpColor: '#26a69a', wickDownColor: '#ef5350', borderVisible: false });
+    s.setData(p.candles);
+    LC.createSeriesMarkers(s, p.markers);
+    c.timeScale().fitContent();
+    el.setAttribute('data-markers', String(p.markers.length));
+  });
   document.body.setAttribute('data-charts-ready', '1');
 })();
 `;
@@ -248,6 +348,26 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
       ? (meta.settings as { INITIAL_BALANCE: number }).INITIAL_BALANCE
       : (result.equity[0]?.equity ?? 0);
   const series = equityAndDrawdown(result.equity);
+  const from0 = meta.from ?? -Infinity;
+  const to0 = meta.to ?? Infinity;
+  const prices = (meta.series ?? [])
+    .filter((c) => result.symbols.includes(c.symbol))
+    .map((c) => {
+      const bars = candles(c, from0, to0);
+      const marks = tradeMarkers(
+        result.trades.filter((t) => t.symbol === c.symbol),
+        bars,
+      );
+      return { symbol: c.symbol, candles: bars, markers: marks };
+    });
+  const priceSection = prices.length
+    ? `<section id="prices"><h2>Prices and trades</h2><p class="note">▲/▼ entries (long/short), ● exits labelled with their reason (green when the trade made money).</p>${prices
+        .map(
+          (p, i) =>
+            `<h3>${escapeHtml(p.symbol)}</h3><div id="price-chart-${i}" class="chart price-chart"></div>`,
+        )
+        .join('\n')}</section>`
+    : '';
   const monthly = monthlyReturns(result.equity, initial);
   const metrics = result.metrics as unknown as Record<string, unknown>;
   const title = meta.title ?? `Backtest ${result.symbols.join(', ')}`;
@@ -280,6 +400,7 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
 <section id="equity"><h2>Equity</h2><div id="equity-chart" class="chart"></div>
 <h2>Drawdown (%)</h2><div id="drawdown-chart" class="chart small"></div>
 ${series.equity.length < result.equity.length ? `<p class="note">${formatNumber(result.equity.length, 0)} equity points drawn as ${formatNumber(series.equity.length, 0)} buckets (last equity, deepest drawdown of each).</p>` : ''}</section>
+${priceSection}
 <section id="metrics"><h2>Metrics</h2>${metricsTable(metrics)}</section>
 <section id="monthly"><h2>Monthly returns</h2>${monthlyTable(monthly)}</section>
 ${arraySections}
@@ -288,7 +409,7 @@ ${arraySections}
 <section id="settings"><h2>Settings</h2>${settingsTable(meta.settings)}</section>
 <p class="note">Charts: TradingView Lightweight Charts™ (Apache-2.0), inlined. Generated by Sapphire.</p>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ equity: series.equity, drawdown: series.drawdown })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ equity: series.equity, drawdown: series.drawdown, prices: prices.map((p) => ({ symbol: p.symbol, candles: p.candles, markers: p.markers })) })}</script>
 <script>${inlineScript(chartBundle())}</script>
 <script>${CHART_SCRIPT}</script>
 </body>

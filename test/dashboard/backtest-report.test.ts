@@ -4,8 +4,15 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../backtests/run-backtest.ts';
+import type { BarColumns } from '../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../pipelines/settings.ts';
-import { equityAndDrawdown, monthlyReturns, renderBacktestHtml } from '../../dashboard/reports/backtest-html.ts';
+import {
+  candles,
+  equityAndDrawdown,
+  monthlyReturns,
+  renderBacktestHtml,
+  tradeMarkers,
+} from '../../dashboard/reports/backtest-html.ts';
 import { fixtureColumns } from '../kit/fixture-bars.ts';
 import { launchChromium, SCREENSHOTS, type Browser } from './browser.ts';
 
@@ -14,13 +21,15 @@ const settings = withOverrides(DEFAULT_SETTINGS, {
   ADMIN_API_TOKEN: 'test-admin-token-must-not-leak',
 });
 let result: BacktestResult;
+let series: BarColumns[];
 let html: string;
 let dir: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  result = runBacktest({ settings, series: [fixtureColumns('BTCUSDT'), fixtureColumns('ETHUSDT')] });
-  html = renderBacktestHtml(result, { dataDir: 'test/fixtures/core', settings });
+  series = [fixtureColumns('BTCUSDT'), fixtureColumns('ETHUSDT')];
+  result = runBacktest({ settings, series });
+  html = renderBacktestHtml(result, { dataDir: 'test/fixtures/core', settings, series });
   dir = mkdtempSync(join(tmpdir(), 'sapphire-report-'));
   browser = await launchChromium();
 });
@@ -33,7 +42,7 @@ afterAll(async () => {
 describe('renderBacktestHtml', () => {
   it('is deterministic, self-contained and keeps secrets out', () => {
     expect(result.trades.length).toBeGreaterThan(0);
-    expect(renderBacktestHtml(result, { dataDir: 'test/fixtures/core', settings })).toBe(html);
+    expect(renderBacktestHtml(result, { dataDir: 'test/fixtures/core', settings, series })).toBe(html);
     expect(html).not.toContain('test-admin-token-must-not-leak');
     expect(html).toContain('ADMIN_API_TOKEN');
     expect(html).not.toMatch(/<script[^>]+src=/i);
@@ -54,6 +63,23 @@ describe('renderBacktestHtml', () => {
     expect(-minFull).toBeCloseTo(result.metrics.maxDrawdownPct, 6);
     for (let i = 1; i < small.equity.length; i++)
       expect(small.equity[i]!.time).toBeGreaterThan(small.equity[i - 1]!.time);
+  });
+
+  it('aggregates candles without losing the range and marks every entry and exit', () => {
+    const c = series[0]!;
+    const all = candles(c, -Infinity, Infinity, c.length);
+    expect(all).toHaveLength(c.length);
+    const few = candles(c, -Infinity, Infinity, 100);
+    expect(few.length).toBeLessThanOrEqual(100);
+    expect(Math.max(...few.map((k) => k.high))).toBe(Math.max(...c.high));
+    expect(Math.min(...few.map((k) => k.low))).toBe(Math.min(...c.low));
+    expect(few[0]!.open).toBe(c.open[0]);
+    expect(few.at(-1)!.close).toBe(c.close[c.length - 1]);
+    const trades = result.trades.filter((t) => t.symbol === c.symbol);
+    const marks = tradeMarkers(trades, few);
+    expect(marks).toHaveLength(trades.length * 2);
+    const times = new Set(few.map((k) => k.time));
+    for (const m of marks) expect(times.has(m.time)).toBe(true);
   });
 
   it('chains monthly returns to the total return', () => {
@@ -80,6 +106,12 @@ describe('renderBacktestHtml', () => {
     await page.waitForSelector('body[data-charts-ready="1"]', { timeout: 10_000 });
     expect(await page.locator('#equity-chart canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#drawdown-chart canvas').count()).toBeGreaterThan(0);
+    for (const [i, c] of series.entries()) {
+      const chart = page.locator(`#price-chart-${i}`);
+      expect(await chart.locator('canvas').count()).toBeGreaterThan(0);
+      const n = result.trades.filter((t) => t.symbol === c.symbol).length;
+      expect(await chart.getAttribute('data-markers')).toBe(String(n * 2));
+    }
     // the canvas actually has pixels drawn on it (not a blank surface)
     const painted = await page.evaluate(() => {
       const c = Array.from(document.querySelectorAll<HTMLCanvasElement>('#equity-chart canvas')).find(
@@ -100,7 +132,7 @@ describe('renderBacktestHtml', () => {
     expect(await page.locator('#perSymbol tbody tr').count()).toBe(result.metrics.perSymbol.length);
     expect(await page.locator('#exitReasons tbody tr').count()).toBe(result.metrics.exitReasons.length);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, 'backtest-report.png'), fullPage: false });
+    await page.screenshot({ path: join(SCREENSHOTS, 'backtest-report.png'), fullPage: true });
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();
