@@ -87,7 +87,7 @@ function makeChart(container) {
     autoSize: true,
     layout: { background: { color: 'transparent' }, textColor: COLORS.muted },
     grid: { vertLines: { color: '#1f2a36' }, horzLines: { color: '#1f2a36' } },
-    timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241' },
+    timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241', minBarSpacing: 0.01 },
     rightPriceScale: { borderColor: '#263241', minimumWidth: 80 },
   });
 }

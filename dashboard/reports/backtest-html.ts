@@ -301,7 +301,7 @@ const CHART_SCRIPT = `
       height: height,
       layout: { background: { color: 'transparent' }, textColor: '#8899aa' },
       grid: { vertLines: { color: '#1f2a36' }, horzLines: { color: '#1f2a36' } },
-      timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241' },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241', minBarSpacing: 0.01 },
       rightPriceScale: { borderColor: '#263241', minimumWidth: 80 },
     });
   }
