@@ -6,7 +6,7 @@ import { portfolio } from '../operators/portfolio/portfolio.ts';
 import { features } from '../operators/features/features.ts';
 import { momentum } from '../operators/signals/momentum.ts';
 import { consensus } from '../operators/consensus/consensus.ts';
-import { embeddedAgentStage } from '../operators/agents/agents.ts';
+import { defaultAgentStage } from '../operators/agents/agents.ts';
 import { banditAllocation } from '../operators/allocation/bandit.ts';
 import { sizing } from '../operators/sizing/sizing.ts';
 import { risk } from '../operators/risk/risk.ts';
@@ -18,7 +18,7 @@ export interface PipelinePorts {
   execution: ExecutionPort;
   /**
    * the agent stage (signals → signals with opinions); none = the embedded agents when
-   * AGENTS_ENABLED, else momentum alone
+   * AGENTS_ENABLED (see defaultAgentStage), else momentum alone
    */
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
   /**
@@ -49,7 +49,7 @@ export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: Pi
       .bars()
       .pipe(ports.execution.attach(orders), portfolio(settings), features(settings), momentum(settings));
     return signals.pipe(
-      ports.agents ?? (settings.AGENTS_ENABLED ? embeddedAgentStage(settings) : identity),
+      ports.agents ?? defaultAgentStage(settings),
       consensus(settings),
       ports.control ? mergeWith(ports.control) : identity,
       banditAllocation(settings),

@@ -1,7 +1,7 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { identity, Observable, type OperatorFunction } from 'rxjs';
 import type { AgentFault, AgentOpinion, PipelineEvent, Signal } from '../../pipelines/model/index.ts';
 import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
-import { isSapphireError } from '../../pipelines/errors.ts';
+import { isSapphireError, SapphireError } from '../../pipelines/errors.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentSettings } from './agents.settings.ts';
 import { embeddedAgents } from './embedded.ts';
@@ -226,4 +226,23 @@ export function embeddedAgentStage(
   options?: AgentStageOptions,
 ): OperatorFunction<PipelineEvent, PipelineEvent> {
   return agentStage(s, embeddedAgents(s), options);
+}
+
+/**
+ * The pipeline's default agent stage when the caller passes none: nothing when AGENTS_ENABLED is
+ * off, the embedded agents when no endpoint is set. With an endpoint set it refuses to start
+ * rather than silently use the embedded agents: remote agents need the network and a tape, so
+ * the caller builds them (agents/build-agents.ts: backtestAgentStage, buildAgents) and passes
+ * them as the pipeline's `agents` port.
+ */
+export function defaultAgentStage(s: AgentSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+  if (!s.AGENTS_ENABLED) return identity;
+  if (s.FINGPT_ENDPOINT !== '' || s.LAGLLAMA_ENDPOINT !== '') {
+    throw new SapphireError(
+      'NOT_CONFIGURED',
+      'FINGPT_ENDPOINT / LAGLLAMA_ENDPOINT are set: pass the remote agent stage as ports.agents ' +
+        '(backtests: backtestAgentStage with an AGENT_TAPE in replay mode)',
+    );
+  }
+  return embeddedAgentStage(s);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Denied } from '../../pipelines/model/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
 import { EMBEDDED_FORECAST, EMBEDDED_THESIS } from '../../operators/agents/embedded.ts';
 import { fixtureColumns } from '../kit/fixture-bars.ts';
 import { activeSettings } from '../kit/pipeline-kit.ts';
@@ -77,5 +78,17 @@ describe('backtest with the embedded agents (AGENTS_ENABLED)', () => {
     expect(strict.decisions.filter((d) => d.action !== 'exit').length).toBe(0);
     const riskAverse = run({ AGENTS_ENABLED: true, COLLAB_SYMBOLS: '', RISK_THRESHOLD: 0.41 });
     expect(riskAverse.denials['consensus:agent-gates']).toBeGreaterThan(on.denials['consensus:agent-gates']!);
+  });
+
+  it('refuses to fall back to embedded agents silently when an endpoint is configured', () => {
+    let error: unknown;
+    try {
+      run({ AGENTS_ENABLED: true, FINGPT_ENDPOINT: 'http://127.0.0.1:9' });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSapphireError(error, 'NOT_CONFIGURED')).toBe(true);
+    // agents off: endpoints are irrelevant
+    expect(run({ AGENTS_ENABLED: false, FINGPT_ENDPOINT: 'http://127.0.0.1:9' }).trades).toEqual(off.trades);
   });
 });

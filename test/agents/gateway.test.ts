@@ -53,7 +53,7 @@ function settingsFor(url: string, o: Record<string, unknown> = {}): Settings {
     FINGPT_API_KEY: KEY,
     LAGLLAMA_ENDPOINT: `${url}/forecast`,
     LAGLLAMA_API_KEY: KEY,
-    LLM_TIMEOUT_SECONDS: 0.3,
+    LLM_TIMEOUT_SECONDS: 5,
     AGENT_RETRY_ATTEMPTS: 2,
     ...o,
   });
@@ -186,7 +186,7 @@ describe('thesis agent through the gateway', () => {
     const delays: number[] = [];
     const timers: Timers = {
       setTimeout(fn, ms) {
-        if (ms >= 200) return realTimers.setTimeout(fn, ms); // the 300 ms call timeout
+        if (ms >= 200) return realTimers.setTimeout(fn, ms); // the 5 s call timeout
         delays.push(ms);
         return realTimers.setTimeout(fn, 0);
       },
@@ -207,7 +207,7 @@ describe('gateway limits and cache', () => {
     let answered = 0;
     for (let round = 0; round < 200 && answered < 7; round++) {
       const want = Math.min(2, 7 - answered);
-      for (let spin = 0; spin < 500 && srv.inFlight < want; spin++) await new Promise((r) => setTimeout(r, 2));
+      for (let spin = 0; spin < 2500 && srv.inFlight < want; spin++) await new Promise((r) => setTimeout(r, 2));
       expect(srv.inFlight).toBe(want);
       answered += srv.inFlight;
       srv.release();
