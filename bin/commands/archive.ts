@@ -3,8 +3,8 @@ import { SapphireError } from '../../pipelines/errors.ts';
 import { getToFile, MAX_EPOCHS, putPath } from '../../archive/walrus.ts';
 import { parseFlags } from '../kit/args.ts';
 
-const USAGE = `usage: sapphire archive put <file|dir> [--epochs N] [--env-file PATH]
-       sapphire archive get <blobId> --out PATH [--env-file PATH]
+const USAGE = `usage: sapphire archive put <file|dir> [--epochs N] [--dotenv PATH]
+       sapphire archive get <blobId> --out PATH [--dotenv PATH]
 
 Stores a dataset or a backtest/tuning result as a Walrus blob, or fetches one back.
 
@@ -18,7 +18,7 @@ get   GET WALRUS_AGGREGATOR_URL/v1/blobs/<blobId> written to --out atomically
 options:
   --epochs N        storage epochs for put, 1..${MAX_EPOCHS} (default 1)
   --out PATH        file to write for get
-  --env-file PATH   settings file (default .env)`;
+  --dotenv PATH   settings file (default .env)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       epochs: { type: 'string' },
       out: { type: 'string' },
-      'env-file': { type: 'string' },
+      dotenv: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     USAGE,
@@ -46,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   if (extra.length > 0)
     throw new SapphireError('CLI_USAGE', `unexpected argument ${JSON.stringify(extra[0])}\n\n${USAGE}`);
-  const settings = loadSettings({ envFile: values['env-file'] ?? '.env' });
+  const settings = loadSettings({ envFile: values.dotenv ?? '.env' });
 
   if (action === 'put') {
     if (values.out !== undefined) throw new SapphireError('CLI_USAGE', `--out is for archive get\n\n${USAGE}`);

@@ -232,16 +232,12 @@ describe('walrus client', () => {
 describe('sapphire archive (CLI)', () => {
   it('put a real backtest out dir records archive.json beside result.json; get restores it', async () => {
     const out = join(work, 'bt');
-    const bt = await sapphire(
-      ['backtest', '--quiet', '--data', FIXTURES, '--out', out, '--env-file', envFile],
-      {},
-      work,
-    );
+    const bt = await sapphire(['backtest', '--quiet', '--data', FIXTURES, '--out', out, '--dotenv', envFile], {}, work);
     expect(bt.code, bt.stderr).toBe(0);
     expect(existsSync(join(out, 'result.json'))).toBe(true);
 
     const put = await sapphire(
-      ['archive', 'put', out, '--epochs', '5', '--env-file', envFile],
+      ['archive', 'put', out, '--epochs', '5', '--dotenv', envFile],
       {
         WALRUS_PUBLISHER_URL: peer.url,
       },
@@ -256,7 +252,7 @@ describe('sapphire archive (CLI)', () => {
 
     // archiving again leaves archive.json out of the tarball: same blob
     const again = await sapphire(
-      ['archive', 'put', out, '--epochs', '5', '--env-file', envFile],
+      ['archive', 'put', out, '--epochs', '5', '--dotenv', envFile],
       {
         WALRUS_PUBLISHER_URL: peer.url,
       },
@@ -266,7 +262,7 @@ describe('sapphire archive (CLI)', () => {
 
     const tgz = join(work, 'bt.tar.gz');
     const get = await sapphire(
-      ['archive', 'get', blobId, '--out', tgz, '--env-file', envFile],
+      ['archive', 'get', blobId, '--out', tgz, '--dotenv', envFile],
       {
         WALRUS_AGGREGATOR_URL: peer.url,
       },
@@ -282,7 +278,7 @@ describe('sapphire archive (CLI)', () => {
   it('errors exit non-zero with a clear message and write nothing', async () => {
     const target = join(work, 'got.bin');
     const notFound = await sapphire(
-      ['archive', 'get', 'B'.repeat(43), '--out', target, '--env-file', envFile],
+      ['archive', 'get', 'B'.repeat(43), '--out', target, '--dotenv', envFile],
       {
         WALRUS_AGGREGATOR_URL: peer.url,
       },
@@ -296,7 +292,7 @@ describe('sapphire archive (CLI)', () => {
     copyFileSync(join(FIXTURES, 'BTCUSDT-5m-2025-01-28.csv'), file);
     peer.failNext = { status: 503, body: 'busy' };
     const failed = await sapphire(
-      ['archive', 'put', file, '--env-file', envFile],
+      ['archive', 'put', file, '--dotenv', envFile],
       { WALRUS_PUBLISHER_URL: peer.url },
       work,
     );
@@ -304,12 +300,12 @@ describe('sapphire archive (CLI)', () => {
     expect(failed.stderr).toMatch(/publisher answered 503/);
     expect(existsSync(`${file}.archive.json`)).toBe(false);
 
-    const unconfigured = await sapphire(['archive', 'put', file, '--env-file', envFile], {}, work);
+    const unconfigured = await sapphire(['archive', 'put', file, '--dotenv', envFile], {}, work);
     expect(unconfigured.code).not.toBe(0);
     expect(unconfigured.stderr).toMatch(/NOT_CONFIGURED: WALRUS_PUBLISHER_URL is not set/);
 
     const badEpochs = await sapphire(
-      ['archive', 'put', file, '--epochs', 'many', '--env-file', envFile],
+      ['archive', 'put', file, '--epochs', 'many', '--dotenv', envFile],
       {
         WALRUS_PUBLISHER_URL: peer.url,
       },
@@ -318,7 +314,7 @@ describe('sapphire archive (CLI)', () => {
     expect(badEpochs.code).not.toBe(0);
     expect(badEpochs.stderr).toMatch(/--epochs must be an integer/);
 
-    const badVerb = await sapphire(['archive', 'delete', file, '--env-file', envFile], {}, work);
+    const badVerb = await sapphire(['archive', 'delete', file, '--dotenv', envFile], {}, work);
     expect(badVerb.code).not.toBe(0);
     expect(badVerb.stderr).toMatch(/expected put or get/);
     expect(existsSync(`${file}.archive.json`)).toBe(false);
