@@ -351,12 +351,119 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     };
   }
 
+  /** which partial-depth and ticker streams anyone listens to, so nothing is built for nobody */
+  function listened(prefix: string): string[] {
+    const out = new Set<string>();
+    for (const ms of marketSockets) for (const st of ms.streams) if (st.startsWith(prefix)) out.add(st);
+    return [...out];
+  }
+
+  function publishDepthAndTickers(sym: string, now: number, b: ReturnType<typeof book>): void {
+    const lower = sym.toLowerCase();
+    const f = fmtOf(sym);
+    for (const st of listened(`${lower}@depth`)) {
+      const levels = Number(/^[a-z0-9]+@depth(\d+)/.exec(st)?.[1] ?? 0);
+      if (!levels) continue;
+      const bids: [string, string][] = [];
+      const asks: [string, string][] = [];
+      for (let i = 0; i < levels; i++) {
+        bids.push([f.price(roundToTick(b.bid - i * b.tick, b.tick, 'nearest')), f.qty(b.qty)]);
+        asks.push([f.price(roundToTick(b.ask + i * b.tick, b.tick, 'nearest')), f.qty(b.qty)]);
+      }
+      publish(st, {
+        e: 'depthUpdate',
+        E: now,
+        T: now,
+        s: sym,
+        U: bookSeq,
+        u: bookSeq,
+        pu: bookSeq - 1,
+        b: bids,
+        a: asks,
+      });
+    }
+    const needTicker = listened(`${lower}@ticker`).length > 0 || listened('!ticker@arr').length > 0;
+    const needMini = listened(`${lower}@miniTicker`).length > 0 || listened('!miniTicker@arr').length > 0;
+    if (!needTicker && !needMini) return;
+    const t = ticker24(sym);
+    if (needTicker) {
+      const full = {
+        e: '24hrTicker',
+        E: now,
+        s: sym,
+        p: t.priceChange,
+        P: t.priceChangePercent,
+        w: t.weightedAvgPrice,
+        c: t.lastPrice,
+        Q: t.lastQty,
+        o: t.openPrice,
+        h: t.highPrice,
+        l: t.lowPrice,
+        v: t.volume,
+        q: t.quoteVolume,
+        O: t.openTime,
+        C: t.closeTime,
+        F: t.firstId,
+        L: t.lastId,
+        n: t.count,
+      };
+      publish(`${lower}@ticker`, full);
+      publish('!ticker@arr', [full]);
+    }
+    if (needMini) {
+      const mini = {
+        e: '24hrMiniTicker',
+        E: now,
+        s: sym,
+        c: t.lastPrice,
+        o: t.openPrice,
+        h: t.highPrice,
+        l: t.lowPrice,
+        v: t.volume,
+        q: t.quoteVolume,
+      };
+      publish(`${lower}@miniTicker`, mini);
+      publish('!miniTicker@arr', [mini]);
+    }
+  }
+
   function publishBar(s: BarColumns, i: number): void {
     const sym = s.symbol;
     const lower = sym.toLowerCase();
     const f = fmtOf(sym);
     const now = clock.now();
     const iv = intervalName(s.intervalMs);
+    // longer intervals: the bucket holding this bar, built from released bars only, closed with its last bar
+    for (const st of listened(`${lower}@kline_`)) {
+      const name = st.slice(lower.length + 7);
+      const ivMs = klineIntervalMs(name);
+      if (ivMs === undefined || ivMs === s.intervalMs || ivMs % s.intervalMs !== 0) continue;
+      const k = klines(s, i, ivMs, undefined, undefined, 1)[0]!;
+      publish(st, {
+        e: 'kline',
+        E: now,
+        s: sym,
+        k: {
+          t: k.openTime,
+          T: k.closeTime,
+          s: sym,
+          i: name,
+          f: i - k.count + 1,
+          L: i,
+          o: f.price(k.open),
+          c: f.price(k.close),
+          h: f.price(k.high),
+          l: f.price(k.low),
+          v: f.qty(k.volume),
+          n: k.count,
+          x: s.openTime[i]! + s.intervalMs === k.closeTime + 1,
+          q: (k.volume * k.close).toFixed(4),
+          V: '0',
+          Q: '0',
+          B: '0',
+        },
+      });
+    }
     publish(`${lower}@kline_${iv}`, {
       e: 'kline',
       E: now,
@@ -408,6 +515,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     };
     publish(`${lower}@bookTicker`, bt);
     publish('!bookTicker', bt);
+    publishDepthAndTickers(sym, now, b);
     const id = tradeSeq++;
     publish(`${lower}@aggTrade`, {
       e: 'aggTrade',
@@ -1360,7 +1468,12 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   }
 
   function validStream(s: string): boolean {
-    return /^([a-z0-9]+@(kline_\w+|markPrice(@1s)?|bookTicker|aggTrade|depth\d*(@\d+ms)?|ticker|miniTicker)|!markPrice@arr(@1s)?|!bookTicker|!ticker@arr|!miniTicker@arr)$/.test(
+    const kl = /@kline_(\w+)$/.exec(s);
+    if (kl) {
+      const ms = klineIntervalMs(kl[1]!);
+      if (ms === undefined || ms % intervalMs !== 0) return false;
+    }
+    return /^([a-z0-9]+@(kline_\w+|markPrice(@1s)?|bookTicker|aggTrade|depth(5|10|20)(@100ms|@250ms|@500ms)?|ticker|miniTicker)|!markPrice@arr(@1s)?|!bookTicker|!ticker@arr|!miniTicker@arr)$/.test(
       s,
     );
   }

@@ -84,6 +84,41 @@ describe('simulator WebSocket streams', () => {
     expect(ws.frames.some((f) => (f as Frame).stream === 'ethusdt@kline_5m')).toBe(false);
   });
 
+  it('longer kline intervals, partial depth and tickers are built from released bars only', async () => {
+    // start on the bar before a 15-minute bucket begins
+    const b0 = BTC.openTime.findIndex((t, j) => j > START && t % 900_000 === 0);
+    const s = await start({ startIndex: b0 - 1 });
+    const ws = await open(`${s.wsUrl}/ws`);
+    ws.ws.send(
+      JSON.stringify({
+        method: 'SUBSCRIBE',
+        params: ['btcusdt@kline_15m', 'btcusdt@depth5@100ms', 'btcusdt@ticker', 'btcusdt@miniTicker'],
+        id: 1,
+      }),
+    );
+    await ws.next((f) => f.id === 1);
+    ws.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['btcusdt@kline_7m'], id: 2 }));
+    expect((await ws.next((f) => f.id === 2)).code).toBe(2);
+    ws.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['btcusdt@depth'], id: 3 }));
+    expect((await ws.next((f) => f.id === 3)).code).toBe(2);
+    s.advance(3);
+    await ws.until(() => ws.frames.filter((f) => (f as Obj).e === 'kline').length >= 3);
+    const ks = ws.frames.filter((f) => (f as Obj).e === 'kline').map((f) => (f as Obj).k as Obj);
+    expect(ks.map((k) => k.x)).toEqual([false, false, true]);
+    expect(ks.every((k) => k.t === BTC.openTime[b0] && k.i === '15m')).toBe(true);
+    const last = ks[2]!;
+    expect(last.o).toBe(BTC.open[b0]!.toFixed(1));
+    expect(last.c).toBe(BTC.close[b0 + 2]!.toFixed(1));
+    expect(last.h).toBe(Math.max(BTC.high[b0]!, BTC.high[b0 + 1]!, BTC.high[b0 + 2]!).toFixed(1));
+    const d = await ws.next((f) => f.e === 'depthUpdate');
+    expect((d.b as unknown[]).length).toBe(5);
+    expect((d.a as unknown[]).length).toBe(5);
+    const t = ws.frames.filter((f) => (f as Obj).e === '24hrTicker').at(-1) as Obj;
+    expect(t.c).toBe(BTC.close[b0 + 2]!.toFixed(1));
+    const m = ws.frames.filter((f) => (f as Obj).e === '24hrMiniTicker').at(-1) as Obj;
+    expect(m.c).toBe(BTC.close[b0 + 2]!.toFixed(1));
+  });
+
   it('raw /ws sockets accept SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE and send unwrapped payloads', async () => {
     const s = await start();
     const ws = await open(`${s.wsUrl}/ws`);
