@@ -77,9 +77,15 @@ export function bestSoFar(trials: readonly TuneTrial[], direction: 'maximize' | 
   return out;
 }
 
+/** A parameter value for people: numbers to 6 significant digits (the exact value is in tune.json). */
+export function paramText(v: TuneParamValue): string {
+  if (typeof v !== 'number' || Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+  return String(Number(v.toPrecision(6)));
+}
+
 function paramTitle(t: TuneTrial): string {
   return `#${t.number} value ${formatNumber(t.value, 4)}\n${Object.entries(t.params)
-    .map(([k, v]) => `${k}=${String(v)}`)
+    .map(([k, v]) => `${k}=${paramText(v)}`)
     .join('\n')}`;
 }
 
@@ -153,7 +159,7 @@ function foldSection(folds: readonly TuneFold[]): string {
     inSample: f.inSample,
     outOfSample: f.outOfSample,
     params: Object.entries(f.params)
-      .map(([k, v]) => `${k}=${String(v)}`)
+      .map(([k, v]) => `${k}=${paramText(v)}`)
       .join(' '),
   }));
   const is = folds.map((f) => f.inSample).filter(finite);
@@ -204,7 +210,7 @@ function trialTable(study: TuneReport): string {
 function bestSection(study: TuneReport): string {
   if (!study.best) return '<p class="empty">No best trial (no trial has a value).</p>';
   const rows = Object.entries(study.best.params)
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(String(v))}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(paramText(v))}</td></tr>`)
     .join('');
   return (
     `<div class="grid"><div class="kpi"><div class="k">Best trial</div><div class="v">#${study.best.number}</div></div>` +

@@ -117,6 +117,12 @@ describe('renderTuneHtml', () => {
     expect(line.at(-1)!.y).toBe(Math.max(...values));
     for (let i = 1; i < line.length; i++) expect(line[i]!.y).toBeGreaterThanOrEqual(line[i - 1]!.y);
     expect(renderTuneHtml(study)).toBe(html);
+    expect([paramText(2.0110609183320776), paramText(334), paramText('BTCUSDT'), paramText(true)]).toEqual([
+      '2.01106',
+      '334',
+      'BTCUSDT',
+      'true',
+    ]);
     expect(html).not.toContain('super-secret-value-xyz');
     expect(html).not.toContain('pw-xyz');
     expect(html).not.toMatch(/<script/i);
