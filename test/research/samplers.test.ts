@@ -7,6 +7,7 @@ import { RandomSampler, sampleUniform } from '../../research/samplers/random.ts'
 import { TpeSampler, defaultWeights, defaultGamma } from '../../research/samplers/tpe.ts';
 import { validateSpace } from '../../research/samplers/space.ts';
 import type { Params, Sampler, TrialView } from '../../research/samplers/types.ts';
+import { inversePhi, phi, sampleTruncatedNormal } from '../../research/samplers/normal.ts';
 import { branin, BRANIN_MIN, BRANIN_SPACE } from '../../research/test-functions.ts';
 
 /** Minimises f with a sampler for n trials; returns the best value and the history. */
@@ -110,6 +111,17 @@ describe('TPE sampler', () => {
     expect(median(tpe)).toBeLessThan(median(rnd) / 2);
   });
 
+  it('multivariate mode (one joint mixture) also stays in mixed spaces and beats random on Branin', () => {
+    const f = (p: Params) => (Number(p.f) - 1) ** 2 + Math.abs(Math.log10(Number(p.lg))) + (p.c === 'b' ? 0 : 1);
+    for (const t of minimise(new TpeSampler({ multivariate: true }), MIXED, f, 4, 30).history) checkInSpace(t.params);
+    const seeds = [1, 2, 3, 4, 5, 6, 7];
+    const mv = seeds.map(
+      (s) => minimise(new TpeSampler({ multivariate: true }), BRANIN_SPACE, branin, s, 60).best - BRANIN_MIN,
+    );
+    const rnd = seeds.map((s) => minimise(new RandomSampler(), BRANIN_SPACE, branin, s, 60).best - BRANIN_MIN);
+    expect(median(mv)).toBeLessThan(median(rnd) / 2);
+  });
+
   it('concentrates its proposals on the optimum of a known function', () => {
     const space: SearchSpace = { x: { type: 'float', low: 0, high: 1 }, k: { type: 'int', low: 0, high: 20 } };
     const f = (p: Params) => (Number(p.x) - 0.3) ** 2 + ((Number(p.k) - 14) / 20) ** 2;
@@ -137,6 +149,24 @@ describe('TPE sampler', () => {
     expect(s.sample(BRANIN_SPACE, history, createRng(99))).toEqual(p1);
     const withRunning: TrialView[] = [...history, { number: 30, state: 'running', params: p1 }];
     expect(s.sample(BRANIN_SPACE, withRunning, createRng(99))).not.toEqual(p1);
+  });
+});
+
+describe('normal helpers', () => {
+  it('inverts the normal CDF accurately, tails included', () => {
+    for (const p of [1e-12, 1e-6, 0.001, 0.02, 0.3, 0.5, 0.7, 0.98, 0.999999]) {
+      const z = inversePhi(p);
+      expect(Math.abs(phi(z) - p) / Math.min(p, 1 - p)).toBeLessThan(1e-5);
+    }
+    expect(inversePhi(0.975)).toBeCloseTo(1.959964, 5);
+  });
+  it('draws truncated normals inside the window, also far in a tail', () => {
+    const rng = createRng(2);
+    for (let i = 0; i < 500; i++) {
+      const x = sampleTruncatedNormal(0, 1, 4, 4.5, rng);
+      expect(x).toBeGreaterThanOrEqual(4);
+      expect(x).toBeLessThanOrEqual(4.5);
+    }
   });
 });
 

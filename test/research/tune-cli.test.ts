@@ -135,6 +135,36 @@ describe('sapphire tune', () => {
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(ENV);
   });
 
+  it('shares a study through Redis (--storage redis://…, --study NAME) and leaves it resumable', async () => {
+    const dir = workspace();
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const study = `cli-${process.pid}-${Date.now().toString(36)}`;
+    const args = ['tune', '--data', 'data', '--params', 'MOMENTUM_THRESHOLD', '--trials', '6', '--folds', '1'];
+    const more = ['--min-trades', '0', '--workers', '1', '--storage', url, '--study', study, '--quiet'];
+    const { RedisStorage } = await import('../../research/storage/redis.ts');
+    const storage = await RedisStorage.connect(url);
+    try {
+      const r = sapphire([...args, ...more], { cwd: dir, timeoutMs: 120_000 });
+      expect(r.stderr).not.toMatch(/sapphire:/);
+      expect(r.code).toBe(0);
+      const trials = await storage.trials(`${study}.fold1of1`);
+      expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(trials.every((t) => t.state === 'complete')).toBe(true);
+      // a second process asking for 9 trials adds exactly 3
+      const r2 = sapphire([...args.slice(0, -4), '--trials', '9', '--folds', '1', ...more], {
+        cwd: dir,
+        timeoutMs: 120_000,
+      });
+      expect(r2.code).toBe(0);
+      const after = await storage.trials(`${study}.fold1of1`);
+      expect(after.map((t) => t.number)).toEqual([...Array(9).keys()]);
+      expect(after.slice(0, 6)).toEqual(trials);
+    } finally {
+      await storage.deleteStudy(`${study}.fold1of1`);
+      await storage.close();
+    }
+  });
+
   it('prints its usage with --help', () => {
     const r = sapphire(['tune', '--help']);
     expect(r.code).toBe(0);
