@@ -48,6 +48,7 @@ export async function benchAgents(): Promise<Figures> {
     note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${asked} agent denials, median of 3`,
   };
   out.agents_off_pipeline_bars_per_s = { value: bars / median(without), unit: 'bars/s', note: 'same data, agents off' };
+  out.agents_on_to_off_ratio = { value: median(without) / median(withAgents), unit: 'ratio' };
 
   // embedded agents per call, on real contexts from the first series
   const c = series[0]!;
