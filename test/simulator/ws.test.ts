@@ -186,7 +186,7 @@ describe('simulator WebSocket streams', () => {
     // the first later real bar that trades 0.1 % under the current close
     const last = BTC.close[START]!;
     let j = START + 1;
-    while (BTC.low[j]! > last * 0.999) j++;
+    while (j < BTC.length - 1 && BTC.low[j]! > last * 0.999) j++;
     let minLow = Infinity;
     for (let k = START + 1; k < j; k++) minLow = Math.min(minLow, BTC.low[k]!);
     const limit = Math.ceil(Math.max(BTC.low[j]!, last * 0.999) * 10) / 10;
