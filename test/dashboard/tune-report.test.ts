@@ -8,6 +8,7 @@ import type { BarColumns } from '../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../pipelines/settings.ts';
 import {
   bestSoFar,
+  paramText,
   renderTuneHtml,
   type TuneFold,
   type TuneReport,
