@@ -96,6 +96,20 @@ export interface SpawnedRedis {
   close(): Promise<void>;
 }
 
+/** Every child process the soak kit spawned and has not seen exit: killed when this process exits. */
+const spawned = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
+}
+/** SIGKILLs every child still running (for test teardown after a timeout). */
+export function killSpawned(): void {
+  for (const c of spawned) c.kill('SIGKILL');
+  spawned.clear();
+}
+process.once('exit', killSpawned);
+
 /** A private redis-server on a free port, append-only with fsync always, so a kill loses nothing written. */
 export async function spawnRedis(): Promise<SpawnedRedis> {
   const port = await freePort();
@@ -103,10 +117,12 @@ export async function spawnRedis(): Promise<SpawnedRedis> {
   let child: ChildProcess | null = null;
   const clients: Redis[] = [];
   const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
-      { cwd: dir, stdio: 'ignore' },
+    child = track(
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+        { cwd: dir, stdio: 'ignore' },
+      ),
     );
     await until(
       'redis-server to answer',
@@ -179,15 +195,13 @@ export interface ServeProcess {
 /** Spawns `sapphire serve NAME=VALUE…` with a clean environment; stdout+stderr are kept. */
 export function spawnServe(port: number, settings: Record<string, string>): ServeProcess {
   const args = Object.entries({ PORT: String(port), ...settings }).map(([k, v]) => `${k}=${v}`);
-  const child = spawn(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), `${REPO}bin/sapphire.ts`, 'serve', ...args],
-    {
+  const child = track(
+    spawn(process.execPath, ['--import', import.meta.resolve('tsx'), `${REPO}bin/sapphire.ts`, 'serve', ...args], {
       cwd: REPO,
       // a clean environment: nothing of the caller's (secrets included) leaks into the service
       env: { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
       stdio: 'pipe',
-    },
+    }),
   );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

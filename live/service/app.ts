@@ -53,6 +53,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           level: settings.LOG_LEVEL,
           // never log credentials: headers are not serialised, only method/url/status
           redact: ['req.headers.authorization', 'req.headers["x-admin-token"]'],
+          // request URLs are logged: query values are not (a token sent there is refused, and must not be kept)
+          serializers: {
+            req: (req: { method: string; url: string; ip?: string }) => ({
+              method: req.method,
+              url: req.url.replace(/([?&][^=&]*)=[^&]*/g, '$1=[redacted]'),
+              remoteAddress: req.ip,
+            }),
+          },
         }
       : false,
     bodyLimit: 64 * 1024,
