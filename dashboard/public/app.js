@@ -290,7 +290,19 @@ function renderPositions(positions) {
   );
 }
 
+/** How it is doing lately: won/lost and net PnL of the recent trades in the view. */
+function renderTradeCard(trades) {
+  const recent = trades.slice(0, 100);
+  const wins = recent.filter((t) => t.netPnl > 0).length;
+  const net = recent.reduce((a, t) => a + (isNum(t.netPnl) ? t.netPnl : 0), 0);
+  $('pf-trades').textContent = recent.length ? `${wins} of ${recent.length} won` : 'none yet';
+  const sub = $('pf-trades-sub');
+  sub.textContent = recent.length ? `net ${signed(net)} USDT` : 'no closed trade';
+  sub.className = `s ${sign(net)}`;
+}
+
 function renderTrades(trades) {
+  renderTradeCard(trades);
   fillTable(
     'trades-body',
     'trades-empty',

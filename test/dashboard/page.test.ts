@@ -92,6 +92,8 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     expect(await page.locator('#pf-equity').textContent()).toBe(
       view.portfolio.equity.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
     );
+    const wins = view.trades.filter((t) => t.netPnl > 0).length;
+    expect(await page.locator('#pf-trades').textContent()).toBe(`${wins} of ${view.trades.length} won`);
     expect(await page.locator('#risk-state').textContent()).toBe(`risk ${view.risk.state}`);
     expect(await page.locator('#running').textContent()).toBe('running');
     expect(await page.locator('#why-body .headline').textContent()).toContain('Last trade');
