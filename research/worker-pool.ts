@@ -74,7 +74,11 @@ export class TrialPool {
         if (msg.ok) p.resolve({ value: msg.value, attrs: msg.attrs });
         else p.reject(new Error(msg.error));
       });
+      let gone = false;
       const dead = (why: string) => {
+        // 'error' is followed by 'exit': handle the death once
+        if (gone) return;
+        gone = true;
         if (!ready) {
           reject(new SapphireError('DATA_NOT_FOUND', `trial worker could not start: ${why}`));
           return;
