@@ -530,6 +530,10 @@ const HANDLERS = {
   },
   reasoning(r) {
     if (!r.text) return;
+    const seen = state.reasoning.some(
+      (x) => x.time === r.time && x.symbol === r.symbol && x.agent === r.agent && x.text === r.text,
+    );
+    if (seen) return; // a repeat (e.g. replayed after a reconnect)
     state.reasoning.push(r);
     if (state.reasoning.length > 50) state.reasoning.shift();
     addFeed('reasoning', r.time, `${r.symbol} ${r.agent}: ${r.text}`);

@@ -152,10 +152,15 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     const deniedDecision = decisions.find((x) => x.time === denied!.time && x.symbol === denied!.symbol)!;
     for (const m of [...toMessages(deniedDecision, settings), ...toMessages(denied!, settings)]) peer.emit(m);
     await page.waitForSelector('#why-body .outcome:has-text("Denied by")', { timeout: 5_000 });
+    // the same reasoning again (as after a reconnect) is shown once: checked once the trade
+    // sent after it has arrived (one stream, in order)
+    const reasoningBefore = await page.locator('#feed-list li[data-kind="reasoning"]').count();
+    for (const m of toMessages(deniedDecision, settings)) if (m.event === 'reasoning') peer.emit(m);
     expect(await page.locator('#why-body .outcome').textContent()).toContain(denied!.rule);
     await page.waitForSelector('#feed-list li[data-kind="risk"]', { timeout: 5_000 });
     for (const m of toMessages(trade!, settings)) peer.emit(m);
     await page.waitForSelector('#feed-list li[data-kind="trade"]:has-text("closed")', { timeout: 5_000 });
+    expect(await page.locator('#feed-list li[data-kind="reasoning"]').count()).toBe(reasoningBefore);
     expect(await page.locator('#trades-body tr').count()).toBe(Math.min(100, tradesBefore + 1));
     for (const m of toMessages(portfolio!, settings)) peer.emit(m);
     const expected = (portfolio as { equity: number }).equity.toLocaleString('en-US', {
