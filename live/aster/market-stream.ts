@@ -306,6 +306,22 @@ export class AsterMarketStream {
     this.bars.next(bar);
   }
 
+  /**
+   * A failed gap fill would leave a permanent hole (the next bar is emitted after it), so one
+   * transient REST failure (503, 429, a timeout) is retried with back-off, a bounded number of times.
+   */
+  private async retried<T>(fetch: () => Promise<T>, attempts = 5): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetch();
+      } catch (error) {
+        if (attempt + 1 >= attempts || this.stopped) throw error;
+        const ms = backoffDelay(attempt, 250, this.opts.backoffMaxMs ?? 30_000);
+        await new Promise<void>((resolve) => this.scheduler.setTimeout(resolve, ms));
+      }
+    }
+  }
+
   private async fillGap(symbol: string, lastOpen: number, nextOpen: number): Promise<void> {
     const fetchKlines = this.opts.klines;
     if (fetchKlines === undefined) {
@@ -317,13 +333,8 @@ export class AsterMarketStream {
     const maxPages = this.opts.maxGapPages ?? 20;
     try {
       for (let page = 0; page < maxPages && from < nextOpen; page++) {
-        const rows = await fetchKlines({
-          symbol,
-          interval: this.opts.interval,
-          startTime: from,
-          endTime: nextOpen - 1,
-          limit: 1500,
-        });
+        const query = { symbol, interval: this.opts.interval, startTime: from, endTime: nextOpen - 1, limit: 1500 };
+        const rows = await this.retried(() => fetchKlines(query));
         let advanced = false;
         for (const r of rows) {
           if (r.openTime < from || r.openTime >= nextOpen) continue;
