@@ -175,6 +175,24 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     await context.close();
   });
 
+  it('reconnects the live feed after the stream drops and reloads the view', async () => {
+    const peer = await peerWith(NO_ANALYTICS);
+    const { context, page, errors } = await open(peer);
+    await page.waitForSelector('body[data-live="1"]', { timeout: 10_000 });
+    await expect.poll(() => peer.clients(), { timeout: 5_000 }).toBe(1);
+    const loadsBefore = peer.loads();
+    peer.dropClients();
+    // the browser reconnects by itself (EventSource retry), then the page reloads the view
+    await expect.poll(() => peer.clients(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => peer.loads(), { timeout: 10_000 }).toBeGreaterThan(loadsBefore);
+    await page.waitForSelector('#conn', { state: 'hidden', timeout: 5_000 });
+    const later = (result.events as PipelineEvent[]).filter((e) => e.kind === 'decision' && e.time > asOf);
+    for (const m of toMessages(later[0]!, settings)) peer.emit(m);
+    await page.waitForSelector('#feed-list li[data-kind="decision"]', { timeout: 5_000 });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('Stop asks for the admin token, sends it as Bearer, shows the answer and keeps it in the session only', async () => {
     const peer = await peerWith(NO_ANALYTICS);
     const { context, page, errors } = await open(peer);

@@ -264,6 +264,10 @@ export interface Peer {
   calls: { path: string; status: number }[];
   emit(message: Message): void;
   clients(): number;
+  /** ends every open event stream (as a restart or a proxy timeout would) */
+  dropClients(): void;
+  /** GET /dashboard requests served */
+  loads(): number;
   close(): Promise<void>;
 }
 
@@ -274,7 +278,11 @@ export async function startPeer(view: DashboardView, reportsDir: string): Promis
   const clients = new Set<ServerResponse>();
   const calls: Peer['calls'] = [];
   await app.register(dashboardPlugin, { reportsDir });
-  app.get('/dashboard', async () => view);
+  let loads = 0;
+  app.get('/dashboard', async () => {
+    loads++;
+    return view;
+  });
   app.get('/events', (request, reply) => {
     reply.hijack();
     reply.raw.writeHead(200, {
@@ -310,6 +318,11 @@ export async function startPeer(view: DashboardView, reportsDir: string): Promis
       for (const c of clients) c.write(text);
     },
     clients: () => clients.size,
+    dropClients() {
+      for (const c of clients) c.end();
+      clients.clear();
+    },
+    loads: () => loads,
     async close() {
       for (const c of clients) c.end();
       clients.clear();
