@@ -70,12 +70,13 @@ export function backtestAgentStage(
   options?: AgentStageOptions,
 ): OperatorFunction<PipelineEvent, PipelineEvent> | undefined {
   if (!s.AGENTS_ENABLED) return undefined;
-  const setup = buildAgents(s);
-  if (!setup.synchronous) {
+  const remote = s.FINGPT_ENDPOINT !== '' || s.LAGLLAMA_ENDPOINT !== '';
+  // checked before building: record mode would truncate the tape
+  if (remote && (s.AGENT_TAPE === '' || s.AGENT_TAPE_MODE !== 'replay')) {
     throw new SapphireError(
       'NOT_CONFIGURED',
       'remote agents in a backtest need AGENT_TAPE with AGENT_TAPE_MODE=replay (record the tape first)',
     );
   }
-  return agentStage(s, setup.agents, options);
+  return agentStage(s, buildAgents(s).agents, options);
 }

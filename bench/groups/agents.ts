@@ -34,18 +34,18 @@ export async function benchAgents(): Promise<Figures> {
 
   const on = parseSettings({ SYMBOLS: symbols, AGENTS_ENABLED: true });
   const offSettings = parseSettings({ SYMBOLS: symbols });
-  let asked = 0;
+  let agentDenials = 0;
   let entries = 0;
   const withAgents = timeRuns(3, 1, () => {
     const r = runBacktest({ settings: on, series });
     entries = r.decisions.filter((d) => d.action !== 'exit').length;
-    asked = r.denials['consensus:agent-gates'] ?? 0;
+    agentDenials = r.denials['consensus:agent-gates'] ?? 0;
   });
   const without = timeRuns(3, 1, () => void runBacktest({ settings: offSettings, series }));
   out.agents_pipeline_bars_per_s = {
     value: bars / median(withAgents),
     unit: 'bars/s',
-    note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${asked} agent denials, median of 3`,
+    note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${agentDenials} agent denials, median of 3`,
   };
   out.agents_off_pipeline_bars_per_s = { value: bars / median(without), unit: 'bars/s', note: 'same data, agents off' };
   out.agents_on_to_off_ratio = { value: median(without) / median(withAgents), unit: 'ratio' };

@@ -165,5 +165,12 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     }
     expect(isSapphireError(error, 'NOT_CONFIGURED')).toBe(true);
     expect(backtestAgentStage(activeSettings({ AGENTS_ENABLED: false }))).toBeUndefined();
+    // record mode in a backtest is refused before the tape is touched
+    const tape = join(dir, 'keep.jsonl');
+    writeFileSync(tape, 'precious\n');
+    expect(() => backtestAgentStage(remoteSettings('http://127.0.0.1:9', tape, 'record'))).toThrow(
+      /AGENT_TAPE_MODE=replay/,
+    );
+    expect(readFileSync(tape, 'utf8')).toBe('precious\n');
   });
 });
