@@ -310,13 +310,13 @@ export class AsterMarketStream {
    * A failed gap fill would leave a permanent hole (the next bar is emitted after it), so one
    * transient REST failure (503, 429, a timeout) is retried with back-off, a bounded number of times.
    */
-  private async retried<T>(fetch: () => Promise<T>, attempts = 5): Promise<T> {
+  private async retried<T>(fetch: () => Promise<T>, attempts = 20): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fetch();
       } catch (error) {
         if (attempt + 1 >= attempts || this.stopped) throw error;
-        const ms = backoffDelay(attempt, 250, this.opts.backoffMaxMs ?? 30_000);
+        const ms = backoffDelay(attempt, 250, 2000);
         await new Promise<void>((resolve) => this.scheduler.setTimeout(resolve, ms));
       }
     }

@@ -32,14 +32,14 @@ export function serviceSettings(overrides: Record<string, string | number>): Set
   });
 }
 
-function simulatorOf(service: RunningService): ExchangeSimulator {
+export function simulatorOf(service: RunningService): ExchangeSimulator {
   const sim = (service.market as { simulator?: ExchangeSimulator }).simulator;
   if (!sim) throw new Error('the service is not running on the embedded simulator');
   return sim;
 }
 
 /** Collects every bar time the engine processed, per symbol (polled: the engine keeps the last 300). */
-function barWatcher(service: RunningService) {
+export function barWatcher(service: RunningService) {
   const seen = new Map<string, Set<number>>();
   const poll = () => {
     for (const [symbol, bars] of service.engine.bars) {
