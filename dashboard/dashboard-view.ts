@@ -46,6 +46,8 @@ export interface PositionRow {
   /** null when no stop is working */
   stopPrice: number | null;
   takeProfitPrice: number | null;
+  /** optional: why it was opened, in words (the entry decision: source, confidence, gates, thesis) */
+  reason?: string | null;
 }
 
 export interface TradeRow {
@@ -62,6 +64,8 @@ export interface TradeRow {
   returnPct: number;
   /** signal | stop | trailing-stop | take-profit | delever | halt-flatten | end-of-data … */
   exitReason: string;
+  /** optional: why it was opened, in words (as PositionRow.reason) */
+  entryReason?: string | null;
 }
 
 export interface CandleView {

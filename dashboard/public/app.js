@@ -270,6 +270,11 @@ function renderPortfolio(p, curve) {
 }
 
 function renderPositions(positions) {
+  // the "why opened" column only when the service explains its entries
+  document.body.classList.toggle(
+    'has-reasons',
+    positions.some((p) => p.reason),
+  );
   fillTable(
     'positions-body',
     'positions-empty',
@@ -285,6 +290,7 @@ function renderPositions(positions) {
         td(signed(p.unrealizedPnl), `num ${sign(p.unrealizedPnl)}`),
         td(p.stopPrice === null ? 'none' : price(p.stopPrice), 'num'),
         td(p.takeProfitPrice === null ? 'none' : price(p.takeProfitPrice), 'num'),
+        td(p.reason || '—', 'wrap why-col'),
       ),
     ),
   );
@@ -422,6 +428,7 @@ function tradeLines(t, headline) {
       class: 'muted',
       text: `opened ${when(t.openedAt)} at ${price(t.entryPrice)}, closed ${when(t.time)} at ${price(t.exitPrice)}`,
     }),
+    ...(t.entryReason ? [el('p', { class: 'entry-reason', text: `Opened because: ${t.entryReason}` })] : []),
   ];
 }
 

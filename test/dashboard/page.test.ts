@@ -86,6 +86,12 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     expect(await firstPos.locator('td').first().textContent()).toBe(view.positions[0]!.symbol);
     if (view.positions[0]!.stopPrice !== null)
       expect(await firstPos.locator('td').nth(6).textContent()).not.toBe('none');
+    expect(view.positions[0]!.reason).toBeTruthy();
+    expect(await firstPos.locator('td').nth(8).textContent()).toBe(view.positions[0]!.reason);
+    expect(await firstPos.locator('td').nth(8).isVisible()).toBe(true);
+    expect(await page.locator('#why-body .entry-reason').textContent()).toBe(
+      `Opened because: ${view.trades[0]!.entryReason}`,
+    );
     expect(await page.locator('#trades-body tr').count()).toBe(Math.min(100, view.trades.length));
     expect(await page.locator('#agents-body tr').count()).toBe(view.agents.length);
     expect(await page.locator('#symbol-tabs button').count()).toBe(2);

@@ -35,8 +35,23 @@ const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 const gates = (d: Decision): GateView[] =>
   d.gates.map((g) => ({ gate: g.gate, passed: g.passed, value: num(g.value), limit: num(g.limit) }));
 
-export function tradeRow(t: TradeClosed): TradeRow {
+/** The entry decision of a position opened at `openedAt`, in words (the latest entry decision before it). */
+export function entryReason(decisions: readonly Decision[], symbol: string, openedAt: number): string | null {
+  let found: Decision | null = null;
+  for (const d of decisions) {
+    if (d.time > openedAt) break;
+    if (d.symbol === symbol && d.action !== 'exit') found = d;
+  }
+  if (!found) return null;
+  const gates = found.gates.map((g) => `${g.gate} ${g.passed ? 'passed' : 'failed'}`);
+  return [`${found.source} signal ${found.action} at ${found.price}, confidence ${found.confidence}`, ...gates].join(
+    '; ',
+  );
+}
+
+export function tradeRow(t: TradeClosed, decisions: readonly Decision[] = []): TradeRow {
   return {
+    entryReason: entryReason(decisions, t.symbol, t.openedAt),
     time: t.time,
     symbol: t.symbol,
     side: t.side,
@@ -103,6 +118,7 @@ export function viewFromBacktest(
       unrealizedPnl: p.unrealizedPnl,
       stopPrice: pr ? pr.stopPrice : null,
       takeProfitPrice: pr && pr.takeProfitPrice > 0 ? pr.takeProfitPrice : null,
+      reason: entryReason(result.decisions, p.symbol, p.openedAt),
     };
   });
   const prices = series.map((c) => {
@@ -147,7 +163,10 @@ export function viewFromBacktest(
     },
     equityCurve: result.equity.filter((p) => p.time <= opts.asOf),
     positions,
-    trades: trades.slice().reverse().map(tradeRow),
+    trades: trades
+      .slice()
+      .reverse()
+      .map((t) => tradeRow(t, result.decisions)),
     prices,
     agents: d
       ? [
