@@ -667,14 +667,19 @@ async function load() {
 
 // ---------- admin actions ----------
 const ACTIONS = {
-  start: { path: '/start', what: 'Start: resume opening new positions.' },
-  stop: { path: '/stop', what: 'Stop: no new entries; stops and exits keep running.' },
-  emergency: { path: '/emergency_stop', what: 'EMERGENCY STOP: close every position at market and halt.' },
+  start: { path: '/start', title: 'Start trading', what: 'Start: resume opening new positions.' },
+  stop: { path: '/stop', title: 'Stop trading', what: 'Stop: no new entries; stops and exits keep running.' },
+  emergency: {
+    path: '/emergency_stop',
+    title: 'Emergency stop',
+    what: 'EMERGENCY STOP: close every position at market and halt.',
+  },
 };
 
-function askToken(what) {
+function askToken(title, what) {
   const dialog = $('token-dialog');
   const input = $('token-input');
+  $('token-title').textContent = `${title}: admin token`;
   $('token-what').textContent = what;
   input.value = sessionStorage.getItem(TOKEN_KEY) || '';
   return new Promise((resolve) => {
@@ -716,8 +721,8 @@ function showAnswer(text, level) {
 }
 
 async function runAction(key) {
-  const { path, what } = ACTIONS[key];
-  const token = await askToken(what);
+  const { path, title, what } = ACTIONS[key];
+  const token = await askToken(title, what);
   if (token === null) {
     showAnswer(`POST ${path}: cancelled, nothing sent.`, '');
     return;
