@@ -31,6 +31,13 @@ export interface TpeOptions {
    * interactions between parameters (default false, like Optuna)
    */
   multivariate?: boolean;
+  /**
+   * score continuous kernels as Optuna 3.1 does: its truncated-normal log-density leaves out the
+   * −log σ term, which weights each kernel by its bandwidth (wide kernels and the prior count more,
+   * so l/g is smoother). Measured on Branin and Hartmann-6 this finds better points; false uses the
+   * proper density. Default true, to match the reference implementation.
+   */
+  optunaKernelScale?: boolean;
 }
 
 export const defaultGamma = (n: number): number => Math.min(Math.ceil(0.1 * n), 25);
@@ -105,6 +112,7 @@ export class TpeSampler implements Sampler {
       considerEndpoints: options.considerEndpoints ?? false,
       constantLiar: options.constantLiar ?? true,
       multivariate: options.multivariate ?? false,
+      optunaKernelScale: options.optunaKernelScale ?? true,
     };
   }
 
@@ -129,6 +137,11 @@ export class TpeSampler implements Sampler {
       out[name] = this.sampleParam(spec, obsBelow, obsAbove, rng);
     }
     return out;
+  }
+
+  /** The log density (cell mass on grids) of the Parzen mixture built from `observed`, at v. */
+  logMixtureDensity(spec: ParamSpec, observed: readonly ParamValue[], v: ParamValue): number {
+    return this.logDensity(spec, this.mixture(spec, observed), v);
   }
 
   /** One parameter: draw candidates from l, keep the one with the largest log l − log g. */
@@ -238,7 +251,7 @@ export class TpeSampler implements Sampler {
     const y = m.log ? Math.log(x) : x;
     for (let k = 0; k < acc.length; k++) {
       const z = (y - m.mus[k]!) * m.invSigma[k]!;
-      acc[k]! += -0.5 * z * z - Math.log(m.sigmas[k]!) - LOG_SQRT_2PI - m.logZ[k]!;
+      acc[k]! += -0.5 * z * z - (this.o.optunaKernelScale ? 0 : Math.log(m.sigmas[k]!)) - LOG_SQRT_2PI - m.logZ[k]!;
     }
   }
 
@@ -292,7 +305,7 @@ export class TpeSampler implements Sampler {
     const invSigma = new Float64Array(n);
     for (let k = 0; k < n; k++) {
       logWZ[k] = Math.log(weights[k]!) - logZ[k]!;
-      logC[k] = logWZ[k]! - Math.log(sigmas[k]!) - LOG_SQRT_2PI;
+      logC[k] = logWZ[k]! - (this.o.optunaKernelScale ? 0 : Math.log(sigmas[k]!)) - LOG_SQRT_2PI;
       invSigma[k] = 1 / sigmas[k]!;
     }
     return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../pipelines/rng.ts';
-import type { SearchSpace } from '../../pipelines/search-space.ts';
+import type { ParamSpec, SearchSpace } from '../../pipelines/search-space.ts';
 import { SEARCH_SPACE } from '../../pipelines/settings.ts';
 import { isSapphireError } from '../../pipelines/errors.ts';
 import { RandomSampler, sampleUniform } from '../../research/samplers/random.ts';
@@ -92,6 +92,43 @@ describe('TPE sampler', () => {
     expect(w[0]).toBeCloseTo(1 / 50);
     expect(w.slice(25)).toEqual(new Array(25).fill(1));
     for (let i = 1; i < 25; i++) expect(w[i]!).toBeGreaterThan(w[i - 1]!);
+  });
+
+  it('builds the same Parzen densities as Optuna 3.1 (values computed with python3-optuna 3.1.0)', () => {
+    const obs = [3.477, 3.46, 3.621, 3.63, -1.2, 7.9];
+    const cases: [ParamSpec, number[], [number, number][]][] = [
+      [
+        { type: 'float', low: -5, high: 10 },
+        obs,
+        [
+          [3.5, -0.7748723359776073],
+          [-4, -1.606949613654849],
+          [9.9, -1.4755274800613158],
+        ],
+      ],
+      [
+        { type: 'float', low: 0.01, high: 100, log: true },
+        obs.map((v) => Math.abs(v) + 0.1),
+        [
+          [0.02, -1.9944882729690543],
+          [3.5, -0.7770808651515899],
+          [90, -1.9432954896550532],
+        ],
+      ],
+      [
+        { type: 'int', low: -5, high: 10 },
+        obs.map((v) => Math.round(v)),
+        [
+          [3, -2.0901491645508186],
+          [-5, -3.957988851923025],
+          [10, -3.473884014450118],
+        ],
+      ],
+    ];
+    const tpe = new TpeSampler();
+    for (const [spec, observed, points] of cases) {
+      for (const [x, expected] of points) expect(tpe.logMixtureDensity(spec, observed, x)).toBeCloseTo(expected, 5);
+    }
   });
 
   it('is reproducible with a seed and stays inside mixed spaces', () => {
