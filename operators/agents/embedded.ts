@@ -3,8 +3,8 @@ import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentSettings } from './agents.settings.ts';
 import { garchForecast, MIN_CLOSES, ReturnsMemo } from './forecast.kernel.ts';
-import { judgeForecast, judgeThesis } from './replies.ts';
-import { writeThesis } from './thesis.kernel.ts';
+import { DeferredOpinion, judgeForecast } from './replies.ts';
+import { assessThesis, thesisSentence } from './thesis.kernel.ts';
 
 export const EMBEDDED_THESIS = 'thesis-rules';
 export const EMBEDDED_FORECAST = 'forecast-garch';
@@ -14,7 +14,18 @@ export function embeddedThesisAgent(s: Pick<AgentSettings, 'FINGPT_MIN_RISK_SCOR
   return {
     name: EMBEDDED_THESIS,
     opinion(ctx: AgentContext): AgentOpinion {
-      return judgeThesis(EMBEDDED_THESIS, writeThesis(ctx), s.FINGPT_MIN_RISK_SCORE);
+      // same gate as judgeThesis; the sentence is written only if someone reads it
+      const a = assessThesis(ctx);
+      return new DeferredOpinion(
+        EMBEDDED_THESIS,
+        a.side === 'buy' ? 1 : a.side === 'sell' ? -1 : 0,
+        a.confidence,
+        a.risk,
+        a.risk >= s.FINGPT_MIN_RISK_SCORE,
+        false,
+        thesisSentence,
+        a,
+      );
     },
   };
 }

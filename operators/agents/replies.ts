@@ -79,6 +79,47 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   throw new AgentError('invalid-reply', `${what} reply rejected: ${issues}`);
 }
 
+/**
+ * An opinion whose summary text is formatted on first read from a few kept numbers. Most
+ * opinions of a backtest are never read (denied entries), and formatting numbers is a large part
+ * of an agent call's cost. Reads and JSON (toJSON) look exactly like a plain AgentOpinion.
+ */
+export class DeferredOpinion<D> implements AgentOpinion {
+  #text: string | undefined;
+  readonly #data: D;
+  readonly #format: (data: D) => string;
+
+  constructor(
+    readonly agent: string,
+    readonly direction: Direction,
+    readonly confidence: number,
+    readonly riskScore: number,
+    readonly accepted: boolean,
+    readonly blocksEntry: boolean,
+    format: (data: D) => string,
+    data: D,
+  ) {
+    this.#format = format;
+    this.#data = data;
+  }
+
+  get summary(): string {
+    return (this.#text ??= this.#format(this.#data));
+  }
+
+  toJSON(): AgentOpinion {
+    return {
+      agent: this.agent,
+      direction: this.direction,
+      confidence: this.confidence,
+      riskScore: this.riskScore,
+      accepted: this.accepted,
+      blocksEntry: this.blocksEntry,
+      summary: this.summary,
+    };
+  }
+}
+
 export function parseThesisReply(value: unknown): ThesisReply {
   return validate(ThesisReply, value, 'thesis');
 }
@@ -121,6 +162,31 @@ export function ciSpan(reply: ForecastReply, price: number): number {
 /** Relative end-of-horizon moves smaller than this are "no view" (direction 0). */
 const FLAT_MOVE = 1e-6;
 
+interface ForecastSummary {
+  endMove: number;
+  steps: number;
+  span: number;
+  anomaly: number;
+  firstMove: number;
+  spanOk: boolean;
+  firstOk: boolean;
+  blocks: boolean;
+  maxSpan: number;
+  threshold: number;
+}
+
+function forecastSummary(d: ForecastSummary): string {
+  const notes: string[] = [];
+  if (!d.spanOk) notes.push(`ci_span ${d.span.toFixed(4)} > ${d.maxSpan}`);
+  if (!d.firstOk) notes.push(`first forecast ${(d.firstMove * 100).toFixed(1)}% from price`);
+  if (d.blocks) notes.push(`anomaly ${d.anomaly.toFixed(3)} > ${d.threshold}`);
+  return (
+    `forecast ${d.endMove >= 0 ? '+' : ''}${(d.endMove * 100).toFixed(3)}% over ${d.steps} bars, ` +
+    `ci_span ${d.span.toFixed(4)}, anomaly ${d.anomaly.toFixed(3)}` +
+    (notes.length > 0 ? ` (${notes.join('; ')})` : '')
+  );
+}
+
 /**
  * A forecast becomes an opinion: direction = side of the last forecast point vs price; accepted
  * iff ci_span ≤ LAGLLAMA_MAX_CI_SPAN and the first forecast is within 50 % of price; the anomaly
@@ -134,20 +200,25 @@ export function judgeForecast(agent: string, reply: ForecastReply, price: number
   const spanOk = span <= s.LAGLLAMA_MAX_CI_SPAN;
   const firstOk = firstMove <= 0.5;
   const blocks = reply.anomaly_score > s.ANOMALY_THRESHOLD;
-  const notes: string[] = [];
-  if (!spanOk) notes.push(`ci_span ${span.toFixed(4)} > ${s.LAGLLAMA_MAX_CI_SPAN}`);
-  if (!firstOk) notes.push(`first forecast ${(firstMove * 100).toFixed(1)}% from price`);
-  if (blocks) notes.push(`anomaly ${reply.anomaly_score.toFixed(3)} > ${s.ANOMALY_THRESHOLD}`);
-  return {
+  return new DeferredOpinion(
     agent,
     direction,
-    confidence: reply.confidence,
-    riskScore: reply.anomaly_score,
-    accepted: spanOk && firstOk,
-    blocksEntry: blocks,
-    summary:
-      `forecast ${endMove >= 0 ? '+' : ''}${(endMove * 100).toFixed(3)}% over ${reply.forecast.length} bars, ` +
-      `ci_span ${span.toFixed(4)}, anomaly ${reply.anomaly_score.toFixed(3)}` +
-      (notes.length > 0 ? ` (${notes.join('; ')})` : ''),
-  };
+    reply.confidence,
+    reply.anomaly_score,
+    spanOk && firstOk,
+    blocks,
+    forecastSummary,
+    {
+      endMove,
+      steps: reply.forecast.length,
+      span,
+      anomaly: reply.anomaly_score,
+      firstMove,
+      spanOk,
+      firstOk,
+      blocks,
+      maxSpan: s.LAGLLAMA_MAX_CI_SPAN,
+      threshold: s.ANOMALY_THRESHOLD,
+    },
+  );
 }

@@ -32,7 +32,24 @@ function move(closes: readonly number[], bars: number): { ret: number; bars: num
   return { ret: closes[n - 1]! / closes[n - 1 - k]! - 1, bars: k };
 }
 
-export function writeThesis(ctx: AgentContext): ThesisReply {
+/** The numbers behind a thesis (scalars only: cheap to keep until the sentence is wanted). */
+export interface ThesisAssessment {
+  symbol: string;
+  price: number;
+  proposedDirection: -1 | 0 | 1;
+  hourReturn: number;
+  windowReturn: number;
+  windowBars: number;
+  change24h: number;
+  atrPct: number;
+  dailyVol: number;
+  score: number;
+  side: 'buy' | 'sell' | 'hold';
+  risk: number;
+  confidence: number;
+}
+
+export function assessThesis(ctx: AgentContext): ThesisAssessment {
   const price = ctx.price;
   const atrPct = ctx.atr > 0 && price > 0 ? ctx.atr / price : 0;
   const noise = atrPct > 0 ? atrPct : 1e-4;
@@ -50,19 +67,43 @@ export function writeThesis(ctx: AgentContext): ThesisReply {
     Number.isFinite(ctx.volatility) && ctx.volatility > 0 ? ctx.volatility / Math.sqrt(365) : atrPct * Math.sqrt(288);
   const against = ctx.proposedDirection === 0 ? 0 : Math.max(0, -ctx.proposedDirection * change24h);
   const risk = clamp01(0.4 + 0.35 * clamp01(dailyVol / 0.1) + 0.25 * clamp01(against / 0.1));
+  return {
+    symbol: ctx.symbol,
+    price,
+    proposedDirection: ctx.proposedDirection,
+    hourReturn: hour.ret,
+    windowReturn: window.ret,
+    windowBars: window.bars,
+    change24h,
+    atrPct,
+    dailyVol,
+    score,
+    side,
+    risk,
+    confidence,
+  };
+}
 
-  const trendWord = score > THESIS_SIDE_THRESHOLD ? 'up' : score < -THESIS_SIDE_THRESHOLD ? 'down' : 'sideways';
-  const proposal = ctx.proposedDirection > 0 ? 'long' : ctx.proposedDirection < 0 ? 'short' : 'flat';
+/** The thesis sentence for an assessment. */
+export function thesisSentence(a: ThesisAssessment): string {
+  const trendWord = a.score > THESIS_SIDE_THRESHOLD ? 'up' : a.score < -THESIS_SIDE_THRESHOLD ? 'down' : 'sideways';
+  const proposal = a.proposedDirection > 0 ? 'long' : a.proposedDirection < 0 ? 'short' : 'flat';
   const verdict =
-    side === 'hold'
+    a.side === 'hold'
       ? `there is no clear trend, so the ${proposal} proposal is not supported`
-      : (side === 'buy' ? 1 : -1) === ctx.proposedDirection
+      : (a.side === 'buy' ? 1 : -1) === a.proposedDirection
         ? `this supports the ${proposal} proposal`
         : `this contradicts the ${proposal} proposal`;
-  const thesis =
-    `${ctx.symbol} at ${price} trends ${trendWord}: ${pct(hour.ret)} over the last hour, ` +
-    `${pct(window.ret)} over the ${window.bars}-bar window and ${pct(change24h)} over 24 h; ` +
-    `ATR is ${(atrPct * 100).toFixed(3)}% of price and daily volatility ${(dailyVol * 100).toFixed(2)}%, ` +
-    `so risk is ${risk.toFixed(2)} and ${verdict}.`;
-  return { thesis, side, risk_score: risk, confidence };
+  return (
+    `${a.symbol} at ${a.price} trends ${trendWord}: ${pct(a.hourReturn)} over the last hour, ` +
+    `${pct(a.windowReturn)} over the ${a.windowBars}-bar window and ${pct(a.change24h)} over 24 h; ` +
+    `ATR is ${(a.atrPct * 100).toFixed(3)}% of price and daily volatility ${(a.dailyVol * 100).toFixed(2)}%, ` +
+    `so risk is ${a.risk.toFixed(2)} and ${verdict}.`
+  );
+}
+
+/** The reply a thesis model is asked for, written by the rules. */
+export function writeThesis(ctx: AgentContext): ThesisReply {
+  const a = assessThesis(ctx);
+  return { thesis: thesisSentence(a), side: a.side, risk_score: a.risk, confidence: a.confidence };
 }

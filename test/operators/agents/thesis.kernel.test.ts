@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentContext } from '../../../pipelines/ports.ts';
+import type { AgentOpinion } from '../../../pipelines/model/index.ts';
+import { embeddedThesisAgent } from '../../../operators/agents/embedded.ts';
 import { writeThesis } from '../../../operators/agents/thesis.kernel.ts';
 import { parseThesisReply, judgeThesis } from '../../../operators/agents/replies.ts';
 import { fixtureColumns } from '../../kit/fixture-bars.ts';
@@ -81,5 +83,17 @@ describe('writeThesis on real market context', () => {
     if (op.direction === 1) expect(r.thesis).toContain('supports the long proposal');
     else if (op.direction === -1) expect(r.thesis).toContain('contradicts the long proposal');
     else expect(r.thesis).toContain('not supported');
+  });
+});
+
+describe('embedded thesis agent', () => {
+  it('reads and serialises its summary like a plain opinion, written only when read', () => {
+    const ctx = contextAt('ETHUSDT', 700, -1);
+    const op = embeddedThesisAgent({ FINGPT_MIN_RISK_SCORE: 0.4 }).opinion(ctx) as AgentOpinion;
+    const reply = writeThesis(ctx);
+    const plain = judgeThesis('thesis-rules', reply, 0.4);
+    expect(op.summary).toBe(reply.thesis);
+    expect(JSON.parse(JSON.stringify(op))).toEqual(JSON.parse(JSON.stringify(plain)));
+    expect(JSON.stringify({ opinions: [op] })).toContain(reply.thesis);
   });
 });
