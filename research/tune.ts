@@ -22,6 +22,8 @@ export interface TuneOptions {
   objective: ObjectiveName;
   minTrades: number;
   sampler: 'tpe' | 'random';
+  /** TPE: one joint mixture over all parameters */
+  multivariate?: boolean;
   /** trials per fold */
   trials: number;
   /** worker threads; 0 runs trials in this thread (small data, tests) */
@@ -105,7 +107,7 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
       : null;
   const evaluate = async (params: Params, window: TimeWindow): Promise<Evaluation> =>
     pool ? pool.run(params, window) : evaluateBacktest(objective, o.series, params, window);
-  const sampler = createSampler(o.sampler);
+  const sampler = createSampler(o.sampler, { multivariate: o.multivariate });
   const reports: FoldReport[] = [];
   try {
     for (const fold of folds) {

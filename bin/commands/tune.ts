@@ -31,7 +31,7 @@ options:
                        "sampler", "trials", "minTrades", "folds", "trainRatio", "seed", "study"}
   --trials N           trials per fold (default TUNE_TRIALS)
   --objective NAME     ${OBJECTIVES.join(' | ')} (default TUNE_OBJECTIVE)
-  --sampler S          tpe | random (default TUNE_SAMPLER)
+  --sampler S          tpe | random (default TUNE_SAMPLER)   --multivariate  TPE over all parameters jointly
   --min-trades N       a trial with fewer trades is penalised, never best (default TUNE_MIN_TRADES)
   --folds K            walk-forward folds (default TUNE_FOLDS)   --train-ratio R  train:test length (default 3)
   --workers N          worker threads running trials (default TUNE_WORKERS; 0 = in this thread)
@@ -210,6 +210,7 @@ export async function run(rawArgv: string[]): Promise<number> {
       trials: { type: 'string' },
       objective: { type: 'string' },
       sampler: { type: 'string' },
+      multivariate: { type: 'boolean' },
       'min-trades': { type: 'string' },
       folds: { type: 'string' },
       'train-ratio': { type: 'string' },
@@ -292,6 +293,7 @@ export async function run(rawArgv: string[]): Promise<number> {
         space,
         objective,
         sampler,
+        multivariate: values.multivariate === true,
         minTrades,
         folds,
         trainRatio,
@@ -328,6 +330,7 @@ export async function run(rawArgv: string[]): Promise<number> {
       objective,
       minTrades,
       sampler,
+      multivariate: values.multivariate === true,
       trials,
       workers,
       storage,
