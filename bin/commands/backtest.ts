@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   bar.done();
 
   const outDir = resolve(values.out ?? 'out/backtest');
-  const meta = { dataDir, settings, from, to };
+  const meta = { dataDir, settings, from, to, series };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
     'trades.csv': tradesCsv(result),

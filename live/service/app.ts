@@ -123,6 +123,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       redis,
       exchange: opts.probe.exchange(),
       risk_state: engine.riskState,
+      last_bar_time: engine.lastBarTime > 0 ? new Date(engine.lastBarTime).toISOString() : null,
       degraded: redis === 'down' || engine.lastError !== null,
     };
   });

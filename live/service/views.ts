@@ -49,8 +49,9 @@ function portfolioView(p: PortfolioSnapshot | null, settings: Settings): Portfol
   };
 }
 
-function tradeRow(t: TradeClosed): TradeRow {
+function tradeRow(t: TradeClosed, engine?: TradingEngine): TradeRow {
   return {
+    entryReason: engine ? entryReason(engine, t.symbol, t.openedAt) : null,
     time: t.time,
     symbol: t.symbol,
     side: t.side,
@@ -68,6 +69,29 @@ function denialView(d: Denied): DenialView {
   return { time: d.time, symbol: d.symbol, stage: d.stage, rule: d.rule, detail: d.detail };
 }
 
+/** Why a position was opened, in words: the entry decision just before it. */
+function entryReason(engine: TradingEngine, symbol: string, openedAt: number): string | null {
+  for (let i = engine.decisions.length - 1; i >= 0; i--) {
+    const d = engine.decisions[i]!;
+    if (d.symbol !== symbol || d.action === 'exit' || d.time > openedAt) continue;
+    if (openedAt - d.time > 86_400_000) break;
+    return decisionText(d);
+  }
+  return null;
+}
+
+/** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
+export function decisionText(d: Decision): string {
+  const f = d.features;
+  const head =
+    d.source === 'external'
+      ? `external ${d.action} (confidence ${(d.confidence * 100).toFixed(0)} %)`
+      : `${d.source}: ${(f.lookbackReturn * 100).toFixed(2)} % over the lookback, 24 h ${(f.change24h * 100).toFixed(2)} %, ` +
+        `ATR ${f.atr.toPrecision(4)}, volatility ${(f.volatility * 100).toFixed(0)} %`;
+  const checks = d.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', ');
+  return checks ? `${head}; ${checks}` : head;
+}
+
 function positionRows(engine: TradingEngine): PositionRow[] {
   return (engine.portfolio?.positions ?? []).map((p) => {
     const guard = engine.protection.get(p.symbol);
@@ -80,6 +104,7 @@ function positionRows(engine: TradingEngine): PositionRow[] {
       unrealizedPnl: p.unrealizedPnl,
       stopPrice: guard?.stop ?? null,
       takeProfitPrice: guard?.takeProfit ?? null,
+      reason: entryReason(engine, p.symbol, p.openedAt),
     };
   });
 }
@@ -173,7 +198,10 @@ export function dashboardView(
     portfolio: portfolioView(engine.portfolio, settings),
     equityCurve: engine.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
     positions: positionRows(engine),
-    trades: engine.trades.slice(-100).reverse().map(tradeRow),
+    trades: engine.trades
+      .slice(-100)
+      .reverse()
+      .map((t) => tradeRow(t, engine)),
     prices: [...engine.bars.entries()].map(([symbol, bars]) => ({
       symbol,
       candles: bars.map((b): CandleView => ({
@@ -240,7 +268,7 @@ export function sseMessages(e: PipelineEvent, engine: TradingEngine, settings: S
         },
       ];
     case 'trade-closed':
-      return [{ event: 'trade', data: tradeRow(e) }];
+      return [{ event: 'trade', data: tradeRow(e, engine) }];
     case 'portfolio':
       return [
         {

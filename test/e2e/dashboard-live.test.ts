@@ -56,7 +56,7 @@ describe('the dashboard of the running service (paper, embedded simulator) in Ch
     });
     await page.goto(service.url.replace('127.0.0.1', 'localhost'));
     await page.waitForFunction(() => document.getElementById('pf-equity')?.textContent !== '—', null, {
-      timeout: 15_000,
+      timeout: 30_000,
     });
     // charts are canvases drawn by the bundled chart library
     expect(await page.locator('#equity-chart canvas').count()).toBeGreaterThan(0);
@@ -69,7 +69,7 @@ describe('the dashboard of the running service (paper, embedded simulator) in Ch
     // the live feed grows as the replayed market trades (server-sent events, no polling)
     const before = await page.locator('#feed-list li').count();
     await page.waitForFunction((n) => document.querySelectorAll('#feed-list li').length > n, before, {
-      timeout: 30_000,
+      timeout: 60_000,
     });
     await page.screenshot({ path: join(SCREENSHOTS, 'live-dashboard.png'), fullPage: true });
 
@@ -84,5 +84,5 @@ describe('the dashboard of the running service (paper, embedded simulator) in Ch
     expect(analytics).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();
-  }, 120_000);
+  }, 180_000);
 });
