@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { JournalStorage } from '../../research/storage/journal.ts';
 import { bestTrial, runStudy } from '../../research/study.ts';
 import { TpeSampler } from '../../research/samplers/tpe.ts';
@@ -39,7 +41,41 @@ function expectExactlyNumbered(trials: TrialRecord[], n: number) {
   expect(trials.every((t) => t.state === 'complete')).toBe(true);
 }
 
+const WORKER = fileURLToPath(new URL('./kit/study-worker.ts', import.meta.url));
+
 describe('journal study storage', () => {
+  it('two processes share one journal file: exactly N trials, none duplicated', async () => {
+    const path = join(dir, 'shared.jsonl');
+    const N = 20;
+    const start = (id: string) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, path, 'shared', String(N), id, '60000'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      return { child, exit, out: () => out };
+    };
+    const a = start('A');
+    const b = start('B');
+    // both wait for a line on stdin once connected; start them together (bounded wait for READY)
+    for (let i = 0; i < 300 && !(a.out().includes('READY') && b.out().includes('READY')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(a.out()).toContain('READY');
+    expect(b.out()).toContain('READY');
+    a.child.stdin.write('go\n');
+    b.child.stdin.write('go\n');
+    expect(await a.exit).toBe(0);
+    expect(await b.exit).toBe(0);
+    const mine = (o: string) => (JSON.parse(/DONE (.*)/.exec(o)![1]!) as { mine: number[] }).mine;
+    expect([...mine(a.out()), ...mine(b.out())].sort((x, y) => x - y)).toEqual([...Array(N).keys()]);
+    const trials = await new JournalStorage(path).trials('shared');
+    expectExactlyNumbered(trials, N);
+    expect(new Set(trials.map((t) => JSON.stringify(t.params))).size).toBe(N);
+  });
+
   it('runs a study, and a second run resumes it from the file without redoing trials', async () => {
     const path = join(dir, 'study.jsonl');
     const first = await runStudy(base(new JournalStorage(path), 12));

@@ -1,17 +1,18 @@
 /**
- * A study worker process for the shared-study tests: joins a Redis study and minimises Branin.
- *   node --import tsx study-worker.ts URL STUDY TRIALS WORKER_ID LEASE_MS [hang]
+ * A study worker process for the shared-study tests: joins a study (redis://… or a journal file
+ * path) and minimises Branin.
+ *   node --import tsx study-worker.ts STORAGE STUDY TRIALS WORKER_ID LEASE_MS [hang]
  * Prints READY, waits for a line on stdin, then runs; prints DONE <json of its finished trial numbers>.
  * With `hang`, it reserves one trial, prints RESERVED <n> and never finishes it (the test kills it).
  */
 import { createInterface } from 'node:readline';
-import { RedisStorage } from '../../../research/storage/redis.ts';
+import { openStorage } from '../../../research/storage/index.ts';
 import { runStudy } from '../../../research/study.ts';
 import { TpeSampler } from '../../../research/samplers/tpe.ts';
 import { branin, BRANIN_SPACE } from '../../../research/test-functions.ts';
 
 const [url, study, trials, workerId, leaseMs, mode] = process.argv.slice(2);
-const storage = await RedisStorage.connect(url!);
+const storage = await openStorage(url!);
 console.log('READY');
 const lines = createInterface({ input: process.stdin });
 await new Promise<void>((resolve) => lines.once('line', () => resolve()));
