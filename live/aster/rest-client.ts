@@ -142,6 +142,8 @@ export class AsterRestClient {
   private weightMinute = 0;
   private backoffUntil = 0;
   private bannedReason: string | null = null;
+  /** a 418 with Retry-After ends then; without one the ban lasts for the client's life */
+  private bannedUntil = Infinity;
   private infoCache: Map<string, { info: SymbolInfo; filters: SymbolFilters }> | null = null;
   /** clientOrderId → fingerprint of the intent that used it */
   private readonly intents = new Map<string, Intent>();
@@ -174,7 +176,7 @@ export class AsterRestClient {
     return this.offsetMs;
   }
   get banned(): boolean {
-    return this.bannedReason !== null;
+    return this.bannedReason !== null && this.now() < this.bannedUntil;
   }
   /** our estimate of the exchange's clock */
   serverNow(): number {
@@ -452,7 +454,10 @@ export class AsterRestClient {
     params: Params,
     security: Security,
   ): Promise<{ status: number; text: string; retryAfterMs: number | undefined }> {
-    if (this.bannedReason !== null) throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
+    if (this.bannedReason !== null) {
+      if (this.now() < this.bannedUntil) throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
+      this.bannedReason = null;
+    }
     const wait = this.backoffUntil - this.now();
     if (wait > 0) await this.sleep(wait);
     // close to the per-minute weight limit: wait for the exchange's next minute instead of a 429
@@ -513,6 +518,7 @@ export class AsterRestClient {
       const retryAfterMs = res.headers.has('retry-after') && Number.isFinite(ra) ? ra * 1000 : undefined;
       if (status === 418) {
         this.bannedReason = `${method} ${path}: HTTP 418 ${this.clean(text)}`;
+        this.bannedUntil = retryAfterMs !== undefined ? this.now() + retryAfterMs : Infinity;
         throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
       }
       if (status >= 400) this.counters.errors++;

@@ -167,7 +167,8 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
       scenario: '1 exchange faults',
       injected: 'memory over the run (after GC, second half)',
       count: heap.length,
-      held: gc === null || heapSlope < 2,
+      // flat: the trend over the second half projects to < 10 MB (or 5 % of the heap) of growth
+      held: gc === null || heapSlope * (memT.at(-1)! - (memT[half] ?? 0)) < Math.max(10, 0.05 * (heap.at(-1) ?? 0)),
       figures: `heap slope ${fmt(heapSlope)} MB/min, rss slope ${fmt(rssSlope)} MB/min, heap ${fmt(heap[0] ?? null, 0)}→${fmt(heap.at(-1) ?? null, 0)} MB${gc ? '' : ' (no GC control)'}`,
     });
     rows.push({

@@ -39,4 +39,35 @@ describe('soak 1 (short): exchange faults on the market-data path', () => {
       await service.close();
     }
   }, 60_000);
+  // regression: one 418 (with Retry-After) banned the REST client for the rest of its life, so
+  // every later gap fill failed and every later socket drop left a hole; the ban now ends when
+  // the exchange says it does
+  it('fills gaps again after a 418 ban with Retry-After has expired', async () => {
+    const service = await startService(serviceSettings({ SIMULATOR_REPLAY_MS: 20 }), { port: 0, logger: false });
+    try {
+      const sim = simulatorOf(service);
+      const watch = barWatcher(service);
+      await until('live bars', () => (service.engine.counts.bars > 50 ? true : undefined), 30_000);
+      sim.injectFault('ban-418', { route: 'klines', retryAfterS: 1 });
+      sim.injectFault('drop-market-ws');
+      await until('the ban', () => (sim.state().faults['ban-418'] >= 1 ? true : undefined), 30_000);
+      await sleep(1500);
+      sim.injectFault('drop-market-ws');
+      const after = service.engine.counts.bars;
+      await until(
+        'bars after the second drop',
+        () => (service.engine.counts.bars > after + 60 ? true : undefined),
+        40_000,
+      );
+      for (let i = 0; i < 3; i++) {
+        watch.poll();
+        await sleep(200);
+      }
+      const { gaps } = watch.gaps(300_000);
+      expect(sim.state().faults['drop-market-ws']).toBe(2);
+      expect(gaps).toBe(0);
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
 });
