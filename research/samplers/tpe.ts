@@ -79,16 +79,18 @@ interface CategoricalMixture {
 
 type Mixture = NumericMixture | CategoricalMixture;
 
-/** Bounds in the sampler's working space: widened by half a step on a grid, logged for log ranges. */
+/**
+ * Bounds in the sampler's working space, as Optuna sets them: a linear grid (int, or float with a
+ * step) is widened by half a step and scored by cell mass; a log range is continuous in log space
+ * (int log ranges widened by 0.5 before the log, float log ranges ignore any step).
+ */
 function workingBounds(spec: Exclude<ParamSpec, { type: 'categorical' }>): { lo: number; hi: number; step: number } {
-  const step = stepOf(spec);
-  let lo = spec.low - step / 2;
-  let hi = spec.high + step / 2;
   if (spec.log) {
-    lo = Math.log(Math.max(lo, spec.low / 2));
-    hi = Math.log(hi);
+    const pad = spec.type === 'int' ? 0.5 : 0;
+    return { lo: Math.log(Math.max(spec.low - pad, spec.low / 2)), hi: Math.log(spec.high + pad), step: 0 };
   }
-  return { lo, hi, step };
+  const step = stepOf(spec);
+  return { lo: spec.low - step / 2, hi: spec.high + step / 2, step };
 }
 
 function normalise(ws: number[]): number[] {

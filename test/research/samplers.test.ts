@@ -124,6 +124,15 @@ describe('TPE sampler', () => {
           [10, -3.473884014450118],
         ],
       ],
+      [
+        { type: 'int', low: 12, high: 864, log: true },
+        [12, 30, 31, 200, 700, 15],
+        [
+          [12, -0.9025046426810879],
+          [31, -0.9762567200669102],
+          [864, -1.327958235666343],
+        ],
+      ],
     ];
     const tpe = new TpeSampler();
     for (const [spec, observed, points] of cases) {
