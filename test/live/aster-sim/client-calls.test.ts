@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { generatePrivateKey } from 'viem/accounts';
 import { asterFilters } from '../../../backtests/instruments.ts';
+import { AsterApiError, AsterRestClient } from '../../../live/aster/rest-client.ts';
 import { AsterUserStream, type OrderUpdate, type UserEvent } from '../../../live/aster/user-stream.ts';
 import { BTC, ETH, START, eventually, exchangeClientIds, startPeer, type Peer, type Version } from './kit.ts';
 
@@ -126,6 +128,28 @@ describe.each<Version>(['V1', 'V3'])('Aster client against the simulator, %s sig
       newClientOrderId: `${version}-trail-1`,
     });
     expect(trail).toMatchObject({ status: 'accepted', order: { status: 'NEW', type: 'TRAILING_STOP_MARKET' } });
+    const stopLimit = await c.newOrder({
+      symbol: 'BTCUSDT',
+      side: 'SELL',
+      type: 'STOP',
+      stopPrice: below,
+      price: below,
+      quantity: 0.001,
+      reduceOnly: true,
+      newClientOrderId: `${version}-stoplmt-1`,
+    });
+    expect(stopLimit).toMatchObject({ status: 'accepted', order: { status: 'NEW', type: 'STOP', stopPrice: below } });
+    const tpLimit = await c.newOrder({
+      symbol: 'BTCUSDT',
+      side: 'SELL',
+      type: 'TAKE_PROFIT',
+      stopPrice: above,
+      price: above,
+      quantity: 0.001,
+      reduceOnly: true,
+      newClientOrderId: `${version}-tplmt-1`,
+    });
+    expect(tpLimit).toMatchObject({ status: 'accepted', order: { status: 'NEW', type: 'TAKE_PROFIT' } });
     // an order the filters refuse is never sent
     const tiny = await c.newOrder({
       symbol: 'BTCUSDT',
@@ -140,7 +164,14 @@ describe.each<Version>(['V1', 'V3'])('Aster client against the simulator, %s sig
     expect(q).toMatchObject({ status: 'NEW', type: 'LIMIT', side: 'BUY', origQty: 0.002 });
     const open = await c.openOrders('BTCUSDT');
     expect(open.map((o) => o.clientOrderId).sort()).toEqual(
-      [`${version}-lmt-1`, `${version}-stop-1`, `${version}-tp-1`, `${version}-trail-1`].sort(),
+      [
+        `${version}-lmt-1`,
+        `${version}-stop-1`,
+        `${version}-tp-1`,
+        `${version}-trail-1`,
+        `${version}-stoplmt-1`,
+        `${version}-tplmt-1`,
+      ].sort(),
     );
     const canceled = await c.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: `${version}-lmt-1` });
     expect(canceled.status).toBe('CANCELED');
@@ -148,8 +179,39 @@ describe.each<Version>(['V1', 'V3'])('Aster client against the simulator, %s sig
     expect(await c.openOrders()).toEqual([]);
     // what the exchange holds: each intent once, the refused one never
     expect(exchangeClientIds(peer).sort()).toEqual(
-      [`${version}-mkt-1`, `${version}-lmt-1`, `${version}-stop-1`, `${version}-tp-1`, `${version}-trail-1`].sort(),
+      [
+        `${version}-mkt-1`,
+        `${version}-lmt-1`,
+        `${version}-stop-1`,
+        `${version}-tp-1`,
+        `${version}-trail-1`,
+        `${version}-stoplmt-1`,
+        `${version}-tplmt-1`,
+      ].sort(),
     );
+  });
+
+  it('wrong credentials: the exchange refuses the signature, the client reports it, nothing is placed', async () => {
+    peer = await startPeer(version);
+    const o = peer.clientOptions;
+    const creds = o.credentials!;
+    const wrong = new AsterRestClient({
+      ...o,
+      credentials:
+        creds.kind === 'hmac'
+          ? { ...creds, secretKey: `${creds.secretKey}-wrong` }
+          : { ...creds, privateKey: generatePrivateKey() }, // a signer the exchange does not know
+    });
+    const r = await wrong.newOrder(
+      { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 0.002, newClientOrderId: `${version}-bad-sig` },
+      { markPrice: LAST_CLOSE },
+    );
+    expect(r).toMatchObject({ status: 'rejected', stage: 'exchange' });
+    if (r.status === 'rejected') expect(r.code).toBeLessThan(0);
+    // the error text carries no secret
+    if (r.status === 'rejected' && creds.kind === 'hmac') expect(r.reason).not.toContain(creds.secretKey);
+    await expect(wrong.balance()).rejects.toBeInstanceOf(AsterApiError);
+    expect(exchangeClientIds(peer)).toEqual([]);
   });
 
   it('listenKey create / keep-alive / close, and the user stream delivers ORDER_TRADE_UPDATE for a fill', async () => {

@@ -74,6 +74,31 @@ describe('data download against the exchange simulator', () => {
     expect(readFileSync(join(out, 'BTCUSDT.csv'), 'utf8').split('\n')[0]).toBe('date,open,high,low,close,volume');
   });
 
+  it('a 429 mid-download: the client backs off and the file is still complete and identical', async () => {
+    const s = await market(BTC.length);
+    const out = tmp();
+    const c = client(s);
+    // the first page goes through, the second gets 429 with Retry-After 1 s
+    let pages = 0;
+    const r = await downloadData({
+      client: c,
+      symbols: ['BTCUSDT'],
+      interval: '5m',
+      from: DAY,
+      to: END,
+      outDir: out,
+      pageLimit: 500,
+      onProgress: () => {
+        if (pages++ === 0) s.injectFault('rate-limit-429', { route: 'klines', retryAfterS: 1 });
+      },
+    });
+    expect(c.counters.rateLimited).toBe(1);
+    expect(s.state().faults['rate-limit-429']).toBe(1);
+    expect(r.bars[0]!.added).toBe(BTC.length);
+    const [btc] = await loadDataset({ dir: out });
+    expectSameBars(btc!, BTC, BTC.length);
+  });
+
   it('a sub-window: only bars with open time in [from, to)', async () => {
     const s = await market(BTC.length);
     const out = tmp();
