@@ -3,7 +3,6 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureColumns } from '../../kit/fixture-bars.ts';
-import { sapphire } from '../../kit/cli.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../../simulator/start-simulator.ts';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
 import { downloadData } from '../../../live/aster/data-download.ts';
@@ -200,7 +199,7 @@ describe('sapphire data download (CLI process)', () => {
     expect(existsSync(join(data, 'funding.csv'))).toBe(true);
   });
 
-  it('bad arguments → exit 2 with the reason', () => {
+  it('bad arguments → exit 2 with the reason', async () => {
     const out = tmp();
     const cases: [string[], RegExp][] = [
       [['data', 'download', '--from', FROM, '--to', TO, '--out', out], /--symbols is required/],
@@ -213,11 +212,30 @@ describe('sapphire data download (CLI process)', () => {
       [['data', 'fetch'], /unknown data command/],
       [['data', 'download', '--bogus'], /bogus/],
     ];
-    for (const [args, why] of cases) {
-      const r = sapphire(args, { cwd: out });
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(why);
-    }
+    // in parallel (bounded: 7 processes): each CLI start costs ~2 s on a busy machine
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    cases.forEach(([args, why], i) => {
+      expect(results[i]!.code, args.join(' ')).toBe(2);
+      expect(results[i]!.stderr).toMatch(why);
+    });
+    // no ASTER_REST_URL anywhere: a usage error too, nothing written
+    const noUrl = await runCli([
+      'data',
+      'download',
+      '--symbols',
+      'BTCUSDT',
+      '--from',
+      FROM,
+      '--to',
+      TO,
+      '--out',
+      join(out, 'x'),
+      '--dotenv',
+      join(out, 'none.env'),
+    ]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/ASTER_REST_URL is not set/);
+    expect(existsSync(join(out, 'x'))).toBe(false);
   });
 
   it('an exchange error → exit 1, a clear message, and the files already there stay valid', async () => {
