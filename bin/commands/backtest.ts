@@ -4,6 +4,7 @@ import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { loadDataset, loadFundingCsv } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
+import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
@@ -76,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
     from,
     to,
     fundingRates,
+    // embedded agents, or remote ones replayed from AGENT_TAPE (never live calls in a backtest)
+    agents: backtestAgentStage(settings),
     onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();

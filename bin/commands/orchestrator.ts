@@ -8,7 +8,7 @@ import { AsterWalletVenue } from '../../live/orchestrator/aster-wallet-venue.ts'
 import { buildOrchestratorApp } from '../../live/orchestrator/orchestrator-app.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
 
-const USAGE = `usage: sapphire orchestrator [--env-file PATH] [--journal PATH] [NAME=VALUE ...]
+const USAGE = `usage: sapphire orchestrator [--dotenv PATH] [--journal PATH] [NAME=VALUE ...]
 
 Starts the multi-bot wallet orchestrator on ORCHESTRATOR_PORT (8082): one Aster wallet shared by
 several bots. Bots send orders to POST /order/:botId (set ORCHESTRATOR_URL in the bots); the
@@ -18,7 +18,7 @@ flattens every position and halts all bots. Needs ADMIN_API_TOKEN, ASTER_REST_UR
 credentials (ASTER_API_KEY + ASTER_SECRET_KEY, or ASTER_USER + ASTER_SIGNER + ASTER_SIGNER_PRIVATE_KEY).
 
 options:
-  --env-file PATH   settings file (default .env)
+  --dotenv PATH     settings file (default .env)
   --journal PATH    append-only journal of routed ids and halts (default .sapphire/orchestrator.jsonl)
   NAME=VALUE        any setting, e.g. ORCHESTRATOR_PORT=9090`;
 
@@ -36,14 +36,14 @@ export function credentialsOf(s: Settings): AsterCredentials | undefined {
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { 'env-file': { type: 'string' }, journal: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { dotenv: { type: 'string' }, journal: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const loaded = loadSettings({ envFile: values['env-file'] ?? '.env', overrides: overridesFrom(positionals, USAGE) });
+  const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides: overridesFrom(positionals, USAGE) });
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
   const missing: string[] = [];
   if (settings.ADMIN_API_TOKEN === '') missing.push('ADMIN_API_TOKEN');

@@ -40,7 +40,7 @@ options:
   --lease-ms MS        a running trial silent this long is taken over by another worker (default 60000)
   --seed N             sampler seed (default SEED)
   --data DIR --symbols A,B --from YYYY-MM-DD --to YYYY-MM-DD   the bars (as in sapphire backtest)
-  --env-file PATH      settings file read for the base settings (default .env)
+  --dotenv PATH        settings file read for the base settings (default .env)
   --write-env[=PATH]   write the chosen values into PATH (default: the env file), keeping every
                        other line and comment; backups PATH.bak and PATH.bak.<time>
   --out DIR            also write tune.json there (default: nothing written)
@@ -224,7 +224,7 @@ export async function run(rawArgv: string[]): Promise<number> {
       symbols: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
-      'env-file': { type: 'string' },
+      dotenv: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -236,7 +236,7 @@ export async function run(rawArgv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const envFile = values['env-file'] ?? '.env';
+  const envFile = values.dotenv ?? '.env';
   const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
   let base: Settings = loadSettings({ envFile, overrides });

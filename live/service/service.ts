@@ -14,6 +14,10 @@ import { RedisStreams, RingBufferStreams, type StreamStore } from '../telemetry/
 import { telemetryPublisher } from '../telemetry/publisher.ts';
 import { buildApp } from './app.ts';
 import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
+import { buildAgents } from '../../agents/build-agents.ts';
+import { agentStage } from '../../operators/agents/agents.ts';
+import type { AgentOpinion } from '../../pipelines/model/index.ts';
+import type { AgentPort } from '../../pipelines/ports.ts';
 import { openMarketSource, type MarketSource } from './market-source.ts';
 
 export const systemClock: ClockPort = { now: () => Date.now() };
@@ -33,6 +37,38 @@ export interface ServiceOptions {
   port?: number;
   logger?: boolean;
   dashboard?: Parameters<typeof buildApp>[0]['dashboard'];
+}
+
+/**
+ * The agent stage of the live service (AGENTS_ENABLED): embedded agents, or remote ones through
+ * the gateway. Remote replies are taped beside the journal (call-through: a replayed bar gets the
+ * reply it got before, a new bar calls the model), so a restart replays the same decisions.
+ */
+export function agentsFor(settings: Settings, metrics: ServiceMetrics) {
+  if (!settings.AGENTS_ENABLED) return undefined;
+  const remote = settings.FINGPT_ENDPOINT !== '' || settings.LAGLLAMA_ENDPOINT !== '';
+  const withTape =
+    remote && settings.AGENT_TAPE === ''
+      ? withOverrides(
+          settings,
+          { AGENT_TAPE: `${settings.JOURNAL_PATH}.agents.jsonl`, AGENT_TAPE_MODE: 'call-through' },
+          'the service',
+        )
+      : settings;
+  const timed = buildAgents(withTape).agents.map((agent): AgentPort => ({
+    name: agent.name,
+    opinion(context) {
+      const started = performance.now();
+      const observe = (opinion: AgentOpinion) => {
+        metrics.llmInferenceTime.observe({ agent: agent.name }, (performance.now() - started) / 1000);
+        metrics.llmConfidence.set({ agent: agent.name }, opinion.confidence);
+        return opinion;
+      };
+      const answer = agent.opinion(context);
+      return answer instanceof Promise ? answer.then(observe) : observe(answer);
+    },
+  }));
+  return agentStage(withTape, timed);
 }
 
 /** Live mode needs real credentials AND an admin token, and paper trading switched off. */
@@ -121,6 +157,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
   const execution: ExecutionPort =
     settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
 
+  const agents = agentsFor(settings, metrics);
   const listeners = new Set<(e: PipelineEvent) => void>();
   // engine is created below; the Telegram commands read it when a command arrives
   let engineRef: TradingEngine | null = null;
@@ -167,6 +204,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     warmup: () => market.history(),
     historyUntil: market.historyUntil,
     execution,
+    agents,
     journal,
     clock,
     sinks: [

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,54 @@ describe('the assembled service (embedded simulator, paper)', () => {
     for (const path of ['/healthz', '/dashboard', '/metrics', '/streams/positions?limit=200']) {
       expect(await (await fetch(`${service.url}${path}`)).text()).not.toContain('telegram-secret-token');
     }
+  }, 90_000);
+
+  it('asks a remote thesis model through the gateway, gates on it, tapes replies beside the journal and times them', async () => {
+    let calls = 0;
+    const model = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        calls++;
+        const prompt = JSON.stringify(JSON.parse(body));
+        const side = /short|down|fall/i.test(prompt) ? 'short' : 'long';
+        const content = JSON.stringify({
+          thesis: `Momentum and volume support a ${side} position here.`,
+          side,
+          risk_score: 0.5,
+          confidence: 0.9,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content } }] }));
+      });
+    });
+    await new Promise<void>((r) => model.listen(0, '127.0.0.1', r));
+    servers.push(model);
+    const journal = join(mkdtempSync(join(tmpdir(), 'sapphire-agents-')), 'journal.jsonl');
+    service = await startService(
+      parseSettings({
+        SIMULATOR_DATA_DIR: join(REPO, 'data/sample/perp-5m'),
+        SIMULATOR_REPLAY_MS: 15,
+        JOURNAL_PATH: journal,
+        AGENTS_ENABLED: true,
+        FINGPT_ENDPOINT: `http://127.0.0.1:${(model.address() as AddressInfo).port}`,
+        FINGPT_API_KEY: 'model-secret-key',
+        PORT: 0,
+      }),
+      { port: 0 },
+    );
+    const deadline = performance.now() + 60_000;
+    while (calls < 3 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBeGreaterThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 500));
+    const reasoning = (await (await fetch(`${service.url}/streams/reasoning?limit=200`)).json()) as {
+      entries: { fields: Record<string, string> }[];
+    };
+    expect(reasoning.entries.some((e) => (e.fields.opinions ?? '').includes('fingpt'))).toBe(true);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/llm_inference_time_seconds_count\{agent="fingpt"\} [1-9]/);
+    expect(existsSync(`${journal}.agents.jsonl`)).toBe(true);
+    expect(readFileSync(`${journal}.agents.jsonl`, 'utf8')).not.toContain('model-secret-key');
   }, 90_000);
 
   it('refuses live mode without credentials and an admin token, naming what is missing', () => {
