@@ -131,6 +131,20 @@ describe.each<Version>(['V1', 'V3'])('client resilience against injected faults,
       expect(exchangeClientIds(peer)).toEqual([]);
     });
 
+  it(`our clock 60 s behind: ${version === 'V1' ? '-1021' : '-4225 (nonce expired)'}, one resync, one order`, async () => {
+    peer = await startPeer(version, {}, { now: () => Date.now() - 60_000 });
+    const c = peer.client;
+    await c.filters('BTCUSDT');
+    const r = await c.newOrder(market('f-skew'), { markPrice: BTC.close[START]! });
+    expect(r).toMatchObject({ status: 'accepted', order: { status: 'FILLED' } });
+    expect(c.counters.resyncs).toBe(1);
+    expect(c.clockOffsetMs).toBeGreaterThan(55_000);
+    expect(exchangeClientIds(peer)).toEqual(['f-skew']);
+    // later signed calls use the offset: no further resync
+    await c.balance();
+    expect(c.counters.resyncs).toBe(1);
+  });
+
   it('dropped user-data socket: reconnects, the next fill still arrives, no order duplicated', async () => {
     peer = await startPeer(version);
     const c = peer.client;
