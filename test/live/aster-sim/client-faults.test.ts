@@ -45,17 +45,17 @@ describe.each<Version>(['V1', 'V3'])('client resilience against injected faults,
     expect(exchangeClientIds(peer)).toEqual(['f-429']);
   });
 
-  it('418 on an order: stops, reports EXCHANGE_BANNED, sends nothing more', async () => {
+  it('418 on an order: stops, reports EXCHANGE_BANNED, sends nothing more until Retry-After', async () => {
     peer = await startPeer(version);
     const c = peer.client;
     await c.filters('BTCUSDT');
-    peer.sim.injectFault('ban-418', { route: '/order' });
+    peer.sim.injectFault('ban-418', { route: '/order', retryAfterS: 120 });
     await expect(c.newOrder(market('f-418'), { markPrice: BTC.close[START]! })).rejects.toMatchObject({
       code: 'EXCHANGE_BANNED',
     });
     expect(c.banned).toBe(true);
     const requests = c.counters.requests;
-    // every later call fails the same way without touching the exchange, the same intent too
+    // within the ban every later call fails the same way without touching the exchange, the same intent too
     await expect(c.time()).rejects.toBeInstanceOf(SapphireError);
     await expect(c.newOrder(market('f-418'), { markPrice: BTC.close[START]! })).rejects.toMatchObject({
       code: 'EXCHANGE_BANNED',
