@@ -42,7 +42,9 @@ describe('runBacktest over real bars', () => {
   it('respects a [from, to) window: no bar, decision or trade outside it', () => {
     const from = Date.parse('2025-01-29T00:00:00Z');
     const to = Date.parse('2025-01-31T00:00:00Z');
-    const windowed = runBacktest({ settings, series, from, to });
+    const windowed = runBacktest({ settings, series, from, to, keepDecisions: true });
+    expect(windowed.decisions.length).toBe(windowed.counts.decisions);
+    expect(windowed.decisions.length).toBeGreaterThan(0);
     expect(windowed.start).toBe(from);
     expect(windowed.end).toBe(to);
     expect(windowed.bars).toBe(2 * 576);
