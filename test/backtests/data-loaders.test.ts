@@ -7,6 +7,8 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { loadBarFile, loadDataset, loadFundingCsv, mergeBars, symbolFromFileName } from '../../backtests/data/index.ts';
 import { readBarsWithDuckDB } from '../../backtests/data/duckdb-bars.ts';
+import { parseDecimal } from '../../backtests/data/csv-bars.ts';
+import fc from 'fast-check';
 import type { BarColumns } from '../../pipelines/model/index.ts';
 
 const FIXTURE = new URL('../fixtures/core/BTCUSDT-5m-2025-01-28.csv', import.meta.url).pathname;
@@ -224,5 +226,39 @@ describe('funding CSV', () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'symbol,fundingTime,fundingRate\nBTCUSDT,1738022400000,0.0001\nBTCUSDT,yesterday,0.0001\n');
     expect(() => loadFundingCsv(bad)).toThrow(`${bad}:3: fundingTime "yesterday" is not epoch milliseconds`);
+  });
+});
+
+describe('the fast number and time readers', () => {
+  it('read every plain decimal exactly as Number() does (property test)', () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.stringMatching(/^[0-9]{1,9}$/),
+        fc.option(fc.stringMatching(/^[0-9]{0,6}$/)),
+        (negative, whole, fraction) => {
+          const s = `${negative ? '-' : ''}${whole}${fraction === null ? '' : `.${fraction}`}`;
+          expect(Object.is(parseDecimal(s), Number(s))).toBe(true);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    for (const s of ['1e5', '+5', '', '.', '1.2.3', '12345678901234567'])
+      expect(Number.isNaN(parseDecimal(s))).toBe(true);
+  });
+
+  it('reads ISO times like Date.parse and refuses impossible dates', async () => {
+    const dir = tmp();
+    const rows = fixtureRows.slice(0, 3).map((r) => r.replace('T', ' ').replace('Z', '+00:00'));
+    writeFileSync(join(dir, 'BTCUSDT.csv'), `date,open,high,low,close,volume\n${rows.join('\n')}\n`);
+    const c = await loadBarFile(join(dir, 'BTCUSDT.csv'));
+    expect(Array.from(c.openTime)).toEqual(fixtureRows.slice(0, 3).map((r) => Date.parse(r.split(',')[0]!)));
+    writeFileSync(
+      join(dir, 'ETHUSDT.csv'),
+      `date,open,high,low,close,volume\n2025-02-30T00:00:00Z,1,1,1,1,1\n2025-03-01T00:00:00Z,1,1,1,1,1\n`,
+    );
+    await expect(loadBarFile(join(dir, 'ETHUSDT.csv'))).rejects.toThrow(
+      ':2: date "2025-02-30T00:00:00Z" is not an ISO-8601 time',
+    );
   });
 });
