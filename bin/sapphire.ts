@@ -24,8 +24,19 @@ function usage(): string {
   return `usage: sapphire <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nsapphire <command> --help for a command's options`;
 }
 
+/**
+ * `--env-file PATH` is accepted as another name for `--dotenv PATH`. (Node 20 itself also reads a
+ * `--env-file` it finds anywhere in argv into the environment — same values, so no harm — and
+ * stops with "node: PATH: not found" when the file is missing, before this code runs.)
+ */
+function normaliseArgs(argv: string[]): string[] {
+  return argv.map((a) =>
+    a === '--env-file' ? '--dotenv' : a.startsWith('--env-file=') ? `--dotenv=${a.slice(11)}` : a,
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = normaliseArgs(argv);
   if (!name || name === '--help' || name === '-h') {
     console.log(usage());
     return name ? 0 : 2;

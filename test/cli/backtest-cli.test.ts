@@ -59,6 +59,25 @@ describe('sapphire backtest (the command a researcher runs)', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
+  it('reads settings from --dotenv, or --env-file as its other name', () => {
+    const dir = dataDir();
+    writeFileSync(join(dir, 'tuned.env'), '# tuned values\nMOMENTUM_LOOKBACK_BARS=36\n');
+    for (const flag of ['--dotenv', '--env-file']) {
+      const out = join(dir, `out${flag}`);
+      const r = sapphire(
+        ['backtest', '--data', join(dir, 'data'), '--out', out, '--quiet', flag, join(dir, 'tuned.env')],
+        {
+          cwd: dir,
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as {
+        settings: Record<string, unknown>;
+      };
+      expect(result.settings.MOMENTUM_LOOKBACK_BARS).toBe(36);
+    }
+  });
+
   it('rejects unknown flags and symbols the data does not have', () => {
     const dir = dataDir();
     expect(sapphire(['backtest', '--bogus'], { cwd: dir }).code).not.toBe(0);
