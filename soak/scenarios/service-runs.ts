@@ -105,20 +105,29 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
     await until('first live bars', () => (service.engine.counts.bars > 0 ? true : undefined), 30_000);
     const rate = opts.faultsPerSecond ?? 2;
     // Faults are paced here rather than by the simulator's random plan: an armed REST fault waits
-    // for a request, and with REST traffic only on gap fills the plan's queue fills up (100 armed)
-    // until nearly every request fails. Here at most one REST fault waits at a time; when one is
-    // already waiting, a socket drop (which always fires, and causes REST traffic) is injected instead.
+    // for a request, and with REST traffic only on gap fills (a few requests a second at most) the
+    // plan's queue fills up until every request fails, which no client can get through. Here one
+    // REST fault is armed at a time and at most one fires per `restGapMs`; otherwise a socket drop
+    // (which always fires at once, and causes REST gap-fill traffic) is injected instead.
     const rng = createRng(11);
+    const restGapMs = 3000;
     const restKinds: FaultKind[] = EXCHANGE_FAULTS.filter((k) => k !== 'drop-market-ws' && k !== 'drop-user-ws');
     let restInjected = 0;
+    let restFiredSeen = 0;
+    let restFiredAt = -Infinity;
     const injectSome = () => {
       for (let i = 0; i < rate; i++) {
         let kind = EXCHANGE_FAULTS[Math.floor(rng() * EXCHANGE_FAULTS.length)]!;
         const fired = sim.state().faults;
         const restFired = restKinds.reduce((n, k) => n + fired[k], 0);
+        if (restFired > restFiredSeen) {
+          restFiredSeen = restFired;
+          restFiredAt = performance.now();
+        }
         if (restKinds.includes(kind)) {
-          if (restInjected > restFired) kind = rng() < 0.5 ? 'drop-market-ws' : 'drop-user-ws';
-          else restInjected++;
+          if (restInjected > restFired || performance.now() - restFiredAt < restGapMs) {
+            kind = rng() < 0.5 ? 'drop-market-ws' : 'drop-user-ws';
+          } else restInjected++;
         }
         sim.injectFault(kind, kind === 'ban-418' ? { retryAfterS: 2 } : {});
       }
