@@ -126,7 +126,8 @@ export async function cannon(
   durationS: number,
   connections = 10,
 ): Promise<{ requests: number; rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
-  const r = await autocannon({ url, duration: durationS, connections });
+  // the load generator runs in a worker thread, so it does not share the server's event loop
+  const r = await autocannon({ url, duration: durationS, connections, workers: 1 });
   return {
     requests: r.requests.total,
     rps: r.requests.average,
