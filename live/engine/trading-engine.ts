@@ -100,6 +100,8 @@ export class TradingEngine {
   private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
 
   // ---- state the API and dashboard read ----
+  /** bumped on every event: readers cache what they derive from the state until it moves */
+  version = 0;
   lastBarTime = 0;
   lastError: string | null = null;
   portfolio: PortfolioSnapshot | null = null;
@@ -335,6 +337,7 @@ export class TradingEngine {
   }
 
   private onEvent(e: PipelineEvent): void {
+    this.version++;
     this.collecting?.push(e);
     switch (e.kind) {
       case 'bar': {

@@ -160,9 +160,25 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     };
   });
 
-  app.get('/dashboard', async () =>
-    dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now()),
-  );
+  // the view is rebuilt at most every 250 ms, and only when the engine moved: a busy screen wall
+  // or a load test costs one serialisation per refresh, not one per request
+  let cached = { version: -1, builtAt: -Infinity, body: '' };
+  // after an operator action the next view must show it
+  const invalidateView = () => {
+    cached = { version: -1, builtAt: -Infinity, body: '' };
+  };
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (request.method === 'POST') invalidateView();
+    return payload;
+  });
+  app.get('/dashboard', async (_request, reply) => {
+    const now = performance.now();
+    if (engine.version !== cached.version && now - cached.builtAt >= 250) {
+      const view = dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now());
+      cached = { version: engine.version, builtAt: now, body: JSON.stringify(view) };
+    }
+    return reply.header('content-type', 'application/json; charset=utf-8').send(cached.body);
+  });
 
   app.get('/streams/:name', async (request, reply) => {
     const params = StreamParams.safeParse(request.params);
