@@ -1,3 +1,4 @@
+import { nodeFetch } from './node-transport.ts';
 import type { z } from 'zod';
 import type { SymbolFilters } from '../../pipelines/model/index.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
@@ -160,7 +161,7 @@ export class AsterRestClient {
   constructor(private readonly opts: AsterRestClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.now = opts.now ?? Date.now;
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.fetchImpl = opts.fetch ?? nodeFetch;
     this.sleep = opts.sleep ?? sleepReal;
     this.nonce = new MicrosecondNonce(() => this.serverNow());
     this.v3 = opts.credentials?.kind === 'eip712';
