@@ -206,7 +206,7 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
       injected: 'fills: telemetry (Redis) vs engine counts',
       count: service.engine.counts.fills,
       held: fillsCaught !== null && duplicates === 0,
-      figures: `engine ${service.engine.counts.fills} fills, Redis ${fills.length}, ${duplicates} duplicate client order ids; live order routing over REST is not wired in this build (execution() = NOT_CONFIGURED), so order faults (delayed/partial fills) are not exercised`,
+      figures: `engine ${service.engine.counts.fills} fills, Redis ${fills.length}, ${duplicates} duplicate client order ids; paper mode fills in the in-process simulated venue, so order faults (delayed/partial fills, -1021) are not exercised here: live-mode order routing under faults is covered by test/live/aster-sim and test/e2e/live-mode-restart`,
     });
   } finally {
     process.off('unhandledRejection', onUnhandled);
