@@ -27,7 +27,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'No wall clock inside the pipeline: time comes from events or the ClockPort.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'No wall clock inside the pipeline: time comes from events or the ClockPort.',
+        },
       ],
       'no-restricted-globals': [
         'error',
