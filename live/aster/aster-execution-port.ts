@@ -31,6 +31,8 @@ export interface AsterExecutionPortOptions {
 }
 
 const PROTECTIVE = new Set(['STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+/** fills of these orders leave the symbol flat (a delever only cuts it) */
+const CLOSES_POSITION = new Set<OrderReason>(['stop', 'trailing-stop', 'take-profit', 'exit', 'halt-flatten']);
 
 /** Order (pipeline) → the exchange request: a slippage-guarded MARKET becomes a LIMIT IOC at the guard price. */
 export function toNewOrderRequest(o: Order): NewOrderRequest {
@@ -150,6 +152,28 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           }
         };
 
+        /**
+         * The position is gone (its stop, take-profit or exit filled): the other closePosition
+         * orders of the symbol must go too, or a stop left working would close the NEXT position.
+         */
+        const cancelSiblings = async (symbol: string, filledId: string): Promise<void> => {
+          const bySymbol = protective.get(symbol);
+          if (bySymbol === undefined) return;
+          protective.delete(symbol);
+          for (const id of bySymbol.values()) {
+            if (id === filledId) continue;
+            cancelling.add(id);
+            await opts.client.cancelOrder({ symbol, origClientOrderId: id }).catch((e: unknown) => {
+              // already triggered or gone: nothing is left working, which is what we want
+              opts.onIssue?.({
+                kind: 'cancel-failed',
+                clientOrderId: id,
+                detail: e instanceof Error ? e.message : String(e),
+              });
+            });
+          }
+        };
+
         const onOrderUpdate = (u: OrderUpdate): void => {
           const mine = sent.get(u.clientOrderId);
           if (u.executionType === 'TRADE' && u.lastQty > 0) {
@@ -184,6 +208,9 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
               });
             positions.set(u.symbol, (positions.get(u.symbol) ?? 0) + (u.side === 'BUY' ? u.lastQty : -u.lastQty));
             out(f);
+            if (u.status === 'FILLED' && mine !== undefined && CLOSES_POSITION.has(mine.reason)) {
+              void cancelSiblings(u.symbol, u.clientOrderId);
+            }
             return;
           }
           if (mine === undefined || u.cumQty > 0) return;

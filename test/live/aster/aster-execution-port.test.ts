@@ -230,6 +230,62 @@ describe('asterExecutionPort', () => {
     expect(out.at(-1)).toMatchObject({ kind: 'fill', clientOrderId: 'stop-2', reason: 'trailing-stop', side: 'SELL' });
   });
 
+  it('when the take-profit closes the position, the stop left at the exchange is cancelled (it must not close the next position)', async () => {
+    const { rest, bars, orders, out, push } = await setup();
+    const bar = BTC[0]!;
+    bars.next(bar);
+    const protect = (id: string, type: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET', stopPrice: number) =>
+      orders.next(
+        order({
+          clientOrderId: id,
+          side: 'SELL',
+          type,
+          quantity: 0,
+          stopPrice,
+          reason: type === 'STOP_MARKET' ? 'stop' : 'take-profit',
+        }),
+      );
+    protect('stop-1', 'STOP_MARKET', bar.low);
+    protect('tp-1', 'TAKE_PROFIT_MARKET', bar.high * 1.01);
+    await waitFor(() => rest.count('POST', '/fapi/v1/order') === 2);
+    expect(rest.count('DELETE', '/fapi/v1/order')).toBe(0);
+    push(
+      orderTradeUpdate({
+        bar: BTC[3]!,
+        clientOrderId: 'tp-1',
+        side: 'SELL',
+        type: 'TAKE_PROFIT_MARKET',
+        qty: 0.002,
+        lastQty: 0.002,
+        cumQty: 0.002,
+        price: bar.high * 1.01,
+      }),
+    );
+    await waitFor(() => rest.count('DELETE', '/fapi/v1/order') === 1);
+    expect(rest.requests.filter((r) => r.method === 'DELETE').map((r) => r.params.origClientOrderId)).toEqual([
+      'stop-1',
+    ]);
+    // the exchange confirms the cancel: that is not a rejection of anything the pipeline waits for
+    push(
+      orderTradeUpdate({
+        bar: BTC[3]!,
+        clientOrderId: 'stop-1',
+        side: 'SELL',
+        type: 'STOP_MARKET',
+        qty: 0,
+        lastQty: 0,
+        cumQty: 0,
+        price: 0,
+        x: 'CANCELED',
+        X: 'CANCELED',
+      }),
+    );
+    expect(out.filter((e) => e.kind === 'order-rejected')).toEqual([]);
+    expect(out.filter((e) => e.kind === 'fill').map((e) => (e.kind === 'fill' ? e.reason : ''))).toEqual([
+      'take-profit',
+    ]);
+  });
+
   it('fill times never go behind the last event passed on; foreign fills are passed on and reported', async () => {
     const { bars, out, push, issues } = await setup();
     bars.next(BTC[0]!);
