@@ -119,9 +119,7 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
     const theirs = exchange.positions.filter((p) => p.amount !== 0).map((p) => [p.symbol, p.amount]);
     const ours = view.positions.map((p) => [p.symbol, p.side === 'LONG' ? p.quantity : -p.quantity]);
     // restart safety: the rebuilt book agrees with the exchange, or the service saw that it does
-    // not and halted itself (it never trades on a book it knows to be wrong). Known cause of the
-    // second case: a stale closePosition stop left working at the exchange after its position was
-    // closed by another order can close a later position (see the issue note).
+    // not and halted itself — it never trades on a book it knows to be wrong
     if (health.last_error === null) {
       expect(ours.sort()).toEqual(theirs.sort());
     } else {
