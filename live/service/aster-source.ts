@@ -142,6 +142,8 @@ export async function asterMarketSource(
 export async function embeddedSimulatorSource(
   settings: Settings,
   hooks: AsterSourceHooks = {},
+  /** the last bar the journal holds: a restarted service's market resumes right after it */
+  resumeAfter = -Infinity,
 ): Promise<MarketSource & { simulator: ExchangeSimulator }> {
   const all = await loadDataset({ dir: settings.SIMULATOR_DATA_DIR });
   const wanted = all.filter((c) => settings.SYMBOLS.includes(c.symbol));
@@ -158,7 +160,7 @@ export async function embeddedSimulatorSource(
     host: '127.0.0.1',
     port: 0,
     replayMs: settings.SIMULATOR_REPLAY_MS,
-    startIndex: warm,
+    startIndex: resumeIndex(series[0]!, warm, resumeAfter),
     initialBalance: settings.INITIAL_BALANCE,
   });
   const narrowed = { ...settings, SYMBOLS: series.map((c) => c.symbol) } as Settings;
@@ -243,4 +245,20 @@ export async function verifyPositions(
     if (Math.abs(theirs - ours) > step / 2 + 1e-12) problems.push(`${symbol} exchange ${theirs} vs journal ${ours}`);
   }
   return problems.length > 0 ? problems.join('; ') : null;
+}
+
+/**
+ * Where the embedded market starts: after the warm-up on a first start; on a restart, at the bar
+ * the journal last saw, so the service picks up where it stopped instead of waiting for the
+ * replay to catch up with it.
+ */
+export function resumeIndex(
+  first: { openTime: Float64Array; intervalMs: number; length: number },
+  warm: number,
+  resumeAfter: number,
+): number {
+  if (!Number.isFinite(resumeAfter)) return warm;
+  let i = warm;
+  while (i < first.length - 1 && first.openTime[i]! + first.intervalMs <= resumeAfter) i++;
+  return Math.max(warm, i - 1);
 }

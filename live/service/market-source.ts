@@ -31,8 +31,12 @@ export function warmupBars(settings: Settings): number {
 }
 
 /** ASTER_REST_URL empty: the embedded exchange simulator; else the exchange it names. */
-export async function openMarketSource(settings: Settings, hooks: AsterSourceHooks = {}): Promise<MarketSource> {
+export async function openMarketSource(
+  settings: Settings,
+  hooks: AsterSourceHooks = {},
+  resumeAfter = -Infinity,
+): Promise<MarketSource> {
   const { asterMarketSource, embeddedSimulatorSource } = await import('./aster-source.ts');
-  if (settings.ASTER_REST_URL === '') return embeddedSimulatorSource(settings, hooks);
+  if (settings.ASTER_REST_URL === '') return embeddedSimulatorSource(settings, hooks, resumeAfter);
   return asterMarketSource(settings, undefined, hooks);
 }

@@ -113,13 +113,21 @@ export async function startService(input: Settings, options: ServiceOptions = {}
   checkModeRequirements(input);
   const clock = options.clock ?? systemClock;
   const metrics = new ServiceMetrics(input.BOT_ID);
-  const market = await openMarketSource(input, {
-    onRequest: (info) => {
-      metrics.asterRequests.inc({ path: info.path, status: String(info.status) });
-      metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
-      if (info.status === 429 || info.status === 418) metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
+  // a restarted service's embedded market resumes where the journal stopped
+  let journaledUntil = -Infinity;
+  for (const e of new FileJournal(input.JOURNAL_PATH).readAll()) if (e.type === 'bar') journaledUntil = e.time;
+  const market = await openMarketSource(
+    input,
+    {
+      onRequest: (info) => {
+        metrics.asterRequests.inc({ path: info.path, status: String(info.status) });
+        metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
+        if (info.status === 429 || info.status === 418)
+          metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
+      },
     },
-  });
+    journaledUntil,
+  );
   let settings = input;
   if (market.symbols.join(',') !== input.SYMBOLS.join(',')) {
     settings = withOverrides(settings, { SYMBOLS: market.symbols }, 'the market source');

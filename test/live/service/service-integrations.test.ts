@@ -136,3 +136,17 @@ describe('the assembled service (embedded simulator, paper)', () => {
     ).not.toThrow();
   });
 });
+
+describe('the embedded market on a restart', () => {
+  it('resumes right after the last journaled bar (not from the start of the replay)', async () => {
+    const { resumeIndex } = await import('../../../live/service/aster-source.ts');
+    const { fixtureColumns } = await import('../../kit/fixture-bars.ts');
+    const btc = fixtureColumns('BTCUSDT');
+    expect(resumeIndex(btc, 300, -Infinity)).toBe(300);
+    const last = btc.openTime[700]! + btc.intervalMs;
+    const i = resumeIndex(btc, 300, last);
+    expect(btc.openTime[i]! + btc.intervalMs).toBe(last);
+    // a journal older than the warm-up still starts after the warm-up
+    expect(resumeIndex(btc, 300, btc.openTime[10]!)).toBe(300);
+  });
+});
