@@ -11,7 +11,7 @@ import type { TradingEngine } from '../engine/trading-engine.ts';
 import type { ServiceMetrics } from '../telemetry/metrics.ts';
 import { STREAM_NAMES, type StreamStore } from '../telemetry/streams.ts';
 import { adminGuard } from './admin-auth.ts';
-import { dashboardView, sseMessages, systemView, type SystemProbe } from './views.ts';
+import { dashboardView, engineFeed, sseMessages, systemView, type SystemProbe } from './views.ts';
 import { proxyChat, type ChatProxyOptions } from './chat-proxy.ts';
 
 export interface AppOptions {
@@ -246,9 +246,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       'x-accel-buffering': 'no',
     });
     reply.raw.write(formatSse('status', systemView(engine, opts.probe)));
+    const feed = engineFeed(engine);
     let lastPortfolio = 0;
     const unsubscribe = opts.onEvents((e) => {
-      for (const m of sseMessages(e, engine, settings)) {
+      for (const m of sseMessages(e, feed, settings)) {
         if (m.event === 'portfolio') {
           // marks change every bar: one portfolio update per second is plenty for a screen
           const now = performance.now();

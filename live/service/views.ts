@@ -19,6 +19,7 @@ import type {
   PipelineEvent,
   PortfolioSnapshot,
   TradeClosed,
+  TradingState,
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
@@ -49,9 +50,9 @@ function portfolioView(p: PortfolioSnapshot | null, settings: Settings): Portfol
   };
 }
 
-function tradeRow(t: TradeClosed, engine?: TradingEngine): TradeRow {
+function tradeRow(t: TradeClosed, entryReasonText: string | null): TradeRow {
   return {
-    entryReason: engine ? entryReason(engine, t.symbol, t.openedAt) : null,
+    entryReason: entryReasonText,
     time: t.time,
     symbol: t.symbol,
     side: t.side,
@@ -69,15 +70,20 @@ function denialView(d: Denied): DenialView {
   return { time: d.time, symbol: d.symbol, stage: d.stage, rule: d.rule, detail: d.detail };
 }
 
-/** Why a position was opened, in words: the entry decision just before it. */
-function entryReason(engine: TradingEngine, symbol: string, openedAt: number): string | null {
-  for (let i = engine.decisions.length - 1; i >= 0; i--) {
-    const d = engine.decisions[i]!;
+/** The entry decision behind a position opened at `openedAt` (the last one before it, within a day). */
+function entryDecision(decisions: readonly Decision[], symbol: string, openedAt: number): Decision | undefined {
+  for (let i = decisions.length - 1; i >= 0; i--) {
+    const d = decisions[i]!;
     if (d.symbol !== symbol || d.action === 'exit' || d.time > openedAt) continue;
-    if (openedAt - d.time > 86_400_000) break;
-    return decisionText(d);
+    return openedAt - d.time <= 86_400_000 ? d : undefined;
   }
-  return null;
+  return undefined;
+}
+
+/** Why a position was opened, in words. */
+function entryReason(engine: TradingEngine, symbol: string, openedAt: number): string | null {
+  const d = entryDecision(engine.decisions, symbol, openedAt);
+  return d ? decisionText(d) : null;
 }
 
 /** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
@@ -152,9 +158,7 @@ function agentViews(engine: TradingEngine, probe: SystemProbe): AgentView[] {
     let wins = 0;
     let total = 0;
     for (const t of engine.trades) {
-      const entry = engine.decisions.find(
-        (d) => d.symbol === t.symbol && d.action !== 'exit' && d.time <= t.openedAt && t.openedAt - d.time < 86_400_000,
-      );
+      const entry = entryDecision(engine.decisions, t.symbol, t.openedAt);
       if (!entry?.opinions.some((o) => o.agent === view.name && o.accepted)) continue;
       total++;
       if (t.netPnl > 0) wins++;
@@ -201,7 +205,7 @@ export function dashboardView(
     trades: engine.trades
       .slice(-100)
       .reverse()
-      .map((t) => tradeRow(t, engine)),
+      .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt))),
     prices: [...engine.bars.entries()].map(([symbol, bars]) => ({
       symbol,
       candles: bars.map((b): CandleView => ({
@@ -224,7 +228,24 @@ export function dashboardView(
 export type SseMessage = { [K in DashboardEventName]: { event: K; data: DashboardEvents[K] } }[DashboardEventName];
 
 /** The dashboard's live feed: pipeline events → server-sent events (none for per-bar noise). */
-export function sseMessages(e: PipelineEvent, engine: TradingEngine, settings: Settings): SseMessage[] {
+/** What the feed needs besides the event itself: the live book and risk state. */
+export interface FeedContext {
+  riskState: TradingState;
+  positions(): PositionRow[];
+  entryReason(symbol: string, openedAt: number): string | null;
+}
+
+export function engineFeed(engine: TradingEngine): FeedContext {
+  return {
+    get riskState() {
+      return engine.riskState;
+    },
+    positions: () => positionRows(engine),
+    entryReason: (symbol, openedAt) => entryReason(engine, symbol, openedAt),
+  };
+}
+
+export function sseMessages(e: PipelineEvent, feed: FeedContext, settings: Settings): SseMessage[] {
   switch (e.kind) {
     case 'decision': {
       const out: SseMessage[] = [
@@ -244,11 +265,12 @@ export function sseMessages(e: PipelineEvent, engine: TradingEngine, settings: S
       for (const o of e.opinions) {
         out.push({ event: 'reasoning', data: { time: e.time, symbol: e.symbol, agent: o.agent, text: o.summary } });
       }
+      // no agent spoke: the signal's own numbers and checks are the reason
       if (e.opinions.length === 0) {
-        const text = e.gates
-          .map((g) => `${g.gate} ${g.passed ? '✓' : '✗'} ${num(g.value)?.toPrecision(3) ?? ''}`)
-          .join(', ');
-        out.push({ event: 'reasoning', data: { time: e.time, symbol: e.symbol, agent: e.source, text } });
+        out.push({
+          event: 'reasoning',
+          data: { time: e.time, symbol: e.symbol, agent: e.source, text: decisionText(e) },
+        });
       }
       return out;
     }
@@ -268,16 +290,16 @@ export function sseMessages(e: PipelineEvent, engine: TradingEngine, settings: S
         },
       ];
     case 'trade-closed':
-      return [{ event: 'trade', data: tradeRow(e, engine) }];
+      return [{ event: 'trade', data: tradeRow(e, feed.entryReason(e.symbol, e.openedAt)) }];
     case 'portfolio':
       return [
         {
           event: 'portfolio',
-          data: { ...portfolioView(e, settings), time: e.time, positions: positionRows(engine) },
+          data: { ...portfolioView(e, settings), time: e.time, positions: feed.positions() },
         },
       ];
     case 'denied':
-      return [{ event: 'risk', data: { time: e.time, state: engine.riskState, denial: denialView(e) } }];
+      return [{ event: 'risk', data: { time: e.time, state: feed.riskState, denial: denialView(e) } }];
     case 'risk-state':
       return [{ event: 'risk', data: { time: e.time, state: e.to, reason: e.reason } }];
     default:

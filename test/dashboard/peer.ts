@@ -3,8 +3,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { BacktestResult } from '../../backtests/run-backtest.ts';
 import type {
   AnalyticsView,
-  DashboardEventName,
-  DashboardEvents,
   DashboardView,
   GateView,
   MarkerView,
@@ -13,6 +11,7 @@ import type {
 } from '../../dashboard/dashboard-view.ts';
 import { formatSse } from '../../dashboard/dashboard-view.ts';
 import { dashboardPlugin, listReports } from '../../dashboard/plugin.ts';
+import { sseMessages, type SseMessage } from '../../live/service/views.ts';
 import type {
   BarColumns,
   Decision,
@@ -195,84 +194,14 @@ export function viewFromBacktest(
   };
 }
 
-type Message = { [K in DashboardEventName]: { event: K; data: DashboardEvents[K] } }[DashboardEventName];
+type Message = SseMessage;
 
-/** The SSE messages of a pipeline event (the subset the feed shows). */
+/**
+ * The SSE messages of a pipeline event: the service's own mapping (live/service/views.ts), fed
+ * with a flat book, so the page is tested on exactly what the service sends.
+ */
 export function toMessages(e: PipelineEvent, settings: Settings): Message[] {
-  switch (e.kind) {
-    case 'decision':
-      return [
-        {
-          event: 'decision',
-          data: {
-            time: e.time,
-            symbol: e.symbol,
-            action: e.action,
-            confidence: e.confidence,
-            price: e.price,
-            source: e.source,
-            gates: gates(e),
-          },
-        },
-        {
-          event: 'reasoning',
-          data: {
-            time: e.time,
-            symbol: e.symbol,
-            agent: e.source,
-            text: [
-              `${e.action} at ${e.price} with confidence ${e.confidence}`,
-              ...e.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`),
-            ].join('; '),
-          },
-        },
-      ];
-    case 'fill':
-      return [
-        {
-          event: 'fill',
-          data: {
-            time: e.time,
-            symbol: e.symbol,
-            side: e.side,
-            quantity: e.quantity,
-            price: e.price,
-            fee: e.fee,
-            reason: e.reason,
-          },
-        },
-      ];
-    case 'trade-closed':
-      return [{ event: 'trade', data: tradeRow(e) }];
-    case 'denied':
-      return [
-        {
-          event: 'risk',
-          data: {
-            time: e.time,
-            state: 'ACTIVE',
-            denial: { time: e.time, symbol: e.symbol, stage: e.stage, rule: e.rule, detail: e.detail },
-          },
-        },
-      ];
-    case 'portfolio':
-      return [
-        {
-          event: 'portfolio',
-          data: {
-            time: e.time,
-            balance: e.balance,
-            equity: e.equity,
-            exposure: e.grossExposure,
-            leverage: e.equity > 0 ? e.grossExposure / e.equity : 0,
-            drawdown: e.drawdown,
-            maxDrawdownLimit: settings.MAX_DRAWDOWN,
-          },
-        },
-      ];
-    default:
-      return [];
-  }
+  return sseMessages(e, { riskState: 'ACTIVE', positions: () => [], entryReason: () => null }, settings);
 }
 
 export interface Peer {
