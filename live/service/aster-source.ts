@@ -98,7 +98,6 @@ export async function asterMarketSource(
     filters,
     unknownSymbols: unknown,
     historyUntil,
-    history: async () => [],
     bars: port.bars(),
     execution: () => {
       if (!userStream) {

@@ -6,13 +6,12 @@ import { featureParams } from '../../operators/features/features.ts';
 import type { AsterSourceHooks } from './aster-source.ts';
 import type { EngineOptions } from '../engine/trading-engine.ts';
 
-/** Where live bars come from, with enough history to warm the features first. */
+/** Where live bars come from: the stream starts with enough history to warm the features. */
 export interface MarketSource {
   symbols: string[];
   filters?: ReadonlyMap<string, SymbolFilters>;
-  history(): Promise<Bar[]>;
-  /** bars closing at or before this time were history when the source opened */
-  historyUntil?: number;
+  /** bars closing at or before this time were history when the source opened (fed halted) */
+  historyUntil: number;
   /** configured symbols the exchange does not list (left out) */
   unknownSymbols?: string[];
   bars: Observable<Bar>;

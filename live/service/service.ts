@@ -114,8 +114,10 @@ export async function startService(input: Settings, options: ServiceOptions = {}
   const clock = options.clock ?? systemClock;
   const metrics = new ServiceMetrics(input.BOT_ID);
   // a restarted service's embedded market resumes where the journal stopped
+  const journal = new FileJournal(input.JOURNAL_PATH);
+  const journaled = journal.readAll();
   let journaledUntil = -Infinity;
-  for (const e of new FileJournal(input.JOURNAL_PATH).readAll()) if (e.type === 'bar') journaledUntil = e.time;
+  for (const e of journaled) if (e.type === 'bar') journaledUntil = e.time;
   const market = await openMarketSource(
     input,
     {
@@ -142,8 +144,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
         })
       : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
 
-  const journal = new FileJournal(settings.JOURNAL_PATH);
-  const header = journal.readAll().find((e) => e.type === 'meta');
+  const header = journaled.find((e) => e.type === 'meta');
   const identity = { mode: settings.TRADING_MODE, botId: settings.BOT_ID, symbols: settings.SYMBOLS };
   if (header) {
     const seen = header.data as typeof identity;
@@ -209,7 +210,6 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     settings,
     filters,
     market: market.bars,
-    warmup: () => market.history(),
     historyUntil: market.historyUntil,
     execution,
     agents,
