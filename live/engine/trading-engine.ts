@@ -227,8 +227,8 @@ export class TradingEngine {
       const keepHalted = this.operatorHalted;
       const entries: JournalEntry[] = fresh.map((bar) => ({ type: 'bar', time: bar.time, data: bar }));
       if (!keepHalted) {
-        entries.unshift(this.command('halt', 'warm-up on history', fresh[0]!.time));
-        entries.push(this.command('resume', 'warm-up done', fresh.at(-1)!.time));
+        entries.unshift(this.command('halt', 'warm-up on history', fresh[0]!.time, 'warm-up'));
+        entries.push(this.command('resume', 'warm-up done', fresh.at(-1)!.time, 'warm-up'));
       }
       await this.enqueueBatch(entries);
     }
@@ -242,11 +242,11 @@ export class TradingEngine {
         if (bar.time <= historyUntil && !inHistory) {
           inHistory = true;
           haltedForHistory = !this.operatorHalted;
-          if (haltedForHistory) void this.enqueue(this.command('halt', 'warm-up on history', bar.time));
+          if (haltedForHistory) void this.enqueue(this.command('halt', 'warm-up on history', bar.time, 'warm-up'));
         } else if (bar.time > historyUntil && inHistory) {
           inHistory = false;
           // the queue is ordered: the resume lands after every history bar
-          if (haltedForHistory) void this.enqueue(this.command('resume', 'warm-up done', bar.time));
+          if (haltedForHistory) void this.enqueue(this.command('resume', 'warm-up done', bar.time, 'warm-up'));
         }
         void this.enqueue({ type: 'bar', time: bar.time, data: bar });
       },
@@ -256,8 +256,13 @@ export class TradingEngine {
     });
   }
 
-  private command(command: OperatorCommand['command'], reason: string, time: number): JournalEntry {
-    const event: OperatorCommand = { kind: 'command', time, command, reason };
+  private command(
+    command: OperatorCommand['command'],
+    reason: string,
+    time: number,
+    origin: OperatorCommand['origin'] = 'operator',
+  ): JournalEntry {
+    const event: OperatorCommand = { kind: 'command', time, command, origin, reason };
     return { type: 'control', time, data: event };
   }
 
@@ -413,7 +418,7 @@ export class TradingEngine {
         break;
       case 'command':
         if (e.command === 'resume') this.operatorHalted = false;
-        else if (!e.reason.startsWith('warm-up')) this.operatorHalted = true;
+        else if (e.origin === 'operator') this.operatorHalted = true;
         break;
       default:
         break;

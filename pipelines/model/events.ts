@@ -51,6 +51,8 @@ export interface OperatorCommand {
   readonly kind: 'command';
   readonly time: number;
   readonly command: 'halt' | 'resume' | 'emergency-stop';
+  /** an operator (API, Telegram, a failed reconciliation) or the runner itself while it warms up */
+  readonly origin: 'operator' | 'warm-up';
   readonly reason: string;
 }
 
