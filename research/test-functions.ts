@@ -52,3 +52,25 @@ export function hartmann6(p: Params): number {
   }
   return -sum;
 }
+
+/**
+ * A mixed space (float, log float, int, categorical) with a known optimum, to measure samplers
+ * where TPE's integer and categorical kernels matter: minimum 0 at x = 2, lr = 10^−2.5, n = 7,
+ * k = 'b'; the other categories cost 0.5 ('c'), 1 ('a') and 2 ('d').
+ */
+export const MIXED_SPACE: SearchSpace = {
+  x: { type: 'float', low: -5, high: 10 },
+  lr: { type: 'float', low: 1e-5, high: 1, log: true },
+  n: { type: 'int', low: 1, high: 20 },
+  k: { type: 'categorical', choices: ['a', 'b', 'c', 'd'] },
+};
+export const MIXED_MIN = 0;
+export const MIXED_BEST_CATEGORY = 'b';
+const MIXED_CATEGORY_COST: Record<string, number> = { a: 1, b: 0, c: 0.5, d: 2 };
+
+export function mixedSpace(p: Params): number {
+  const x = Number(p.x);
+  const lr = Number(p.lr);
+  const n = Number(p.n);
+  return (x - 2) ** 2 / 4 + (Math.log10(lr) + 2.5) ** 2 + ((n - 7) / 4) ** 2 + MIXED_CATEGORY_COST[String(p.k)]!;
+}

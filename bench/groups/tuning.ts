@@ -19,34 +19,76 @@ import {
   hartmann6,
   HARTMANN6_MIN,
   HARTMANN6_SPACE,
+  MIXED_BEST_CATEGORY,
+  MIXED_MIN,
+  MIXED_SPACE,
+  mixedSpace,
 } from '../../research/test-functions.ts';
 import { TrialPool } from '../../research/worker-pool.ts';
 import { hasSharedData, median, SHARED_DATA } from '../kit.ts';
 import type { Figures } from '../run.ts';
 
-const SEEDS = 30;
+const SEEDS = Number(process.env.SAPPHIRE_BENCH_TUNE_SEEDS ?? 30);
 const TRIALS = 100;
 
-function bestAfter(sampler: Sampler, space: SearchSpace, f: (p: Params) => number, seed: number): number {
+interface Run {
+  best: number;
+  /** the best trial's parameters */
+  params: Params;
+}
+
+function bestAfter(sampler: Sampler, space: SearchSpace, f: (p: Params) => number, seed: number): Run {
   const rng = createRng(seed);
   const history: TrialView[] = [];
-  let best = Infinity;
+  let best: Run = { best: Infinity, params: {} };
   for (let i = 0; i < TRIALS; i++) {
     const params = sampler.sample(space, history, rng);
     const v = f(params);
-    best = Math.min(best, v);
+    if (v < best.best) best = { best: v, params };
     history.push({ number: i, state: 'complete', params, value: -v });
   }
   return best;
 }
 
-function medianRegret(make: () => Sampler, space: SearchSpace, f: (p: Params) => number, fmin: number): number {
-  return median(Array.from({ length: SEEDS }, (_, s) => bestAfter(make(), space, f, s) - fmin));
+/** The q-quantile (linear interpolation, as numpy's default). */
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
 
-/** Optuna 3.1's TPESampler (defaults, seeds 0..29) on the same two functions, via Debian's python3-optuna. */
+/** Median and interquartile range of the regrets over seeds: one lucky seed moves neither. */
+interface Spread {
+  median: number;
+  q1: number;
+  q3: number;
+  /** share of seeds whose best trial has the wrong category (mixed space only) */
+  wrongCategory?: number;
+}
+
+function spread(regrets: readonly number[], wrong?: number): Spread {
+  return {
+    median: quantile(regrets, 0.5),
+    q1: quantile(regrets, 0.25),
+    q3: quantile(regrets, 0.75),
+    wrongCategory: wrong,
+  };
+}
+
+function regrets(make: () => Sampler, space: SearchSpace, f: (p: Params) => number, fmin: number): Spread {
+  const runs = Array.from({ length: SEEDS }, (_, s) => bestAfter(make(), space, f, s));
+  const wrong = 'k' in space ? runs.filter((r) => r.params.k !== MIXED_BEST_CATEGORY).length / runs.length : undefined;
+  return spread(
+    runs.map((r) => r.best - fmin),
+    wrong,
+  );
+}
+
+/** Optuna's TPESampler (defaults, seeds 0..SEEDS−1) on the same functions, via Debian's python3-optuna. */
 const OPTUNA_SCRIPT = `
 import json, math, statistics, sys
+import numpy as np
 import optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 def branin(t):
@@ -59,15 +101,22 @@ AL = [1.0,1.2,3.0,3.2]
 def hartmann6(t):
     x = [t.suggest_float('x%d' % (i + 1), 0, 1) for i in range(6)]
     return -sum(AL[i] * math.exp(-sum(A[i][j] * (x[j] - P[i][j] * 1e-4) ** 2 for j in range(6))) for i in range(4))
+COST = {'a': 1, 'b': 0, 'c': 0.5, 'd': 2}
+def mixed(t):
+    x = t.suggest_float('x', -5, 10); lr = t.suggest_float('lr', 1e-5, 1, log=True)
+    n = t.suggest_int('n', 1, 20); k = t.suggest_categorical('k', ['a', 'b', 'c', 'd'])
+    return (x - 2) ** 2 / 4 + (math.log10(lr) + 2.5) ** 2 + ((n - 7) / 4) ** 2 + COST[k]
 seeds, trials = int(sys.argv[1]), int(sys.argv[2])
 out = {'version': optuna.__version__}
-for name, f, fmin in [('branin', branin, ${BRANIN_MIN}), ('hartmann6', hartmann6, ${HARTMANN6_MIN})]:
-    regrets = []
+for name, f, fmin in [('branin', branin, ${BRANIN_MIN}), ('hartmann6', hartmann6, ${HARTMANN6_MIN}), ('mixed', mixed, ${MIXED_MIN})]:
+    regrets, wrong = [], 0
     for s in range(seeds):
         st = optuna.create_study(direction='minimize', sampler=optuna.samplers.TPESampler(seed=s))
         st.optimize(f, n_trials=trials)
         regrets.append(st.best_value - fmin)
-    out[name] = statistics.median(regrets)
+        wrong += name == 'mixed' and st.best_params['k'] != '${MIXED_BEST_CATEGORY}'
+    q1, q2, q3 = np.quantile(regrets, [0.25, 0.5, 0.75]).tolist()
+    out[name] = {'median': q2, 'q1': q1, 'q3': q3, 'wrongCategory': wrong / seeds if name == 'mixed' else None}
 print(json.dumps(out))
 `;
 
@@ -79,26 +128,27 @@ function pythonWithOptuna(): string | null {
   return null;
 }
 
-function optunaFigures(): { branin: number | null; hartmann6: number | null; note: string } {
-  if (process.env.SAPPHIRE_BENCH_OPTUNA === '0')
-    return { branin: null, hartmann6: null, note: 'skipped (SAPPHIRE_BENCH_OPTUNA=0)' };
+type OptunaFigures = Partial<Record<'branin' | 'hartmann6' | 'mixed', Spread>> & { note: string };
+
+function optunaFigures(): OptunaFigures {
+  if (process.env.SAPPHIRE_BENCH_OPTUNA === '0') return { note: 'skipped (SAPPHIRE_BENCH_OPTUNA=0)' };
   let py = pythonWithOptuna();
   if (!py && process.getuid?.() === 0) {
     // the issue asks the bench to install Debian's python3-optuna when it is missing
     spawnSync('apt-get', ['install', '-y', '-q', 'python3-optuna'], { stdio: 'ignore', timeout: 600_000 });
     py = pythonWithOptuna();
   }
-  if (!py) return { branin: null, hartmann6: null, note: 'python3-optuna not installed' };
+  if (!py) return { note: 'python3-optuna not installed' };
   const dir = mkdtempSync(join(tmpdir(), 'sapphire-optuna-'));
   try {
     const script = join(dir, 'optuna_bench.py');
     writeFileSync(script, OPTUNA_SCRIPT);
     const out = JSON.parse(
-      execFileSync(py, [script, String(SEEDS), String(TRIALS)], { encoding: 'utf8', timeout: 900_000 }),
-    ) as { version: string; branin: number; hartmann6: number };
-    return { branin: out.branin, hartmann6: out.hartmann6, note: `optuna ${out.version} TPESampler defaults` };
+      execFileSync(py, [script, String(SEEDS), String(TRIALS)], { encoding: 'utf8', timeout: 1_800_000 }),
+    ) as { version: string; branin: Spread; hartmann6: Spread; mixed: Spread };
+    return { ...out, note: `optuna ${out.version} TPESampler defaults` };
   } catch (error) {
-    return { branin: null, hartmann6: null, note: `optuna run failed: ${(error as Error).message.slice(0, 80)}` };
+    return { note: `optuna run failed: ${(error as Error).message.slice(0, 80)}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -178,22 +228,41 @@ async function timeTrials(
 
 export async function benchTuning(): Promise<Figures> {
   const out: Figures = {};
-  const quality = (label: string, space: SearchSpace, f: (p: Params) => number, fmin: number) => {
-    out[`tpe_${label}_median_regret`] = {
-      value: medianRegret(() => new TpeSampler(), space, f, fmin),
-      unit: 'regret',
-      note: `median over ${SEEDS} seeds, ${TRIALS} trials`,
-    };
-    out[`random_${label}_median_regret`] = {
-      value: medianRegret(() => new RandomSampler(), space, f, fmin),
-      unit: 'regret',
-    };
-  };
-  quality('branin', BRANIN_SPACE, branin, BRANIN_MIN);
-  quality('hartmann6', HARTMANN6_SPACE, hartmann6, HARTMANN6_MIN);
   const optuna = optunaFigures();
-  out.optuna_branin_median_regret = { value: optuna.branin, unit: 'regret', note: optuna.note };
-  out.optuna_hartmann6_median_regret = { value: optuna.hartmann6, unit: 'regret', note: optuna.note };
+  const iqr = (x: Spread) => `IQR ${x.q1.toPrecision(3)}–${x.q3.toPrecision(3)}`;
+  const put = (key: string, x: Spread | undefined, note: string) => {
+    out[`${key}_median_regret`] = {
+      value: x?.median ?? null,
+      unit: 'regret',
+      note: x ? `${iqr(x)}; ${note}` : note,
+    };
+    if (x?.wrongCategory !== undefined && x.wrongCategory !== null) {
+      out[`${key}_wrong_category_pct`] = {
+        value: x.wrongCategory * 100,
+        unit: '%',
+        note: 'seeds whose best trial has k ≠ b',
+      };
+    }
+  };
+  const what = `median over ${SEEDS} seeds, ${TRIALS} trials`;
+  const cases: [string, SearchSpace, (p: Params) => number, number][] = [
+    ['branin', BRANIN_SPACE, branin, BRANIN_MIN],
+    ['hartmann6', HARTMANN6_SPACE, hartmann6, HARTMANN6_MIN],
+    ['mixed', MIXED_SPACE, mixedSpace, MIXED_MIN],
+  ];
+  for (const [label, space, f, fmin] of cases) {
+    put(
+      `tpe_${label}`,
+      regrets(() => new TpeSampler(), space, f, fmin),
+      what,
+    );
+    put(
+      `random_${label}`,
+      regrets(() => new RandomSampler(), space, f, fmin),
+      what,
+    );
+    put(`optuna_${label}`, optuna[label as 'branin'], optuna.note);
+  }
 
   const overhead = samplerOverheadMs();
   out.sampler_overhead_ms_at_1000 = {

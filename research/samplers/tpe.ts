@@ -1,4 +1,5 @@
 import type { ParamSpec, SearchSpace } from '../../pipelines/search-space.ts';
+import { argsortLikeNumpy } from './argsort.ts';
 import { normalMass, sampleTruncatedNormal } from './normal.ts';
 
 const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -262,7 +263,9 @@ export class TpeSampler implements Sampler {
     const weights = normalise([...obsWeights, this.o.priorWeight]);
     if (spec.type === 'categorical') {
       const k = spec.choices.length;
-      const base = this.o.priorWeight / k;
+      // Optuna 3.1 (_calculate_categorical_params): every choice of every kernel gets
+      // priorWeight / (n + 1) on top of the observation's 1, so the smoothing fades as n grows
+      const base = this.o.priorWeight / (observed.length + 1);
       const probs: number[][] = observed.map((v) => {
         const row = new Array<number>(k).fill(base);
         const idx = spec.choices.indexOf(v);
@@ -277,7 +280,8 @@ export class TpeSampler implements Sampler {
     const priorMu = (lo + hi) / 2;
     const allMus = [...mus, priorMu];
     const n = allMus.length;
-    const order = allMus.map((_, i) => i).sort((a, b) => allMus[a]! - allMus[b]! || a - b);
+    // numpy's tie order: duplicates (grids, ints) with unequal weights get the bandwidths Optuna gives them
+    const order = argsortLikeNumpy(allMus);
     const sorted = order.map((i) => allMus[i]!);
     const withEnds = [lo, ...sorted, hi];
     const sortedSigmas: number[] = [];

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { argsortLikeNumpy } from '../../research/samplers/argsort.ts';
 import { createRng } from '../../pipelines/rng.ts';
 import type { ParamSpec, SearchSpace } from '../../pipelines/search-space.ts';
 import { SEARCH_SPACE } from '../../pipelines/settings.ts';
@@ -6,7 +8,8 @@ import { isSapphireError } from '../../pipelines/errors.ts';
 import { RandomSampler, sampleUniform } from '../../research/samplers/random.ts';
 import { TpeSampler, defaultWeights, defaultGamma } from '../../research/samplers/tpe.ts';
 import { validateSpace } from '../../research/samplers/space.ts';
-import type { Params, Sampler, TrialView } from '../../research/samplers/types.ts';
+import type { ParamValue, Params, Sampler, TrialView } from '../../research/samplers/types.ts';
+import { OPTUNA_PY, optunaLogPdf } from './kit/optuna.ts';
 import { inversePhi, phi, sampleTruncatedNormal } from '../../research/samplers/normal.ts';
 import { branin, BRANIN_MIN, BRANIN_SPACE } from '../../research/test-functions.ts';
 
@@ -139,6 +142,120 @@ describe('TPE sampler', () => {
       for (const [x, expected] of points) expect(tpe.logMixtureDensity(spec, observed, x)).toBeCloseTo(expected, 5);
     }
   });
+
+  it('builds the same categorical, step, int-step and ramp-weighted densities as Optuna 3.1 (python3-optuna 3.1.0)', () => {
+    // categorical kernels: each observation adds 1 to its choice on top of priorWeight/(n+1) for
+    // every choice (Optuna 3.1's _calculate_categorical_params), the prior kernel is uniform
+    const cat30 = [1, 2, 2, 3, 1, 1, 2, 3, 3, 3, 1, 2, 1, 1, 1, 2, 3, 1, 2, 2, 1, 3, 1, 1, 2, 2, 1, 1, 3, 1];
+    const float27 = [
+      3.477, 3.46, 3.621, 3.63, -1.2, 7.9, 0.1, 0.2, -4.5, 9.1, 2.2, 2.3, 5.5, 6.1, -3.3, 1.1, 1.2, 1.3, 4.4, 4.5, 8.8,
+      -2.2, 0.0, 3.3, 3.4, 2.9, 7.1,
+    ];
+    const cases: [ParamSpec, ParamValue[], [ParamValue, number][]][] = [
+      [
+        { type: 'categorical', choices: ['x', 'y', 'z', 'w'] },
+        ['x', 'y', 'y', 'w', 'y', 'z'],
+        [
+          ['x', -1.5869650565820415],
+          ['y', -0.9509762898620451],
+          ['z', -1.586965056582042],
+          ['w', -1.586965056582042],
+        ],
+      ],
+      [
+        { type: 'categorical', choices: [1, 2, 3] },
+        cat30,
+        [
+          [1, -0.7857274251360596],
+          [2, -1.2427591523313335],
+          [3, -1.3640433328766737],
+        ],
+      ],
+      [
+        { type: 'float', low: 0, high: 1, step: 0.25 },
+        [0, 0.25, 0.25, 0.75, 1, 0.5],
+        [
+          [0, -1.6591025134031603],
+          [0.5, -1.5087299975185904],
+          [1, -1.8694361960858896],
+        ],
+      ],
+      [
+        { type: 'int', low: 1, high: 22, step: 3 },
+        [1, 4, 4, 10, 22, 13],
+        [
+          [1, -1.6759802211495973],
+          [4, -1.610182286990663],
+          [22, -2.666365503038113],
+        ],
+      ],
+      [
+        { type: 'float', low: -5, high: 10 },
+        float27,
+        [
+          [3.5, -1.932149491847614],
+          [-4, -2.604342947795533],
+          [9.9, -3.035924338514209],
+        ],
+      ],
+    ];
+    const tpe = new TpeSampler();
+    for (const [spec, observed, points] of cases) {
+      for (const [x, expected] of points) expect(tpe.logMixtureDensity(spec, observed, x)).toBeCloseTo(expected, 5);
+    }
+  });
+
+  it.skipIf(!OPTUNA_PY)('matches the installed Optuna on random observation sets of every parameter kind', () => {
+    const rng = createRng(2024);
+    const specs: ParamSpec[] = [
+      { type: 'float', low: -3, high: 7 },
+      { type: 'float', low: 0.001, high: 50, log: true },
+      { type: 'float', low: 0.5, high: 4, step: 0.5 },
+      { type: 'int', low: 0, high: 40 },
+      { type: 'int', low: 2, high: 500, log: true },
+      { type: 'int', low: 5, high: 50, step: 5 },
+      { type: 'categorical', choices: ['p', 'q', 'r', 's', 't'] },
+      { type: 'categorical', choices: [true, false] },
+    ];
+    const random = new RandomSampler();
+    const cases = [];
+    for (const spec of specs) {
+      for (const n of [0, 1, 7, 31]) {
+        const observed = Array.from({ length: n }, () => random.sample({ p: spec }, [], rng).p!);
+        const points = Array.from({ length: 6 }, () => random.sample({ p: spec }, [], rng).p!);
+        cases.push({ spec, observed, points });
+      }
+    }
+    const expected = optunaLogPdf(cases);
+    const tpe = new TpeSampler();
+    cases.forEach((c, i) =>
+      c.points.forEach((x, j) => expect(tpe.logMixtureDensity(c.spec, c.observed, x)).toBeCloseTo(expected[i]![j]!, 5)),
+    );
+  });
+
+  it.skipIf(!OPTUNA_PY)(
+    'orders ties as numpy argsort does (the bandwidths of repeated observations depend on it)',
+    () => {
+      const rng = createRng(5);
+      const arrays: number[][] = [Array.from({ length: 300 }, (_, i) => i % 2), Array.from({ length: 200 }, () => 1)];
+      for (let t = 0; t < 60; t++) {
+        const n = 1 + Math.floor(rng() * 120);
+        const k = 1 + Math.floor(rng() * 5);
+        arrays.push(Array.from({ length: n }, () => Math.floor(rng() * k)));
+      }
+      const ref = JSON.parse(
+        execFileSync(
+          OPTUNA_PY!,
+          [
+            '-c',
+            'import json,sys,numpy as np; print(json.dumps([np.argsort(np.asarray(a,dtype=float)).tolist() for a in json.load(sys.stdin)]))',
+          ],
+          { input: JSON.stringify(arrays), encoding: 'utf8' },
+        ),
+      ) as number[][];
+      arrays.forEach((a, i) => expect(argsortLikeNumpy(a)).toEqual(ref[i]));
+    },
+  );
 
   it('is reproducible with a seed and stays inside mixed spaces', () => {
     const f = (p: Params) => (Number(p.f) - 1) ** 2 + Math.abs(Math.log10(Number(p.lg))) + (p.c === 'b' ? 0 : 1);
