@@ -1,10 +1,12 @@
 import { loadDataset } from '../backtests/data/index.ts';
 import { runBacktest } from '../backtests/run-backtest.ts';
+import { periodReturns, riskRatios, type ReturnsBasis } from '../backtests/report/metrics.ts';
 import type { BarColumns } from '../pipelines/model/index.ts';
 import { withOverrides, type Settings } from '../pipelines/settings.ts';
 import { scoreTrial, type ObjectiveName } from './objectives.ts';
 import type { Params } from './samplers/types.ts';
 import type { Evaluation } from './study.ts';
+import { encodeReturns } from './trial-returns.ts';
 import type { TimeWindow } from './walk-forward.ts';
 
 /** Where trial workers get bars: a dataset path they load themselves, or columns handed over. */
@@ -20,6 +22,11 @@ export interface BacktestObjective {
   base: Settings;
   objective: ObjectiveName;
   minTrades: number;
+  /**
+   * the Sharpe/Sortino estimator for every window of the study (chosen from the whole data's
+   * span); without it each window picks from its own span
+   */
+  returnsBasis?: ReturnsBasis;
 }
 
 /** One trial: the base settings with the trial's values, backtested over the window, scored. */
@@ -31,7 +38,10 @@ export function evaluateBacktest(
 ): Evaluation {
   const settings = withOverrides(o.base, params, 'the trial');
   const result = runBacktest({ settings, series, from: window?.from, to: window?.to });
-  const score = scoreTrial(o.objective, result.metrics, o.minTrades);
+  // one estimator for the whole study: train and test windows of any length score alike
+  const ratios = riskRatios(result.equity, result.intervalMs, o.returnsBasis);
+  const score = scoreTrial(o.objective, { ...result.metrics, ...ratios }, o.minTrades);
+  const { returns, basis } = periodReturns(result.equity, result.intervalMs, ratios.returnsBasis);
   return {
     value: score.value,
     attrs: {
@@ -39,6 +49,8 @@ export function evaluateBacktest(
       feasible: score.feasible,
       ...(score.violation ? { violation: score.violation } : {}),
       metrics: score.metrics,
+      // the trial's returns on the study's grid, for the Deflated Sharpe Ratio and PBO
+      returns: encodeReturns(returns, basis, result.equity[0]?.time ?? 0),
     },
   };
 }

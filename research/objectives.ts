@@ -1,4 +1,4 @@
-import type { BacktestMetrics } from '../backtests/report/metrics.ts';
+import type { BacktestMetrics, ReturnsBasis } from '../backtests/report/metrics.ts';
 
 export const OBJECTIVES = ['sharpe', 'sortino', 'calmar', 'profit', 'profit-drawdown'] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
@@ -14,6 +14,8 @@ export interface TrialMetrics {
   calmar: number;
   maxDrawdownPct: number;
   profitFactor: number;
+  /** the returns Sharpe and Sortino were computed from (absent in studies recorded before it) */
+  returnsBasis?: ReturnsBasis;
 }
 
 export interface TrialScore {
@@ -44,6 +46,7 @@ export function pickMetrics(m: BacktestMetrics): TrialMetrics {
     calmar: m.calmar,
     maxDrawdownPct: m.maxDrawdownPct,
     profitFactor: m.profitFactor,
+    returnsBasis: m.returnsBasis,
   };
 }
 

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseSettings } from '../pipelines/settings.ts';
 import { evaluateBacktest, loadSource, type DataSource } from './backtest-objective.ts';
+import type { ReturnsBasis } from '../backtests/report/metrics.ts';
 import type { ObjectiveName } from './objectives.ts';
 import type { Params } from './samplers/types.ts';
 import type { TimeWindow } from './walk-forward.ts';
@@ -14,6 +15,8 @@ export interface WorkerInit {
   settings: Record<string, unknown>;
   objective: ObjectiveName;
   minTrades: number;
+  /** the study's Sharpe estimator (see BacktestObjective) */
+  returnsBasis?: ReturnsBasis;
 }
 
 export type WorkerRequest = { id: number; params: Params; window?: TimeWindow } | { id: number; crash: true };
@@ -31,7 +34,7 @@ port.on('message', (msg: WorkerRequest) => {
   if ('crash' in msg) process.exit(3); // tests: a worker dying mid-trial
   try {
     const e = evaluateBacktest(
-      { base, objective: init.objective, minTrades: init.minTrades },
+      { base, objective: init.objective, minTrades: init.minTrades, returnsBasis: init.returnsBasis },
       series,
       msg.params,
       msg.window,

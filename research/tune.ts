@@ -2,6 +2,7 @@ import type { BarColumns } from '../pipelines/model/index.ts';
 import type { SearchSpace } from '../pipelines/search-space.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
+import { returnsBasisFor, type ReturnsBasis } from '../backtests/report/metrics.ts';
 import { evaluateBacktest, type DataSource } from './backtest-objective.ts';
 import type { ObjectiveName, TrialMetrics } from './objectives.ts';
 import { createSampler } from './samplers/tpe.ts';
@@ -9,6 +10,7 @@ import { validateSpace } from './samplers/space.ts';
 import type { Params } from './samplers/types.ts';
 import type { StudyStorage, TrialRecord } from './storage/types.ts';
 import { bestTrial, runStudy, type Evaluation } from './study.ts';
+import { studyLuck, type StudyLuck } from './trial-returns.ts';
 import { makeFolds, type Fold, type TimeWindow } from './walk-forward.ts';
 import { TrialPool } from './worker-pool.ts';
 
@@ -55,6 +57,10 @@ export interface FoldReport {
   best: TrialRecord | null;
   inSample: ScoredWindow;
   outOfSample: ScoredWindow;
+  /** the Sharpe/Sortino estimator of both windows (the study's, recorded per fold) */
+  returnsBasis: ReturnsBasis;
+  /** how much of the fold's winner is luck: DSR of the winner, PBO over the fold's trials */
+  luck: StudyLuck;
 }
 
 export interface TuneReport {
@@ -64,6 +70,10 @@ export interface TuneReport {
   folds: FoldReport[];
   /** the values to use: the winner of the most recent fold (tuned on the latest train window) */
   chosen: Params | null;
+  /** one Sharpe/Sortino estimator for every fold, chosen from the whole data's span */
+  returnsBasis: ReturnsBasis;
+  /** DSR and PBO of the study whose winner is `chosen` (the last fold) */
+  luck: StudyLuck | null;
 }
 
 /** The data's time span: first openTime to the end of the last bar over all series. */
@@ -95,7 +105,9 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
   validateSpace(o.space);
   const span = dataSpan(o.series);
   const folds: Fold[] = makeFolds({ ...span, folds: o.folds, trainRatio: o.trainRatio });
-  const objective = { base: o.base, objective: o.objective, minTrades: o.minTrades };
+  // chosen once from the whole data (first to last bar), as a backtest over all of it would choose
+  const returnsBasis = returnsBasisFor(span.end - span.intervalMs - span.start);
+  const objective = { base: o.base, objective: o.objective, minTrades: o.minTrades, returnsBasis };
   const pool =
     o.workers > 0
       ? await TrialPool.start(o.workers, {
@@ -103,6 +115,7 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
           settings: { ...o.base },
           objective: o.objective,
           minTrades: o.minTrades,
+          returnsBasis,
         })
       : null;
   const evaluate = async (params: Params, window: TimeWindow): Promise<Evaluation> =>
@@ -145,6 +158,8 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
         best,
         inSample: scored(fold.train, best ? { value: best.value!, attrs: best.attrs } : null),
         outOfSample: scored(fold.test, oos),
+        returnsBasis,
+        luck: studyLuck(trials, best),
       });
     }
   } finally {
@@ -157,5 +172,7 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
     params: Object.keys(o.space),
     folds: reports,
     chosen: last?.best && (last.best.attrs as { feasible?: boolean } | undefined)?.feasible ? last.best.params : null,
+    returnsBasis,
+    luck: last?.luck ?? null,
   };
 }

@@ -9,6 +9,9 @@ import type { TradeClosed } from '../../pipelines/model/index.ts';
  * - Sharpe/Sortino use DAILY returns of equity sampled at 00:00 UTC, annualised by √365
  *   (crypto trades every day), risk-free rate 0. Runs shorter than 30 days fall back to per-bar
  *   returns annualised by √(bars per year), since a handful of daily returns says nothing.
+ *   The choice is made once per run from the run's whole span (`returnsBasis`); a walk-forward
+ *   study chooses it from the whole data and passes it to every fold, so train and test windows
+ *   are scored by the same estimator.
  * - Sortino's downside deviation is √(mean(min(r, 0)²)) over all returns.
  * - CAGR compounds the total return over the span; Calmar = CAGR / max drawdown.
  * - SQN = √n · mean(R) / sd(R) with R the trade's net return on entry notional (Van Tharp uses
@@ -28,8 +31,13 @@ export interface SymbolStats extends GroupStats {
   buyAndHoldPct: number;
 }
 
+/** Which returns Sharpe/Sortino use: daily at 00:00 UTC, or per bar. */
+export type ReturnsBasis = 'daily' | 'bar';
+
 export interface BacktestMetrics {
   bars: number;
+  /** the returns Sharpe and Sortino were computed from */
+  returnsBasis: ReturnsBasis;
   trades: number;
   winRate: number;
   netProfit: number;
@@ -66,6 +74,8 @@ export interface MetricsInput {
   exposedBars: number;
   /** first open and last close per symbol over the run (for buy-and-hold) */
   prices: Record<string, { first: number; last: number }>;
+  /** the Sharpe/Sortino estimator; default: chosen from this run's own span */
+  returnsBasis?: ReturnsBasis;
 }
 
 const DAY_MS = 86_400_000;
@@ -88,16 +98,25 @@ function groupBy(trades: readonly TradeClosed[], key: (t: TradeClosed) => string
   return m;
 }
 
-/** Period returns of the equity curve: daily at 00:00 UTC, or per bar for short runs. */
+/** The estimator a span calls for: daily returns from 30 days of equity rows up, per bar below. */
+export function returnsBasisFor(spanMs: number): ReturnsBasis {
+  return spanMs >= 30 * DAY_MS ? 'daily' : 'bar';
+}
+
+/**
+ * Period returns of the equity curve: daily at 00:00 UTC, or per bar (by default chosen from the
+ * curve's own span; pass `basis` to use the estimator chosen for a whole study).
+ */
 export function periodReturns(
   equity: MetricsInput['equity'],
   barIntervalMs: number,
-): { returns: number[]; perYear: number } {
-  if (equity.length < 2) return { returns: [], perYear: 1 };
-  const span = equity[equity.length - 1]!.time - equity[0]!.time;
+  basis?: ReturnsBasis,
+): { returns: number[]; perYear: number; basis: ReturnsBasis } {
+  const chosen = basis ?? returnsBasisFor(equity.length ? equity[equity.length - 1]!.time - equity[0]!.time : 0);
+  if (equity.length < 2) return { returns: [], perYear: 1, basis: chosen };
   const samples: number[] = [];
   let perYear: number;
-  if (span >= 30 * DAY_MS) {
+  if (chosen === 'daily') {
     perYear = 365;
     let day = Math.floor(equity[0]!.time / DAY_MS);
     samples.push(equity[0]!.equity);
@@ -116,7 +135,24 @@ export function periodReturns(
   }
   const returns: number[] = [];
   for (let i = 1; i < samples.length; i++) returns.push(samples[i]! / samples[i - 1]! - 1);
-  return { returns, perYear };
+  return { returns, perYear, basis: chosen };
+}
+
+/** Annualised Sharpe and Sortino of an equity curve with the given (or its own) estimator. */
+export function riskRatios(
+  equity: MetricsInput['equity'],
+  barIntervalMs: number,
+  basis?: ReturnsBasis,
+): { sharpe: number; sortino: number; returnsBasis: ReturnsBasis } {
+  const { returns, perYear, basis: chosen } = periodReturns(equity, barIntervalMs, basis);
+  const avg = returns.length ? mean(returns) : Number.NaN;
+  const sd = returns.length > 1 ? sampleStandardDeviation(returns) : Number.NaN;
+  const downside = returns.length ? Math.sqrt(mean(returns.map((r) => Math.min(r, 0) ** 2))) : Number.NaN;
+  return {
+    sharpe: sd > 0 ? (avg / sd) * Math.sqrt(perYear) : Number.NaN,
+    sortino: downside > 0 ? (avg / downside) * Math.sqrt(perYear) : Number.NaN,
+    returnsBasis: chosen,
+  };
 }
 
 export function drawdownStats(equity: MetricsInput['equity']): { maxDrawdown: number; maxDurationMs: number } {
@@ -143,12 +179,7 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
   const span = equity.length ? equity[equity.length - 1]!.time - equity[0]!.time + input.barIntervalMs : 0;
   const cagr = span > 0 && finalEquity > 0 ? Math.pow(finalEquity / initialBalance, YEAR_MS / span) - 1 : Number.NaN;
 
-  const { returns, perYear } = periodReturns(equity, input.barIntervalMs);
-  const avg = returns.length ? mean(returns) : Number.NaN;
-  const sd = returns.length > 1 ? sampleStandardDeviation(returns) : Number.NaN;
-  const downside = returns.length ? Math.sqrt(mean(returns.map((r) => Math.min(r, 0) ** 2))) : Number.NaN;
-  const sharpe = sd > 0 ? (avg / sd) * Math.sqrt(perYear) : Number.NaN;
-  const sortino = downside > 0 ? (avg / downside) * Math.sqrt(perYear) : Number.NaN;
+  const { sharpe, sortino, returnsBasis } = riskRatios(equity, input.barIntervalMs, input.returnsBasis);
   const { maxDrawdown, maxDurationMs } = drawdownStats(equity);
 
   const wins = trades.filter((t) => t.netPnl > 0);
@@ -169,6 +200,7 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
 
   return {
     bars: equity.length,
+    returnsBasis,
     trades: trades.length,
     winRate: trades.length ? wins.length / trades.length : Number.NaN,
     netProfit: finalEquity - initialBalance,

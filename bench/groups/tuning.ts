@@ -244,7 +244,7 @@ export async function benchTuning(): Promise<Figures> {
       };
     }
   };
-  const what = `median over ${SEEDS} seeds, ${TRIALS} trials`;
+  const seedsNote = `median over ${SEEDS} seeds, ${TRIALS} trials`;
   const cases: [string, SearchSpace, (p: Params) => number, number][] = [
     ['branin', BRANIN_SPACE, branin, BRANIN_MIN],
     ['hartmann6', HARTMANN6_SPACE, hartmann6, HARTMANN6_MIN],
@@ -254,12 +254,12 @@ export async function benchTuning(): Promise<Figures> {
     put(
       `tpe_${label}`,
       regrets(() => new TpeSampler(), space, f, fmin),
-      what,
+      seedsNote,
     );
     put(
       `random_${label}`,
       regrets(() => new RandomSampler(), space, f, fmin),
-      what,
+      seedsNote,
     );
     put(`optuna_${label}`, optuna[label as 'branin'], optuna.note);
   }

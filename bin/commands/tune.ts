@@ -14,6 +14,7 @@ import { runTuning, type FoldReport, type TuneReport } from '../../research/tune
 import { summariseParams } from '../../research/analysis.ts';
 import { writeEnvValues } from '../../research/env-writer.ts';
 import { bestTrial } from '../../research/study.ts';
+import { luckVerdict, type StudyLuck } from '../../research/trial-returns.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
@@ -42,7 +43,9 @@ options:
   --data DIR --symbols A,B --from YYYY-MM-DD --to YYYY-MM-DD   the bars (as in sapphire backtest)
   --dotenv PATH        settings file read for the base settings (default .env)
   --write-env[=PATH]   write the chosen values into PATH (default: the env file), keeping every
-                       other line and comment; backups PATH.bak and PATH.bak.<time>
+                       other line and comment; backups PATH.bak and PATH.bak.<time>. Refused (exit 1)
+                       when the winner looks like luck: PBO > 0.5 or Deflated Sharpe Ratio < 0.5
+  --force              with --write-env: write even when PBO > 0.5 or DSR < 0.5
   --out DIR            also write tune.json there (default: nothing written)
   --html               with --out: tune.html (when the dashboard report module is installed)
   --quiet              only the summary lines
@@ -93,6 +96,18 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** One line on how much of a study's winner is luck (DSR of the winner, PBO over its trials). */
+export function formatLuck(l: StudyLuck | null): string {
+  if (!l) return 'DSR —, PBO — (no study)';
+  const dsr = l.dsr
+    ? `DSR ${fmt(l.dsr.dsr)} (Sharpe ${fmt(l.dsr.sharpe)} vs ${fmt(l.dsr.benchmark)} expected from the best of ${l.dsr.trials} skill-less trials, per ${l.basis === 'daily' ? 'day' : 'bar'}, T ${l.dsr.observations}, skew ${fmt(l.dsr.skew, 2)}, kurtosis ${fmt(l.dsr.kurtosis, 2)})`
+    : 'DSR —';
+  const pbo = l.pbo
+    ? `PBO ${fmt(l.pbo.pbo)} (CSCV, S ${l.pbo.blocks}, ${l.pbo.splits} splits, ${l.pbo.trials} trials)`
+    : 'PBO —';
+  return `${dsr}; ${pbo}${l.note ? ` — ${l.note}` : ''}`;
+}
+
 function trades(f: FoldReport['inSample']): string {
   return f.metrics ? String(f.metrics.trades) : '—';
 }
@@ -120,6 +135,11 @@ export function formatReport(report: TuneReport, space: SearchSpace): string {
     ]);
   }
   out.push(table(rows));
+  out.push(
+    `Sharpe and Sortino of every window use ${report.returnsBasis === 'daily' ? 'daily returns (00:00 UTC)' : 'per-bar returns'}, chosen once from the whole data's span`,
+  );
+  out.push('\nHow much of each winner is luck (DSR ≥ 0.5 and PBO ≤ 0.5 to --write-env without --force)');
+  for (const f of report.folds) out.push(`  fold ${f.index + 1}: ${formatLuck(f.luck)}`);
   const last = report.folds.at(-1);
   if (last) {
     const names = Object.keys(space);
@@ -195,7 +215,11 @@ function htmlView(report: TuneReport, study: string, symbols: string[], base: Se
       inSample: f.inSample.feasible ? f.inSample.raw : null,
       outOfSample: f.outOfSample.feasible ? f.outOfSample.raw : null,
       params: f.best?.params ?? {},
+      dsr: f.luck.dsr?.dsr ?? null,
+      pbo: f.luck.pbo?.pbo ?? null,
     })),
+    returnsBasis: report.returnsBasis,
+    luck: report.luck,
     settings: { ...base },
   };
 }
@@ -227,6 +251,7 @@ export async function run(rawArgv: string[]): Promise<number> {
       dotenv: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'boolean' },
+      force: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -360,6 +385,7 @@ export async function run(rawArgv: string[]): Promise<number> {
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
+    console.log(`luck (fold ${report.folds.length}): ${formatLuck(report.luck)}`);
   } else {
     console.log(
       `\nno feasible winner in the last fold (every trial had fewer than ${minTrades} trades or an undefined ${objective})`,
@@ -401,6 +427,18 @@ export async function run(rawArgv: string[]): Promise<number> {
       console.error(`sapphire: --write-env: nothing written, no feasible winner`);
       return 1;
     }
+    const verdict = report.luck ? luckVerdict(report.luck) : null;
+    if (verdict && !values.force) {
+      const l = report.luck!;
+      console.error(
+        `sapphire: --write-env: nothing written: the winner of fold ${report.folds.length} is likely luck (${verdict}). ` +
+          `DSR ${fmt(l.dsr?.dsr)}, PBO ${fmt(l.pbo?.pbo)}; writing needs DSR ≥ 0.5 and PBO ≤ 0.5. ` +
+          `More data, fewer trials or fewer parameters help; --force writes it anyway.`,
+      );
+      return 1;
+    }
+    if (verdict) console.log(`--force: writing despite ${verdict}`);
+    else if (!report.luck?.dsr || !report.luck.pbo) console.log(`note: ${formatLuck(report.luck)}`);
     // the values must be valid settings before anything touches the file
     withOverrides(base, chosen, 'the chosen values');
     const target = writeEnv === true ? envFile : writeEnv;

@@ -38,6 +38,28 @@ export interface TuneFold {
   /** objective on the test window with the same params */
   outOfSample: number | null;
   params: Record<string, TuneParamValue>;
+  /** Deflated Sharpe Ratio of the fold's winner (null when unavailable) */
+  dsr?: number | null;
+  /** Probability of Backtest Overfitting over the fold's trials (null when unavailable) */
+  pbo?: number | null;
+}
+
+/** DSR and PBO of the study whose winner is used (see research/trial-returns.ts). */
+export interface TuneLuck {
+  trials: number;
+  basis: 'daily' | 'bar' | null;
+  dsr: {
+    dsr: number;
+    sharpe: number;
+    benchmark: number;
+    trials: number;
+    variance: number;
+    observations: number;
+    skew: number;
+    kurtosis: number;
+  } | null;
+  pbo: { pbo: number; blocks: number; splits: number; rows: number; trials: number } | null;
+  note?: string;
 }
 
 export interface TuneReport {
@@ -56,6 +78,10 @@ export interface TuneReport {
   folds?: TuneFold[];
   /** settings of the study (secrets are redacted on render) */
   settings?: Record<string, unknown>;
+  /** the Sharpe/Sortino estimator used for every fold */
+  returnsBasis?: 'daily' | 'bar';
+  /** how much of the winner is luck */
+  luck?: TuneLuck | null;
 }
 
 const OK = '#4f8ff7';
@@ -173,6 +199,54 @@ function foldSection(folds: readonly TuneFold[]): string {
   );
 }
 
+/** DSR and PBO of the winner, with what they mean and the gate --write-env applies. */
+function luckSection(study: TuneReport): string {
+  const l = study.luck;
+  if (!l) return '<p class="empty">No DSR/PBO for this study.</p>';
+  const per = l.basis === 'daily' ? 'day' : 'bar';
+  const kpi = (k: string, v: string, cls = '') =>
+    `<div class="kpi"><div class="k">${escapeHtml(k)}</div><div class="v ${cls}">${escapeHtml(v)}</div></div>`;
+  const dsrOk = l.dsr ? l.dsr.dsr >= 0.5 : null;
+  const pboOk = l.pbo ? l.pbo.pbo <= 0.5 : null;
+  const cls = (ok: boolean | null) => (ok === null ? '' : ok ? 'pos' : 'neg');
+  const rows: [string, string][] = [];
+  if (l.dsr) {
+    rows.push(
+      [`winner's Sharpe (per ${per})`, formatNumber(l.dsr.sharpe, 4)],
+      [`expected best of ${l.dsr.trials} skill-less trials (per ${per})`, formatNumber(l.dsr.benchmark, 4)],
+      ['variance of the trials’ Sharpe ratios', formatNumber(l.dsr.variance, 6)],
+      ['return observations T', String(l.dsr.observations)],
+      ['skew / kurtosis of the winner’s returns', `${formatNumber(l.dsr.skew, 2)} / ${formatNumber(l.dsr.kurtosis, 2)}`],
+    );
+  }
+  if (l.pbo) {
+    rows.push(
+      ['PBO blocks S / splits C(S, S/2)', `${l.pbo.blocks} / ${l.pbo.splits}`],
+      ['PBO trials × rows', `${l.pbo.trials} × ${l.pbo.rows}`],
+    );
+  }
+  const folds = (study.folds ?? []).filter((f) => f.dsr !== undefined || f.pbo !== undefined);
+  const foldRows = folds.length
+    ? `<h3>By fold</h3>${genericTable(
+        folds.map((f) => ({ fold: f.fold, dsr: f.dsr ?? null, pbo: f.pbo ?? null })),
+        { dsr: 'DSR', pbo: 'PBO' },
+      )}`
+    : '';
+  return (
+    `<div class="grid">${kpi('Deflated Sharpe Ratio', l.dsr ? formatNumber(l.dsr.dsr, 3) : '—', cls(dsrOk))}` +
+    `${kpi('Probability of backtest overfitting', l.pbo ? formatNumber(l.pbo.pbo, 3) : '—', cls(pboOk))}</div>` +
+    `<p class="note">DSR (Bailey &amp; López de Prado 2014): the probability that the winner's true Sharpe beats the best Sharpe that ${l.dsr?.trials ?? 'N'} trials without any skill would show, given its skew, kurtosis and track length. ` +
+    `PBO (Bailey, Borwein, López de Prado &amp; Zhu 2015, CSCV): how often the trial that is best on half of the data is at or below the median on the other half. ` +
+    `<code>--write-env</code> refuses a winner with DSR &lt; 0.5 or PBO &gt; 0.5 unless <code>--force</code>.` +
+    (l.note ? ` ${escapeHtml(l.note)}.` : '') +
+    `</p>` +
+    (rows.length
+      ? `<table class="data luck"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(v)}</td></tr>`).join('')}</tbody></table>`
+      : '') +
+    foldRows
+  );
+}
+
 function trialTable(study: TuneReport): string {
   const dir = study.direction ?? 'maximize';
   const sorted = [...study.trials].sort((a, b) => {
@@ -260,7 +334,12 @@ export function renderTuneHtml(study: TuneReport): string {
 <section id="best"><h2>Best</h2>${bestSection(study)}</section>
 <section id="history"><h2>Optimisation history</h2>${historySection(study)}</section>
 <section id="params"><h2>Parameter vs objective</h2>${paramSection(study)}</section>
-<section id="folds"><h2>In-sample vs out-of-sample by fold</h2>${foldSection(study.folds ?? [])}</section>
+<section id="folds"><h2>In-sample vs out-of-sample by fold</h2>${foldSection(study.folds ?? [])}${
+    study.returnsBasis
+      ? `<p class="note">Sharpe and Sortino of every window use ${study.returnsBasis === 'daily' ? 'daily returns' : 'per-bar returns'}, chosen once from the whole data's span.</p>`
+      : ''
+  }</section>
+<section id="luck"><h2>How much of the winner is luck</h2>${luckSection(study)}</section>
 <section id="trials"><h2>Trials</h2>${trialTable(study)}</section>
 ${settings}
 </main>

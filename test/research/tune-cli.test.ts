@@ -46,10 +46,37 @@ describe('sapphire tune', () => {
       '--write-env',
       '--out',
       'out',
+      '--html',
     ];
-    const r = sapphire(args, { cwd: dir, timeoutMs: 120_000 });
+    // one day of bars and 10 trials: the winner is luck, and --write-env says so and writes nothing
+    const refused = sapphire(args, { cwd: dir, timeoutMs: 120_000 });
+    expect(refused.code).toBe(1);
+    const luck = (
+      JSON.parse(readFileSync(join(dir, 'out/tune.json'), 'utf8')) as {
+        luck: { dsr: { dsr: number; trials: number }; pbo: { pbo: number; splits: number } };
+      }
+    ).luck;
+    expect(luck.dsr.trials).toBe(10);
+    expect(luck.pbo.splits).toBe(12870);
+    expect(luck.dsr.dsr < 0.5 || luck.pbo.pbo > 0.5).toBe(true);
+    expect(refused.stderr).toMatch(/--write-env: nothing written: the winner of fold 2 is likely luck/);
+    expect(refused.stderr).toContain(
+      `DSR ${Number(luck.dsr.dsr.toPrecision(4))}, PBO ${Number(luck.pbo.pbo.toPrecision(4))}`,
+    );
+    expect(refused.stdout).toMatch(/fold 2: DSR [\d.]+ .*; PBO [\d.]+ \(CSCV, S 16, 12870 splits, 10 trials\)/);
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(ENV);
+    expect(existsSync(join(dir, '.env.bak'))).toBe(false);
+    const html = readFileSync(join(dir, 'out/tune.html'), 'utf8');
+    expect(html).toContain('<section id="luck"><h2>How much of the winner is luck</h2>');
+    expect(html).toContain(
+      `<div class="k">Deflated Sharpe Ratio</div><div class="v neg">${luck.dsr.dsr.toFixed(3)}</div>`,
+    );
+    expect(html).toContain(`${luck.pbo.pbo.toFixed(3)}</div>`);
+    // --force writes it (the study resumes: no new trials)
+    const r = sapphire([...args, '--force'], { cwd: dir, timeoutMs: 120_000 });
     expect(r.stderr).not.toMatch(/sapphire:/);
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--force: writing despite');
     expect(r.stdout).toContain('Walk-forward: in-sample (train) vs out-of-sample (test), objective sharpe');
     expect(r.stdout).toMatch(/IS sharpe\s+OOS sharpe/);
     expect(r.stdout).toContain('Parameters (fold 2)');
