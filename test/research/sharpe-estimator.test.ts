@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mean, sampleStandardDeviation } from 'simple-statistics';
 import { loadDataset } from '../../backtests/data/index.ts';
-import { returnsBasisFor } from '../../backtests/report/metrics.ts';
+import { returnsBasisFor, riskRatios } from '../../backtests/report/metrics.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
 import { parseSettings, withOverrides } from '../../pipelines/settings.ts';
 import { JournalStorage } from '../../research/storage/journal.ts';
@@ -72,5 +72,25 @@ describe('walk-forward uses one Sharpe estimator for every window (finding 12)',
     expect(f.outOfSample.raw).not.toBeCloseTo(alone.metrics.sharpe, 3);
     const train = runBacktest({ settings, series, from: f.train.from, to: f.train.to });
     expect(f.inSample.raw).toBeCloseTo(dailySharpe(train.equity), 10);
+  });
+});
+
+describe('the estimator choice in backtests/report/metrics.ts', () => {
+  // a real equity curve: the sample's BTC closes over 10 days, as if fully invested
+  it('a run chooses from its own span unless the study hands it one', async () => {
+    const [btc] = await loadDataset({ dir: SAMPLE, symbols: ['BTCUSDT'] });
+    const rows = Array.from({ length: 10 * 288 }, (_, i) => ({ time: btc!.openTime[i]!, equity: btc!.close[i]! }));
+    const own = riskRatios(rows, 300_000);
+    expect(own.returnsBasis).toBe('bar');
+    const perBar = rows.slice(1).map((r, i) => r.equity / rows[i]!.equity - 1);
+    expect(own.sharpe).toBeCloseTo(
+      (mean(perBar) / sampleStandardDeviation(perBar)) * Math.sqrt((365 * DAY) / 300_000),
+      10,
+    );
+    const daily = riskRatios(rows, 300_000, 'daily');
+    expect(daily.returnsBasis).toBe('daily');
+    expect(daily.sharpe).toBeCloseTo(dailySharpe(rows), 10);
+    expect(returnsBasisFor(30 * DAY - 1)).toBe('bar');
+    expect(returnsBasisFor(30 * DAY)).toBe('daily');
   });
 });
