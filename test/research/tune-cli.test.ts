@@ -107,7 +107,7 @@ describe('sapphire tune', () => {
     expect(again.code).toBe(0);
     expect(reserves()).toBe(20);
     expect(again.stdout).toContain(`MOMENTUM_THRESHOLD=${report.chosen.MOMENTUM_THRESHOLD}`);
-  });
+  }, 120_000); // three CLI runs (refused, --force, resumed) on a shared 2-core machine
 
   it.each([
     [['--params', 'NOT_A_KNOB'], /unknown parameter NOT_A_KNOB \(tunable: .*MOMENTUM_THRESHOLD/],
