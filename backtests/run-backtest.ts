@@ -38,6 +38,12 @@ export interface BacktestOptions {
   keepDecisions?: boolean;
 }
 
+/**
+ * One row per time step: the books at the close of that step's bars and nothing later. `time` is
+ * the bars' close time (openTime + interval), the instant those books are known — the same `time`
+ * as the step's PortfolioSnapshot. With several symbols the row is written once every symbol's bar
+ * of the step is in (the snapshot after the last one).
+ */
 export interface EquityPoint {
   time: number;
   equity: number;
@@ -122,6 +128,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   let last: PortfolioSnapshot | null = null;
   let currentTime = Number.NaN;
   let currentEquity = settings.INITIAL_BALANCE;
+  // the books as of the latest bar in: the portfolio snapshots a bar BEFORE emitting it, so by the
+  // time a bar of the next step arrives, currentEquity already holds that next bar's books
+  let stepEquity = settings.INITIAL_BALANCE;
+  let stepExposed = false;
   let exposedBars = 0;
   let barsDone = 0;
   const progressEvery = opts.progressEvery ?? 50_000;
@@ -129,8 +139,8 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
 
   const closeTimeStep = (): void => {
     if (Number.isNaN(currentTime)) return;
-    equity.push({ time: currentTime, equity: currentEquity });
-    if (last !== null && last.positions.length > 0) exposedBars++;
+    equity.push({ time: currentTime, equity: stepEquity });
+    if (stepExposed) exposedBars++;
   };
 
   const subscription = pipeline.subscribe({
@@ -142,6 +152,8 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
             closeTimeStep();
             currentTime = e.time;
           }
+          stepEquity = currentEquity;
+          stepExposed = last !== null && last.positions.length > 0;
           barsDone++;
           if (opts.onProgress && barsDone % progressEvery === 0) opts.onProgress(barsDone, totalBars);
           return;
