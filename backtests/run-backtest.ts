@@ -1,5 +1,6 @@
-import type { OperatorFunction } from 'rxjs';
+import { tap, type Observable, type OperatorFunction } from 'rxjs';
 import type {
+  Bar,
   BarColumns,
   Decision,
   FundingRate,
@@ -36,6 +37,18 @@ export interface BacktestOptions {
    * the garbage collector ~40 % of a backtest's time (measured).
    */
   keepDecisions?: boolean;
+  /**
+   * Watches the run as it happens (the look-ahead check): `sourceBar` sees each bar as the data
+   * source emits it, before the venue does, `sourceEnd` the moment the data is exhausted, and
+   * `event` every pipeline event. Together they tell which events each bar caused.
+   */
+  observer?: RunObserver;
+}
+
+export interface RunObserver {
+  sourceBar?(bar: Bar): void;
+  sourceEnd?(): void;
+  event?(e: PipelineEvent): void;
 }
 
 /**
@@ -89,6 +102,11 @@ export function sliceSeries(series: readonly BarColumns[], from?: number, to?: n
   });
 }
 
+function observed(bars: Observable<Bar>, observer: RunObserver | undefined): Observable<Bar> {
+  if (observer?.sourceBar === undefined && observer?.sourceEnd === undefined) return bars;
+  return bars.pipe(tap({ next: (b) => observer.sourceBar?.(b), complete: () => observer.sourceEnd?.() }));
+}
+
 /**
  * Runs the pipeline over historical bars with the simulated venue. Synchronous and
  * deterministic: the same inputs and settings give the same result, byte for byte.
@@ -113,7 +131,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const venue = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [] });
   const pipeline = buildPipeline(
     settings,
-    { market: { bars: () => mergeBars(series) }, execution: venue, agents: opts.agents },
+    { market: { bars: () => observed(mergeBars(series), opts.observer) }, execution: venue, agents: opts.agents },
     { filters },
   );
 
@@ -143,9 +161,11 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     if (stepExposed) exposedBars++;
   };
 
+  const observe = opts.observer?.event;
   const subscription = pipeline.subscribe({
     next(e) {
       events?.push(e);
+      observe?.(e);
       switch (e.kind) {
         case 'bar':
           if (e.time !== currentTime) {
