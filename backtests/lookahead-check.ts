@@ -230,6 +230,56 @@ export function checkLookahead(o: LookaheadOptions): LookaheadReport {
   return { outcomes, late, passed, fullMs, totalMs: performance.now() - t0 };
 }
 
+/** What a worker thread of the parallel check gets: plain data (structured clone). */
+export interface LookaheadWorkerInit {
+  settings: Settings;
+  series: readonly BarColumns[];
+  fundingRates?: readonly FundingRate[];
+  cuts: readonly number[];
+  /** only the first worker looks for late stamps (every worker's full run is the same) */
+  lateStamps: boolean;
+  stopAtFirst: boolean;
+}
+
+export interface LookaheadWorkerReply {
+  outcomes: CutOutcome[];
+  late: Difference | null;
+  fullMs: number;
+}
+
+/** A worker's share: its own full run, then its cuts (up to its first difference when stopAtFirst). */
+export function checkShare(o: LookaheadOptions, lateStamps: boolean): LookaheadWorkerReply {
+  const t0 = performance.now();
+  const rec = runFull(o);
+  const fullMs = performance.now() - t0;
+  const late = lateStamps ? firstLateStamp(rec) : null;
+  const outcomes: CutOutcome[] = [];
+  for (const cut of [...o.cuts].sort((a, b) => a - b)) {
+    const outcome = checkCut(o, rec, cut);
+    outcomes.push(outcome);
+    if (outcome.difference !== null && o.stopAtFirst !== false) break;
+  }
+  return { outcomes, late, fullMs };
+}
+
+/**
+ * Splits cuts over `workers` shares so each share's truncated runs are about as long (longest
+ * first, each to the lightest share): the parallel check's wall time is its heaviest share.
+ */
+export function shareCuts(series: readonly BarColumns[], cuts: readonly number[], workers: number): number[][] {
+  const start = series[0]?.openTime[0] ?? 0;
+  const shares = Array.from({ length: Math.max(1, Math.min(workers, cuts.length)) }, () => ({
+    cuts: [] as number[],
+    load: 0,
+  }));
+  for (const cut of [...cuts].sort((a, b) => b - a)) {
+    const lightest = shares.reduce((m, x) => (x.load < m.load ? x : m));
+    lightest.cuts.push(cut);
+    lightest.load += cut - start;
+  }
+  return shares.map((x) => x.cuts.sort((a, b) => a - b));
+}
+
 /**
  * `count` distinct cut times drawn with a seeded generator from the bar open times of the first
  * series (each cut ends the data on a bar boundary), in ascending order. The same seed gives the

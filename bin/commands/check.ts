@@ -1,9 +1,10 @@
+import { availableParallelism } from 'node:os';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { loadDataset, loadFundingCsv } from '../../backtests/data/index.ts';
-import { checkLookahead, seededCuts, type Difference } from '../../backtests/lookahead-check.ts';
-import { backtestAgentStage } from '../../agents/build-agents.ts';
+import { seededCuts, type Difference } from '../../backtests/lookahead-check.ts';
+import { checkLookaheadParallel } from '../../backtests/lookahead-parallel.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 
 export const DEFAULT_CUTS = 20;
@@ -23,6 +24,7 @@ options:
   --from YYYY-MM-DD   first bar (UTC)        --to YYYY-MM-DD   end (UTC, exclusive)
   --cuts N            cut points (default ${DEFAULT_CUTS})       --seed S   which cuts (default 1)
   --all               check every cut even after a difference (slower; counts the cuts that differ)
+  --workers N         threads sharing the cuts, each with its own full run (default: the cores)
   --funding FILE      funding-rate CSV, as for sapphire backtest
   --dotenv PATH       settings file (default .env)`;
 
@@ -69,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       cuts: { type: 'string' },
       seed: { type: 'string' },
       all: { type: 'boolean' },
+      workers: { type: 'string' },
       funding: { type: 'string' },
       dotenv: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -84,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   let settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
   const cuts = wholeNumber('cuts', values.cuts, DEFAULT_CUTS, 1, 1000);
   const seed = wholeNumber('seed', values.seed, 1, 0, 2 ** 32 - 1);
+  const workers = wholeNumber('workers', values.workers, availableParallelism(), 1, 64);
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
   if (from !== undefined && to !== undefined && from >= to) {
@@ -107,12 +111,12 @@ export async function run(argv: string[]): Promise<number> {
     `look-ahead check: ${settings.SYMBOLS.join(', ')} ${settings.BAR_INTERVAL}, ${series[0]!.length} bars, ` +
       `${cutTimes.length} cuts (seed ${seed})`,
   );
-  const report = checkLookahead({
+  const report = await checkLookaheadParallel({
     settings,
     series,
     cuts: cutTimes,
     fundingRates,
-    agents: backtestAgentStage(settings),
+    workers,
     stopAtFirst: values.all !== true,
   });
   console.log(

@@ -12,6 +12,7 @@ import {
   type AgentStage,
   type LookaheadOptions,
 } from '../../backtests/lookahead-check.ts';
+import { checkLookaheadParallel } from '../../backtests/lookahead-parallel.ts';
 import { DEFAULT_CUTS } from '../../bin/commands/check.ts';
 import { REPO, sapphire } from '../kit/cli.ts';
 import { sharedData } from '../kit/shared-data.ts';
@@ -79,8 +80,12 @@ describe('sapphire check lookahead', { timeout: 300_000 }, async () => {
     ['SIZING_MODE=atr', { SIZING_MODE: 'atr' }],
     ['the embedded agents', { AGENTS_ENABLED: true }],
   ] as const) {
-    it(`passes the unplanted pipeline with ${label} at the default cuts (shipped sample)`, () => {
-      const report = check(settingsFor(sample, o), sample);
+    it(`passes the unplanted pipeline with ${label} at the default cuts (shipped sample, worker threads)`, async () => {
+      const report = await checkLookaheadParallel({
+        settings: settingsFor(sample, o),
+        series: sample,
+        cuts: seededCuts(sample, DEFAULT_CUTS, 1),
+      });
       expect(report.late).toBeNull();
       expect(report.outcomes.map((x) => x.difference)).toEqual(Array(DEFAULT_CUTS).fill(null));
       // it compared something: the cascades before the last cut hold most of the run
