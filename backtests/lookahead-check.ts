@@ -297,14 +297,6 @@ export function seededCuts(series: readonly BarColumns[], count: number, seed: n
   return [...picked].sort((a, b) => a - b).map((i) => first.openTime[i]!);
 }
 
-/** `count` cut times spread evenly over the data (bar open times). */
-export function spreadCuts(series: readonly BarColumns[], count: number): number[] {
-  const first = series[0]!;
-  const out: number[] = [];
-  for (let k = 1; k <= count; k++) out.push(first.openTime[Math.floor((first.length * k) / (count + 1))]!);
-  return out;
-}
-
 // ---- comparison ------------------------------------------------------------------------------
 
 const iso = (t: number): string => (Number.isFinite(t) ? new Date(t).toISOString() : String(t));
