@@ -374,9 +374,24 @@ export function firstDifferentField(
 function eventDifference(full: PipelineEvent | undefined, truncated: PipelineEvent | undefined): Difference | null {
   if (full !== undefined && truncated !== undefined) {
     if (sameValue(full, truncated)) return null;
+    // a different event altogether (one run has an event the other has not): say which
+    if (full.kind !== truncated.kind || symbolOf(full) !== symbolOf(truncated)) {
+      return {
+        where: 'event',
+        kind: full.kind,
+        symbol: symbolOf(full),
+        time: full.time,
+        field: '(event)',
+        full: `${full.kind} ${symbolOf(full)} ${iso(full.time)}`,
+        truncated: `${truncated.kind} ${symbolOf(truncated)} ${iso(truncated.time)}`,
+        detail:
+          `the event streams part: the full run has ${full.kind} ${symbolOf(full)} at ${iso(full.time)} where ` +
+          `the truncated run has ${truncated.kind} ${symbolOf(truncated)} at ${iso(truncated.time)}`,
+      };
+    }
     const d = firstDifferentField(full, truncated);
     if (d === null) return null;
-    const kind = full.kind === truncated.kind ? full.kind : `${full.kind}/${truncated.kind}`;
+    const kind = full.kind;
     return {
       where: 'event',
       kind,
