@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
@@ -24,7 +23,7 @@ options:
   --from YYYY-MM-DD   first bar (UTC)        --to YYYY-MM-DD   end (UTC, exclusive)
   --cuts N            cut points (default ${DEFAULT_CUTS})       --seed S   which cuts (default 1)
   --all               check every cut even after a difference (slower; counts the cuts that differ)
-  --workers N         threads sharing the cuts, each with its own full run (default: the cores)
+  --workers N         threads sharing the cuts, each with its own full run and its memory (default 1)
   --funding FILE      funding-rate CSV, as for sapphire backtest
   --dotenv PATH       settings file (default .env)`;
 
@@ -87,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   let settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
   const cuts = wholeNumber('cuts', values.cuts, DEFAULT_CUTS, 1, 1000);
   const seed = wholeNumber('seed', values.seed, 1, 0, 2 ** 32 - 1);
-  const workers = wholeNumber('workers', values.workers, availableParallelism(), 1, 64);
+  const workers = wholeNumber('workers', values.workers, 1, 1, 64);
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
   if (from !== undefined && to !== undefined && from >= to) {
