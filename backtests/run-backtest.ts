@@ -1,5 +1,6 @@
-import type { OperatorFunction } from 'rxjs';
+import { tap, type Observable, type OperatorFunction } from 'rxjs';
 import type {
+  Bar,
   BarColumns,
   Decision,
   FundingRate,
@@ -36,8 +37,26 @@ export interface BacktestOptions {
    * the garbage collector ~40 % of a backtest's time (measured).
    */
   keepDecisions?: boolean;
+  /**
+   * Watches the run as it happens (the look-ahead check): `sourceBar` sees each bar as the data
+   * source emits it, before the venue does, `sourceEnd` the moment the data is exhausted, and
+   * `event` every pipeline event. Together they tell which events each bar caused.
+   */
+  observer?: RunObserver;
 }
 
+export interface RunObserver {
+  sourceBar?(bar: Bar): void;
+  sourceEnd?(): void;
+  event?(e: PipelineEvent): void;
+}
+
+/**
+ * One row per time step: the books at the close of that step's bars and nothing later. `time` is
+ * the bars' close time (openTime + interval), the instant those books are known — the same `time`
+ * as the step's PortfolioSnapshot. With several symbols the row is written once every symbol's bar
+ * of the step is in (the snapshot after the last one).
+ */
 export interface EquityPoint {
   time: number;
   equity: number;
@@ -83,6 +102,11 @@ export function sliceSeries(series: readonly BarColumns[], from?: number, to?: n
   });
 }
 
+function observed(bars: Observable<Bar>, observer: RunObserver | undefined): Observable<Bar> {
+  if (observer?.sourceBar === undefined && observer?.sourceEnd === undefined) return bars;
+  return bars.pipe(tap({ next: (b) => observer.sourceBar?.(b), complete: () => observer.sourceEnd?.() }));
+}
+
 /**
  * Runs the pipeline over historical bars with the simulated venue. Synchronous and
  * deterministic: the same inputs and settings give the same result, byte for byte.
@@ -107,7 +131,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const venue = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [] });
   const pipeline = buildPipeline(
     settings,
-    { market: { bars: () => mergeBars(series) }, execution: venue, agents: opts.agents },
+    { market: { bars: () => observed(mergeBars(series), opts.observer) }, execution: venue, agents: opts.agents },
     { filters },
   );
 
@@ -122,6 +146,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   let last: PortfolioSnapshot | null = null;
   let currentTime = Number.NaN;
   let currentEquity = settings.INITIAL_BALANCE;
+  // the books as of the latest bar in: the portfolio snapshots a bar BEFORE emitting it, so by the
+  // time a bar of the next step arrives, currentEquity already holds that next bar's books
+  let stepEquity = settings.INITIAL_BALANCE;
+  let stepExposed = false;
   let exposedBars = 0;
   let barsDone = 0;
   const progressEvery = opts.progressEvery ?? 50_000;
@@ -129,19 +157,23 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
 
   const closeTimeStep = (): void => {
     if (Number.isNaN(currentTime)) return;
-    equity.push({ time: currentTime, equity: currentEquity });
-    if (last !== null && last.positions.length > 0) exposedBars++;
+    equity.push({ time: currentTime, equity: stepEquity });
+    if (stepExposed) exposedBars++;
   };
 
+  const observe = opts.observer?.event;
   const subscription = pipeline.subscribe({
     next(e) {
       events?.push(e);
+      observe?.(e);
       switch (e.kind) {
         case 'bar':
           if (e.time !== currentTime) {
             closeTimeStep();
             currentTime = e.time;
           }
+          stepEquity = currentEquity;
+          stepExposed = last !== null && last.positions.length > 0;
           barsDone++;
           if (opts.onProgress && barsDone % progressEvery === 0) opts.onProgress(barsDone, totalBars);
           return;
