@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { Observable, Subject } from 'rxjs';
+import {
+  makeBar,
+  type Bar,
+  type BarColumns,
+  type Fill,
+  type Order,
+  type PipelineEvent,
+} from '../../pipelines/model/index.ts';
+import type { VenueEvent } from '../../pipelines/ports.ts';
+import { loadDataset } from '../../backtests/data/index.ts';
+import { simulatedVenue } from '../../backtests/simulated-venue.ts';
+import { filtersFor } from '../../backtests/instruments.ts';
+import { runBacktest } from '../../backtests/run-backtest.ts';
+import { parseSettings } from '../../pipelines/settings.ts';
+
+const SAMPLE = 'data/sample/perp-5m';
+/** the big 2025 set: present on the development machine, maybe not in a fresh clone */
+const BIG =
+  ['../shared/data/perp-5m-2025', '../../shared/data/perp-5m-2025'].find((d) => existsSync(d)) ??
+  '../shared/data/perp-5m-2025';
+const hasBig = existsSync(BIG);
+const MIN = 60_000;
+
+export function barsOf(c: BarColumns, from = 0, to = c.length): Bar[] {
+  const out: Bar[] = [];
+  for (let i = from; i < to; i++)
+    out.push(
+      makeBar(c.symbol, c.openTime[i]!, c.intervalMs, c.open[i]!, c.high[i]!, c.low[i]!, c.close[i]!, c.volume[i]!),
+    );
+  return out;
+}
+
+/** Runs the venue alone: `after(i)` gives the orders decided at the close of bar i. */
+export function driveVenue(
+  settings: Parameters<typeof simulatedVenue>[0],
+  bars: readonly Bar[],
+  after: (i: number, bar: Bar) => Order[],
+): (Bar | VenueEvent)[] {
+  const orders = new Subject<Order>();
+  const source = new Observable<Bar>((sub) => {
+    bars.forEach((b, i) => {
+      sub.next(b);
+      for (const o of after(i, b)) orders.next(o);
+    });
+    sub.complete();
+  });
+  const out: (Bar | VenueEvent)[] = [];
+  source
+    .pipe(simulatedVenue(settings, { filters: filtersFor([...new Set(bars.map((b) => b.symbol))]) }).attach(orders))
+    .subscribe((e) => out.push(e));
+  return out;
+}
+
+let seq = 0;
+export function order(p: Partial<Order> & Pick<Order, 'time' | 'symbol' | 'side' | 'type'>): Order {
+  return {
+    kind: 'order',
+    clientOrderId: `t${++seq}`,
+    quantity: 0,
+    reduceOnly: p.type !== 'MARKET',
+    stopPrice: 0,
+    refPrice: 0,
+    maxSlippageBps: 0,
+    reason: p.type === 'MARKET' ? 'entry' : 'stop',
+    ...p,
+  };
+}
+
+const venueSettings = (latency: number) => ({
+  TAKER_FEE: 0.00035,
+  SLIPPAGE_BPS: 2,
+  LATENCY_MS: latency,
+  FUNDING_RATE: 0,
+  INITIAL_BALANCE: 10_000,
+  LEVERAGE: 5,
+});
+
+/**
+ * A long decided at bar j−3's close (filled at bar j−1's open once LATENCY_MS has passed), guarded
+ * by `oldStop`; at bar j−1's close a tighter `newStop`
+ * replaces it, which reaches the venue LATENCY_MS later, i.e. after bar j opened. Bar j trades
+ * through both stops.
+ */
+function replacementScenario(bars: Bar[], j: number, oldStop: number, newStop: number, latency: number): Fill[] {
+  const sym = bars[j]!.symbol;
+  const events = driveVenue(venueSettings(latency), bars, (i, bar) => {
+    if (i === j - 3)
+      return [
+        order({ time: bar.time, symbol: sym, side: 'BUY', type: 'MARKET', quantity: 10, refPrice: bar.close }),
+        order({ time: bar.time, symbol: sym, side: 'SELL', type: 'STOP_MARKET', stopPrice: oldStop }),
+      ];
+    if (i === j - 1)
+      return [
+        order({
+          time: bar.time,
+          symbol: sym,
+          side: 'SELL',
+          type: 'STOP_MARKET',
+          stopPrice: newStop,
+          reason: 'trailing-stop',
+        }),
+      ];
+    return [];
+  });
+  return events.filter((e): e is Fill => e.kind === 'fill');
+}
+
+describe('a replaced stop keeps working until its replacement is live (finding 4)', () => {
+  it.skipIf(!hasBig)(
+    'SOLUSDT 2025-01-02 02:15 at LATENCY_MS=60000: the old stop fills when the bar crosses both',
+    async () => {
+      const [sol] = await loadDataset({ dir: BIG, symbols: ['SOLUSDT'] });
+      const j0 = sol!.openTime.indexOf(Date.parse('2025-01-02T02:15:00Z'));
+      const bars = barsOf(sol!, j0 - 4, j0 + 3);
+      const j = 4;
+      expect(bars[j]!.low).toBe(197.4);
+      const fills = replacementScenario(bars, j, 197.705, 197.805, MIN);
+      expect(fills.map((f) => f.time)).toEqual([bars[j - 1]!.openTime, bars[j]!.time]);
+      // the working (old) stop, with its slippage: 197.705 × (1 − 2 bps), inside the bar
+      expect(fills[1]!.price).toBeCloseTo(197.705 * (1 - 2 / 10_000), 9);
+      expect(fills[1]!.reason).toBe('stop');
+    },
+  );
+
+  it('on the shipped sample, at LATENCY_MS=60000', async () => {
+    const [sol] = await loadDataset({ dir: SAMPLE, symbols: ['SOLUSDT'] });
+    const bars = barsOf(sol!, 0, 3000);
+    // the first bar that trades well below its open, after a bar that stayed above the old stop
+    let checked = 0;
+    for (let j = 3; j < bars.length && checked < 5; j++) {
+      const b = bars[j]!;
+      if (b.open - b.low < 0.004 * b.open) continue;
+      const oldStop = b.low + 0.3 * (b.open - b.low);
+      const newStop = b.low + 0.6 * (b.open - b.low);
+      if (bars[j - 1]!.low <= newStop || bars[j - 2]!.low <= newStop) continue;
+      const fills = replacementScenario(bars.slice(0, j + 3), j, oldStop, newStop, MIN);
+      expect(fills[0]!.time).toBe(bars[j - 1]!.openTime);
+      expect(fills[1]!.time).toBe(b.time);
+      expect(fills[1]!.price).toBeCloseTo(Math.max(b.low, oldStop * (1 - 2 / 10_000)), 9);
+      checked++;
+    }
+    expect(checked).toBe(5);
+  });
+});
+
+/** Every fill inside [low, high] of the bar it happened in (or at its open). */
+function fillsOutsideTheirBar(events: readonly PipelineEvent[], intervalMs: number): string[] {
+  const bars = new Map<string, Bar>();
+  for (const e of events) if (e.kind === 'bar') bars.set(`${e.symbol}@${e.openTime}`, e);
+  const bad: string[] = [];
+  let n = 0;
+  for (const e of events) {
+    if (e.kind !== 'fill') continue;
+    n++;
+    // market fills are stamped with the bar's open time, protective and liquidation fills with its close
+    const atOpen = e.reason === 'entry' || e.reason === 'exit' || e.reason === 'delever' || e.reason === 'halt-flatten';
+    const bar = bars.get(`${e.symbol}@${atOpen ? e.time : e.time - intervalMs}`);
+    if (bar === undefined) bad.push(`${e.symbol} ${e.reason} at ${e.time}: no bar`);
+    else if (!(e.price >= bar.low && e.price <= bar.high) && e.price !== bar.open)
+      bad.push(
+        `${e.symbol} ${e.reason} ${new Date(e.time).toISOString()} ${e.price} outside [${bar.low}, ${bar.high}]`,
+      );
+  }
+  if (n === 0) bad.push('no fills at all');
+  return bad;
+}
+
+describe('no fill outside the bar that traded (finding 5)', () => {
+  const cases: [string, string, boolean][] = [
+    ['the shipped sample', SAMPLE, true],
+    ['perp-5m-2025', BIG, hasBig],
+  ];
+  for (const [label, dir, present] of cases)
+    for (const latency of [0, MIN])
+      it.skipIf(!present)(
+        `${label}, LATENCY_MS=${latency}: every fill within [low, high] (or the open)`,
+        async () => {
+          const series = await loadDataset({ dir, symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'] });
+          const settings = parseSettings({ SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT', LATENCY_MS: latency });
+          const r = runBacktest({ settings, series, keepEvents: true });
+          expect(r.trades.length).toBeGreaterThan(100);
+          expect(fillsOutsideTheirBar(r.events!, r.intervalMs)).toEqual([]);
+        },
+        60_000,
+      );
+});
