@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { Observable, Subject } from 'rxjs';
-import {
-  makeBar,
-  type Bar,
-  type BarColumns,
-  type Fill,
-  type Order,
-  type PipelineEvent,
-} from '../../pipelines/model/index.ts';
-import type { VenueEvent } from '../../pipelines/ports.ts';
+import type { Bar, Fill, PipelineEvent } from '../../pipelines/model/index.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
-import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { barsOf, driveVenue, order } from '../kit/venue-kit.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
 import { parseSettings } from '../../pipelines/settings.ts';
 
@@ -23,51 +13,6 @@ const BIG =
   '../shared/data/perp-5m-2025';
 const hasBig = existsSync(BIG);
 const MIN = 60_000;
-
-export function barsOf(c: BarColumns, from = 0, to = c.length): Bar[] {
-  const out: Bar[] = [];
-  for (let i = from; i < to; i++)
-    out.push(
-      makeBar(c.symbol, c.openTime[i]!, c.intervalMs, c.open[i]!, c.high[i]!, c.low[i]!, c.close[i]!, c.volume[i]!),
-    );
-  return out;
-}
-
-/** Runs the venue alone: `after(i)` gives the orders decided at the close of bar i. */
-export function driveVenue(
-  settings: Parameters<typeof simulatedVenue>[0],
-  bars: readonly Bar[],
-  after: (i: number, bar: Bar) => Order[],
-): (Bar | VenueEvent)[] {
-  const orders = new Subject<Order>();
-  const source = new Observable<Bar>((sub) => {
-    bars.forEach((b, i) => {
-      sub.next(b);
-      for (const o of after(i, b)) orders.next(o);
-    });
-    sub.complete();
-  });
-  const out: (Bar | VenueEvent)[] = [];
-  source
-    .pipe(simulatedVenue(settings, { filters: filtersFor([...new Set(bars.map((b) => b.symbol))]) }).attach(orders))
-    .subscribe((e) => out.push(e));
-  return out;
-}
-
-let seq = 0;
-export function order(p: Partial<Order> & Pick<Order, 'time' | 'symbol' | 'side' | 'type'>): Order {
-  return {
-    kind: 'order',
-    clientOrderId: `t${++seq}`,
-    quantity: 0,
-    reduceOnly: p.type !== 'MARKET',
-    stopPrice: 0,
-    refPrice: 0,
-    maxSlippageBps: 0,
-    reason: p.type === 'MARKET' ? 'entry' : 'stop',
-    ...p,
-  };
-}
 
 const venueSettings = (latency: number) => ({
   TAKER_FEE: 0.00035,

@@ -22,7 +22,7 @@ describe('leverage brackets', () => {
   it('ship BTCUSDT, ETHUSDT and SOLUSDT in the /fapi/v1/leverageBracket shape, with continuous cum', () => {
     const raw = JSON.parse(readFileSync(SHIPPED_BRACKETS_FILE, 'utf8')) as {
       symbol: string;
-      brackets: Record<string, number>[];
+      brackets: { notionalFloor: number; notionalCap: number; maintMarginRatio: number; cum: number }[];
     }[];
     expect(raw.map((r) => r.symbol)).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
     for (const r of raw) {
