@@ -28,10 +28,13 @@ import {
   liquidationFee,
   liquidationFillPrice,
   liquidationPrice,
+  maxLeverage,
+  maxNotional,
   type BracketTable,
   type MarginPosition,
 } from '../pipelines/margin/margin.kernel.ts';
 import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
+import { SapphireError } from '../pipelines/errors.ts';
 
 export interface SimulatedVenueDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
@@ -75,6 +78,16 @@ export function simulatedVenue(
   const brackets = deps.brackets ?? leverageBrackets(s.LEVERAGE_BRACKETS_FILE ?? '');
   const bracketSource = s.LEVERAGE_BRACKETS_FILE || 'the shipped leverage brackets (pipelines/margin)';
   const liquidationRate = s.LIQUIDATION_FEE ?? 0.025;
+  const leverage = s.LEVERAGE ?? 5;
+  // the exchange refuses a leverage above the symbol's first bracket: so does the backtest
+  for (const symbol of deps.filters.keys()) {
+    const b = brackets.get(symbol);
+    if (b !== undefined && leverage > maxLeverage(b, 0))
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        `LEVERAGE=${leverage} is above ${symbol}'s maximum of ${maxLeverage(b, 0)}× (${bracketSource})`,
+      );
+  }
   const fundingBySymbol = new Map<string, Map<number, number>>();
   for (const f of deps.fundingRates ?? []) {
     let m = fundingBySymbol.get(f.symbol);
@@ -164,6 +177,17 @@ export function simulatedVenue(
             const q = marketQuantity(filters, qty, price);
             if (!q.ok) return reject(o, bar.openTime, q.reason);
           }
+          if (!o.reduceOnly) {
+            // a position may not outgrow the brackets that allow the leverage it is held at
+            const after = Math.abs(b.position + (o.side === 'BUY' ? qty : -qty)) * price;
+            const cap = maxNotional(bracketsOf(brackets, o.symbol, bracketSource), leverage);
+            if (after > cap)
+              return reject(
+                o,
+                bar.openTime,
+                `position notional ${after.toFixed(2)} above ${cap} allowed at ${leverage}× (leverage brackets)`,
+              );
+          }
           fill(o, b, o.side, qty, price, bar.openTime);
         };
 
@@ -220,7 +244,7 @@ export function simulatedVenue(
             liquidate(bar.symbol, liqAt, bar.time);
             ledger.mark(bar.symbol, liqAt);
             for (const other of [...ledger.positions.keys()]) {
-              const m = accountMargin(ledger.balance, positionsForMargin(), brackets, () => s.LEVERAGE ?? 5);
+              const m = accountMargin(ledger.balance, positionsForMargin(), brackets, () => leverage);
               if (!isLiquidatable(m)) break;
               liquidate(other, ledger.positions.get(other)!.mark, bar.time);
             }
@@ -230,7 +254,14 @@ export function simulatedVenue(
           const order = !Number.isNaN(stopAt) ? b.stop : !Number.isNaN(tpAt) ? b.takeProfit : null;
           if (order === null) return;
           const trigger = !Number.isNaN(stopAt) ? stopAt : tpAt;
-          fill(order, b, closeSide, Math.abs(b.position), slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar), bar.time);
+          fill(
+            order,
+            b,
+            closeSide,
+            Math.abs(b.position),
+            slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar),
+            bar.time,
+          );
           b.stop = null;
           b.takeProfit = null;
         };

@@ -6,6 +6,7 @@ import {
   liquidationFee,
   liquidationPrice as marginLiquidationPrice,
   maxLeverage,
+  maxNotional,
   type BracketTable,
   type MarginPosition,
 } from '../pipelines/margin/margin.kernel.ts';
@@ -501,6 +502,11 @@ export function placeOrder(
   if (!reduceOnly && !closePosition) {
     const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
     const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
+    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
+    const brackets = bracketTable(engine).get(req.symbol);
+    const after = Math.abs(pos.amount + dir * qty) * refPrice;
+    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
+      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
     if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
   }
 

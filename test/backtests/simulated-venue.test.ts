@@ -132,3 +132,41 @@ describe('no fill outside the bar that traded (finding 5)', () => {
         60_000,
       );
 });
+
+describe('leverage brackets bound the backtest venue', () => {
+  it('LEVERAGE above a traded symbol’s maximum is refused, naming both', () => {
+    expect(() =>
+      driveVenue(
+        { ...venueSettings(0), LEVERAGE: 125 },
+        [
+          {
+            kind: 'bar',
+            symbol: 'SOLUSDT',
+            openTime: 0,
+            time: 300_000,
+            open: 1,
+            high: 1,
+            low: 1,
+            close: 1,
+            volume: 1,
+          } as Bar,
+        ],
+        () => [],
+      ),
+    ).toThrow(/LEVERAGE=125 is above SOLUSDT's maximum of 100×/);
+  });
+
+  it('an entry that takes the position beyond the notional its leverage allows is rejected', async () => {
+    const [btc] = await loadDataset({ dir: SAMPLE, symbols: ['BTCUSDT'] });
+    const bars = barsOf(btc!, 0, 3);
+    // at 100× only bracket 1 and 2 apply: 250,000 USDT at most
+    const events = driveVenue({ ...venueSettings(0), LEVERAGE: 100 }, bars, (i, bar) =>
+      i === 0
+        ? [order({ time: bar.time, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 3, refPrice: bar.close })]
+        : [],
+    );
+    const rejected = events.find((e) => e.kind === 'order-rejected');
+    expect(rejected && rejected.kind === 'order-rejected' && rejected.reason).toMatch(/above 250000 allowed at 100×/);
+    expect(events.some((e) => e.kind === 'fill')).toBe(false);
+  });
+});

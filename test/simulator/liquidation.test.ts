@@ -142,6 +142,14 @@ describe('a leveraged long through a real crash (shipped sample, BTCUSDT 2025-11
     expect(r.status).toBe(400);
     expect((r.json as Obj).code).toBe(-4028);
     expect((await v1(base, 'POST', '/fapi/v1/leverage', { symbol: 'SOLUSDT', leverage: 100 })).status).toBe(200);
+    // at 100× a SOLUSDT position may reach 50,000 USDT (bracket 1): more is -2027
+    const big = await v1(base, 'POST', '/fapi/v1/order', {
+      symbol: 'SOLUSDT',
+      side: 'BUY',
+      type: 'MARKET',
+      quantity: '1000',
+    });
+    expect((big.json as Obj).code).toBe(-2027);
     const one = (await v1(base, 'GET', '/fapi/v1/leverageBracket', { symbol: 'SOLUSDT' })).json as Obj;
     expect(one).toEqual({ symbol: 'SOLUSDT', brackets: leverageBrackets().get('SOLUSDT') });
     const all = (await v1(base, 'GET', '/fapi/v1/leverageBracket', {})).json as Obj[];
