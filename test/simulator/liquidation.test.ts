@@ -159,3 +159,100 @@ describe('a leveraged long through a real crash (shipped sample, BTCUSDT 2025-11
     expect(unsigned.status).toBe(400);
   });
 });
+
+describe('cross margin: a second position shares the account (ETHUSDT from 06:25, BTCUSDT from 07:25)', () => {
+  // a larger wallet, so that the simulator's initial-margin check admits both entries at 25×
+  const WALLET = 1_400;
+  // each entry is decided at a bar whose close is the next bar's open and lies on the tick, so both
+  // venues fill it at the same price (the backtest at the next open, the simulator at the last close)
+  const ENTRIES = [
+    { symbol: 'ETHUSDT', qty: 2, decidedAt: Date.parse('2025-11-21T06:20:00Z'), price: 2_798.0 },
+    { symbol: 'BTCUSDT', qty: 0.29, decidedAt: ENTRY_BAR, price: 85_289.1 },
+  ];
+  const FROM = Date.parse('2025-11-21T06:00:00Z');
+
+  async function both(): Promise<{
+    venue: Fill[];
+    sim: { symbol: string; price: number; qty: number; commission: number }[];
+  }> {
+    const all = await loadDataset({ dir: 'data/sample/perp-5m', symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const cols = all.map((c) => sliceColumns(c, FROM, WINDOW[1]));
+    // the backtest venue over the bars merged by time (series order inside a step), as a backtest runs
+    const bars = cols.flatMap((c) => barsOf(c)).sort((a, b) => a.openTime - b.openTime);
+    const out = driveVenue(
+      {
+        TAKER_FEE: TAKER,
+        SLIPPAGE_BPS: 0,
+        LATENCY_MS: 0,
+        FUNDING_RATE: 0,
+        INITIAL_BALANCE: WALLET,
+        LEVERAGE: 25,
+        LIQUIDATION_FEE: LIQ_FEE,
+      },
+      bars,
+      (_i, bar) =>
+        ENTRIES.filter((e) => e.symbol === bar.symbol && e.decidedAt === bar.openTime).map((e) =>
+          order({
+            time: bar.time,
+            symbol: e.symbol,
+            side: 'BUY',
+            type: 'MARKET',
+            quantity: e.qty,
+            refPrice: bar.close,
+          }),
+        ),
+    );
+    const btcTimes = cols[0]!.openTime;
+    const sim = await startExchangeSimulator({
+      series: cols,
+      replayMs: 0,
+      startIndex: btcTimes.indexOf(ENTRIES[0]!.decidedAt),
+      initialBalance: WALLET,
+      takerFee: TAKER,
+      slippageBps: 0,
+      liquidationFee: LIQ_FEE,
+      credentials: [{ apiKey: V1_KEY, secretKey: V1_SECRET }],
+    });
+    try {
+      let at = btcTimes.indexOf(ENTRIES[0]!.decidedAt);
+      for (const e of ENTRIES) {
+        const k = btcTimes.indexOf(e.decidedAt);
+        sim.advance(k - at);
+        at = k;
+        await v1(sim.restUrl, 'POST', '/fapi/v1/leverage', { symbol: e.symbol, leverage: 25 });
+        const r = await v1(sim.restUrl, 'POST', '/fapi/v1/order', {
+          symbol: e.symbol,
+          side: 'BUY',
+          type: 'MARKET',
+          quantity: String(e.qty),
+        });
+        expect(r.status).toBe(200);
+      }
+      sim.advance(3);
+      return {
+        venue: out.filter((e): e is Fill => e.kind === 'fill'),
+        sim: sim.state().fills.map((f) => ({ symbol: f.symbol, price: f.price, qty: f.qty, commission: f.commission })),
+      };
+    } finally {
+      await sim.close();
+    }
+  }
+
+  it('both venues liquidate both positions, at the same prices and fees', async () => {
+    const { venue, sim } = await both();
+    expect(venue.slice(0, 2).map((f) => [f.symbol, f.price])).toEqual(ENTRIES.map((e) => [e.symbol, e.price]));
+    const liq = venue.filter((f) => f.reason === 'liquidation');
+    expect(liq.map((f) => f.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
+    // the BTC liquidation price counts the ETH position's loss and maintenance margin
+    const w = WALLET - venue.slice(0, 2).reduce((s, f) => s + f.fee, 0);
+    const ethMark = 2_755.45; // ETHUSDT 07:25 close: its latest price when BTC's 07:30 bar trades
+    const uEth = 2 * (ethMark - 2_798.0);
+    const mmEth = 2 * ethMark * 0.004;
+    const p = (mmEth - w - uEth + 0.29 * 85_289.1) / (0.29 * (1 - 0.004));
+    expect(liq[0]!.price).toBeCloseTo(p, 6);
+    expect(liq[1]!.price).toBe(ethMark);
+    expect(sim.map((f) => [f.symbol, f.price, f.qty, f.commission])).toEqual(
+      venue.map((f) => [f.symbol, f.price, f.quantity, f.fee]),
+    );
+  });
+});
