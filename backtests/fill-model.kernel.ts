@@ -16,6 +16,14 @@ export interface BarRange {
 }
 
 /**
+ * A slipped fill inside the bar: slippage never prints a price the bar did not trade, so the fill
+ * is clamped to [low, high] (a fill at a gap open is the open itself, always inside).
+ */
+export function slippedInBar(price: number, side: 'BUY' | 'SELL', slippageBps: number, bar: BarRange): number {
+  return Math.min(bar.high, Math.max(bar.low, slipped(price, side, slippageBps)));
+}
+
+/**
  * Price at which a protective order closing a `positionSide` position triggers inside the bar,
  * or NaN when it does not. Stops fill at the stop, or at the open when the bar gapped through it;
  * take-profits at the target, or at the (better) open on a gap.

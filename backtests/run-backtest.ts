@@ -16,7 +16,7 @@ import { SapphireError } from '../pipelines/errors.ts';
 import { mergeBars } from './data/index.ts';
 import { filtersFor } from './instruments.ts';
 import { simulatedVenue } from './simulated-venue.ts';
-import { computeMetrics, type BacktestMetrics } from './report/metrics.ts';
+import { computeMetrics, emptyMarginPeaks, trackMarginPeaks, type BacktestMetrics } from './report/metrics.ts';
 
 export interface BacktestOptions {
   settings: Settings;
@@ -144,6 +144,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const keepDecisions = opts.keepDecisions === true || opts.keepEvents === true;
   const events: PipelineEvent[] | undefined = opts.keepEvents ? [] : undefined;
   let last: PortfolioSnapshot | null = null;
+  const marginPeaks = emptyMarginPeaks();
   let currentTime = Number.NaN;
   let currentEquity = settings.INITIAL_BALANCE;
   // the books as of the latest bar in: the portfolio snapshots a bar BEFORE emitting it, so by the
@@ -180,6 +181,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
         case 'portfolio':
           last = e;
           currentEquity = e.equity;
+          trackMarginPeaks(marginPeaks, e);
           return;
         case 'trade-closed':
           trades.push(e);
@@ -235,6 +237,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     barIntervalMs: intervalMs,
     exposedBars,
     prices,
+    margin: marginPeaks,
   });
   return {
     symbols,

@@ -13,24 +13,46 @@ import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
 import {
   fundingTimesBetween,
-  slipped,
+  slippedInBar,
   slippageBps,
   stopTriggerPrice,
   takeProfitTriggerPrice,
 } from './fill-model.kernel.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
+import type { PortfolioSettings } from '../operators/portfolio/portfolio.settings.ts';
+import { Ledger } from '../operators/portfolio/portfolio.kernel.ts';
+import {
+  accountMargin,
+  bracketsOf,
+  isLiquidatable,
+  liquidationFee,
+  liquidationFillPrice,
+  liquidationPrice,
+  maxLeverage,
+  maxNotional,
+  type BracketTable,
+  type MarginPosition,
+} from '../pipelines/margin/margin.kernel.ts';
+import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
+import { SapphireError } from '../pipelines/errors.ts';
 
 export interface SimulatedVenueDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
   /** funding history; symbols or times it lacks use FUNDING_RATE */
   fundingRates?: readonly FundingRate[];
+  /** leverage brackets; default: LEVERAGE_BRACKETS_FILE, else the shipped table */
+  brackets?: BracketTable;
 }
 
 interface SymbolBook {
   position: number;
   market: Order[];
+  /** the working protective orders */
   stop: Order | null;
   takeProfit: Order | null;
+  /** replacements sent but not yet live (LATENCY_MS): the working ones protect until they are */
+  pendingStop: Order | null;
+  pendingTakeProfit: Order | null;
   lastOpenTime: number;
 }
 
@@ -38,12 +60,34 @@ interface SymbolBook {
  * The backtest venue. An order decided at a bar's close reaches the venue LATENCY_MS later and
  * fills at the open of the first bar of its symbol that starts at or after that moment — never on
  * the bar that produced it. Protective stop/take-profit orders work inside each bar (after any
- * entry at its open), conservatively. Funding is settled every 8 h on the position held.
+ * entry at its open), conservatively; a replaced one keeps working until its replacement is live.
+ * No fill prints outside the bar's [low, high] (slippage is clamped to the range). Funding is
+ * settled every 8 h on the position held.
+ *
+ * Margin (pipelines/margin): the venue keeps the account's wallet balance. On each bar of a held
+ * symbol it checks the cross-margin liquidation price of that position (the other positions at
+ * their last close) against the bar's adverse extreme; reached before the stop, the account is
+ * liquidated: this position at its liquidation price (the open on a gap), then, while margin
+ * balance stays at or below maintenance, the others at their last close; each pays LIQUIDATION_FEE.
  */
 export function simulatedVenue(
-  s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'>,
+  s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'> &
+    Partial<Pick<PortfolioSettings, 'INITIAL_BALANCE' | 'LEVERAGE' | 'LEVERAGE_BRACKETS_FILE' | 'LIQUIDATION_FEE'>>,
   deps: SimulatedVenueDeps,
 ): ExecutionPort {
+  const brackets = deps.brackets ?? leverageBrackets(s.LEVERAGE_BRACKETS_FILE ?? '');
+  const bracketSource = s.LEVERAGE_BRACKETS_FILE || 'the shipped leverage brackets (pipelines/margin)';
+  const liquidationRate = s.LIQUIDATION_FEE ?? 0.025;
+  const leverage = s.LEVERAGE ?? 5;
+  // the exchange refuses a leverage above the symbol's first bracket: so does the backtest
+  for (const symbol of deps.filters.keys()) {
+    const b = brackets.get(symbol);
+    if (b !== undefined && leverage > maxLeverage(b, 0))
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        `LEVERAGE=${leverage} is above ${symbol}'s maximum of ${maxLeverage(b, 0)}× (${bracketSource})`,
+      );
+  }
   const fundingBySymbol = new Map<string, Map<number, number>>();
   for (const f of deps.fundingRates ?? []) {
     let m = fundingBySymbol.get(f.symbol);
@@ -57,10 +101,23 @@ export function simulatedVenue(
     attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         const books = new Map<string, SymbolBook>();
+        // the account as the exchange sees it: wallet balance and positions (for margin)
+        const ledger = new Ledger(s.INITIAL_BALANCE ?? 10_000);
         const book = (symbol: string): SymbolBook => {
           let b = books.get(symbol);
           if (b === undefined)
-            books.set(symbol, (b = { position: 0, market: [], stop: null, takeProfit: null, lastOpenTime: -Infinity }));
+            books.set(
+              symbol,
+              (b = {
+                position: 0,
+                market: [],
+                stop: null,
+                takeProfit: null,
+                pendingStop: null,
+                pendingTakeProfit: null,
+                lastOpenTime: -Infinity,
+              }),
+            );
           return b;
         };
         const reject = (o: Order, time: number, reason: string): void => {
@@ -80,9 +137,11 @@ export function simulatedVenue(
           qty: number,
           price: number,
           time: number,
+          fee = qty * price * s.TAKER_FEE,
         ): void => {
           b.position += side === 'BUY' ? qty : -qty;
           if (Math.abs(b.position) < 1e-12) b.position = 0;
+          if (b.position !== 0) bracketsOf(brackets, o.symbol, bracketSource); // no margin model, no trading
           const f: Fill = {
             kind: 'fill',
             time,
@@ -91,15 +150,16 @@ export function simulatedVenue(
             side,
             quantity: qty,
             price,
-            fee: qty * price * s.TAKER_FEE,
+            fee,
             liquidity: 'taker',
             reason: o.reason,
           };
+          ledger.applyFill(o.symbol, side, qty, price, fee, time, o.reason);
           emit(f);
         };
 
         const fillMarket = (o: Order, b: SymbolBook, bar: Bar): void => {
-          const price = slipped(bar.open, o.side, s.SLIPPAGE_BPS);
+          const price = slippedInBar(bar.open, o.side, s.SLIPPAGE_BPS, bar);
           let qty = o.quantity;
           if (o.reduceOnly) {
             const closing = o.side === 'BUY' ? -b.position : b.position;
@@ -117,24 +177,105 @@ export function simulatedVenue(
             const q = marketQuantity(filters, qty, price);
             if (!q.ok) return reject(o, bar.openTime, q.reason);
           }
+          if (!o.reduceOnly) {
+            // a position may not outgrow the brackets that allow the leverage it is held at
+            const after = Math.abs(b.position + (o.side === 'BUY' ? qty : -qty)) * price;
+            const cap = maxNotional(bracketsOf(brackets, o.symbol, bracketSource), leverage);
+            if (after > cap)
+              return reject(
+                o,
+                bar.openTime,
+                `position notional ${after.toFixed(2)} above ${cap} allowed at ${leverage}× (leverage brackets)`,
+              );
+          }
           fill(o, b, o.side, qty, price, bar.openTime);
+        };
+
+        const positionsForMargin = (): MarginPosition[] => {
+          const out: MarginPosition[] = [];
+          for (const p of ledger.positions.values())
+            out.push({ symbol: p.symbol, qty: p.qty, entry: p.entry, mark: p.mark });
+          return out;
+        };
+
+        /** closes `symbol`'s whole position as a liquidation at `price` */
+        const liquidate = (symbol: string, price: number, time: number): void => {
+          const b = book(symbol);
+          const pos = ledger.positions.get(symbol);
+          if (pos === undefined || b.position === 0) return;
+          const qty = Math.abs(b.position);
+          const side = b.position > 0 ? 'SELL' : 'BUY';
+          // margin balance left once this position is closed at `price`: what the fee may take
+          const after = ledger.balance + ledger.unrealized() + pos.qty * (price - pos.mark);
+          const order: Order = {
+            kind: 'order',
+            time,
+            symbol,
+            clientOrderId: `autoclose-${symbol}-${time}`,
+            side,
+            type: 'MARKET',
+            quantity: qty,
+            reduceOnly: true,
+            stopPrice: 0,
+            refPrice: price,
+            maxSlippageBps: 0,
+            reason: 'liquidation',
+          };
+          fill(order, b, side, qty, price, time, liquidationFee(qty * price, liquidationRate, after));
+          // the exchange cancels the account's working orders on liquidation
+          b.stop = null;
+          b.takeProfit = null;
         };
 
         const runProtective = (b: SymbolBook, bar: Bar): void => {
           if (b.position === 0) return;
           const side: 1 | -1 = b.position > 0 ? 1 : -1;
           const closeSide = side === 1 ? 'SELL' : 'BUY';
-          const live = (o: Order | null): o is Order =>
-            o !== null && o.side === closeSide && o.time + s.LATENCY_MS <= bar.openTime;
-          const stopAt = live(b.stop) ? stopTriggerPrice(side, b.stop!.stopPrice, bar) : Number.NaN;
-          const tpAt = live(b.takeProfit) ? takeProfitTriggerPrice(side, b.takeProfit!.stopPrice, bar) : Number.NaN;
+          const live = (o: Order | null): o is Order => o !== null && o.side === closeSide;
+          const stopAt = live(b.stop) ? stopTriggerPrice(side, b.stop.stopPrice, bar) : Number.NaN;
+          const tpAt = live(b.takeProfit) ? takeProfitTriggerPrice(side, b.takeProfit.stopPrice, bar) : Number.NaN;
+          // liquidation on the adverse path: reached before the stop (higher for a long), it comes first
+          const liqAt = liquidationFillPrice(
+            side,
+            liquidationPrice(ledger.balance, positionsForMargin(), bar.symbol, brackets),
+            bar,
+          );
+          if (!Number.isNaN(liqAt) && (Number.isNaN(stopAt) || side * (liqAt - stopAt) > 0)) {
+            liquidate(bar.symbol, liqAt, bar.time);
+            ledger.mark(bar.symbol, liqAt);
+            for (const other of [...ledger.positions.keys()]) {
+              const m = accountMargin(ledger.balance, positionsForMargin(), brackets, () => leverage);
+              if (!isLiquidatable(m)) break;
+              liquidate(other, ledger.positions.get(other)!.mark, bar.time);
+            }
+            return;
+          }
           // both touched inside one bar: the path is unknown, so assume the stop came first
           const order = !Number.isNaN(stopAt) ? b.stop : !Number.isNaN(tpAt) ? b.takeProfit : null;
           if (order === null) return;
           const trigger = !Number.isNaN(stopAt) ? stopAt : tpAt;
-          fill(order, b, closeSide, Math.abs(b.position), slipped(trigger, closeSide, s.SLIPPAGE_BPS), bar.time);
+          fill(
+            order,
+            b,
+            closeSide,
+            Math.abs(b.position),
+            slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar),
+            bar.time,
+          );
           b.stop = null;
           b.takeProfit = null;
+        };
+
+        /** a replacement becomes the working order once it has reached the venue */
+        const promote = (b: SymbolBook, bar: Bar): void => {
+          if (b.pendingStop !== null && isDue(b.pendingStop, bar)) {
+            b.stop = b.pendingStop;
+            b.pendingStop = null;
+          }
+          if (b.pendingTakeProfit !== null && isDue(b.pendingTakeProfit, bar)) {
+            b.takeProfit = b.pendingTakeProfit;
+            b.pendingTakeProfit = null;
+          }
         };
 
         const isDue = (o: Order | null, bar: Bar): boolean => o !== null && o.time + s.LATENCY_MS <= bar.openTime;
@@ -150,6 +291,7 @@ export function simulatedVenue(
               markPrice: bar.open,
               amount: rate * b.position * bar.open,
             };
+            ledger.applyFunding(bar.symbol, payment.amount);
             emit(payment);
           }
         };
@@ -158,8 +300,8 @@ export function simulatedVenue(
           next(o) {
             const b = book(o.symbol);
             if (o.type === 'MARKET') b.market.push(o);
-            else if (o.type === 'STOP_MARKET') b.stop = o;
-            else b.takeProfit = o;
+            else if (o.type === 'STOP_MARKET') b.pendingStop = o;
+            else b.pendingTakeProfit = o;
           },
         });
 
@@ -168,6 +310,7 @@ export function simulatedVenue(
             const b = book(bar.symbol);
             if (b.position !== 0) settleFunding(b, bar);
             b.lastOpenTime = bar.openTime;
+            promote(b, bar);
             if (b.market.length > 0) {
               const due: Order[] = [];
               const later: Order[] = [];
@@ -175,17 +318,14 @@ export function simulatedVenue(
               b.market = later;
               for (const o of due) fillMarket(o, b, bar);
             }
-            if (b.stop !== null || b.takeProfit !== null) {
-              if (b.position === 0 && b.market.length === 0) {
-                // the position they guarded is gone (or never filled): they expire once due
-                if (isDue(b.stop, bar) || isDue(b.takeProfit, bar)) {
-                  b.stop = null;
-                  b.takeProfit = null;
-                }
-              } else {
-                runProtective(b, bar);
-              }
+            if (b.position === 0 && b.market.length === 0) {
+              // the position they guarded is gone (or never filled): protective orders expire once live
+              b.stop = null;
+              b.takeProfit = null;
+            } else {
+              runProtective(b, bar);
             }
+            ledger.mark(bar.symbol, bar.close);
             emit(bar);
           },
           teardown: () => orderSubscription.unsubscribe(),

@@ -62,7 +62,7 @@ export interface TradeRow {
   netPnl: number;
   /** fraction of entry notional */
   returnPct: number;
-  /** signal | stop | trailing-stop | take-profit | delever | halt-flatten | end-of-data … */
+  /** signal | stop | trailing-stop | take-profit | delever | halt-flatten | end-of-data | liquidation … */
   exitReason: string;
   /** optional: why it was opened, in words (as PositionRow.reason) */
   entryReason?: string | null;

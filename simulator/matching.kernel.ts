@@ -1,5 +1,16 @@
 import type { SymbolFilters } from '../pipelines/model/index.ts';
 import { roundToTick } from '../operators/execution/precision.kernel.ts';
+import {
+  accountMargin,
+  isLiquidatable,
+  liquidationFee,
+  liquidationPrice as marginLiquidationPrice,
+  maxLeverage,
+  maxNotional,
+  type BracketTable,
+  type MarginPosition,
+} from '../pipelines/margin/margin.kernel.ts';
+import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
 
 /**
  * The simulator's matching engine: pure bookkeeping, no I/O and no clock (time is passed in).
@@ -21,11 +32,25 @@ import { roundToTick } from '../operators/execution/precision.kernel.ts';
  *   wallet balance, fees from the wallet balance, funding paid by longs when the rate is positive.
  * There is no depth: an order that can fill, fills whole (FOK = IOC here), unless the caller asks for
  * a partial fill (fault injection) through `fillAtMarket`.
+ * - Margin and liquidation (pipelines/margin, the same kernel as the backtest venue): cross margin;
+ *   leverage is refused above the symbol's first-bracket maximum (-4028); when the path reaches a
+ *   position's liquidation price (the other positions at their latest price), the position is
+ *   closed there (at the open on a gap) by a LIQUIDATION order with client id `autoclose-…`, paying
+ *   the liquidation fee; the account's other positions follow while margin stays at or below
+ *   maintenance.
  */
 
 export type Side = 'BUY' | 'SELL';
 export type OrderType =
-  'LIMIT' | 'MARKET' | 'STOP' | 'STOP_MARKET' | 'TAKE_PROFIT' | 'TAKE_PROFIT_MARKET' | 'TRAILING_STOP_MARKET';
+  | 'LIMIT'
+  | 'MARKET'
+  | 'STOP'
+  | 'STOP_MARKET'
+  | 'TAKE_PROFIT'
+  | 'TAKE_PROFIT_MARKET'
+  | 'TRAILING_STOP_MARKET'
+  /** the exchange's own close of a liquidated position (never placed by a client) */
+  | 'LIQUIDATION';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTX';
 export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
 export type ExecType = 'NEW' | 'CANCELED' | 'EXPIRED' | 'TRADE' | 'CALCULATED';
@@ -127,6 +152,10 @@ export interface EngineConfig {
   defaultLeverage: number;
   maxNumOrders: number;
   maxNumAlgoOrders: number;
+  /** leverage brackets (default: the shipped table); symbols without one are never liquidated */
+  brackets?: BracketTable;
+  /** liquidation fee rate on the liquidated notional (default 0.025, Aster's exchangeInfo liquidationFee) */
+  liquidationFee?: number;
 }
 
 export interface Engine {
@@ -174,7 +203,42 @@ const reject = (code: number, msg: string): Rejection => ({ ok: false, code, msg
 const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 
 export function createEngine(cfg: EngineConfig): Engine {
-  return { cfg, accounts: new Map(), last: new Map(), open: new Map(), nextOrderId: 1, nextTradeId: 1 };
+  return {
+    cfg: { ...cfg, brackets: cfg.brackets ?? leverageBrackets() },
+    accounts: new Map(),
+    last: new Map(),
+    open: new Map(),
+    nextOrderId: 1,
+    nextTradeId: 1,
+  };
+}
+
+function bracketTable(engine: Engine): BracketTable {
+  return engine.cfg.brackets ?? leverageBrackets();
+}
+
+/** The account's positions (with brackets) at the latest prices, for the margin kernel. */
+function marginPositions(engine: Engine, account: AccountState): MarginPosition[] {
+  const out: MarginPosition[] = [];
+  const table = bracketTable(engine);
+  for (const p of account.positions.values()) {
+    if (p.amount === 0 || !table.has(p.symbol)) continue;
+    out.push({ symbol: p.symbol, qty: p.amount, entry: p.entryPrice, mark: engine.last.get(p.symbol) ?? p.entryPrice });
+  }
+  return out;
+}
+
+/** Wallet, margin balance, initial and maintenance margin of an account at the latest prices. */
+export function marginOf(engine: Engine, account: AccountState): ReturnType<typeof accountMargin> {
+  return accountMargin(account.balance, marginPositions(engine, account), bracketTable(engine), (s) =>
+    leverageOf(engine, account, s),
+  );
+}
+
+/** The cross-margin liquidation price of the account's `symbol` position (0: none). */
+export function liquidationPriceOf(engine: Engine, account: AccountState, symbol: string): number {
+  if (!bracketTable(engine).has(symbol)) return 0;
+  return marginLiquidationPrice(account.balance, marginPositions(engine, account), symbol, bracketTable(engine));
 }
 
 export function accountOf(engine: Engine, id: string): AccountState {
@@ -438,6 +502,11 @@ export function placeOrder(
   if (!reduceOnly && !closePosition) {
     const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
     const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
+    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
+    const brackets = bracketTable(engine).get(req.symbol);
+    const after = Math.abs(pos.amount + dir * qty) * refPrice;
+    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
+      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
     if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
   }
 
@@ -547,6 +616,7 @@ function fillOrder(
   maker: boolean,
   time: number,
   events: EngineEvent[],
+  commissionOverride?: number,
 ): void {
   const account = accountOf(engine, o.account);
   const qty = qtyClean(qtyIn);
@@ -578,7 +648,7 @@ function fillOrder(
   }
   pos.updateTime = time;
   const quote = qty * price;
-  const commission = quote * (maker ? engine.cfg.makerFee : engine.cfg.takerFee);
+  const commission = commissionOverride ?? quote * (maker ? engine.cfg.makerFee : engine.cfg.takerFee);
   account.balance += realized - commission;
   const fill: SimFill = {
     id: engine.nextTradeId++,
@@ -723,13 +793,121 @@ export function onBar(engine: Engine, symbol: string, bar: BarPrices, time: numb
     let a = prev;
     for (let i = 0; i < path.length; i++) {
       const b = path[i]!;
-      walkSegment(engine, symbol, a, b, i === 0, time, events);
+      const gap = i === 0;
+      if (gap) {
+        // orders gapped through fill at the open first; a position still beyond its liquidation
+        // price at the open is liquidated there
+        walkSegment(engine, symbol, a, b, true, time, events);
+        engine.last.set(symbol, b);
+        liquidateCrossed(engine, symbol, b, time, events);
+      } else {
+        // the segment is walked up to each liquidation price it reaches, which fills there
+        let from = a;
+        for (let guard = 0; guard < 8; guard++) {
+          const at = firstLiquidation(engine, symbol, from, b);
+          if (at === undefined) break;
+          walkSegment(engine, symbol, from, at, false, time, events);
+          engine.last.set(symbol, at);
+          liquidateCrossed(engine, symbol, at, time, events);
+          from = at;
+        }
+        walkSegment(engine, symbol, from, b, false, time, events);
+      }
       engine.last.set(symbol, b);
       a = b;
     }
   }
   engine.last.set(symbol, bar.close);
   return events;
+}
+
+/** Is `price` reached when the price moves a → b (b inclusive, a exclusive unless a === b)? */
+function reached(a: number, b: number, price: number): boolean {
+  return a === b ? price === b : a > b ? price >= b && price < a : price <= b && price > a;
+}
+
+/** The liquidation price of `symbol` nearest to `a` that the move a → b reaches, over all accounts. */
+function firstLiquidation(engine: Engine, symbol: string, a: number, b: number): number | undefined {
+  let best: number | undefined;
+  for (const account of engine.accounts.values()) {
+    const p = account.positions.get(symbol);
+    if (!p || p.amount === 0) continue;
+    const liq = liquidationPriceOf(engine, account, symbol);
+    if (!(liq > 0)) continue;
+    // a long is liquidated on the way down, a short on the way up
+    if (p.amount > 0 ? !(b < a) : !(b > a)) continue;
+    if (!reached(a, b, liq)) continue;
+    if (best === undefined || Math.abs(liq - a) < Math.abs(best - a)) best = liq;
+  }
+  return best;
+}
+
+/**
+ * Liquidates every account whose `symbol` position is at or beyond its liquidation price with the
+ * latest price at `at`: that position at `at`, then, cross margin, the account's other positions at
+ * their latest prices while it stays at or below maintenance.
+ */
+function liquidateCrossed(engine: Engine, symbol: string, at: number, time: number, events: EngineEvent[]): void {
+  for (const account of engine.accounts.values()) {
+    const p = account.positions.get(symbol);
+    if (!p || p.amount === 0) continue;
+    const liq = liquidationPriceOf(engine, account, symbol);
+    if (!(liq > 0) || (p.amount > 0 ? at > liq : at < liq)) continue;
+    liquidatePosition(engine, account, symbol, at, time, events);
+    for (const other of [...account.positions.values()]) {
+      if (other.amount === 0 || other.symbol === symbol) continue;
+      if (!isLiquidatable(marginOf(engine, account))) break;
+      liquidatePosition(engine, account, other.symbol, engine.last.get(other.symbol) ?? other.entryPrice, time, events);
+    }
+  }
+}
+
+/** Closes one position by a LIQUIDATION order: open orders on the symbol are cancelled first. */
+function liquidatePosition(
+  engine: Engine,
+  account: AccountState,
+  symbol: string,
+  price: number,
+  time: number,
+  events: EngineEvent[],
+): void {
+  const p = account.positions.get(symbol);
+  if (!p || p.amount === 0) return;
+  events.push(...cancelAll(engine, account.id, symbol, time));
+  const qty = Math.abs(p.amount);
+  // margin balance left once this position is closed at `price`: what the fee may take
+  const m = marginOf(engine, account);
+  const after = m.marginBalance + p.amount * (price - (engine.last.get(symbol) ?? price));
+  const order: SimOrder = {
+    orderId: engine.nextOrderId++,
+    account: account.id,
+    symbol,
+    clientOrderId: `autoclose-${time}-${engine.nextOrderId}`,
+    side: p.amount > 0 ? 'SELL' : 'BUY',
+    type: 'LIQUIDATION',
+    origType: 'LIQUIDATION',
+    timeInForce: 'IOC',
+    price,
+    stopPrice: 0,
+    origQty: qty,
+    executedQty: 0,
+    cumQuote: 0,
+    avgPrice: 0,
+    reduceOnly: true,
+    closePosition: false,
+    workingType: 'CONTRACT_PRICE',
+    priceProtect: false,
+    status: 'NEW',
+    time,
+    updateTime: time,
+    triggered: false,
+    extreme: price,
+    activated: false,
+    pending: false,
+  };
+  account.orders.set(order.orderId, order);
+  const fee = liquidationFee(qty * price, engine.cfg.liquidationFee ?? 0.025, after);
+  fillOrder(engine, order, qty, price, false, time, events, fee);
 }
 
 function walkSegment(
@@ -855,6 +1033,14 @@ export function setLeverage(
 ): Rejection | undefined {
   if (!engine.cfg.filters.has(symbol)) return reject(-1121, 'Invalid symbol.');
   if (!Number.isInteger(leverage) || leverage < 1 || leverage > 125) return reject(-4028, 'Leverage is not valid');
-  accountOf(engine, accountId).leverage.set(symbol, leverage);
+  // the bracket of the position's notional sets the ceiling (Binance answers -4028 too)
+  const brackets = bracketTable(engine).get(symbol);
+  const account = accountOf(engine, accountId);
+  if (brackets !== undefined) {
+    const p = account.positions.get(symbol);
+    const notional = p ? Math.abs(p.amount) * (engine.last.get(symbol) ?? p.entryPrice) : 0;
+    if (leverage > maxLeverage(brackets, notional)) return reject(-4028, `Leverage ${leverage} is not valid`);
+  }
+  account.leverage.set(symbol, leverage);
   return undefined;
 }

@@ -109,6 +109,7 @@ export function positionRow(
   leverage: number,
   f: Formats,
   lastFallback: number,
+  margin: { liquidationPrice: number; maxNotionalValue: string } = { liquidationPrice: 0, maxNotionalValue: '1000000' },
 ): Record<string, unknown> {
   const mark = engine.last.get(p.symbol) ?? lastFallback;
   const upnl = p.amount * (mark - p.entryPrice);
@@ -118,9 +119,9 @@ export function positionRow(
     entryPrice: p.entryPrice.toFixed(8),
     markPrice: mark.toFixed(8),
     unRealizedProfit: money(p.amount === 0 ? 0 : upnl),
-    liquidationPrice: '0',
+    liquidationPrice: p.amount === 0 ? '0' : margin.liquidationPrice.toFixed(8),
     leverage: String(leverage),
-    maxNotionalValue: '1000000',
+    maxNotionalValue: margin.maxNotionalValue,
     marginType: 'cross',
     isolatedMargin: '0.00000000',
     isAutoAddMargin: 'false',

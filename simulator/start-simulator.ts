@@ -17,6 +17,8 @@ import {
   fillAtMarket,
   findOrder,
   leverageOf,
+  liquidationPriceOf,
+  marginOf,
   onBar,
   openOrderMargin,
   openOrders,
@@ -37,6 +39,7 @@ import { V1Auth, V3Auth, type V1Credential, type V3Credential } from './auth.ts'
 import { FaultInjector, type FaultCounters, type FaultKind, type FaultOptions, type FaultPlan } from './faults.ts';
 import { Replay, klines, klineIntervalMs, intervalName } from './replay.ts';
 import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, type Formats } from './payloads.ts';
+import { maintenanceMargin, maxNotional, type BracketTable } from '../pipelines/margin/margin.kernel.ts';
 
 /**
  * An Aster-compatible exchange on 127.0.0.1: REST (V1 HMAC and V3 EIP-712), market and user-data
@@ -95,6 +98,10 @@ export interface SimulatorOptions {
   maxConnectionMs?: number;
   /** exchange filters per symbol (default: the real Aster exchangeInfo of 2026-01-12) */
   filters?: ReadonlyMap<string, SymbolFilters>;
+  /** leverage brackets for margin and liquidation (default: the shipped table, pipelines/margin) */
+  brackets?: BracketTable;
+  /** liquidation fee rate on the liquidated notional (default 0.025) */
+  liquidationFee?: number;
 }
 
 export interface SimulatorState {
@@ -198,6 +205,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     defaultLeverage: opts.defaultLeverage ?? 20,
     maxNumOrders: 200,
     maxNumAlgoOrders: 10,
+    ...(opts.brackets !== undefined ? { brackets: opts.brackets } : {}),
+    ...(opts.liquidationFee !== undefined ? { liquidationFee: opts.liquidationFee } : {}),
   });
   const v1Creds = (opts.credentials ?? []).filter((c): c is V1Credential => 'apiKey' in c);
   const v3Creds = [
@@ -754,7 +763,28 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     const a = accountOf(engine, account);
     return opts.series
       .filter((s) => symbol === undefined || s.symbol === symbol)
-      .map((s) => positionRow(engine, positionOf(a, s.symbol), leverageOf(engine, a, s.symbol), fmtOf(s.symbol), 0));
+      .map((s) =>
+        positionRow(engine, positionOf(a, s.symbol), leverageOf(engine, a, s.symbol), fmtOf(s.symbol), 0, {
+          liquidationPrice: liquidationPriceOf(engine, a, s.symbol),
+          maxNotionalValue: maxNotionalOf(s.symbol, leverageOf(engine, a, s.symbol)),
+        }),
+      );
+  }
+
+  const brackets = engine.cfg.brackets!;
+  const maxNotionalOf = (symbol: string, lev: number): string => {
+    const b = brackets.get(symbol);
+    return b === undefined ? '1000000' : String(maxNotional(b, lev));
+  };
+  const mmOf = (symbol: string, notional: number): number => {
+    const b = brackets.get(symbol);
+    return b === undefined ? 0 : maintenanceMargin(b, notional);
+  };
+  /** the /fapi/v1/leverageBracket reply: a list, or one object when a symbol is asked for */
+  function bracketRows(symbol: string | undefined): unknown {
+    const row = (s: string): Record<string, unknown> => ({ symbol: s, brackets: brackets.get(s) ?? [] });
+    if (symbol !== undefined) return row(symbol);
+    return opts.series.filter((s) => brackets.has(s.symbol)).map((s) => row(s.symbol));
   }
 
   function balanceRows(account: string): unknown[] {
@@ -787,6 +817,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       posMargin += (Math.abs(p.amount) * (engine.last.get(p.symbol) ?? 0)) / leverageOf(engine, a, p.symbol);
     }
     const ordMargin = openOrderMargin(engine, a);
+    const maint = marginOf(engine, a).maintenanceMargin;
     const now = clock.now();
     return {
       feeTier: 0,
@@ -795,7 +826,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       canWithdraw: true,
       updateTime: now,
       totalInitialMargin: money(posMargin + ordMargin),
-      totalMaintMargin: money(posMargin / 2),
+      totalMaintMargin: money(maint),
       totalWalletBalance: money(a.balance),
       totalUnrealizedProfit: money(upnl),
       totalMarginBalance: money(a.balance + upnl),
@@ -811,7 +842,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
           walletBalance: money(a.balance),
           unrealizedProfit: money(upnl),
           marginBalance: money(a.balance + upnl),
-          maintMargin: money(posMargin / 2),
+          maintMargin: money(maint),
           initialMargin: money(posMargin + ordMargin),
           positionInitialMargin: money(posMargin),
           openOrderInitialMargin: money(ordMargin),
@@ -830,14 +861,14 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         return {
           symbol: s.symbol,
           initialMargin: money((Math.abs(p.amount) * mark) / lev),
-          maintMargin: money((Math.abs(p.amount) * mark) / lev / 2),
+          maintMargin: money(mmOf(s.symbol, Math.abs(p.amount) * mark)),
           unrealizedProfit: money(unrealised(engine, p)),
           positionInitialMargin: money((Math.abs(p.amount) * mark) / lev),
           openOrderInitialMargin: '0',
           leverage: String(lev),
           isolated: false,
           entryPrice: p.entryPrice.toFixed(8),
-          maxNotional: '1000000',
+          maxNotional: maxNotionalOf(s.symbol, lev),
           positionSide: 'BOTH',
           positionAmt: fmtOf(s.symbol).qty(p.amount),
           notional: money(p.amount * mark),
@@ -1106,7 +1137,12 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         if (lev === undefined) throw missing('leverage');
         const r = setLeverage(engine, ctx.account, s, lev);
         if (r) throw bad(r.code, r.msg);
-        return { body: { leverage: lev, maxNotionalValue: '1000000', symbol: s } };
+        return { body: { leverage: lev, maxNotionalValue: maxNotionalOf(s, lev), symbol: s } };
+      }
+      case 'GET leverageBracket': {
+        const s = sym(ctx, false);
+        if (s !== undefined && !brackets.has(s)) throw bad(-1121, 'Invalid symbol.');
+        return { body: bracketRows(s) };
       }
       case 'POST marginType':
         sym(ctx);
@@ -1192,6 +1228,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'GET accountWithJoinMargin',
     'GET positionRisk',
     'POST leverage',
+    'GET leverageBracket',
     'POST marginType',
     'GET positionSide/dual',
     'POST positionSide/dual',

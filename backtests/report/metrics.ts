@@ -61,6 +61,14 @@ export interface BacktestMetrics {
   finalEquity: number;
   perSymbol: SymbolStats[];
   exitReasons: GroupStats[];
+  /** largest Σ |notional| / equity seen in a portfolio snapshot */
+  maxGrossLeverage: number;
+  /** largest initial margin (notional / LEVERAGE) / equity, in % */
+  maxMarginUsagePct: number;
+  /** largest maintenance margin / equity (margin balance), in %: 100 % is liquidation */
+  maxMaintenanceMarginPct: number;
+  /** trades closed by the venue's liquidation */
+  liquidations: number;
 }
 
 export interface MetricsInput {
@@ -76,6 +84,35 @@ export interface MetricsInput {
   prices: Record<string, { first: number; last: number }>;
   /** the Sharpe/Sortino estimator; default: chosen from this run's own span */
   returnsBasis?: ReturnsBasis;
+  /** the largest ratios seen in the portfolio snapshots (see `MarginPeaks`); absent = 0 */
+  margin?: MarginPeaks;
+}
+
+/** Peaks of the account's margin over a run, tracked from its portfolio snapshots. */
+export interface MarginPeaks {
+  maxGrossLeverage: number;
+  maxMarginUsage: number;
+  maxMaintenanceMargin: number;
+}
+
+export function emptyMarginPeaks(): MarginPeaks {
+  return { maxGrossLeverage: 0, maxMarginUsage: 0, maxMaintenanceMargin: 0 };
+}
+
+/**
+ * Folds one snapshot into the peaks. Ratios are to equity (the margin balance); a snapshot with
+ * equity ≤ 0 counts as infinite usage (the account is gone).
+ */
+export function trackMarginPeaks(
+  peaks: MarginPeaks,
+  snap: { equity: number; grossExposure: number; marginUsed: number; maintenanceMargin?: number },
+): void {
+  const mm = snap.maintenanceMargin ?? 0;
+  if (snap.grossExposure === 0 && mm === 0) return;
+  const ratio = (x: number): number => (snap.equity > 0 ? x / snap.equity : Infinity);
+  peaks.maxGrossLeverage = Math.max(peaks.maxGrossLeverage, ratio(snap.grossExposure));
+  peaks.maxMarginUsage = Math.max(peaks.maxMarginUsage, ratio(snap.marginUsed));
+  peaks.maxMaintenanceMargin = Math.max(peaks.maxMaintenanceMargin, ratio(mm));
 }
 
 const DAY_MS = 86_400_000;
@@ -224,6 +261,10 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
     finalEquity,
     perSymbol,
     exitReasons,
+    maxGrossLeverage: input.margin?.maxGrossLeverage ?? 0,
+    maxMarginUsagePct: (input.margin?.maxMarginUsage ?? 0) * 100,
+    maxMaintenanceMarginPct: (input.margin?.maxMaintenanceMargin ?? 0) * 100,
+    liquidations: trades.filter((t) => t.exitReason === 'liquidation').length,
   };
 }
 
@@ -259,6 +300,10 @@ export function formatMetricsTable(m: BacktestMetrics): string {
     ['worst trade', pct(m.worstTradePct)],
     ['avg trade duration', formatDuration(m.avgTradeDurationMs)],
     ['buy & hold (mean of symbols)', pct(m.buyAndHoldPct)],
+    ['max gross leverage', `${fmt(m.maxGrossLeverage)}×`],
+    ['max margin usage (initial / equity)', pct(m.maxMarginUsagePct)],
+    ['max maintenance margin / equity', pct(m.maxMaintenanceMarginPct)],
+    ['liquidations', String(m.liquidations)],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);

@@ -25,7 +25,7 @@ import { marketQuantity, minimumMarketQuantity } from '../../operators/execution
 import { Ledger, type ClosedTrade } from '../../operators/portfolio/portfolio.kernel.ts';
 import {
   fundingTimesBetween,
-  slipped,
+  slippedInBar,
   slippageBps,
   stopTriggerPrice,
   takeProfitTriggerPrice,
@@ -218,7 +218,7 @@ export function runLoopStrategy(
       const due = x.market;
       x.market = [];
       for (const o of due) {
-        const price = slipped(open, o.side === 1 ? 'BUY' : 'SELL', s.SLIPPAGE_BPS);
+        const price = slippedInBar(open, o.side === 1 ? 'BUY' : 'SELL', s.SLIPPAGE_BPS, { open, high, low });
         let qty = o.qty;
         if (o.reduceOnly) {
           const closing = -o.side * x.venuePos;
@@ -254,7 +254,7 @@ export function runLoopStrategy(
         const tpAt = x.tp !== null && x.tp.side === -side ? takeProfitTriggerPrice(side, x.tp.price, bar) : Number.NaN;
         if (!Number.isNaN(stopAt) || !Number.isNaN(tpAt)) {
           const byStop = !Number.isNaN(stopAt);
-          const px = slipped(byStop ? stopAt : tpAt, side === 1 ? 'SELL' : 'BUY', s.SLIPPAGE_BPS);
+          const px = slippedInBar(byStop ? stopAt : tpAt, side === 1 ? 'SELL' : 'BUY', s.SLIPPAGE_BPS, bar);
           onFill(x, -side as 1 | -1, Math.abs(x.venuePos), px, time, byStop ? x.stop!.reason : 'take-profit', 0);
           x.stop = null;
           x.tp = null;

@@ -73,7 +73,8 @@ function inferReason(u: OrderUpdate): OrderReason {
   if (u.orderType === 'STOP_MARKET' || u.orderType === 'STOP') return 'stop';
   if (u.orderType === 'TAKE_PROFIT_MARKET' || u.orderType === 'TAKE_PROFIT') return 'take-profit';
   if (u.orderType === 'TRAILING_STOP_MARKET') return 'trailing-stop';
-  if (u.clientOrderId.startsWith('autoclose-') || u.clientOrderId.startsWith('adl_autoclose')) return 'delever';
+  if (u.clientOrderId.startsWith('autoclose-')) return 'liquidation';
+  if (u.clientOrderId.startsWith('adl_autoclose')) return 'delever';
   return u.reduceOnly || u.closePosition ? 'exit' : 'entry';
 }
 

@@ -4,6 +4,8 @@ import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { Ledger } from './portfolio.kernel.ts';
 import type { PortfolioSettings } from './portfolio.settings.ts';
+import { maintenanceMargin, type BracketTable } from '../../pipelines/margin/margin.kernel.ts';
+import { leverageBrackets } from '../../pipelines/margin/leverage-brackets.ts';
 
 /**
  * The bot's own books, from venue events: fills, funding and bar closes (marks).
@@ -12,7 +14,20 @@ import type { PortfolioSettings } from './portfolio.settings.ts';
  * include this bar's fills and marks. When flat and nothing happened the snapshot is skipped:
  * it would be identical to the last one.
  */
-export function portfolio(s: PortfolioSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+export function portfolio(
+  s: PortfolioSettings,
+  deps: { brackets?: BracketTable } = {},
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  const brackets = deps.brackets ?? leverageBrackets(s.LEVERAGE_BRACKETS_FILE);
+  /** symbols without brackets (live symbols outside the table) count no maintenance margin */
+  const maintenance = (ledger: Ledger): number => {
+    let mm = 0;
+    for (const p of ledger.positions.values()) {
+      const b = brackets.get(p.symbol);
+      if (b !== undefined) mm += maintenanceMargin(b, Math.abs(p.qty) * p.mark);
+    }
+    return mm;
+  };
   return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
     const ledger = new Ledger(s.INITIAL_BALANCE);
     let changed = true;
@@ -79,6 +94,7 @@ export function portfolio(s: PortfolioSettings): OperatorFunction<PipelineEvent,
                 fundingPaid: ledger.funding,
                 grossExposure: gross,
                 marginUsed: gross / s.LEVERAGE,
+                maintenanceMargin: maintenance(ledger),
                 positions: ledger.views(),
               };
               emit(snapshot);

@@ -133,7 +133,8 @@ export interface ProtectIntent {
 export type OrderType = 'MARKET' | 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
 
 /** Why an order exists; fills carry it on, and exits map it to an ExitReason. */
-export type OrderReason = IntentReason | 'stop' | 'trailing-stop' | 'take-profit';
+/** 'liquidation': the venue closed the position because margin fell to maintenance (client id `autoclose-…`) */
+export type OrderReason = IntentReason | 'stop' | 'trailing-stop' | 'take-profit' | 'liquidation';
 
 /** An order as sent to a venue. */
 export interface Order {
@@ -154,7 +155,14 @@ export interface Order {
 }
 
 export type ExitReason =
-  'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'delever' | 'halt-flatten' | 'end-of-data';
+  | 'signal'
+  | 'stop'
+  | 'trailing-stop'
+  | 'take-profit'
+  | 'delever'
+  | 'halt-flatten'
+  | 'end-of-data'
+  | 'liquidation';
 
 export interface Fill {
   readonly kind: 'fill';
@@ -218,6 +226,8 @@ export interface PortfolioSnapshot {
   readonly grossExposure: number;
   /** initial margin used at the configured leverage */
   readonly marginUsed: number;
+  /** maintenance margin of the positions at mark, from the leverage brackets (pipelines/margin) */
+  readonly maintenanceMargin: number;
   /** immutable; replaced only when positions change */
   readonly positions: readonly PositionView[];
 }

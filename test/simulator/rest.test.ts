@@ -244,7 +244,8 @@ describe('simulator REST (real sockets, 127.0.0.1)', () => {
     const acc = (await v1(base, 'GET', '/fapi/v4/account', {})).json as Obj;
     for (const k of ['totalWalletBalance', 'availableBalance', 'assets', 'positions']) expect(acc).toHaveProperty(k);
     const lev = await v1(base, 'POST', '/fapi/v1/leverage', { symbol: 'BTCUSDT', leverage: 5 });
-    expect(lev.json).toEqual({ leverage: 5, maxNotionalValue: '1000000', symbol: 'BTCUSDT' });
+    // the cap of the last BTCUSDT bracket allowing 5× (bracket 6 of the shipped table)
+    expect(lev.json).toEqual({ leverage: 5, maxNotionalValue: '100000000', symbol: 'BTCUSDT' });
     const badLev = await v1(base, 'POST', '/fapi/v1/leverage', { symbol: 'BTCUSDT', leverage: 500 });
     expect((badLev.json as Obj).code).toBe(-4028);
     const cr = (await v1(base, 'GET', '/fapi/v1/commissionRate', { symbol: 'BTCUSDT' })).json as Obj;
