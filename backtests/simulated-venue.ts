@@ -11,19 +11,16 @@ import type {
 } from '../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
-import {
-  fundingTimesBetween,
-  slipped,
-  slippageBps,
-  stopTriggerPrice,
-  takeProfitTriggerPrice,
-} from './fill-model.kernel.ts';
+import { slipped, slippageBps, stopTriggerPrice, takeProfitTriggerPrice } from './fill-model.kernel.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
+import { fundingSchedule, type FundingSchedule } from './funding.kernel.ts';
 
 export interface SimulatedVenueDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
   /** funding history; symbols or times it lacks use FUNDING_RATE */
   fundingRates?: readonly FundingRate[];
+  /** when to settle funding (see funding.kernel.ts); default: built from fundingRates */
+  funding?: FundingSchedule;
 }
 
 interface SymbolBook {
@@ -38,20 +35,13 @@ interface SymbolBook {
  * The backtest venue. An order decided at a bar's close reaches the venue LATENCY_MS later and
  * fills at the open of the first bar of its symbol that starts at or after that moment — never on
  * the bar that produced it. Protective stop/take-profit orders work inside each bar (after any
- * entry at its open), conservatively. Funding is settled every 8 h on the position held.
+ * entry at its open), conservatively. Funding is settled by funding.kernel.ts's rule.
  */
 export function simulatedVenue(
   s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'>,
   deps: SimulatedVenueDeps,
 ): ExecutionPort {
-  const fundingBySymbol = new Map<string, Map<number, number>>();
-  for (const f of deps.fundingRates ?? []) {
-    let m = fundingBySymbol.get(f.symbol);
-    if (m === undefined) fundingBySymbol.set(f.symbol, (m = new Map()));
-    m.set(f.fundingTime, f.rate);
-  }
-  const fundingRate = (symbol: string, time: number): number =>
-    fundingBySymbol.get(symbol)?.get(time) ?? s.FUNDING_RATE;
+  const funding = deps.funding ?? fundingSchedule(deps.fundingRates ?? [], s.FUNDING_RATE);
 
   return {
     attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
@@ -139,11 +129,11 @@ export function simulatedVenue(
 
         const isDue = (o: Order | null, bar: Bar): boolean => o !== null && o.time + s.LATENCY_MS <= bar.openTime;
         const settleFunding = (b: SymbolBook, bar: Bar): void => {
-          for (const t of fundingTimesBetween(b.lastOpenTime, bar.openTime)) {
-            const rate = fundingRate(bar.symbol, t);
+          // a row applies at the first bar opening at or after its funding time
+          for (const { time, rate } of funding.due(bar.symbol, b.lastOpenTime, bar.openTime)) {
             const payment: FundingPayment = {
               kind: 'funding',
-              time: t,
+              time,
               symbol: bar.symbol,
               rate,
               positionQty: b.position,

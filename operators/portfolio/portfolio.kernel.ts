@@ -42,6 +42,7 @@ const EXIT_REASON: Record<OrderReason, ExitReason> = {
   stop: 'stop',
   'trailing-stop': 'trailing-stop',
   'take-profit': 'take-profit',
+  'end-of-data': 'end-of-data',
 };
 
 /** quantities are exchange steps ≥ 1e-8; anything smaller is floating dust */
