@@ -44,7 +44,7 @@ const iso = (t: number): string => new Date(t).toISOString();
 export function describeGap(g: DataGap): string {
   const days = ((g.firstAfter - g.lastBefore) / 86_400_000).toFixed(1);
   return (
-    `${g.at ?? g.symbol}: ${g.symbol} has no bars between ${iso(g.lastBefore)} and ${iso(g.firstAfter)} ` +
+    `${g.at !== undefined ? `${g.at}: ` : ''}${g.symbol} has no bars between ${iso(g.lastBefore)} and ${iso(g.firstAfter)} ` +
     `(${g.missingBars} bars missing, ${days} days)`
   );
 }
