@@ -171,7 +171,9 @@ describe('gaps (finding 7)', () => {
   );
   it.skipIf(native === undefined)('the binance-native AVAX folder is refused without --allow-gaps', async () => {
     const err = await loadDataset({ dir: native! }).catch((e: unknown) => e as Error);
-    expect(err.message).toContain('AVAXUSDT-1m-2026-07.csv:2: AVAXUSDT has no bars between 2023-02-28T23:59:00.000Z');
+    expect((err as Error).message).toContain(
+      'AVAXUSDT-1m-2026-07.csv:2: AVAXUSDT has no bars between 2023-02-28T23:59:00.000Z',
+    );
     const { series } = await loadDatasetReport({ dir: native!, allowGaps: true });
     const r = runBacktest({
       settings: activeSettings({ SYMBOLS: 'AVAXUSDT', BAR_INTERVAL: '1m' }),
