@@ -10,6 +10,7 @@ import { loadFiltersFile } from '../../backtests/instruments.ts';
 import { activeSettings } from '../kit/pipeline-kit.ts';
 import { REPO } from '../kit/cli.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
+import { renderBacktestHtml } from '../../dashboard/reports/backtest-html.ts';
 
 /**
  * Finding 6 (end of data), 7 (gaps), 9 (warm-up) and 13 (unknown symbols, tape misses) on the
@@ -65,6 +66,10 @@ describe('end of data (finding 6)', () => {
     const closed = r.trades.reduce((s, x) => s + x.netPnl, 0);
     const stillOpen = r.openTrades.reduce((s, x) => s + x.netPnl, 0);
     expect(r.final!.equity).toBeCloseTo(settings.INITIAL_BALANCE + closed + stillOpen, 6);
+    // the HTML report lists them too
+    const html = renderBacktestHtml(r, { dataDir: SAMPLE, settings });
+    expect(html).toContain('<section id="data-notes">');
+    expect(html).toContain(`Open at the end (${r.openTrades.length})`);
   });
 
   it('--close-at-end closes them at the last close as taker fills (slippage, fee, exit reason end-of-data)', () => {
