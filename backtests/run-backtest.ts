@@ -175,18 +175,17 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   if (opts.fundingRates !== undefined) warnings.push(...fundingWarnings(opts.fundingRates, series));
 
   const ends = seriesEnds(series, opts.closeAtEnd === true, warnings);
-  const venue = withEndOfData(
-    simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [], funding }),
-    ends,
-    settings,
-  );
+  const simulated = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [], funding });
+  // the settlement stage costs a hop per bar: only when some position may need settling
+  const venue = [...ends.values()].some((e) => e.settle) ? withEndOfData(simulated, ends, settings) : simulated;
   const tapeMisses = { count: 0 };
-  const guard = tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses);
-  const pipeline = buildPipeline(
+  const built = buildPipeline(
     settings,
     { market: { bars: () => mergeBars(series) }, execution: venue, agents: opts.agents },
     { filters },
-  ).pipe(guard);
+  );
+  // tape misses can only come from an agent stage
+  const pipeline = opts.agents ? built.pipe(tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses)) : built;
   // the books again, from the same fills and funding, to report what is still open at the end
   const books = new Ledger(settings.INITIAL_BALANCE);
 
