@@ -180,11 +180,15 @@ describe('gaps (finding 7)', () => {
       'AVAXUSDT-1m-2026-07.csv:2: AVAXUSDT has no bars between 2023-02-28T23:59:00.000Z',
     );
     const { series } = await loadDatasetReport({ dir: native!, allowGaps: true });
-    const r = runBacktest({
-      settings: activeSettings({ SYMBOLS: 'AVAXUSDT', BAR_INTERVAL: '1m' }),
-      series,
-      allowGaps: true,
-    });
+    const s = activeSettings({ SYMBOLS: 'AVAXUSDT', BAR_INTERVAL: '1m' });
+    const r = runBacktest({ settings: s, series, allowGaps: true, keepEvents: true });
+    // no lookback across the 3.4-year hole: the first features after it come one day of bars later
+    const after = Date.parse('2026-07-01T00:00:00Z');
+    const first = r.events!.find((e): e is FeatureBar => e.kind === 'features' && e.bar.openTime >= after)!;
+    expect(first.bar.openTime).toBe(after + 1440 * 60_000);
+    const c = series[0]!;
+    const j = c.openTime.indexOf(first.bar.openTime);
+    expect(first.lookbackReturn).toBeCloseTo(c.close[j]! / c.close[j - s.MOMENTUM_LOOKBACK_BARS]! - 1, 12);
     // 59 days of data: no drawdown can last longer, and CAGR is annualised over them
     expect(r.metrics.maxDrawdownDurationMs).toBeLessThan(60 * DAY);
     expect(r.equity.length * 60_000).toBeLessThan(60 * DAY);

@@ -95,6 +95,19 @@ describe('sapphire backtest: end of data, gaps, warm-up, filters, tape misses, f
     expect(readResult(out).gaps).toMatchObject([{ symbol: 'BTCUSDT', missingBars: 300 }]);
   });
 
+  const native = [join(REPO, '../shared/data/binance-native'), join(REPO, '../../shared/data/binance-native')].find(
+    existsSync,
+  );
+  it.skipIf(native === undefined)('refuses the binance-native AVAX folder (3.4-year hole) without --allow-gaps', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sapphire-cli-'));
+    const r = sapphire(['backtest', '--data', native!, '--out', join(dir, 'out')], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'AVAXUSDT-1m-2026-07.csv:2: AVAXUSDT has no bars between 2023-02-28T23:59:00.000Z and 2026-07-01T00:00:00.000Z',
+    );
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
   it('--from warms up on the bars before it; data shorter than the warm-up is an error naming both lengths', () => {
     const dir = dataDir();
     const out = join(dir, 'out');
