@@ -11,7 +11,9 @@ import { fundingTimesBetween } from './fill-model.kernel.ts';
  * So a venue asks, at each bar, for the rows in (previous bar's open, this bar's open]. Rows are
  * matched by time order, never by exact millisecond: a row stamped 00:00:00.001 (Binance's
  * `fundingTime` often is) applies at the same bar as one stamped 00:00. A symbol with no row in
- * the history pays the constant FUNDING_RATE every 8 h from 00:00 UTC, by the same rule.
+ * the history pays the constant FUNDING_RATE every 8 h from 00:00 UTC, by the same rule; so does
+ * a symbol outside the span its history covers (more than an hour before its first row or after
+ * its last), so a history of a few months never means "no funding" for the rest of the data.
  */
 export interface FundingDue {
   /** the funding time (the row's, or the 8-hour grid's) */
@@ -28,6 +30,7 @@ export interface FundingSchedule {
 
 const NOTHING: readonly FundingDue[] = Object.freeze([]);
 const EIGHT_HOURS = 8 * 3_600_000;
+const HOUR = 3_600_000;
 
 /** first index with times[i] > x */
 function upperBound(times: Float64Array, x: number): number {
@@ -48,12 +51,14 @@ export function fundingSchedule(rates: readonly FundingRate[], constantRate: num
     if (list === undefined) grouped.set(r.symbol, (list = []));
     list.push(r);
   }
-  const bySymbol = new Map<string, { times: Float64Array; rows: FundingDue[] }>();
+  const bySymbol = new Map<string, { times: Float64Array; rows: FundingDue[]; from: number; to: number }>();
   for (const [symbol, list] of grouped) {
     list.sort((a, b) => a.fundingTime - b.fundingTime);
     bySymbol.set(symbol, {
       times: Float64Array.from(list, (r) => r.fundingTime),
       rows: list.map((r) => ({ time: r.fundingTime, rate: r.rate })),
+      from: list[0]!.fundingTime - HOUR,
+      to: list[list.length - 1]!.fundingTime + HOUR,
     });
   }
   return {
@@ -62,13 +67,21 @@ export function fundingSchedule(rates: readonly FundingRate[], constantRate: num
       // before a symbol's first bar nothing was held: nothing is due
       if (!Number.isFinite(afterOpenTime) || openTime <= afterOpenTime) return NOTHING;
       const h = bySymbol.get(symbol);
+      const constant = (keep: (t: number) => boolean): FundingDue[] =>
+        fundingTimesBetween(afterOpenTime, openTime, EIGHT_HOURS)
+          .filter(keep)
+          .map((time) => ({ time, rate: constantRate }));
       if (h === undefined) {
-        const times = fundingTimesBetween(afterOpenTime, openTime, EIGHT_HOURS);
-        return times.length === 0 ? NOTHING : times.map((time) => ({ time, rate: constantRate }));
+        const due = constant(() => true);
+        return due.length === 0 ? NOTHING : due;
       }
       const lo = upperBound(h.times, afterOpenTime);
       const hi = upperBound(h.times, openTime);
-      return lo === hi ? NOTHING : h.rows.slice(lo, hi);
+      const rows = lo === hi ? NOTHING : h.rows.slice(lo, hi);
+      if (afterOpenTime >= h.from && openTime <= h.to) return rows;
+      // partly outside the history's span: the constant grid there
+      const outside = constant((t) => t < h.from || t > h.to);
+      return outside.length === 0 ? rows : [...rows, ...outside].sort((a, b) => a.time - b.time);
     },
   };
 }
@@ -80,6 +93,8 @@ export interface FundingCoverage {
   unmatched: { symbol: string; rows: number; reason: 'no-series' | 'before-data' | 'after-data' }[];
   /** series with no row at all (they pay the constant rate) */
   constantSymbols: string[];
+  /** series whose bars reach beyond the span of their history (the constant rate applies there) */
+  partial: { symbol: string; from: number; to: number }[];
 }
 
 /**
@@ -95,8 +110,15 @@ export function fundingCoverage(
   const counts = new Map<string, number>();
   let matched = 0;
   const seen = new Set<string>();
+  const spans = new Map<string, { from: number; to: number }>();
   for (const r of rates) {
     seen.add(r.symbol);
+    const sp = spans.get(r.symbol);
+    if (sp === undefined) spans.set(r.symbol, { from: r.fundingTime, to: r.fundingTime });
+    else {
+      sp.from = Math.min(sp.from, r.fundingTime);
+      sp.to = Math.max(sp.to, r.fundingTime);
+    }
     const s = span.get(r.symbol);
     const reason =
       s === undefined
@@ -114,5 +136,11 @@ export function fundingCoverage(
     return { symbol, rows, reason };
   });
   unmatched.sort((a, b) => a.symbol.localeCompare(b.symbol) || a.reason.localeCompare(b.reason));
-  return { matched, unmatched, constantSymbols: series.map((s) => s.symbol).filter((s) => !seen.has(s)) };
+  const partial = series.flatMap((s) => {
+    const sp = spans.get(s.symbol);
+    if (sp === undefined) return [];
+    // bars more than one funding interval (8 h) beyond the history's first or last row
+    return s.firstOpen < sp.from - EIGHT_HOURS || s.lastOpen > sp.to + EIGHT_HOURS ? [{ symbol: s.symbol, ...sp }] : [];
+  });
+  return { matched, unmatched, constantSymbols: series.map((s) => s.symbol).filter((s) => !seen.has(s)), partial };
 }

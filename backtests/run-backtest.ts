@@ -409,6 +409,11 @@ function fundingWarnings(rates: readonly FundingRate[], series: readonly BarColu
   for (const u of coverage.unmatched) {
     out.push(`funding: ${u.rows} ${u.symbol} rows match no bar (${because[u.reason]}) and were not used`);
   }
+  for (const p of coverage.partial) {
+    out.push(
+      `funding: the ${p.symbol} history covers ${iso(p.from)} → ${iso(p.to)}; outside it the constant FUNDING_RATE applies every 8 h`,
+    );
+  }
   if (coverage.constantSymbols.length > 0) {
     out.push(
       `funding: the history has no rows for ${coverage.constantSymbols.join(', ')}: they pay the constant FUNDING_RATE every 8 h`,

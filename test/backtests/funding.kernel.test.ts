@@ -66,6 +66,24 @@ describe('fundingSchedule', () => {
     expect(s.symbols).toEqual(new Set(['BTCUSDT', 'ETHUSDT']));
   });
 
+  it('outside the span its history covers, a symbol pays the constant on the 8-hour grid', () => {
+    const h = fundingSchedule(
+      [
+        { symbol: 'BTCUSDT', fundingTime: t0 + 8 * H + 3, rate: 0.0002 },
+        { symbol: 'BTCUSDT', fundingTime: t0 + 16 * H + 1, rate: 0.0003 },
+      ],
+      0.0001,
+    );
+    // before the history (00:00 is more than an hour before its first row): the constant
+    expect(h.due('BTCUSDT', t0 - 5 * M, t0)).toEqual([{ time: t0, rate: 0.0001 }]);
+    // inside: the rows only, never the grid as well
+    expect(h.due('BTCUSDT', t0 + 8 * H - 5 * M, t0 + 8 * H + 5 * M)).toEqual([{ time: t0 + 8 * H + 3, rate: 0.0002 }]);
+    expect(h.due('BTCUSDT', t0 + 16 * H, t0 + 16 * H + 5 * M)).toEqual([{ time: t0 + 16 * H + 1, rate: 0.0003 }]);
+    // after it: the constant again (next day 00:00), and an 8-hour bar spanning the edge gets both, in order
+    expect(h.due('BTCUSDT', t0 + 24 * H - 5 * M, t0 + 24 * H)).toEqual([{ time: t0 + 24 * H, rate: 0.0001 }]);
+    expect(h.due('BTCUSDT', t0 + 8 * H, t0 + 24 * H).map((d) => d.rate)).toEqual([0.0002, 0.0003, 0.0001]);
+  });
+
   it('coverage counts rows that match no bar, by symbol and reason', () => {
     const c = fundingCoverage(
       [
@@ -86,6 +104,8 @@ describe('fundingSchedule', () => {
       { symbol: 'DOGEUSDT', rows: 1, reason: 'no-series' },
     ]);
     expect(c.constantSymbols).toEqual(['ETHUSDT']);
+    // BTCUSDT's bars run 24 h, its rows span t0 − 1 h … t0 + 30 h: covered
+    expect(c.partial).toEqual([]);
   });
 });
 
