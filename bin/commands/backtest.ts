@@ -1,4 +1,7 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FundingRate } from '../../pipelines/model/index.ts';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
@@ -25,7 +28,8 @@ options:
   --funding FILE      funding-rate history: /fapi/v1/fundingRate JSON, Binance monthly dumps
                       (SYMBOL-fundingRate-YYYY-MM.csv) or CSV symbol,fundingTime,fundingRate; a file
                       or a folder. A rate applies at the first bar opening at or after its time.
-                      Default: FUNDING_RATE every 8 h
+                      Default: FUNDING_CSV (the sample's real Binance history), FUNDING_RATE
+                      every 8 h for symbols and times it lacks
   --close-at-end      close positions still open at the end at the last close (fees, slippage;
                       exit reason end-of-data); default: list them as open trades, marked
   --allow-gaps        run across holes longer than MAX_GAP_BARS (default one day of bars);
@@ -39,6 +43,16 @@ options:
   --html              also write report.html (charts, no network needed)
   --quiet             no terminal report, only the written paths
   NAME=VALUE          any setting, e.g. MOMENTUM_THRESHOLD=0.5 SIZING_MODE=fixed`;
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** FUNDING_CSV: relative to the working folder, else to the repository (the shipped sample history). */
+function defaultFunding(path: string): FundingRate[] | undefined {
+  if (path === '') return undefined;
+  const found = [path, join(REPO_ROOT, path)].find((p) => existsSync(p));
+  if (found === undefined) throw new SapphireError('DATA_NOT_FOUND', `FUNDING_CSV=${path}: no such file`);
+  return loadFundingFile(found);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -99,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   const interval = intervalMs % 3_600_000 === 0 ? `${intervalMs / 3_600_000}h` : `${intervalMs / 60_000}m`;
   if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  const fundingRates = values.funding ? loadFundingFile(values.funding) : undefined;
+  const fundingRates = values.funding ? loadFundingFile(values.funding) : defaultFunding(settings.FUNDING_CSV);
   // gaps inside what the run reads (the window and its warm-up), named by file and line
   const runFrom = from === undefined ? -Infinity : from - featureWarmUpBars(settings) * intervalMs;
   const used = new Set(series.map((c) => c.symbol));
