@@ -7,23 +7,44 @@ import type {
   PipelineEvent,
   PortfolioSnapshot,
   RiskStateChanged,
+  SymbolFilters,
   TradeClosed,
 } from '../pipelines/model/index.ts';
 import { intervalToMs } from '../pipelines/model/index.ts';
 import { buildPipeline } from '../pipelines/build-pipeline.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
+import { defineOperator } from '../pipelines/operator-kit.ts';
+import { Ledger } from '../operators/portfolio/portfolio.kernel.ts';
+import { featureWarmUpBars } from '../operators/features/features.ts';
 import { mergeBars } from './data/index.ts';
-import { filtersFor } from './instruments.ts';
+import { checkGaps, describeGap, findGaps, type DataGap } from './data/gaps.ts';
+import { backtestFilters } from './instruments.ts';
 import { simulatedVenue } from './simulated-venue.ts';
+import { withEndOfData, type SeriesEnd } from './end-of-data.ts';
+import { fundingCoverage, fundingSchedule } from './funding.kernel.ts';
 import { computeMetrics, emptyMarginPeaks, trackMarginPeaks, type BacktestMetrics } from './report/metrics.ts';
 
 export interface BacktestOptions {
   settings: Settings;
   series: readonly BarColumns[];
-  /** openTime window: from inclusive, to exclusive */
+  /**
+   * openTime window: from inclusive, to exclusive. With `from`, the bars just before it warm the
+   * indicators up (as many as they need, when the data has them), so trading can start at the
+   * window's first bar; equity and metrics start at `from`.
+   */
   from?: number;
   to?: number;
+  /** close positions still open at the end at the last close, as fills (exit reason end-of-data) */
+  closeAtEnd?: boolean;
+  /** run across holes longer than MAX_GAP_BARS (reported; indicators warm up again after each) */
+  allowGaps?: boolean;
+  /** a signal the agent tape has no reply for: an error (default) or, explicitly, go on without it */
+  tapeMiss?: 'error' | 'skip';
+  /** exchange filters for symbols the bundled exchangeInfo lacks (a user's --filters file) */
+  filters?: ReadonlyMap<string, SymbolFilters>;
+  /** fewer bars than the warm-up (no trade is possible): an error (the CLI) or a warning (default) */
+  shortData?: 'error' | 'warn';
   fundingRates?: readonly FundingRate[];
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
   /** called every `progressEvery` bars with (barsDone, barsTotal) */
@@ -43,6 +64,30 @@ export interface BacktestOptions {
    * `event` every pipeline event. Together they tell which events each bar caused.
    */
   observer?: RunObserver;
+}
+
+/** A position still open when the data ends, marked at its symbol's last close (nothing paid to exit). */
+export interface OpenTrade {
+  readonly kind: 'open-trade';
+  readonly symbol: string;
+  readonly side: 'LONG' | 'SHORT';
+  readonly quantity: number;
+  readonly entryPrice: number;
+  /** the symbol's last close */
+  readonly markPrice: number;
+  readonly openedAt: number;
+  /** close time of the symbol's last bar */
+  readonly markedAt: number;
+  /** (mark − entry) × signed quantity */
+  readonly unrealizedPnl: number;
+  /** realised on partial exits of this trade, fees and funding paid so far */
+  readonly realizedPnl: number;
+  readonly fees: number;
+  readonly funding: number;
+  /** realised + unrealised − fees − funding */
+  readonly netPnl: number;
+  /** netPnl / entry notional (largest size held) */
+  readonly returnPct: number;
 }
 
 export interface RunObserver {
@@ -78,6 +123,14 @@ export interface BacktestResult {
   riskStates: RiskStateChanged[];
   counts: { decisions: number; orders: number; fills: number; rejections: number; fundingEvents: number };
   events?: PipelineEvent[];
+  /** positions open at the end (empty with closeAtEnd: they are closed trades then) */
+  openTrades: OpenTrade[];
+  /** every gap longer than one interval in the bars run (warm-up included) */
+  gaps: DataGap[];
+  /** things the numbers depend on that the user should know (also printed by the CLI) */
+  warnings: string[];
+  /** bars before `from` fed to warm the indicators up (all symbols) */
+  warmUpBars: number;
 }
 
 /** Restricts columns to [from, to) without copying (subarray views). */
@@ -114,8 +167,16 @@ function observed(bars: Observable<Bar>, observer: RunObserver | undefined): Obs
 export function runBacktest(opts: BacktestOptions): BacktestResult {
   const { settings } = opts;
   const intervalMs = intervalToMs(settings.BAR_INTERVAL);
-  const series = sliceSeries(opts.series, opts.from, opts.to).filter((c) => c.length > 0);
-  if (series.length === 0) throw new SapphireError('DATA_NOT_FOUND', 'no bars in the requested window');
+  const warnings: string[] = [];
+  const warmUp = featureWarmUpBars(settings);
+  const windowSeries = sliceSeries(opts.series, opts.from, opts.to);
+  // the window plus up to warm-up − 1 bars before it: the window's first bar is then the first warm one
+  const series = withWarmUp(opts.series, windowSeries, warmUp - 1).filter((c) => c.length > 0);
+  if (series.length === 0 || windowSeries.every((c) => c.length === 0)) {
+    throw new SapphireError('DATA_NOT_FOUND', 'no bars in the requested window');
+  }
+  const warmUpBars = series.reduce((n, c, i) => n + c.length - windowSeries[i]!.length, 0);
+  checkWarmUp(series, windowSeries, warmUp, settings, opts, warnings);
   for (const c of series) {
     if (c.intervalMs !== intervalMs) {
       throw new SapphireError(
@@ -125,15 +186,32 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     }
   }
   const symbols = series.map((c) => c.symbol);
-  const filters = filtersFor(symbols);
+  const filters = backtestFilters(symbols, opts.filters);
   const totalBars = series.reduce((n, c) => n + c.length, 0);
+  const windowBars = windowSeries.reduce((n, c) => n + c.length, 0);
 
-  const venue = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [] });
-  const pipeline = buildPipeline(
+  const gaps = series.flatMap((c) => findGaps(c));
+  for (const hole of checkGaps(gaps, intervalMs, settings.MAX_GAP_BARS, opts.allowGaps === true)) {
+    warnings.push(`${describeGap(hole)}: allowed (--allow-gaps); indicators warm up again after it`);
+  }
+
+  const funding = fundingSchedule(opts.fundingRates ?? [], settings.FUNDING_RATE);
+  if (opts.fundingRates !== undefined) warnings.push(...fundingWarnings(opts.fundingRates, series));
+
+  const ends = seriesEnds(series, opts.closeAtEnd === true, warnings);
+  const simulated = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [], funding });
+  // the settlement stage costs a hop per bar: only when some position may need settling
+  const venue = [...ends.values()].some((e) => e.settle) ? withEndOfData(simulated, ends, settings) : simulated;
+  const tapeMisses = { count: 0 };
+  const built = buildPipeline(
     settings,
     { market: { bars: () => observed(mergeBars(series), opts.observer) }, execution: venue, agents: opts.agents },
     { filters },
   );
+  // tape misses can only come from an agent stage
+  const pipeline = opts.agents ? built.pipe(tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses)) : built;
+  // the books again, from the same fills and funding, to report what is still open at the end
+  const books = new Ledger(settings.INITIAL_BALANCE);
 
   const trades: TradeClosed[] = [];
   const equity: EquityPoint[] = [];
@@ -186,6 +264,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
         case 'trade-closed':
           trades.push(e);
           return;
+        case 'funding':
+          counts.fundingEvents++;
+          books.applyFunding(e.symbol, e.amount);
+          return;
         case 'decision':
           counts.decisions++;
           if (keepDecisions) decisions.push(e);
@@ -203,12 +285,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
           return;
         case 'fill':
           counts.fills++;
+          books.applyFill(e.symbol, e.side, e.quantity, e.price, e.fee, e.time, e.reason);
           return;
         case 'order-rejected':
           counts.rejections++;
-          return;
-        case 'funding':
-          counts.fundingEvents++;
           return;
         default:
           return;
@@ -222,14 +302,24 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   if (failure !== null) throw failure;
   closeTimeStep();
   opts.onProgress?.(barsDone, totalBars);
+  if (tapeMisses.count > 0) {
+    warnings.push(
+      `${tapeMisses.count} signals had no reply on the agent tape: they went on without it (--tape-miss skip)`,
+    );
+  }
 
+  // metrics and the equity curve cover the window; warm-up bars come before it
+  const windowStart = Math.min(...windowSeries.filter((c) => c.length > 0).map((c) => c.openTime[0]!));
+  const windowEquity = opts.from === undefined ? equity : equity.filter((p) => p.time > windowStart);
   const prices: Record<string, { first: number; last: number }> = {};
-  for (const c of series) prices[c.symbol] = { first: c.open[0]!, last: c.close[c.length - 1]! };
-  const start = Math.min(...series.map((c) => c.openTime[0]!));
+  for (const c of windowSeries)
+    if (c.length > 0) prices[c.symbol] = { first: c.open[0]!, last: c.close[c.length - 1]! };
+  const start = windowStart;
   const end = Math.max(...series.map((c) => c.openTime[c.length - 1]! + intervalMs));
   const final = last as PortfolioSnapshot | null;
+  const openTrades = openTradesAtEnd(books, series, intervalMs);
   const metrics = computeMetrics({
-    equity,
+    equity: windowEquity,
     trades,
     initialBalance: settings.INITIAL_BALANCE,
     feesPaid: final?.feesPaid ?? 0,
@@ -244,15 +334,179 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     intervalMs,
     start,
     end,
-    bars: totalBars,
+    bars: windowBars,
     metrics,
     final,
     trades,
-    equity,
+    equity: windowEquity,
     decisions,
     denials,
     riskStates,
     counts,
     events,
+    openTrades,
+    gaps,
+    warnings,
+    warmUpBars,
   };
+}
+
+/** Each window series preceded by up to `before` bars of the full series (views, no copy). */
+function withWarmUp(full: readonly BarColumns[], window: readonly BarColumns[], before: number): BarColumns[] {
+  return full.map((c, i) => {
+    const w = window[i]!;
+    if (w.length === 0 || before <= 0) return w;
+    // the window is a view of c: find where it starts in c
+    let lo = 0;
+    while (lo < c.length && c.openTime[lo]! < w.openTime[0]!) lo++;
+    const from = Math.max(0, lo - before);
+    if (from === lo) return w;
+    const hi = lo + w.length;
+    return {
+      symbol: c.symbol,
+      intervalMs: c.intervalMs,
+      openTime: c.openTime.subarray(from, hi),
+      open: c.open.subarray(from, hi),
+      high: c.high.subarray(from, hi),
+      low: c.low.subarray(from, hi),
+      close: c.close.subarray(from, hi),
+      volume: c.volume.subarray(from, hi),
+      length: hi - from,
+    };
+  });
+}
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+/**
+ * A series shorter than the warm-up can never trade: an error (shortData 'error') or a warning.
+ * With `from`, fewer bars before it than the warm-up needs delays the first trade: a warning.
+ */
+function checkWarmUp(
+  series: readonly BarColumns[],
+  window: readonly BarColumns[],
+  warmUp: number,
+  s: Settings,
+  opts: BacktestOptions,
+  warnings: string[],
+): void {
+  const why =
+    `the indicators need ${warmUp} bars of warm-up (the largest of ATR_PERIOD+1=${s.ATR_PERIOD + 1}, ` +
+    `MOMENTUM_LOOKBACK_BARS+1=${s.MOMENTUM_LOOKBACK_BARS + 1}, one day of bars+1, VOLATILITY_WINDOW_BARS+1=${s.VOLATILITY_WINDOW_BARS + 1})`;
+  for (let i = 0; i < series.length; i++) {
+    const c = series[i]!;
+    const w = window.find((x) => x.symbol === c.symbol)!;
+    if (c.length < warmUp) {
+      const message = `${c.symbol} has ${c.length} bars${opts.from !== undefined ? ' (warm-up bars before --from included)' : ''} but ${why}: it cannot trade`;
+      if (opts.shortData === 'error') throw new SapphireError('DATA_NOT_FOUND', message);
+      warnings.push(message);
+      continue;
+    }
+    const before = c.length - w.length;
+    if (opts.from !== undefined && before < warmUp - 1) {
+      const firstTrade = w.openTime[warmUp - 1 - before]!;
+      warnings.push(
+        `${c.symbol} has ${before} bars before ${iso(opts.from)}, ${why}: its first decision is at the close of the bar opening ${iso(firstTrade)}`,
+      );
+    }
+  }
+}
+
+/** Where each series ends, and which positions the venue settles there (see end-of-data.ts). */
+function seriesEnds(series: readonly BarColumns[], closeAtEnd: boolean, warnings: string[]): Map<string, SeriesEnd> {
+  const lastOf = (c: BarColumns): number => c.openTime[c.length - 1]!;
+  const latest = Math.max(...series.map(lastOf));
+  const ends = new Map<string, SeriesEnd>();
+  for (const c of series) {
+    const early = lastOf(c) < latest;
+    if (early) {
+      warnings.push(
+        `${c.symbol} data ends at ${iso(lastOf(c))}, before the other symbols (${iso(latest)}): ` +
+          'a position still open on it is closed at its last close (end-of-data)',
+      );
+    }
+    ends.set(c.symbol, { lastOpenTime: lastOf(c), settle: closeAtEnd || early });
+  }
+  return ends;
+}
+
+function fundingWarnings(rates: readonly FundingRate[], series: readonly BarColumns[]): string[] {
+  const coverage = fundingCoverage(
+    rates,
+    series.map((c) => ({ symbol: c.symbol, firstOpen: c.openTime[0]!, lastOpen: c.openTime[c.length - 1]! })),
+  );
+  const out: string[] = [];
+  const because = {
+    'no-series': 'no such symbol in the data',
+    'before-data': 'before its first bar',
+    'after-data': 'after its last bar',
+  };
+  for (const u of coverage.unmatched) {
+    out.push(`funding: ${u.rows} ${u.symbol} rows match no bar (${because[u.reason]}) and were not used`);
+  }
+  for (const p of coverage.partial) {
+    out.push(
+      `funding: the ${p.symbol} history covers ${iso(p.from)} → ${iso(p.to)}; outside it the constant FUNDING_RATE applies every 8 h`,
+    );
+  }
+  if (coverage.constantSymbols.length > 0) {
+    out.push(
+      `funding: the history has no rows for ${coverage.constantSymbols.join(', ')}: they pay the constant FUNDING_RATE every 8 h`,
+    );
+  }
+  return out;
+}
+
+/**
+ * A replayed agent with no tape entry for a signal would let the decision go on without it: a
+ * different strategy from the one recorded. That stops the run unless skipping is asked for.
+ */
+function tapeMissGuard(
+  mode: 'error' | 'skip',
+  misses: { count: number },
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return defineOperator<PipelineEvent, PipelineEvent>((emit) => ({
+    next(e) {
+      if (e.kind === 'agent-fault' && e.fault === 'AGENT_TAPE_MISS') {
+        misses.count++;
+        if (mode === 'error') {
+          throw new SapphireError(
+            'AGENT_TAPE_MISS',
+            `agent ${e.agent} has no tape reply for ${e.symbol} at the bar closing ${iso(e.time)} (${e.detail}); ` +
+              'without it the backtest runs a different strategy. Record the tape over this window, or pass --tape-miss skip',
+          );
+        }
+      }
+      emit(e);
+    },
+  }));
+}
+
+function openTradesAtEnd(books: Ledger, series: readonly BarColumns[], intervalMs: number): OpenTrade[] {
+  const out: OpenTrade[] = [];
+  for (const c of series) {
+    const p = books.positions.get(c.symbol);
+    if (p === undefined || p.qty === 0) continue;
+    const i = c.length - 1;
+    const mark = c.close[i]!;
+    const unrealizedPnl = (mark - p.entry) * p.qty;
+    const netPnl = p.realized + unrealizedPnl - p.fees - p.funding;
+    out.push({
+      kind: 'open-trade',
+      symbol: c.symbol,
+      side: p.qty > 0 ? 'LONG' : 'SHORT',
+      quantity: Math.abs(p.qty),
+      entryPrice: p.entry,
+      markPrice: mark,
+      openedAt: p.openedAt,
+      markedAt: c.openTime[i]! + intervalMs,
+      unrealizedPnl,
+      realizedPnl: p.realized,
+      fees: p.fees,
+      funding: p.funding,
+      netPnl,
+      returnPct: netPnl / (p.entry * p.peakQty),
+    });
+  }
+  return out;
 }

@@ -12,13 +12,13 @@ import type {
 import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
 import {
-  fundingTimesBetween,
   slippedInBar,
   slippageBps,
   stopTriggerPrice,
   takeProfitTriggerPrice,
 } from './fill-model.kernel.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
+import { fundingSchedule, type FundingSchedule } from './funding.kernel.ts';
 import type { PortfolioSettings } from '../operators/portfolio/portfolio.settings.ts';
 import { Ledger } from '../operators/portfolio/portfolio.kernel.ts';
 import {
@@ -40,6 +40,8 @@ export interface SimulatedVenueDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
   /** funding history; symbols or times it lacks use FUNDING_RATE */
   fundingRates?: readonly FundingRate[];
+  /** when to settle funding (see funding.kernel.ts); default: built from fundingRates */
+  funding?: FundingSchedule;
   /** leverage brackets; default: LEVERAGE_BRACKETS_FILE, else the shipped table */
   brackets?: BracketTable;
 }
@@ -62,7 +64,7 @@ interface SymbolBook {
  * the bar that produced it. Protective stop/take-profit orders work inside each bar (after any
  * entry at its open), conservatively; a replaced one keeps working until its replacement is live.
  * No fill prints outside the bar's [low, high] (slippage is clamped to the range). Funding is
- * settled every 8 h on the position held.
+ * settled by funding.kernel.ts's rule (a rate applies at the first bar opening at or after its time).
  *
  * Margin (pipelines/margin): the venue keeps the account's wallet balance. On each bar of a held
  * symbol it checks the cross-margin liquidation price of that position (the other positions at
@@ -88,14 +90,7 @@ export function simulatedVenue(
         `LEVERAGE=${leverage} is above ${symbol}'s maximum of ${maxLeverage(b, 0)}× (${bracketSource})`,
       );
   }
-  const fundingBySymbol = new Map<string, Map<number, number>>();
-  for (const f of deps.fundingRates ?? []) {
-    let m = fundingBySymbol.get(f.symbol);
-    if (m === undefined) fundingBySymbol.set(f.symbol, (m = new Map()));
-    m.set(f.fundingTime, f.rate);
-  }
-  const fundingRate = (symbol: string, time: number): number =>
-    fundingBySymbol.get(symbol)?.get(time) ?? s.FUNDING_RATE;
+  const funding = deps.funding ?? fundingSchedule(deps.fundingRates ?? [], s.FUNDING_RATE);
 
   return {
     attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
@@ -280,8 +275,8 @@ export function simulatedVenue(
 
         const isDue = (o: Order | null, bar: Bar): boolean => o !== null && o.time + s.LATENCY_MS <= bar.openTime;
         const settleFunding = (b: SymbolBook, bar: Bar): void => {
-          for (const t of fundingTimesBetween(b.lastOpenTime, bar.openTime)) {
-            const rate = fundingRate(bar.symbol, t);
+          // a row applies at the first bar opening at or after its funding time
+          for (const { time: t, rate } of funding.due(bar.symbol, b.lastOpenTime, bar.openTime)) {
             const payment: FundingPayment = {
               kind: 'funding',
               time: t,

@@ -144,6 +144,8 @@ function parseNumber(field: string, name: string, file: string, line: number): n
 export interface ParsedBars {
   format: BarFileFormat;
   columns: Omit<BarColumns, 'symbol' | 'intervalMs'>;
+  /** where row i came from (`file:line`), for messages about a row (gaps) */
+  where?: RowLocator;
 }
 
 /** Detects the format from the first non-empty line. */
@@ -306,8 +308,9 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
     volume: c.volume.subarray(0, k),
     length: k,
   };
-  validateColumns(columns, (row) => `${file}:${lines[row]}`);
-  return { format, columns };
+  const where: RowLocator = (row) => `${file}:${lines[row]}`;
+  validateColumns(columns, where);
+  return { format, columns, where };
 }
 
 /**

@@ -80,8 +80,9 @@ export async function readBarsWithDuckDB(path: string, kind: 'parquet' | 'csv'):
       length,
     };
     // a CSV's data row i is on line i + 2 (after the header); Parquet has rows, not lines
-    validateColumns(parsed, kind === 'csv' ? (row) => `${path}:${row + 2}` : (row) => `${path}: row ${row + 1}`);
-    return { format: timeColumn.name.toLowerCase() === 'open_time' ? 'binance' : 'freqtrade', columns: parsed };
+    const where = kind === 'csv' ? (row: number) => `${path}:${row + 2}` : (row: number) => `${path}: row ${row + 1}`;
+    validateColumns(parsed, where);
+    return { format: timeColumn.name.toLowerCase() === 'open_time' ? 'binance' : 'freqtrade', columns: parsed, where };
   } finally {
     connection.closeSync();
   }

@@ -6,8 +6,12 @@ import { makeBar, type Bar, type BarColumns, type FundingRate } from '../../pipe
 import { SapphireError } from '../../pipelines/errors.ts';
 import { inferInterval, parseBarCsv, type ParsedBars } from './csv-bars.ts';
 import { readBarsWithDuckDB } from './duckdb-bars.ts';
+import { loadFundingFile } from './funding-files.ts';
+import { checkGaps, findGaps, type DataGap } from './gaps.ts';
 
 export { parseBarCsv, inferInterval, validateColumns, detectFormat } from './csv-bars.ts';
+export { loadFundingFile, parseFundingCsv, parseFundingJson } from './funding-files.ts';
+export { checkGaps, describeGap, findGaps, type DataGap } from './gaps.ts';
 
 /** Above this size a plain CSV goes through DuckDB (see bench: "data" rows in the README). */
 export const DUCKDB_CSV_THRESHOLD_BYTES = 64 * 1024 * 1024;
@@ -57,8 +61,36 @@ async function parseFile(path: string): Promise<ParsedBars> {
 
 /** Loads one bar file (CSV, .csv.gz or Parquet) as columns. */
 export async function loadBarFile(path: string, symbol = symbolFromFileName(path)): Promise<BarColumns> {
-  const { columns } = await parseFile(path);
-  return { symbol, intervalMs: inferInterval(columns.openTime, path), ...columns };
+  return (await loadBarFileLocated(path, symbol)).cols;
+}
+
+async function loadBarFileLocated(
+  path: string,
+  symbol: string,
+): Promise<{ cols: BarColumns; where: (row: number) => string }> {
+  const { columns, where } = await parseFile(path);
+  const cols = { symbol, intervalMs: inferInterval(columns.openTime, path), ...columns };
+  return { cols, where: where ?? ((row) => `${path}: row ${row + 1}`) };
+}
+
+/** Every gap of a symbol's files once joined, named by the file and line of the bar after it. */
+function gapsOfParts(parts: readonly { file: string; cols: BarColumns; where: (row: number) => string }[]): DataGap[] {
+  const out: DataGap[] = [];
+  for (let p = 0; p < parts.length; p++) {
+    const { cols, where } = parts[p]!;
+    const prev = parts[p - 1];
+    if (prev !== undefined) {
+      // the join between two files: the step from the last bar of one to the first of the next
+      const joined = {
+        ...cols,
+        openTime: Float64Array.of(prev.cols.openTime[prev.cols.length - 1]!, cols.openTime[0]!),
+        length: 2,
+      };
+      out.push(...findGaps(joined, () => where(0)));
+    }
+    out.push(...findGaps(cols, where));
+  }
+  return out;
 }
 
 /** Joins consecutive files of one symbol (e.g. monthly Binance dumps); overlaps are an error. */
@@ -108,6 +140,16 @@ export interface DatasetRequest {
   /** openTime window [from, to) */
   from?: number;
   to?: number;
+  /** missing bars beyond which a gap inside the window is refused (MAX_GAP_BARS; 0 = one day of bars) */
+  maxGapBars?: number;
+  /** load across such holes anyway (they are still reported) */
+  allowGaps?: boolean;
+}
+
+export interface LoadedDataset {
+  series: BarColumns[];
+  /** every gap inside the loaded window, with the file and line after it */
+  gaps: DataGap[];
 }
 
 /**
@@ -115,6 +157,14 @@ export interface DatasetRequest {
  * All series must share one interval. Files of one symbol are joined in time order.
  */
 export async function loadDataset(request: DatasetRequest): Promise<BarColumns[]> {
+  return (await loadDatasetReport(request)).series;
+}
+
+/**
+ * loadDataset, with the gaps found inside the window. A hole (more than `maxGapBars` missing) is
+ * an error naming file, line and times unless `allowGaps`.
+ */
+export async function loadDatasetReport(request: DatasetRequest): Promise<LoadedDataset> {
   const { dir } = request;
   if (!existsSync(dir)) {
     throw new SapphireError('DATA_NOT_FOUND', `${dir}: no such folder (set DATA_DIR or pass --data)`);
@@ -140,10 +190,18 @@ export async function loadDataset(request: DatasetRequest): Promise<BarColumns[]
     );
   }
   const series: BarColumns[] = [];
+  const gaps: DataGap[] = [];
   for (const symbol of wanted) {
     const parts = [];
-    for (const file of bySymbol.get(symbol)!) parts.push({ file, cols: await loadBarFile(file, symbol) });
-    series.push(sliceColumns(concatSeries(parts), request.from, request.to));
+    for (const file of bySymbol.get(symbol)!) parts.push({ file, ...(await loadBarFileLocated(file, symbol)) });
+    const joined = concatSeries(parts);
+    const window = sliceColumns(joined, request.from, request.to);
+    series.push(window);
+    if (window.length > 0) {
+      const first = window.openTime[0]!;
+      const last = window.openTime[window.length - 1]!;
+      gaps.push(...gapsOfParts(parts).filter((g) => g.lastBefore >= first && g.firstAfter <= last));
+    }
   }
   const interval = series[0]!.intervalMs;
   const odd = series.find((c) => c.intervalMs !== interval);
@@ -153,7 +211,8 @@ export async function loadDataset(request: DatasetRequest): Promise<BarColumns[]
       `${dir}: ${odd.symbol} has ${odd.intervalMs / 60_000}m bars but ${series[0]!.symbol} has ${interval / 60_000}m bars`,
     );
   }
-  return series;
+  checkGaps(gaps, interval, request.maxGapBars ?? 0, request.allowGaps === true);
+  return { series, gaps };
 }
 
 /** A [from, to) window of a series by openTime, as views (no copy). */
@@ -224,35 +283,5 @@ export function mergeBars(series: readonly BarColumns[]): Observable<Bar> {
 
 /** Funding-rate history: CSV `symbol,fundingTime,fundingRate` (epoch ms), header required. */
 export function loadFundingCsv(path: string): FundingRate[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new SapphireError('DATA_NOT_FOUND', `${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-  }
-  const lines = text.split('\n');
-  const header = (lines[0] ?? '').trim().toLowerCase().replaceAll(' ', '');
-  if (header !== 'symbol,fundingtime,fundingrate') {
-    throw new SapphireError('DATA_FILE_INVALID', `${path}:1: header must be symbol,fundingTime,fundingRate`);
-  }
-  const out: FundingRate[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const [symbol, time, rate] = line.split(',');
-    const fundingTime = Number(time);
-    const value = Number(rate);
-    if (!symbol || !/^[A-Z0-9]+$/.test(symbol)) {
-      throw new SapphireError('DATA_FILE_INVALID', `${path}:${i + 1}: symbol "${symbol ?? ''}" is not a symbol`);
-    }
-    if (!Number.isInteger(fundingTime) || fundingTime <= 0) {
-      throw new SapphireError('DATA_FILE_INVALID', `${path}:${i + 1}: fundingTime "${time}" is not epoch milliseconds`);
-    }
-    if (!Number.isFinite(value) || Math.abs(value) > 0.05) {
-      throw new SapphireError('DATA_FILE_INVALID', `${path}:${i + 1}: fundingRate "${rate}" is not a rate within ±5 %`);
-    }
-    out.push({ symbol, fundingTime, rate: value });
-  }
-  out.sort((a, b) => a.fundingTime - b.fundingTime || a.symbol.localeCompare(b.symbol));
-  return out;
+  return loadFundingFile(path);
 }

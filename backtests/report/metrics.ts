@@ -13,7 +13,9 @@ import type { TradeClosed } from '../../pipelines/model/index.ts';
  *   study chooses it from the whole data and passes it to every fold, so train and test windows
  *   are scored by the same estimator.
  * - Sortino's downside deviation is √(mean(min(r, 0)²)) over all returns.
- * - CAGR compounds the total return over the span; Calmar = CAGR / max drawdown.
+ * - CAGR compounds the total return over the time the data covers: time steps × bar interval, so
+ *   a hole in the data (no bars at all) adds no time; Calmar = CAGR / max drawdown.
+ * - Drawdown duration is counted the same way (time steps × interval since the peak).
  * - SQN = √n · mean(R) / sd(R) with R the trade's net return on entry notional (Van Tharp uses
  *   R-multiples; with fixed stops these differ by a constant factor, which SQN ignores).
  * - Values that do not exist (profit factor without a losing trade, Sharpe with no variance) are
@@ -192,18 +194,28 @@ export function riskRatios(
   };
 }
 
-export function drawdownStats(equity: MetricsInput['equity']): { maxDrawdown: number; maxDurationMs: number } {
+/**
+ * Max drawdown and its longest duration. With `stepMs`, durations are time steps × stepMs (time
+ * with data: a hole in the data does not lengthen a drawdown); without it, clock time.
+ */
+export function drawdownStats(
+  equity: MetricsInput['equity'],
+  stepMs?: number,
+): { maxDrawdown: number; maxDurationMs: number } {
   let peak = -Infinity;
   let peakTime = 0;
+  let peakIndex = 0;
   let maxDrawdown = 0;
   let maxDurationMs = 0;
-  for (const p of equity) {
+  for (let i = 0; i < equity.length; i++) {
+    const p = equity[i]!;
     if (p.equity >= peak) {
       peak = p.equity;
       peakTime = p.time;
+      peakIndex = i;
     } else {
       maxDrawdown = Math.max(maxDrawdown, 1 - p.equity / peak);
-      maxDurationMs = Math.max(maxDurationMs, p.time - peakTime);
+      maxDurationMs = Math.max(maxDurationMs, stepMs === undefined ? p.time - peakTime : (i - peakIndex) * stepMs);
     }
   }
   return { maxDrawdown, maxDurationMs };
@@ -213,11 +225,12 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
   const { equity, trades, initialBalance } = input;
   const finalEquity = equity.length ? equity[equity.length - 1]!.equity : initialBalance;
   const totalReturn = finalEquity / initialBalance - 1;
-  const span = equity.length ? equity[equity.length - 1]!.time - equity[0]!.time + input.barIntervalMs : 0;
+  // time covered by data (see above): equal to the clock span when no bar is missing
+  const span = equity.length * input.barIntervalMs;
   const cagr = span > 0 && finalEquity > 0 ? Math.pow(finalEquity / initialBalance, YEAR_MS / span) - 1 : Number.NaN;
 
   const { sharpe, sortino, returnsBasis } = riskRatios(equity, input.barIntervalMs, input.returnsBasis);
-  const { maxDrawdown, maxDurationMs } = drawdownStats(equity);
+  const { maxDrawdown, maxDurationMs } = drawdownStats(equity, input.barIntervalMs);
 
   const wins = trades.filter((t) => t.netPnl > 0);
   const grossWin = wins.reduce((s, t) => s + t.netPnl, 0);

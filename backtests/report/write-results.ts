@@ -39,15 +39,25 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     denials: result.denials,
     riskStates: result.riskStates,
     trades: result.trades,
+    // positions open at the end, marked at the last close (closed trades with --close-at-end)
+    openTrades: result.openTrades,
+    gaps: result.gaps.map((g) => ({ ...g, lastBefore: iso(g.lastBefore), firstAfter: iso(g.firstAfter) })),
+    warnings: result.warnings,
+    warmUpBars: result.warmUpBars,
     settings: publicSettings(meta.settings),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
 }
 
+/**
+ * One row per trade: closed ones (`status` closed), then the positions open at the end (`status`
+ * open: exit time and price are the last bar's close and mark, pnl is realised + unrealised, no
+ * exit reason).
+ */
 export function tradesCsv(result: BacktestResult): string {
   const head =
-    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason';
+    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason,status';
   const rows = result.trades.map((t) =>
     [
       t.symbol,
@@ -63,9 +73,28 @@ export function tradesCsv(result: BacktestResult): string {
       t.netPnl,
       t.returnPct * 100,
       t.exitReason,
+      'closed',
     ].join(','),
   );
-  return `${[head, ...rows].join('\n')}\n`;
+  const open = result.openTrades.map((t) =>
+    [
+      t.symbol,
+      t.side,
+      t.quantity,
+      iso(t.openedAt),
+      t.entryPrice,
+      iso(t.markedAt),
+      t.markPrice,
+      t.realizedPnl + t.unrealizedPnl,
+      t.fees,
+      t.funding,
+      t.netPnl,
+      t.returnPct * 100,
+      '',
+      'open',
+    ].join(','),
+  );
+  return `${[head, ...rows, ...open].join('\n')}\n`;
 }
 
 export function equityCsv(result: BacktestResult): string {

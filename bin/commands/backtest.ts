@@ -1,9 +1,14 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FundingRate } from '../../pipelines/model/index.ts';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { loadDataset, loadFundingCsv } from '../../backtests/data/index.ts';
+import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
+import { loadFiltersFile } from '../../backtests/instruments.ts';
+import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
@@ -19,12 +24,35 @@ options:
   --data DIR          folder of bar files (default: DATA_DIR, data/sample/perp-5m)
   --symbols A,B       symbols to trade (default: every symbol in DIR that SYMBOLS allows, or all in DIR)
   --from YYYY-MM-DD   first bar (UTC, inclusive)      --to YYYY-MM-DD   end (UTC, exclusive)
-  --funding FILE      funding-rate CSV (symbol,fundingTime,fundingRate); default FUNDING_RATE per 8 h
+                      bars before --from warm the indicators up, so trading can start at --from
+  --funding FILE      funding-rate history: /fapi/v1/fundingRate JSON, Binance monthly dumps
+                      (SYMBOL-fundingRate-YYYY-MM.csv) or CSV symbol,fundingTime,fundingRate; a file
+                      or a folder. A rate applies at the first bar opening at or after its time.
+                      Default: FUNDING_CSV (the sample's real Binance history), FUNDING_RATE
+                      every 8 h for symbols and times it lacks
+  --close-at-end      close positions still open at the end at the last close (fees, slippage;
+                      exit reason end-of-data); default: list them as open trades, marked
+  --allow-gaps        run across holes longer than MAX_GAP_BARS (default one day of bars);
+                      indicators warm up again after each. Every gap is reported either way
+  --filters FILE      exchangeInfo JSON (/fapi/v1/exchangeInfo) for symbols the bundled Aster
+                      filters lack; without it such a symbol is an error
+  --tape-miss MODE    error (default): a signal with no reply on AGENT_TAPE stops the run;
+                      skip: go on without that agent (a different strategy: say so explicitly)
   --dotenv PATH        settings file (default .env)
   --out DIR           where result.json, trades.csv and equity.csv go (default out/backtest)
   --html              also write report.html (charts, no network needed)
   --quiet             no terminal report, only the written paths
   NAME=VALUE          any setting, e.g. MOMENTUM_THRESHOLD=0.5 SIZING_MODE=fixed`;
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** FUNDING_CSV: relative to the working folder, else to the repository (the shipped sample history). */
+function defaultFunding(path: string): FundingRate[] | undefined {
+  if (path === '') return undefined;
+  const found = [path, join(REPO_ROOT, path)].find((p) => existsSync(p));
+  if (found === undefined) throw new SapphireError('DATA_NOT_FOUND', `FUNDING_CSV=${path}: no such file`);
+  return loadFundingFile(found);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -35,6 +63,10 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       funding: { type: 'string' },
+      'close-at-end': { type: 'boolean' },
+      'allow-gaps': { type: 'boolean' },
+      filters: { type: 'string' },
+      'tape-miss': { type: 'string' },
       dotenv: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'boolean' },
@@ -56,10 +88,23 @@ export async function run(argv: string[]): Promise<number> {
     throw new SapphireError('CLI_USAGE', `--from ${values.from} is not before --to ${values.to}`);
   }
   const dataDir = values.data ?? settings.DATA_DIR;
+  const tapeMiss = values['tape-miss'] ?? 'error';
+  if (tapeMiss !== 'error' && tapeMiss !== 'skip') {
+    throw new SapphireError('CLI_USAGE', `--tape-miss ${JSON.stringify(tapeMiss)} must be error or skip`);
+  }
+  const allowGaps = values['allow-gaps'] === true;
+  const extraFilters = values.filters !== undefined ? loadFiltersFile(values.filters) : undefined;
 
   // symbols asked for explicitly must exist; the default list is narrowed to what the data has
   const explicit = values.symbols !== undefined || 'SYMBOLS' in overrides;
-  let series = await loadDataset({ dir: dataDir, symbols: explicit ? settings.SYMBOLS : undefined, from, to });
+  // everything up to --to: the bars before --from are the warm-up (gaps are checked below, on what the run uses)
+  const loaded = await loadDatasetReport({
+    dir: dataDir,
+    symbols: explicit ? settings.SYMBOLS : undefined,
+    to,
+    allowGaps: true,
+  });
+  let series = loaded.series;
   if (!explicit) {
     const wanted = series.filter((c) => settings.SYMBOLS.includes(c.symbol));
     series = wanted.length > 0 ? wanted : series;
@@ -68,7 +113,12 @@ export async function run(argv: string[]): Promise<number> {
   const interval = intervalMs % 3_600_000 === 0 ? `${intervalMs / 3_600_000}h` : `${intervalMs / 60_000}m`;
   if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  const fundingRates = values.funding ? await loadFundingCsv(values.funding) : undefined;
+  const fundingRates = values.funding ? loadFundingFile(values.funding) : defaultFunding(settings.FUNDING_CSV);
+  // gaps inside what the run reads (the window and its warm-up), named by file and line
+  const runFrom = from === undefined ? -Infinity : from - featureWarmUpBars(settings) * intervalMs;
+  const used = new Set(series.map((c) => c.symbol));
+  const gaps = loaded.gaps.filter((g) => used.has(g.symbol) && g.firstAfter > runFrom);
+  checkGaps(gaps, intervalMs, settings.MAX_GAP_BARS, allowGaps);
 
   const bar = progressBar('backtest');
   const result = runBacktest({
@@ -77,6 +127,11 @@ export async function run(argv: string[]): Promise<number> {
     from,
     to,
     fundingRates,
+    closeAtEnd: values['close-at-end'] === true,
+    allowGaps,
+    tapeMiss,
+    filters: extraFilters,
+    shortData: 'error',
     // embedded agents, or remote ones replayed from AGENT_TAPE (never live calls in a backtest)
     agents: backtestAgentStage(settings),
     onProgress: (done, total) => bar.update(done, total),
@@ -103,7 +158,26 @@ export async function run(argv: string[]): Promise<number> {
       console.log('\nDenied decisions (stage:rule  count)');
       for (const [rule, n] of denials.slice(0, 8)) console.log(`  ${rule.padEnd(36)} ${n}`);
     }
+    if (result.openTrades.length > 0) {
+      console.log(
+        '\nOpen at the end (marked at the last close; not in the trade statistics; --close-at-end closes them)',
+      );
+      for (const t of result.openTrades) {
+        console.log(
+          `  ${t.symbol.padEnd(10)} ${t.side.padEnd(5)} qty ${t.quantity} entry ${t.entryPrice} mark ${t.markPrice}` +
+            `  unrealised ${t.unrealizedPnl.toFixed(2)}  net ${t.netPnl.toFixed(2)} USDT`,
+        );
+      }
+    }
+    if (result.gaps.length > 0) {
+      console.log(`\nData gaps (${result.gaps.length}, longer than one bar)`);
+      for (const g of result.gaps.slice(0, 10))
+        console.log(`  ${describeGap(gaps.find((x) => x.symbol === g.symbol && x.firstAfter === g.firstAfter) ?? g)}`);
+      if (result.gaps.length > 10) console.log(`  … ${result.gaps.length - 10} more in result.json`);
+    }
   }
+  // warnings go to stderr even with --quiet: the numbers depend on them
+  for (const w of result.warnings) console.error(`warning: ${w}`);
   console.log(`\nwritten: ${written.join(', ')}`);
   return 0;
 }

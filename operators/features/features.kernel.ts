@@ -91,3 +91,13 @@ export class FeatureState implements FeatureValues {
     return true;
   }
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The longest run of missing bars a series may have before it counts as a hole (MAX_GAP_BARS;
+ * 0 = one day of bars at the interval, at least 1). Across a hole indicators start again.
+ */
+export function gapLimitBars(setting: number, intervalMs: number): number {
+  return setting > 0 ? setting : Math.max(1, Math.round(DAY_MS / intervalMs));
+}

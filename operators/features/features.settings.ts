@@ -15,6 +15,12 @@ export const FeatureSettings = z.object({
     100_000,
     'bars of log returns in the realised-volatility estimate used by auto-delever',
   ),
+  MAX_GAP_BARS: int(
+    0,
+    0,
+    1_000_000,
+    'missing bars beyond which a data gap is a hole: backtests refuse it (unless --allow-gaps) and indicators warm up again after it; 0 = one day of bars',
+  ),
 });
 export type FeatureSettings = z.infer<typeof FeatureSettings>;
 

@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import { intervalToMs, type FeatureBar, type PipelineEvent } from '../../pipelines/model/index.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { FeatureState, type FeatureParams } from './features.kernel.ts';
+import { FeatureState, gapLimitBars, type FeatureParams } from './features.kernel.ts';
 import type { FeatureSettings } from './features.settings.ts';
 
 const DAY_MS = 86_400_000;
@@ -18,13 +18,22 @@ export function featureParams(s: FeatureSettings): FeatureParams {
   };
 }
 
+/** Bars of warm-up before the first FeatureBar of a symbol (and again after a hole). */
+export function featureWarmUpBars(s: FeatureSettings): number {
+  return new FeatureState(featureParams(s)).warmUp;
+}
+
 /**
  * Computes ATR, lookback return, realised volatility and 24 h change per symbol.
  * Emits: every input unchanged; after each warm bar, a FeatureBar right after it.
+ * After a hole in a symbol's bars (more than MAX_GAP_BARS missing) its indicators start again
+ * from nothing: no lookback reaches across time with no data.
  * Throws INVARIANT_TIME_BACKWARDS if a symbol's bars go back in time.
  */
 export function features(s: FeatureSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
   const params = featureParams(s);
+  const intervalMs = intervalToMs(s.BAR_INTERVAL);
+  const holeMs = (gapLimitBars(s.MAX_GAP_BARS, intervalMs) + 1) * intervalMs;
   return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
     const states = new Map<string, { state: FeatureState; lastTime: number }>();
     return {
@@ -39,6 +48,7 @@ export function features(s: FeatureSettings): OperatorFunction<PipelineEvent, Pi
         if (e.time <= entry.lastTime) {
           throw new SapphireError('INVARIANT_TIME_BACKWARDS', `${e.symbol} bar at ${e.time} after ${entry.lastTime}`);
         }
+        if (Number.isFinite(entry.lastTime) && e.time - entry.lastTime > holeMs) entry.state = new FeatureState(params);
         entry.lastTime = e.time;
         const v = entry.state;
         if (!v.update(e.high, e.low, e.close)) return;

@@ -43,6 +43,7 @@ const EXIT_REASON: Record<OrderReason, ExitReason> = {
   'trailing-stop': 'trailing-stop',
   'take-profit': 'take-profit',
   liquidation: 'liquidation',
+  'end-of-data': 'end-of-data',
 };
 
 /** quantities are exchange steps ≥ 1e-8; anything smaller is floating dust */

@@ -132,9 +132,13 @@ export interface ProtectIntent {
 
 export type OrderType = 'MARKET' | 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
 
-/** Why an order exists; fills carry it on, and exits map it to an ExitReason. */
-/** 'liquidation': the venue closed the position because margin fell to maintenance (client id `autoclose-…`) */
-export type OrderReason = IntentReason | 'stop' | 'trailing-stop' | 'take-profit' | 'liquidation';
+/**
+ * Why an order exists; fills carry it on, and exits map it to an ExitReason. 'liquidation': the
+ * venue closed the position because margin fell to maintenance (client id `autoclose-…`);
+ * 'end-of-data': the backtest venue settling a position at the last close of its data
+ * (backtests/end-of-data.ts).
+ */
+export type OrderReason = IntentReason | 'stop' | 'trailing-stop' | 'take-profit' | 'liquidation' | 'end-of-data';
 
 /** An order as sent to a venue. */
 export interface Order {

@@ -111,7 +111,7 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     expect(readFileSync(again)).toEqual(readFileSync(tape));
   });
 
-  it('a replay miss is an AGENT_TAPE_MISS fault; call-through fills only the gaps', async () => {
+  it('a replay miss stops the backtest unless skipped (then an AGENT_TAPE_MISS fault); call-through fills only the gaps', async () => {
     const srv = await modelPeer();
     const tape = join(dir, 'c.jsonl');
     const rec = await recordAgentTape(remoteSettings(srv.url, tape, 'record'), series, { backoffBaseMs: 1 });
@@ -119,7 +119,16 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     const kept = lines.slice(0, lines.length >> 1);
     writeFileSync(tape, kept.join('\n') + '\n');
 
-    const r = backtest(remoteSettings(srv.url, tape, 'replay'));
+    // a miss stops a backtest by default (it would run another strategy); skipping is explicit
+    const replay = remoteSettings(srv.url, tape, 'replay');
+    expect(() => backtest(replay)).toThrow(/AGENT_TAPE_MISS: agent (fingpt|lagllama) has no tape reply for BTCUSDT/);
+    const r = runBacktest({
+      settings: replay,
+      series,
+      agents: backtestAgentStage(replay),
+      keepEvents: true,
+      tapeMiss: 'skip',
+    });
     const misses = r.events!.filter((e): e is AgentFault => e.kind === 'agent-fault');
     expect(misses.length).toBeGreaterThan(0);
     for (const m of misses) expect(m.fault).toBe('AGENT_TAPE_MISS');
