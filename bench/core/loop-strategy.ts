@@ -67,6 +67,8 @@ interface Sym {
   lastStopBar: number;
   delevering: boolean;
   inFlight: number;
+  /** notional of the entry in flight, at its decision price */
+  inFlightNotional: number;
   filters: SymbolFilters;
 }
 
@@ -106,6 +108,7 @@ export function runLoopStrategy(
     lastStopBar: Number.NaN,
     delevering: false,
     inFlight: 0,
+    inFlightNotional: 0,
     filters: filters.get(cols.symbol)!,
   }));
   let entryCounter = 0;
@@ -115,6 +118,13 @@ export function runLoopStrategy(
   let drawdown = 0;
   let gross = 0;
   let inFlightCount = 0;
+  let inFlightExposure = 0;
+  const land = (x: Sym): void => {
+    x.inFlight = 0;
+    inFlightCount--;
+    inFlightExposure = inFlightCount === 0 ? 0 : inFlightExposure - x.inFlightNotional;
+    x.inFlightNotional = 0;
+  };
   const stopBars: number[] = [];
   let lockedUntil = -1;
   let bars = 0;
@@ -134,10 +144,7 @@ export function runLoopStrategy(
     const orderReason = reason === 'signal' ? 'exit' : reason === 'end-of-data' ? 'exit' : reason;
     const t = ledger.applyFill(x.name, side === 1 ? 'BUY' : 'SELL', qty, price, fee, time, orderReason);
     changed = true;
-    if (entryKey > 0 && x.inFlight === entryKey) {
-      x.inFlight = 0;
-      inFlightCount--;
-    }
+    if (entryKey > 0 && x.inFlight === entryKey) land(x);
     if (x.trail !== null && entryKey > 0 && x.trail.entryKey === entryKey) {
       x.trail.open = true;
       x.trail.entry = price;
@@ -225,17 +232,11 @@ export function runLoopStrategy(
           if (closing <= 0) continue;
           qty = Math.min(qty, closing);
         } else if (o.maxSlip > 0 && slippageBps(price, o.refPrice) > o.maxSlip) {
-          if (x.inFlight === o.entryKey) {
-            x.inFlight = 0;
-            inFlightCount--;
-          }
+          if (x.inFlight === o.entryKey) land(x);
           if (x.trail !== null && x.trail.entryKey === o.entryKey) x.trail = null;
           continue;
         } else if (!marketQuantity(x.filters, qty, price).ok) {
-          if (x.inFlight === o.entryKey) {
-            x.inFlight = 0;
-            inFlightCount--;
-          }
+          if (x.inFlight === o.entryKey) land(x);
           if (x.trail !== null && x.trail.entryKey === o.entryKey) x.trail = null;
           continue;
         }
@@ -347,6 +348,9 @@ export function runLoopStrategy(
       stopDistance,
       equity,
       grossExposure: gross,
+      pendingExposure: inFlightExposure,
+      marginUsed: gross / s.LEVERAGE,
+      leverage: s.LEVERAGE,
       openPositions: ledger.positions.size + inFlightCount,
       maxPositionRisk: s.MAX_POSITION_RISK,
       maxLeverage: s.MAX_PORTFOLIO_LEVERAGE,
@@ -363,6 +367,8 @@ export function runLoopStrategy(
     const key = ++entryCounter;
     x.inFlight = key;
     inFlightCount++;
+    x.inFlightNotional = finalQty * close;
+    inFlightExposure += x.inFlightNotional;
     x.market.push({
       side: direction,
       qty: finalQty,
