@@ -94,6 +94,7 @@ export function simulatedVenue(
             fee: qty * price * s.TAKER_FEE,
             liquidity: 'taker',
             reason: o.reason,
+            explored: o.explored === true,
           };
           emit(f);
         };
