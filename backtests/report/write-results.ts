@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Settings } from '../../pipelines/settings.ts';
 import { SECRET_SETTING_NAMES } from '../../pipelines/settings-kit.ts';
 import type { BacktestResult } from '../run-backtest.ts';
+import type { SeedsSummary } from '../seeds/seeds.ts';
 
 /** Settings as recorded in a report: every value except secrets (which never leave the process). */
 export function publicSettings(settings: Settings): Record<string, unknown> {
@@ -17,6 +18,8 @@ export interface ResultMeta {
   settings: Settings;
   from?: number;
   to?: number;
+  /** `--seeds N`: the headline figures over N seeds (median, 5–95 % range, each run) */
+  seeds?: SeedsSummary;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -40,6 +43,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     riskStates: result.riskStates,
     trades: result.trades,
     settings: publicSettings(meta.settings),
+    ...(meta.seeds ? { seeds: meta.seeds } : {}),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
@@ -47,7 +51,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
 
 export function tradesCsv(result: BacktestResult): string {
   const head =
-    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason';
+    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason,explored';
   const rows = result.trades.map((t) =>
     [
       t.symbol,
@@ -63,6 +67,7 @@ export function tradesCsv(result: BacktestResult): string {
       t.netPnl,
       t.returnPct * 100,
       t.exitReason,
+      t.explored === true,
     ].join(','),
   );
   return `${[head, ...rows].join('\n')}\n`;

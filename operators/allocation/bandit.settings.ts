@@ -3,7 +3,12 @@ import { int, num, positive } from '../../pipelines/settings-kit.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 
 export const BanditSettings = z.object({
-  BANDIT_EPSILON: num(0.1, 0, 1, 'probability of exploring: trading an arm whose average realised return is negative'),
+  BANDIT_EPSILON: num(
+    0.02,
+    0,
+    1,
+    'probability that a signal episode explores: an arm whose mean realised return is negative is traded anyway (as a probe)',
+  ),
   BANDIT_REWARD_CLIP: positive(0.1, 1, 'a closed trade’s return is clipped to ±this before it updates its arm'),
   BANDIT_MIN_TRADES: int(
     30,

@@ -36,7 +36,7 @@ describe('invariant (a): accounting identity', () => {
   for (const label of ['flat at the end', 'with positions still open at the end'] as const) {
     it(`final equity = initial + realised − fees − funding + unrealised, to 1e-9 (${label})`, async () => {
       // arms judged from their first trade: with these settings the fixture ends flat
-      const settings = activeSettings({ BANDIT_MIN_TRADES: 0 });
+      const settings = activeSettings({ BANDIT_MIN_TRADES: 0, BANDIT_EPSILON: 0.1 });
       let upTo = bars.length;
       if (label !== 'flat at the end') {
         // cut the data one bar before the last trade closes: that position is still open
