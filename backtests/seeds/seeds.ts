@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
 import { SapphireError, type ErrorCode } from '../../pipelines/errors.ts';
-import type { Settings } from '../../pipelines/settings.ts';
+import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import type { BacktestMetrics } from '../report/metrics.ts';
 import type { SeedJob, SeedReply } from './seed-worker.ts';
 
@@ -210,4 +210,20 @@ export async function runSeeds(
     await Promise.all(running.map((w) => w.terminate()));
   }
   return out.sort((a, b) => a.seed - b.seed);
+}
+
+/**
+ * `sapphire tune --seeds N`: the chosen values backtested under SEED … SEED+N−1 over `window`
+ * (the last fold's unseen test window), so a winner's figures come with their spread over seeds.
+ */
+export async function seedsOfChosen(
+  base: Settings,
+  chosen: Record<string, unknown>,
+  series: readonly BarColumns[],
+  window: { from: number; to: number } | undefined,
+  count: number,
+): Promise<SeedsSummary> {
+  const settings = withOverrides(base, chosen, 'the chosen values');
+  const seeds = Array.from({ length: count }, (_, i) => settings.SEED + i);
+  return summarizeSeeds(await runSeeds({ settings, series, from: window?.from, to: window?.to }, seeds));
 }
