@@ -148,6 +148,7 @@ export function simulatedVenue(
             fee,
             liquidity: 'taker',
             reason: o.reason,
+            explored: o.explored === true,
           };
           ledger.applyFill(o.symbol, side, qty, price, fee, time, o.reason);
           emit(f);

@@ -35,6 +35,20 @@ export interface SymbolStats extends GroupStats {
 
 /** Which returns Sharpe/Sortino use: daily at 00:00 UTC, or per bar. */
 export type ReturnsBasis = 'daily' | 'bar';
+/**
+ * Headline figures of one group of trades: `funded` (entries the bandit funded on the arm's
+ * record) or `explored` (bandit explorations: probes of a losing arm, or entries Kelly had no
+ * edge for), so a few probes cannot hide, or pass for, the strategy's real trades.
+ */
+export interface FundingStats {
+  key: 'funded' | 'explored';
+  trades: number;
+  winRate: number;
+  netPnl: number;
+  profitFactor: number;
+  /** median entry notional (USDT) */
+  medianNotional: number;
+}
 
 export interface BacktestMetrics {
   bars: number;
@@ -71,6 +85,8 @@ export interface BacktestMetrics {
   maxMaintenanceMarginPct: number;
   /** trades closed by the venue's liquidation */
   liquidations: number;
+  /** funded trades and explorations apart (TradeClosed.explored) */
+  byFunding: FundingStats[];
 }
 
 export interface MetricsInput {
@@ -129,6 +145,37 @@ function groupStats(key: string, trades: readonly TradeClosed[]): GroupStats {
     netPnl: trades.reduce((s, t) => s + t.netPnl, 0),
     avgReturnPct: trades.length ? mean(trades.map((t) => t.returnPct)) * 100 : Number.NaN,
   };
+}
+
+export function profitFactorOf(trades: readonly TradeClosed[]): number {
+  let won = 0;
+  let lost = 0;
+  for (const t of trades) {
+    if (t.netPnl > 0) won += t.netPnl;
+    else lost -= t.netPnl;
+  }
+  return lost > 0 ? won / lost : won > 0 ? Infinity : Number.NaN;
+}
+
+export function fundingStats(trades: readonly TradeClosed[]): FundingStats[] {
+  return (['funded', 'explored'] as const).map((key) => {
+    const group = trades.filter((t) => (t.explored === true) === (key === 'explored'));
+    const notionals = group.map((t) => t.quantity * t.entryPrice).sort((a, b) => a - b);
+    const mid = notionals.length >> 1;
+    return {
+      key,
+      trades: group.length,
+      winRate: group.length ? group.filter((t) => t.netPnl > 0).length / group.length : Number.NaN,
+      netPnl: group.reduce((s, t) => s + t.netPnl, 0),
+      profitFactor: profitFactorOf(group),
+      medianNotional:
+        notionals.length === 0
+          ? Number.NaN
+          : notionals.length % 2
+            ? notionals[mid]!
+            : (notionals[mid - 1]! + notionals[mid]!) / 2,
+    };
+  });
 }
 
 function groupBy(trades: readonly TradeClosed[], key: (t: TradeClosed) => string): Map<string, TradeClosed[]> {
@@ -278,6 +325,7 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
     maxMarginUsagePct: (input.margin?.maxMarginUsage ?? 0) * 100,
     maxMaintenanceMarginPct: (input.margin?.maxMaintenanceMargin ?? 0) * 100,
     liquidations: trades.filter((t) => t.exitReason === 'liquidation').length,
+    byFunding: fundingStats(trades),
   };
 }
 
@@ -334,5 +382,24 @@ export function formatMetricsTable(m: BacktestMetrics): string {
       ),
     ];
   };
-  return [...lines, ...table('symbol', m.perSymbol), ...table('exit reason', m.exitReasons)].join('\n');
+  return [
+    ...lines,
+    ...table('symbol', m.perSymbol),
+    ...table('exit reason', m.exitReasons),
+    ...fundingTable(m.byFunding),
+  ].join('\n');
+}
+
+/** Funded trades and bandit explorations side by side (the headline figures of each). */
+function fundingTable(groups: readonly FundingStats[] | undefined): string[] {
+  if (groups === undefined || groups.every((g) => g.trades === 0)) return [];
+  const head = `  ${'funding'.padEnd(14)} ${'trades'.padStart(7)} ${'win rate'.padStart(9)} ${'net PnL'.padStart(12)} ${'PF'.padStart(6)} ${'med. notional'.padStart(14)}`;
+  return [
+    '',
+    head,
+    ...groups.map(
+      (g) =>
+        `  ${g.key.padEnd(14)} ${String(g.trades).padStart(7)} ${pct(g.winRate * 100).padStart(9)} ${fmt(g.netPnl).padStart(12)} ${fmt(g.profitFactor).padStart(6)} ${fmt(g.medianNotional).padStart(14)}`,
+    ),
+  ];
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Settings } from '../../pipelines/settings.ts';
 import { SECRET_SETTING_NAMES } from '../../pipelines/settings-kit.ts';
 import type { BacktestResult } from '../run-backtest.ts';
+import type { SeedsSummary } from '../seeds/seeds.ts';
 
 /** Settings as recorded in a report: every value except secrets (which never leave the process). */
 export function publicSettings(settings: Settings): Record<string, unknown> {
@@ -17,6 +18,8 @@ export interface ResultMeta {
   settings: Settings;
   from?: number;
   to?: number;
+  /** `--seeds N`: the headline figures over N seeds (median, 5–95 % range, each run) */
+  seeds?: SeedsSummary;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -45,6 +48,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     warnings: result.warnings,
     warmUpBars: result.warmUpBars,
     settings: publicSettings(meta.settings),
+    ...(meta.seeds ? { seeds: meta.seeds } : {}),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
@@ -57,7 +61,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
  */
 export function tradesCsv(result: BacktestResult): string {
   const head =
-    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason,status';
+    'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason,status,explored';
   const rows = result.trades.map((t) =>
     [
       t.symbol,
@@ -74,6 +78,7 @@ export function tradesCsv(result: BacktestResult): string {
       t.returnPct * 100,
       t.exitReason,
       'closed',
+      t.explored === true,
     ].join(','),
   );
   const open = result.openTrades.map((t) =>
@@ -92,6 +97,7 @@ export function tradesCsv(result: BacktestResult): string {
       t.returnPct * 100,
       '',
       'open',
+      '',
     ].join(','),
   );
   return `${[head, ...rows, ...open].join('\n')}\n`;

@@ -5,7 +5,13 @@ import { createRng, deriveSeed } from '../../pipelines/rng.ts';
 import { FeatureState } from '../../operators/features/features.kernel.ts';
 import { featureParams } from '../../operators/features/features.ts';
 import { momentumDirection } from '../../operators/signals/momentum.kernel.ts';
-import { chooseArm, rewardArm, type ArmStats } from '../../operators/allocation/bandit.kernel.ts';
+import {
+  chooseArm,
+  emptyArm,
+  episodeDraw,
+  rewardArm,
+  type ArmStats,
+} from '../../operators/allocation/bandit.kernel.ts';
 import {
   atrRiskQuantity,
   emptyRecord,
@@ -67,11 +73,17 @@ interface Sym {
   lastStopBar: number;
   delevering: boolean;
   inFlight: number;
+  /** notional of the entry in flight, at its decision price */
+  inFlightNotional: number;
+  /** the entry that opened (or will open) the position was an exploration */
+  explored: boolean;
   filters: SymbolFilters;
 }
 
 export interface LoopResult {
   trades: ClosedTrade[];
+  /** per trade: opened by a bandit exploration */
+  explored: boolean[];
   finalEquity: number;
   bars: number;
 }
@@ -88,6 +100,7 @@ export function runLoopStrategy(
   const ledger = new Ledger(s.INITIAL_BALANCE);
   const record = emptyRecord(s.KELLY_WINDOW_TRADES);
   const trades: ClosedTrade[] = [];
+  const exploredTrades: boolean[] = [];
   const syms: Sym[] = series.map((cols) => ({
     name: cols.symbol,
     cols,
@@ -100,12 +113,14 @@ export function runLoopStrategy(
     stop: null,
     tp: null,
     trail: null,
-    arm: { pulls: 0, rewardSum: 0 },
+    arm: emptyArm(s.BANDIT_WINDOW_TRADES),
     armOpen: null,
     stopDistanceAtEntry: 0,
     lastStopBar: Number.NaN,
     delevering: false,
     inFlight: 0,
+    inFlightNotional: 0,
+    explored: false,
     filters: filters.get(cols.symbol)!,
   }));
   let entryCounter = 0;
@@ -115,6 +130,13 @@ export function runLoopStrategy(
   let drawdown = 0;
   let gross = 0;
   let inFlightCount = 0;
+  let inFlightExposure = 0;
+  const land = (x: Sym): void => {
+    x.inFlight = 0;
+    inFlightCount--;
+    inFlightExposure = inFlightCount === 0 ? 0 : inFlightExposure - x.inFlightNotional;
+    x.inFlightNotional = 0;
+  };
   const stopBars: number[] = [];
   let lockedUntil = -1;
   let bars = 0;
@@ -134,10 +156,7 @@ export function runLoopStrategy(
     const orderReason = reason === 'signal' ? 'exit' : reason === 'end-of-data' ? 'exit' : reason;
     const t = ledger.applyFill(x.name, side === 1 ? 'BUY' : 'SELL', qty, price, fee, time, orderReason);
     changed = true;
-    if (entryKey > 0 && x.inFlight === entryKey) {
-      x.inFlight = 0;
-      inFlightCount--;
-    }
+    if (entryKey > 0 && x.inFlight === entryKey) land(x);
     if (x.trail !== null && entryKey > 0 && x.trail.entryKey === entryKey) {
       x.trail.open = true;
       x.trail.entry = price;
@@ -145,6 +164,7 @@ export function runLoopStrategy(
     }
     if (t === null) return;
     trades.push(t);
+    exploredTrades.push(x.explored);
     const net = t.pnl - t.fees - t.funding;
     if (x.armOpen !== null) rewardArm(x.armOpen, net / (t.entryPrice * t.quantity), s.BANDIT_REWARD_CLIP);
     if (x.stopDistanceAtEntry > 0) recordTrade(record, net / (t.quantity * x.stopDistanceAtEntry));
@@ -225,17 +245,11 @@ export function runLoopStrategy(
           if (closing <= 0) continue;
           qty = Math.min(qty, closing);
         } else if (o.maxSlip > 0 && slippageBps(price, o.refPrice) > o.maxSlip) {
-          if (x.inFlight === o.entryKey) {
-            x.inFlight = 0;
-            inFlightCount--;
-          }
+          if (x.inFlight === o.entryKey) land(x);
           if (x.trail !== null && x.trail.entryKey === o.entryKey) x.trail = null;
           continue;
         } else if (!marketQuantity(x.filters, qty, price).ok) {
-          if (x.inFlight === o.entryKey) {
-            x.inFlight = 0;
-            inFlightCount--;
-          }
+          if (x.inFlight === o.entryKey) land(x);
           if (x.trail !== null && x.trail.entryKey === o.entryKey) x.trail = null;
           continue;
         }
@@ -315,24 +329,31 @@ export function runLoopStrategy(
       }
       continue;
     }
-    const choice = chooseArm(x.arm, s.BANDIT_EPSILON, rng());
+    const draw = episodeDraw(x.arm, time, barMs, rng);
+    const choice = chooseArm(x.arm, s.BANDIT_EPSILON, draw, s.BANDIT_MIN_TRADES);
     if (!choice.take) continue;
     x.armOpen = x.arm;
     if (!(equity > 0)) continue;
     const stopDistance = initialStopDistance(f.atr, s.ATR_STOP_MULTIPLE);
     if (!(stopDistance > 0)) continue;
+    // an exploration gets BANDIT_PROBE_SHARE of the normal size, at least the exchange minimum
+    const share = choice.explored ? s.BANDIT_PROBE_SHARE : 1;
+    let explored = choice.explored;
     let qty: number;
-    if (choice.explored) qty = minimumMarketQuantity(x.filters, close);
-    else if (s.SIZING_MODE === 'kelly') {
+    if (s.SIZING_MODE === 'kelly') {
       const fr = kellyFraction(
         kellyEstimate(record, s.EXPECTED_WIN_RATE, s.REWARD_TO_RISK, s.KELLY_PRIOR_TRADES),
         s.KELLY_FRACTION,
         s.KELLY_FRACTION_CAP,
       );
-      if (!(fr > 0)) continue;
-      qty = (fr * equity) / close;
-    } else if (s.SIZING_MODE === 'fixed') qty = (s.NOTIONAL_FRACTION * equity) / close;
-    else qty = atrRiskQuantity(equity, s.RISK_PER_TRADE, stopDistance);
+      if (!(fr > 0)) {
+        if (!(draw < s.BANDIT_EPSILON) && !explored) continue;
+        explored = true;
+      }
+      qty = (Math.max(0, fr) * equity * share) / close;
+    } else if (s.SIZING_MODE === 'fixed') qty = (s.NOTIONAL_FRACTION * equity * share) / close;
+    else qty = atrRiskQuantity(equity, s.RISK_PER_TRADE, stopDistance) * share;
+    if (explored) qty = Math.max(qty, minimumMarketQuantity(x.filters, close));
     const sized = marketQuantity(x.filters, qty, close);
     if (!sized.ok) continue;
     x.stopDistanceAtEntry = stopDistance;
@@ -347,6 +368,9 @@ export function runLoopStrategy(
       stopDistance,
       equity,
       grossExposure: gross,
+      pendingExposure: inFlightExposure,
+      marginUsed: gross / s.LEVERAGE,
+      leverage: s.LEVERAGE,
       openPositions: ledger.positions.size + inFlightCount,
       maxPositionRisk: s.MAX_POSITION_RISK,
       maxLeverage: s.MAX_PORTFOLIO_LEVERAGE,
@@ -361,8 +385,11 @@ export function runLoopStrategy(
       finalQty = q.quantity;
     }
     const key = ++entryCounter;
+    x.explored = explored;
     x.inFlight = key;
     inFlightCount++;
+    x.inFlightNotional = finalQty * close;
+    inFlightExposure += x.inFlightNotional;
     x.market.push({
       side: direction,
       qty: finalQty,
@@ -379,5 +406,5 @@ export function runLoopStrategy(
     x.stop = { side: -direction as 1 | -1, price: stop, reason: 'stop' };
     x.tp = { side: -direction as 1 | -1, price: tp };
   }
-  return { trades, finalEquity: ledger.balance + ledger.unrealized(), bars };
+  return { trades, explored: exploredTrades, finalEquity: ledger.balance + ledger.unrealized(), bars };
 }

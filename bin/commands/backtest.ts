@@ -14,6 +14,13 @@ import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
+import {
+  formatSeedsTable,
+  headlineOf,
+  runSeeds,
+  summarizeSeeds,
+  type SeedsSummary,
+} from '../../backtests/seeds/seeds.ts';
 
 const USAGE = `usage: sapphire backtest [options] [NAME=VALUE ...]
 
@@ -41,6 +48,8 @@ options:
   --dotenv PATH        settings file (default .env)
   --out DIR           where result.json, trades.csv and equity.csv go (default out/backtest)
   --html              also write report.html (charts, no network needed)
+  --seeds N           also run SEED+1 … SEED+N−1 in worker threads and report the median and the
+                      5–95 % range of each headline figure over the N seeds (result.json "seeds")
   --quiet             no terminal report, only the written paths
   NAME=VALUE          any setting, e.g. MOMENTUM_THRESHOLD=0.5 SIZING_MODE=fixed`;
 
@@ -70,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       dotenv: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'boolean' },
+      seeds: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +104,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const allowGaps = values['allow-gaps'] === true;
   const extraFilters = values.filters !== undefined ? loadFiltersFile(values.filters) : undefined;
+  const seedCount = values.seeds === undefined ? 1 : Number(values.seeds);
+  if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 10_000)
+    throw new SapphireError(
+      'CLI_USAGE',
+      `--seeds ${JSON.stringify(values.seeds)}: expected a whole number from 1 to 10000`,
+    );
 
   // symbols asked for explicitly must exist; the default list is narrowed to what the data has
   const explicit = values.symbols !== undefined || 'SYMBOLS' in overrides;
@@ -138,8 +154,15 @@ export async function run(argv: string[]): Promise<number> {
   });
   bar.done();
 
+  let seeds: SeedsSummary | undefined;
+  if (seedCount > 1) {
+    const others = Array.from({ length: seedCount - 1 }, (_, i) => settings.SEED + 1 + i);
+    const runs = await runSeeds({ settings, series, from, to, fundingRates }, others);
+    seeds = summarizeSeeds([headlineOf(settings.SEED, result.metrics), ...runs]);
+  }
+
   const outDir = resolve(values.out ?? 'out/backtest');
-  const meta = { dataDir, settings, from, to, series };
+  const meta = { dataDir, settings, from, to, series, seeds };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
     'trades.csv': tradesCsv(result),
@@ -175,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`  ${describeGap(gaps.find((x) => x.symbol === g.symbol && x.firstAfter === g.firstAfter) ?? g)}`);
       if (result.gaps.length > 10) console.log(`  … ${result.gaps.length - 10} more in result.json`);
     }
+    if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
   }
   // warnings go to stderr even with --quiet: the numbers depend on them
   for (const w of result.warnings) console.error(`warning: ${w}`);

@@ -18,6 +18,7 @@ import { luckVerdict, type StudyLuck } from '../../research/trial-returns.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
+import { formatSeedsTable, seedsOfChosen } from '../../backtests/seeds/seeds.ts';
 
 const USAGE = `usage: sapphire tune [options] [NAME=VALUE ...]
 
@@ -40,6 +41,8 @@ options:
   --study NAME         study name (default: derived from the search, so re-running resumes it)
   --lease-ms MS        a running trial silent this long is taken over by another worker (default 60000)
   --seed N             sampler seed (default SEED)
+  --seeds N            backtest the chosen values on the last test window under SEED … SEED+N−1
+                       (worker threads): median and 5–95 % range of each headline figure
   --data DIR --symbols A,B --from YYYY-MM-DD --to YYYY-MM-DD   the bars (as in sapphire backtest)
   --dotenv PATH        settings file read for the base settings (default .env)
   --write-env[=PATH]   write the chosen values into PATH (default: the env file), keeping every
@@ -244,6 +247,7 @@ export async function run(rawArgv: string[]): Promise<number> {
       'lease-ms': { type: 'string' },
       'worker-id': { type: 'string' },
       seed: { type: 'string' },
+      seeds: { type: 'string' },
       data: { type: 'string' },
       symbols: { type: 'string' },
       from: { type: 'string' },
@@ -285,6 +289,7 @@ export async function run(rawArgv: string[]): Promise<number> {
   const workers = intFlag('workers', values.workers, 0) ?? base.TUNE_WORKERS;
   const seed = intFlag('seed', values.seed, 0) ?? file.seed ?? base.SEED;
   const leaseMs = intFlag('lease-ms', values['lease-ms'], 50) ?? 60_000;
+  const seedRuns = intFlag('seeds', values.seeds, 1) ?? 1;
   let trainRatio = file.trainRatio ?? 3;
   if (values['train-ratio'] !== undefined) {
     trainRatio = Number(values['train-ratio']);
@@ -392,13 +397,17 @@ export async function run(rawArgv: string[]): Promise<number> {
     );
   }
 
+  const seeds =
+    chosen && seedRuns > 1 ? await seedsOfChosen(base, chosen, series, report.folds.at(-1)?.test, seedRuns) : undefined;
+  if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
+
   if (values.out) {
     const outDir = resolve(values.out);
     mkdirSync(outDir, { recursive: true });
     const json = join(outDir, 'tune.json');
     writeFileSync(
       json,
-      `${JSON.stringify({ study, storage: storage.description, dataDir, symbols, space, ...report }, null, 2)}\n`,
+      `${JSON.stringify({ study, storage: storage.description, dataDir, symbols, space, ...report, ...(seeds ? { seeds } : {}) }, null, 2)}\n`,
     );
     const written = [json];
     if (values.html) {

@@ -414,7 +414,14 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
   const arraySections = Object.entries(metrics)
     .filter(([, v]) => Array.isArray(v))
     .map(([k, v]) => {
-      const label = k === 'perSymbol' ? 'Per symbol' : k === 'exitReasons' ? 'Exit reasons' : humanizeKey(k);
+      const label =
+        k === 'perSymbol'
+          ? 'Per symbol'
+          : k === 'exitReasons'
+            ? 'Exit reasons'
+            : k === 'byFunding'
+              ? 'Funded trades and bandit explorations'
+              : humanizeKey(k);
       return `<section id="${escapeHtml(k)}"><h2>${escapeHtml(label)}</h2><div class="scroll">${genericTable(v as Record<string, unknown>[], { key: k === 'perSymbol' ? 'Symbol' : k === 'exitReasons' ? 'Exit reason' : 'Key' })}</div></section>`;
     })
     .join('\n');

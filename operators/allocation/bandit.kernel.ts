@@ -1,29 +1,70 @@
-/** Running statistics of one bandit arm (symbol × signal source). */
+/**
+ * Running statistics of one bandit arm (symbol × signal source) over its most recent trades:
+ * a ring of clipped returns and their running sum, so old regimes leave the estimate.
+ */
 export interface ArmStats {
+  /** closed trades ever recorded */
   pulls: number;
+  /** Σ of the clipped returns inside the window */
   rewardSum: number;
+  readonly ring: Float64Array;
+  /** time of the arm's last entry decision, and the draw its signal episode got */
+  lastDecision: number;
+  draw: number;
 }
 
+export function emptyArm(window: number): ArmStats {
+  return {
+    pulls: 0,
+    rewardSum: 0,
+    ring: new Float64Array(Math.max(1, window)),
+    lastDecision: Number.NEGATIVE_INFINITY,
+    draw: 0,
+  };
+}
+
+/**
+ * One random draw per signal episode. Consensus repeats an entry decision on every bar the
+ * signal holds while flat, so a per-decision draw would explore a losing arm on almost every
+ * episode (1 − 0.9¹⁰ = 65 % of 10-bar episodes at ε = 0.1). Decisions on consecutive bars share
+ * the episode's first draw; a closed trade (rewardArm) starts a new episode.
+ */
+export function episodeDraw(a: ArmStats, time: number, barMs: number, next: () => number): number {
+  if (!(time - a.lastDecision <= barMs)) a.draw = next();
+  a.lastDecision = time;
+  return a.draw;
+}
+
+/** Mean clipped return over the window (0 before any trade). */
 export function armMean(a: ArmStats): number {
-  return a.pulls === 0 ? 0 : a.rewardSum / a.pulls;
+  const n = Math.min(a.pulls, a.ring.length);
+  return n === 0 ? 0 : a.rewardSum / n;
 }
 
 /** Adds a closed trade's return, clipped to ±clip so one outlier cannot own the arm. */
 export function rewardArm(a: ArmStats, tradeReturn: number, clip: number): void {
+  const r = Math.max(-clip, Math.min(clip, tradeReturn));
+  const slot = a.pulls % a.ring.length;
+  if (a.pulls >= a.ring.length) a.rewardSum -= a.ring[slot]!;
+  a.ring[slot] = r;
+  a.rewardSum += r;
   a.pulls++;
-  a.rewardSum += Math.max(-clip, Math.min(clip, tradeReturn));
+  a.lastDecision = Number.NEGATIVE_INFINITY;
+  // once per lap, re-add the window so rounding from the subtractions cannot build up
+  if (slot === a.ring.length - 1) a.rewardSum = a.ring.reduce((sum, x) => sum + x, 0);
 }
 
 export type ArmChoice = { take: true; explored: boolean } | { take: false; mean: number };
 
 /**
- * Epsilon-greedy over the binary choice "fund this arm now or not": an untried arm or one with a
- * non-negative mean realised return is funded (exploit); a losing arm is funded only with
- * probability ε (explore), so it can still prove itself without draining capital.
+ * Epsilon-greedy over the binary choice "fund this arm now or not". An arm is judged only once it
+ * has `minTrades` closed trades: before that its mean is noise (one early loss used to condemn an
+ * arm for good). A judged arm with a non-negative windowed mean is funded (exploit); a losing one
+ * only with probability ε (explore), so it can still prove itself without draining capital.
  */
-export function chooseArm(a: ArmStats, epsilon: number, draw: number): ArmChoice {
+export function chooseArm(a: ArmStats, epsilon: number, draw: number, minTrades: number): ArmChoice {
   const mean = armMean(a);
-  if (a.pulls === 0 || mean >= 0) return { take: true, explored: false };
+  if (a.pulls < minTrades || mean >= 0) return { take: true, explored: false };
   if (draw < epsilon) return { take: true, explored: true };
   return { take: false, mean };
 }

@@ -1,16 +1,21 @@
 import type { OperatorFunction } from 'rxjs';
 import type { AllocatedDecision, Denied, PipelineEvent } from '../../pipelines/model/index.ts';
+import { intervalToMs } from '../../pipelines/model/index.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { createRng, deriveSeed } from '../../pipelines/rng.ts';
-import { chooseArm, rewardArm, type ArmStats } from './bandit.kernel.ts';
+import { chooseArm, emptyArm, episodeDraw, rewardArm, type ArmStats } from './bandit.kernel.ts';
 import type { BanditSettings } from './bandit.settings.ts';
 
 /**
  * Epsilon-greedy allocation over arms (symbol × signal source), rewarded with the realised net
- * return of each closed trade. Entry decisions become AllocatedDecision (share 1) or a Denied
- * naming the losing arm; exit decisions pass untouched. Randomness is seeded per subscription.
+ * return of each closed trade (windowed, judged after BANDIT_MIN_TRADES). Entry decisions become
+ * AllocatedDecision — share 1 when funded, BANDIT_PROBE_SHARE when explored — or a Denied naming
+ * the losing arm; exit decisions pass untouched. Randomness is seeded per subscription.
  */
-export function banditAllocation(s: BanditSettings & { SEED: number }): OperatorFunction<PipelineEvent, PipelineEvent> {
+export function banditAllocation(
+  s: BanditSettings & { SEED: number; BAR_INTERVAL: string },
+): OperatorFunction<PipelineEvent, PipelineEvent> {
+  const barMs = intervalToMs(s.BAR_INTERVAL);
   return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
     const rng = createRng(deriveSeed(s.SEED, 'bandit'));
     /** arms by symbol, then source (no key strings built on the per-bar path) */
@@ -21,7 +26,8 @@ export function banditAllocation(s: BanditSettings & { SEED: number }): Operator
       let bySource = arms.get(symbol);
       if (bySource === undefined) arms.set(symbol, (bySource = new Map()));
       let a = bySource.get(source);
-      if (a === undefined) bySource.set(source, (a = { pulls: 0, rewardSum: 0, name: `${symbol}:${source}` }));
+      if (a === undefined)
+        bySource.set(source, (a = { ...emptyArm(s.BANDIT_WINDOW_TRADES), name: `${symbol}:${source}` }));
       return a;
     };
     return {
@@ -38,7 +44,8 @@ export function banditAllocation(s: BanditSettings & { SEED: number }): Operator
         }
         emit(e);
         const arm = stats(e.symbol, e.source);
-        const choice = chooseArm(arm, s.BANDIT_EPSILON, rng());
+        const draw = episodeDraw(arm, e.time, barMs, rng);
+        const choice = chooseArm(arm, s.BANDIT_EPSILON, draw, s.BANDIT_MIN_TRADES);
         if (!choice.take) {
           const denied: Denied = {
             kind: 'denied',
@@ -60,8 +67,9 @@ export function banditAllocation(s: BanditSettings & { SEED: number }): Operator
           time: e.time,
           decision: e,
           arm: arm.name,
-          share: 1,
+          share: choice.explored ? s.BANDIT_PROBE_SHARE : 1,
           explored: choice.explored,
+          mayExplore: draw < s.BANDIT_EPSILON,
         };
         emit(out);
       },

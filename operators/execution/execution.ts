@@ -39,6 +39,7 @@ export function execution(s: ExecutionSettings, deps: ExecutionDeps): OperatorFu
             refPrice: e.refPrice,
             maxSlippageBps: e.reduceOnly ? 0 : deps.maxSlippageBps,
             reason: e.reason,
+            explored: e.explored === true,
           });
         } else if (e.kind === 'protect') {
           const side = e.positionSide === 'LONG' ? 'SELL' : 'BUY';

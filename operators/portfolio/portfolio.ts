@@ -32,6 +32,8 @@ export function portfolio(
     const ledger = new Ledger(s.INITIAL_BALANCE);
     let changed = true;
     let lastTime = -Infinity;
+    /** symbols whose open position a bandit exploration opened (the flag rides on the entry fill) */
+    const explored = new Set<string>();
 
     return {
       next(e) {
@@ -40,6 +42,10 @@ export function portfolio(
             emit(e);
             const t = ledger.applyFill(e.symbol, e.side, e.quantity, e.price, e.fee, e.time, e.reason);
             changed = true;
+            if (e.reason === 'entry' && t === null) {
+              if (e.explored === true) explored.add(e.symbol);
+              else explored.delete(e.symbol);
+            }
             if (t !== null) {
               const netPnl = t.pnl - t.fees - t.funding;
               const closed: TradeClosed = {
@@ -57,6 +63,7 @@ export function portfolio(
                 netPnl,
                 returnPct: netPnl / (t.entryPrice * t.quantity),
                 exitReason: t.exitReason,
+                explored: explored.delete(t.symbol),
               };
               emit(closed);
             }

@@ -13,6 +13,7 @@ import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { clientOrderId, decisionSeq } from '../execution/client-order-id.ts';
 import { marketQuantity } from '../execution/precision.kernel.ts';
 import type { ExecutionSettings } from '../execution/execution.settings.ts';
+import type { PortfolioSettings } from '../portfolio/portfolio.settings.ts';
 import { checkEntry, stopOutsInWindow } from './risk.kernel.ts';
 import type { RiskSettings } from './risk.settings.ts';
 
@@ -31,7 +32,7 @@ export interface RiskDeps {
  * own reduce-only intents.
  */
 export function risk(
-  s: RiskSettings & ExecutionSettings & { BAR_INTERVAL: string },
+  s: RiskSettings & ExecutionSettings & Pick<PortfolioSettings, 'LEVERAGE'> & { BAR_INTERVAL: string },
   deps: RiskDeps,
 ): OperatorFunction<PipelineEvent, PipelineEvent> {
   const barMs = intervalToMs(s.BAR_INTERVAL);
@@ -44,6 +45,7 @@ export function risk(
     const flattening = new Set<string>();
     let equity = 0;
     let grossExposure = 0;
+    let marginUsed = 0;
     let drawdown = 0;
     let positions: readonly PositionView[] = [];
     let time = 0;
@@ -51,8 +53,19 @@ export function risk(
     const lastStopBar = new Map<string, number>();
     const stopBars: number[] = [];
     let lockedUntilBar = -1;
-    /** entries sent but not yet filled or rejected: a second one must not stack on top */
-    const inFlight = new Map<string, string>();
+    /**
+     * Entries approved but not yet in the books, by symbol: a second one must not stack on top,
+     * and their notional counts against the leverage cap and the margin until a portfolio
+     * snapshot includes them (a fill arrives before the snapshot that books it).
+     */
+    const inFlight = new Map<string, { clientOrderId: string; notional: number; filled: boolean }>();
+    let pendingExposure = 0;
+    const settle = (symbol: string): void => {
+      const p = inFlight.get(symbol);
+      if (p === undefined) return;
+      inFlight.delete(symbol);
+      pendingExposure = inFlight.size === 0 ? 0 : pendingExposure - p.notional;
+    };
 
     const held = (symbol: string): PositionView | undefined => {
       for (const p of positions) if (p.symbol === symbol) return p;
@@ -124,8 +137,11 @@ export function risk(
           ? deny(i, 'operator-halt', 'trading halted by an operator: exits only')
           : deny(i, 'drawdown-halt', 'drawdown reached MAX_DRAWDOWN: exits only', drawdown, s.MAX_DRAWDOWN);
       }
-      if (inFlight.has(i.symbol)) return deny(i, 'entry-in-flight', 'an entry for this symbol is not yet filled');
-      if (held(i.symbol) !== undefined) return deny(i, 'already-positioned', 'the symbol already has a position');
+      const pending = inFlight.get(i.symbol);
+      if (pending !== undefined && !pending.filled)
+        return deny(i, 'entry-in-flight', 'an entry for this symbol is not yet filled');
+      if (pending !== undefined || held(i.symbol) !== undefined)
+        return deny(i, 'already-positioned', 'the symbol already has a position');
       if (bar <= lockedUntilBar) {
         return deny(i, 'stoploss-guard', 'too many stop-outs in the window: entries locked', lockedUntilBar - bar, 0);
       }
@@ -140,6 +156,9 @@ export function risk(
         stopDistance: i.stopDistance,
         equity,
         grossExposure,
+        pendingExposure,
+        marginUsed,
+        leverage: s.LEVERAGE,
         openPositions: positions.length + inFlight.size,
         maxPositionRisk: s.MAX_POSITION_RISK,
         maxLeverage: s.MAX_PORTFOLIO_LEVERAGE,
@@ -156,7 +175,9 @@ export function risk(
         if (!q.ok) return deny(i, 'exchange-filter', `after ${check.notes.join(', ')}: ${q.reason}`);
         quantity = q.quantity;
       }
-      inFlight.set(i.symbol, i.clientOrderId);
+      const notional = quantity * i.refPrice;
+      inFlight.set(i.symbol, { clientOrderId: i.clientOrderId, notional, filled: false });
+      pendingExposure += notional;
       emit(quantity === i.quantity ? i : { ...i, quantity });
     };
 
@@ -168,6 +189,9 @@ export function risk(
             time = e.time;
             equity = e.equity;
             grossExposure = e.grossExposure;
+            marginUsed = e.marginUsed;
+            // filled entries are in these books now: stop counting them as in flight
+            for (const [symbol, p] of inFlight) if (p.filled) settle(symbol);
             drawdown = e.drawdown;
             positions = e.positions;
             if (state !== 'HALTED' && drawdown >= s.MAX_DRAWDOWN) {
@@ -222,13 +246,15 @@ export function risk(
             );
             return;
           }
-          case 'fill':
+          case 'fill': {
             emit(e);
-            if (inFlight.get(e.symbol) === e.clientOrderId) inFlight.delete(e.symbol);
+            const p = inFlight.get(e.symbol);
+            if (p !== undefined && p.clientOrderId === e.clientOrderId) p.filled = true;
             return;
+          }
           case 'order-rejected':
             emit(e);
-            if (inFlight.get(e.symbol) === e.clientOrderId) inFlight.delete(e.symbol);
+            if (inFlight.get(e.symbol)?.clientOrderId === e.clientOrderId) settle(e.symbol);
             return;
           case 'trade-closed': {
             emit(e);

@@ -67,20 +67,26 @@ export function sizing(
       const stopDistance = initialStopDistance(d.features.atr, s.ATR_STOP_MULTIPLE);
       if (!(stopDistance > 0)) return deny(d, 'no-stop-distance', `ATR ${d.features.atr} gives no stop distance`);
       let quantity: number;
-      if (a.explored) {
-        // an exploration is a probe: the smallest order the exchange takes, enough to learn from
-        quantity = minimumMarketQuantity(filters, d.price);
-      } else if (s.SIZING_MODE === 'kelly') {
+      let explored = a.explored;
+      if (s.SIZING_MODE === 'kelly') {
         const est = kellyEstimate(record, s.EXPECTED_WIN_RATE, s.REWARD_TO_RISK, s.KELLY_PRIOR_TRADES);
         const fraction = kellyFraction(est, s.KELLY_FRACTION, s.KELLY_FRACTION_CAP);
-        if (!(fraction > 0))
-          return deny(d, 'no-edge', 'fractional Kelly is not positive: no measured edge', est.full, 0);
-        quantity = (fraction * equity * a.share) / d.price;
+        if (!(fraction > 0)) {
+          // no measured edge: only an exploring episode trades (a probe), so Kelly keeps learning
+          // and can find an edge again instead of sizing to zero for good
+          if (a.mayExplore !== true && !explored)
+            return deny(d, 'no-edge', 'fractional Kelly is not positive: no measured edge', est.full, 0);
+          explored = true;
+        }
+        quantity = (Math.max(0, fraction) * equity * a.share) / d.price;
       } else if (s.SIZING_MODE === 'fixed') {
         quantity = (s.NOTIONAL_FRACTION * equity * a.share) / d.price;
       } else {
         quantity = atrRiskQuantity(equity, s.RISK_PER_TRADE, stopDistance) * a.share;
       }
+      // an exploration is a probe (its share of the normal size) and never less than the exchange
+      // takes, so it is placed even when the normal size is nothing (Kelly without an edge)
+      if (explored) quantity = Math.max(quantity, minimumMarketQuantity(filters, d.price));
       const q = marketQuantity(filters, quantity, d.price);
       if (!q.ok) return deny(d, 'exchange-filter', q.reason, quantity, filters.marketMinQty);
       stopDistanceAtEntry.set(d.symbol, stopDistance);
@@ -96,6 +102,7 @@ export function sizing(
         reason: 'entry',
         refPrice: d.price,
         stopDistance,
+        explored,
       };
       emit(intent);
     };

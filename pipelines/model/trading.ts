@@ -91,6 +91,11 @@ export interface AllocatedDecision {
   /** 0..1 multiplier on the sizing budget */
   readonly share: number;
   readonly explored: boolean;
+  /**
+   * the signal episode drew an exploration (draw < BANDIT_EPSILON), whatever the arm's record:
+   * sizing may then place an entry it would otherwise refuse (Kelly without an edge) as a probe
+   */
+  readonly mayExplore?: boolean;
 }
 
 export type IntentReason = 'entry' | 'exit' | 'delever' | 'halt-flatten';
@@ -111,6 +116,8 @@ export interface OrderIntent {
   readonly refPrice: number;
   /** the initial stop distance (price units) the size was computed for, 0 for exits */
   readonly stopDistance: number;
+  /** an entry the bandit funded as an exploration (a probe of a losing arm) */
+  readonly explored?: boolean;
 }
 
 /** Protective exit orders for an open position (stop and take-profit), replacing earlier ones. */
@@ -156,6 +163,8 @@ export interface Order {
   /** worst acceptable fill vs refPrice in bps (slippage guard); 0 = no limit */
   readonly maxSlippageBps: number;
   readonly reason: OrderReason;
+  /** carried from the entry intent: a bandit exploration */
+  readonly explored?: boolean;
 }
 
 export type ExitReason =
@@ -180,6 +189,8 @@ export interface Fill {
   readonly fee: number;
   readonly liquidity: 'maker' | 'taker';
   readonly reason: OrderReason;
+  /** carried from the order: an entry the bandit funded as an exploration */
+  readonly explored?: boolean;
 }
 
 /** A venue refused or cancelled an order (filters, slippage guard, reduce-only with no position …). */
@@ -255,4 +266,9 @@ export interface TradeClosed {
   /** netPnl / entry notional */
   readonly returnPct: number;
   readonly exitReason: ExitReason;
+  /**
+   * the position was opened by a bandit exploration (a probe of a losing arm), not funded on its
+   * merits; the report shows these apart. Absent when the venue does not carry the flag.
+   */
+  readonly explored?: boolean;
 }

@@ -12,6 +12,14 @@ describe('the hand-written loop and the pipeline', () => {
     ['fixed sizing', {}],
     ['Kelly sizing with exploration', { SIZING_MODE: 'kelly', BANDIT_EPSILON: 0.3 }],
     [
+      'fixed sizing, arms judged early (probes at a share of the size)',
+      { BANDIT_EPSILON: 0.5, BANDIT_MIN_TRADES: 2, BANDIT_WINDOW_TRADES: 4, BANDIT_PROBE_SHARE: 0.3 },
+    ],
+    [
+      'Kelly without an edge (probes on exploring episodes)',
+      { SIZING_MODE: 'kelly', BANDIT_EPSILON: 0.5, KELLY_PRIOR_TRADES: 0, BANDIT_MIN_TRADES: 3 },
+    ],
+    [
       'ATR sizing, trailing and delever',
       { SIZING_MODE: 'atr', VOLATILITY_DELEVER_THRESHOLD: 0.6, TRAILING_STOP_BUFFER: 0.003 },
     ],
@@ -27,10 +35,27 @@ describe('the hand-written loop and the pipeline', () => {
       );
       expect(pipelineTrades.length).toBeGreaterThan(3);
       expect(
-        loop.trades.map((t) => [t.symbol, t.side, t.closedAt, round(t.exitPrice), round(t.quantity), t.exitReason]),
+        loop.trades.map((t, i) => [
+          t.symbol,
+          t.side,
+          t.closedAt,
+          round(t.exitPrice),
+          round(t.quantity),
+          t.exitReason,
+          loop.explored[i],
+        ]),
       ).toEqual(
-        pipelineTrades.map((t) => [t.symbol, t.side, t.time, round(t.exitPrice), round(t.quantity), t.exitReason]),
+        pipelineTrades.map((t) => [
+          t.symbol,
+          t.side,
+          t.time,
+          round(t.exitPrice),
+          round(t.quantity),
+          t.exitReason,
+          t.explored,
+        ]),
       );
+      if (label.includes('probes')) expect(pipelineTrades.some((t) => t.explored)).toBe(true);
     });
   }
 });

@@ -1,0 +1,49 @@
+/**
+ * A worker thread for `--seeds`: it holds one backtest's inputs and answers each seed it is sent
+ * with that run's headline figures.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { backtestAgentStage } from '../../agents/build-agents.ts';
+import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
+import { parseSettings, withOverrides } from '../../pipelines/settings.ts';
+import { isSapphireError, type ErrorCode } from '../../pipelines/errors.ts';
+import { runBacktest } from '../run-backtest.ts';
+import { headlineOf, type SeedHeadline } from './seeds.ts';
+
+export interface SeedJob {
+  settings: Record<string, unknown>;
+  series: BarColumns[];
+  from?: number;
+  to?: number;
+  fundingRates?: FundingRate[];
+}
+
+export type SeedReply =
+  | { ready: true }
+  | { seed: number; ok: true; headline: SeedHeadline }
+  | { seed: number; ok: false; error: string; code?: ErrorCode };
+
+const job = workerData as SeedJob;
+const port = parentPort!;
+const base = parseSettings(job.settings);
+port.on('message', (seed: number) => {
+  try {
+    const settings = withOverrides(base, { SEED: seed }, '--seeds');
+    const result = runBacktest({
+      settings,
+      series: job.series,
+      from: job.from,
+      to: job.to,
+      fundingRates: job.fundingRates,
+      agents: backtestAgentStage(settings),
+    });
+    port.postMessage({ seed, ok: true, headline: headlineOf(seed, result.metrics) } satisfies SeedReply);
+  } catch (error) {
+    // a coded error keeps its code across the thread (the message already starts with it)
+    const reply: SeedReply = isSapphireError(error)
+      ? { seed, ok: false, error: error.message.slice(error.code.length + 2), code: error.code }
+      : { seed, ok: false, error: error instanceof Error ? error.message : String(error) };
+    port.postMessage(reply);
+  }
+});
+port.postMessage({ ready: true } satisfies SeedReply);
