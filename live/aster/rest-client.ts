@@ -233,12 +233,19 @@ export class AsterRestClient {
     return r.serverTime;
   }
 
-  /** measures the offset between the exchange clock and ours (midpoint of the round trip) */
+  /**
+   * Measures the offset between the exchange clock and ours (midpoint of the round trip); V1
+   * timestamps and V3 nonces follow it. Call it before the first signed request; the client
+   * calls it again on a clock error (-1021 / -4225), whichever way our clock is off.
+   */
   async syncTime(): Promise<ClockSync> {
     const t0 = this.now();
     const server = await this.time();
     const t1 = this.now();
+    const before = this.serverNow();
     this.offsetMs = server - (t0 + t1) / 2;
+    // the estimate of the exchange's clock went back: nonces must follow it back
+    if (this.serverNow() < before) this.nonce.rebase();
     return { offsetMs: this.offsetMs, roundTripMs: t1 - t0 };
   }
 

@@ -57,7 +57,8 @@ export async function asterMarketSource(
       ? (info) => hooks.onRequest!({ path: info.path, status: info.status, latencyMs: info.latencyMs })
       : undefined,
   });
-  await client.time();
+  // timestamps (V1) and nonces (V3) follow the exchange's clock from the first signed call on
+  await client.syncTime();
   const all = await client.exchangeInfo();
   const symbols = settings.SYMBOLS.filter((s) => all.has(s));
   const unknown = settings.SYMBOLS.filter((s) => !all.has(s));
