@@ -54,6 +54,9 @@ export async function asterMarketSource(
     baseUrl: urls.restUrl,
     credentials: credentialsFrom(settings),
     recvWindow: settings.ASTER_RECV_WINDOW,
+    absentLookups: settings.ASTER_ABSENT_LOOKUPS,
+    absentLookupSpacingMs: settings.ASTER_ABSENT_LOOKUP_SPACING_MS,
+    banDefaultMs: settings.ASTER_BAN_DEFAULT_MS,
     onRequest: hooks.onRequest
       ? (info) => hooks.onRequest!({ path: info.path, status: info.status, latencyMs: info.latencyMs })
       : undefined,
