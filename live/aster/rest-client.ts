@@ -148,6 +148,11 @@ export type NewOrderResult =
 export interface NewOrderOptions {
   /** mark price for PERCENT_PRICE and market notional; fetched from premiumIndex when needed and absent */
   readonly markPrice?: number;
+  /**
+   * this client order id may have been sent before (by an earlier process): look it up first
+   * (the same rule as an unknown outcome) and send only if the exchange says it does not exist
+   */
+  readonly maybeSent?: boolean;
 }
 
 export interface ClockSync {
@@ -332,7 +337,7 @@ export class AsterRestClient {
       return r;
     };
 
-    if (previous?.state === 'unknown') {
+    if (previous?.state === 'unknown' || (previous === undefined && options.maybeSent === true)) {
       // an earlier attempt may have reached the exchange: look before sending again
       const found = await this.lookUpOrder(req.symbol, req.newClientOrderId);
       if (found === 'unknown') return settle({ status: 'unknown', reason: 'earlier attempt still unknown' });

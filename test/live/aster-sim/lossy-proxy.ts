@@ -25,7 +25,7 @@ export type ProxyAction =
 export interface LossyProxy {
   readonly url: string;
   /** every request that reached the proxy, in order, with what was done to it */
-  readonly log: { method: string; path: string; action: string }[];
+  readonly log: { method: string; path: string; action: string; clientOrderId: string | null }[];
   close(): Promise<void>;
 }
 
@@ -45,7 +45,12 @@ export async function startLossyProxy(
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v);
       const method = req.method ?? 'GET';
       const action = rule({ method, path, params });
-      log.push({ method, path, action: typeof action === 'string' ? action : `answer ${action.status}` });
+      log.push({
+        method,
+        path,
+        action: typeof action === 'string' ? action : `answer ${action.status}`,
+        clientOrderId: params.get('newClientOrderId') ?? params.get('origClientOrderId'),
+      });
       if (typeof action !== 'string') {
         res.writeHead(action.status, { 'Content-Type': 'application/json', ...action.headers });
         res.end(JSON.stringify(action.body));

@@ -169,6 +169,29 @@ describe.each<Version>(['V1', 'V3'])('unknown outcome, order not yet indexed (%s
     expect(lookups.at(-1)! - lookups[0]!).toBeGreaterThanOrEqual(2 * 150 - 20);
     expect(exchangeClientIds(peer)).toEqual(['gone-mkt']);
     const sends = proxy.log.filter((l) => l.method === 'POST' && l.path.endsWith('/order'));
-    expect(sends).toHaveLength(2);
+    // the re-send carries the same client order id
+    expect(sends.map((l) => l.clientOrderId)).toEqual(['gone-mkt', 'gone-mkt']);
+  });
+
+  it('maybeSent (a fresh process re-sending an intent): looks the id up first and never executes it twice', async () => {
+    peer = await startPeer(version, {}, { absentLookupSpacingMs: 50 });
+    const req: NewOrderRequest = {
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      type: 'MARKET',
+      quantity: 0.01,
+      newClientOrderId: 'again-mkt',
+      newOrderRespType: 'RESULT',
+    };
+    expect((await peer.client.newOrder(req, { markPrice: mark })).status).toBe('accepted');
+    // another client (a restarted process) knows nothing of the first send
+    const fresh = new AsterRestClient({ ...peer.clientOptions, absentLookupSpacingMs: 50 });
+    const r = await fresh.newOrder(req, { markPrice: mark, maybeSent: true });
+    expect(r).toMatchObject({ status: 'accepted', recovered: true, order: { clientOrderId: 'again-mkt' } });
+    expect(exchangeClientIds(peer)).toEqual(['again-mkt']);
+    // and one the exchange never saw is sent after the spaced lookups
+    const other = await fresh.newOrder({ ...req, newClientOrderId: 'first-mkt' }, { markPrice: mark, maybeSent: true });
+    expect(other).toMatchObject({ status: 'accepted', recovered: false });
+    expect(exchangeClientIds(peer).sort()).toEqual(['again-mkt', 'first-mkt']);
   });
 });
