@@ -61,6 +61,9 @@ export async function run(argv: string[]): Promise<number> {
     baseUrl: settings.ASTER_REST_URL,
     credentials,
     recvWindow: settings.ASTER_RECV_WINDOW,
+    absentLookups: settings.ASTER_ABSENT_LOOKUPS,
+    absentLookupSpacingMs: settings.ASTER_ABSENT_LOOKUP_SPACING_MS,
+    banDefaultMs: settings.ASTER_BAN_DEFAULT_MS,
   });
   try {
     await client.syncTime();

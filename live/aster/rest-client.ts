@@ -77,8 +77,45 @@ export interface AsterRestClientOptions {
   readonly weightLimit?: number;
   /** share of the limit after which requests wait for the next minute; default 0.95 */
   readonly weightHeadroom?: number;
-  /** query attempts after a newOrder with an unknown outcome; default 3 */
+  /**
+   * transient failures (timeouts, 5xx, 429) tolerated while looking up an order whose outcome is
+   * unknown before it is reported 'unknown'; default 3
+   */
   readonly unknownOrderQueries?: number;
+  /**
+   * "order does not exist" (-2013) answers needed before an order whose outcome is unknown counts
+   * as absent (and may be re-sent): the exchange can answer a lookup before it has indexed an
+   * order it just accepted; default 3
+   */
+  readonly absentLookups?: number;
+  /** wait between those lookups: absence is declared no sooner than (absentLookups − 1) × this; default 1000 ms */
+  readonly absentLookupSpacingMs?: number;
+  /** how long a 418 without Retry-After bans the client before it tries again; default 120 000 ms (Aster's shortest ban) */
+  readonly banDefaultMs?: number;
+}
+
+/** Defaults of the unknown-outcome and ban rules (documented on the options above). */
+export const ORDER_LOOKUP_DEFAULTS = {
+  unknownOrderQueries: 3,
+  absentLookups: 3,
+  absentLookupSpacingMs: 1000,
+  banDefaultMs: 120_000,
+} as const;
+
+/** the exchange's "order does not exist" */
+export const NO_SUCH_ORDER = -2013;
+/** the exchange's "client order id is duplicated": an order with this id exists */
+export const DUPLICATE_CLIENT_ORDER_ID = -4116;
+
+/** the exchange's definite answer that no order has this id */
+export function isNoSuchOrder(e: unknown): boolean {
+  return e instanceof AsterApiError && e.exchangeCode === NO_SUCH_ORDER;
+}
+
+/** no answer, or an answer that says nothing about the request (5xx, rate limit): ask again later */
+export function isTransientExchangeError(e: unknown): boolean {
+  if (e instanceof AsterApiError) return e.httpStatus === 429 || e.httpStatus >= 500;
+  return e instanceof SapphireError && e.code === 'EXCHANGE_UNAVAILABLE';
 }
 
 type Security = 'NONE' | 'SIGNED' | 'USER_STREAM';
@@ -111,6 +148,11 @@ export type NewOrderResult =
 export interface NewOrderOptions {
   /** mark price for PERCENT_PRICE and market notional; fetched from premiumIndex when needed and absent */
   readonly markPrice?: number;
+  /**
+   * this client order id may have been sent before (by an earlier process): look it up first
+   * (the same rule as an unknown outcome) and send only if the exchange says it does not exist
+   */
+  readonly maybeSent?: boolean;
 }
 
 export interface ClockSync {
@@ -128,7 +170,8 @@ const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r
 /**
  * Aster futures REST client, V1 (HMAC) or V3 (EIP-712) by credentials. Every payload is parsed
  * leniently; exchange errors become AsterApiError, unanswered requests EXCHANGE_UNAVAILABLE, a
- * 418 EXCHANGE_BANNED (and every later call fails the same way without a request).
+ * 418 EXCHANGE_BANNED (and every later call fails the same way without a request until the ban's
+ * Retry-After, or banDefaultMs without one, has passed).
  */
 export class AsterRestClient {
   private readonly baseUrl: string;
@@ -143,8 +186,8 @@ export class AsterRestClient {
   private weightMinute = 0;
   private backoffUntil = 0;
   private bannedReason: string | null = null;
-  /** a 418 with Retry-After ends then; without one the ban lasts for the client's life */
-  private bannedUntil = Infinity;
+  /** a 418 ends at its Retry-After, or after banDefaultMs without one */
+  private bannedUntil = 0;
   private infoCache: Map<string, { info: SymbolInfo; filters: SymbolFilters }> | null = null;
   /** clientOrderId → fingerprint of the intent that used it */
   private readonly intents = new Map<string, Intent>();
@@ -179,6 +222,10 @@ export class AsterRestClient {
   get banned(): boolean {
     return this.bannedReason !== null && this.now() < this.bannedUntil;
   }
+  /** how long the current ban (418) still lasts; 0 when not banned */
+  get banRemainingMs(): number {
+    return this.banned ? this.bannedUntil - this.now() : 0;
+  }
   /** our estimate of the exchange's clock */
   serverNow(): number {
     return this.now() + this.offsetMs;
@@ -191,12 +238,19 @@ export class AsterRestClient {
     return r.serverTime;
   }
 
-  /** measures the offset between the exchange clock and ours (midpoint of the round trip) */
+  /**
+   * Measures the offset between the exchange clock and ours (midpoint of the round trip); V1
+   * timestamps and V3 nonces follow it. Call it before the first signed request; the client
+   * calls it again on a clock error (-1021 / -4225), whichever way our clock is off.
+   */
   async syncTime(): Promise<ClockSync> {
     const t0 = this.now();
     const server = await this.time();
     const t1 = this.now();
+    const before = this.serverNow();
     this.offsetMs = server - (t0 + t1) / 2;
+    // the estimate of the exchange's clock went back: nonces must follow it back
+    if (this.serverNow() < before) this.nonce.rebase();
     return { offsetMs: this.offsetMs, roundTripMs: t1 - t0 };
   }
 
@@ -283,20 +337,33 @@ export class AsterRestClient {
       return r;
     };
 
-    if (previous?.state === 'unknown') {
+    if (previous?.state === 'unknown' || (previous === undefined && options.maybeSent === true)) {
       // an earlier attempt may have reached the exchange: look before sending again
-      const found = await this.lookUpUnknown(req.symbol, req.newClientOrderId);
+      const found = await this.lookUpOrder(req.symbol, req.newClientOrderId);
       if (found === 'unknown') return settle({ status: 'unknown', reason: 'earlier attempt still unknown' });
-      if (found !== 'absent') return settle({ status: 'accepted', order: found, recovered: true });
+      if (found !== 'absent') return settle(this.existing(req, found));
     }
 
     const maxSends = 2;
     try {
       for (let send = 1; ; send++) {
         try {
+          // a re-send always carries the same client order id (prepared.params holds it)
           const order = await this.call('POST', this.p('order'), prepared.params, 'SIGNED', OrderSchema);
           return settle({ status: 'accepted', order, recovered: send > 1 });
         } catch (e) {
+          if (e instanceof AsterApiError && this.isDuplicateId(e)) {
+            // the exchange holds an order with this id: that order is the answer, not a rejection
+            const found = await this.lookUpOrder(req.symbol, req.newClientOrderId, { existsForSure: true });
+            if (typeof found === 'string') {
+              this.counters.unknownOrders++;
+              return settle({
+                status: 'unknown',
+                reason: `the exchange says ${req.newClientOrderId} exists (${e.exchangeCode}) but it could not be fetched`,
+              });
+            }
+            return settle(this.existing(req, found));
+          }
           if (e instanceof AsterApiError)
             return settle({
               status: 'rejected',
@@ -305,13 +372,14 @@ export class AsterRestClient {
               reason: `${e.exchangeCode} ${e.exchangeMessage}`,
             });
           if (!(e instanceof SapphireError) || e.code !== 'EXCHANGE_UNAVAILABLE') throw e;
-          // outcome unknown: find out before doing anything else
-          const found = await this.lookUpUnknown(req.symbol, req.newClientOrderId);
+          // outcome unknown: find out before doing anything else; one "does not exist" is not
+          // enough (the exchange may not have indexed the order yet)
+          const found = await this.lookUpOrder(req.symbol, req.newClientOrderId);
           if (found === 'unknown') {
             this.counters.unknownOrders++;
             return settle({ status: 'unknown', reason: `no answer to the order nor to its query: ${e.message}` });
           }
-          if (found !== 'absent') return settle({ status: 'accepted', order: found, recovered: true });
+          if (found !== 'absent') return settle(this.existing(req, found));
           if (send >= maxSends) {
             this.counters.unknownOrders++;
             return settle({ status: 'unknown', reason: `order not acknowledged after ${send} sends: ${e.message}` });
@@ -325,21 +393,60 @@ export class AsterRestClient {
     }
   }
 
-  private async lookUpUnknown(symbol: string, clientOrderId: string): Promise<AsterOrder | 'absent' | 'unknown'> {
-    const attempts = this.opts.unknownOrderQueries ?? 3;
-    for (let i = 0; i < attempts; i++) {
+  private isDuplicateId(e: AsterApiError): boolean {
+    return e.exchangeCode === DUPLICATE_CLIENT_ORDER_ID || /client\s*order\s*id.*duplicat/i.test(e.exchangeMessage);
+  }
+
+  /** an order found under the request's client id is the answer, unless it is plainly another order */
+  private existing(req: NewOrderRequest, order: AsterOrder): NewOrderResult {
+    const type = order.origType ?? order.type;
+    if (order.symbol !== req.symbol || order.side !== req.side || type !== req.type)
+      return {
+        status: 'rejected',
+        stage: 'duplicate-id',
+        reason: `the exchange holds another order under ${req.newClientOrderId}: ${order.symbol} ${order.side} ${type} (#${order.orderId})`,
+      };
+    return { status: 'accepted', order, recovered: true };
+  }
+
+  /**
+   * What the exchange says about an order by client id: the order; 'absent' only after
+   * `absentLookups` "does not exist" answers spaced `absentLookupSpacingMs` apart (an order just
+   * accepted may not be indexed yet); 'unknown' when transient failures (timeouts, 5xx, 429) used
+   * up `unknownOrderQueries` first. A transient failure is never read as absence. With
+   * `existsForSure` (the exchange refused the id as a duplicate) absence is impossible: misses
+   * only mean "not indexed yet" and end in 'unknown'.
+   */
+  async lookUpOrder(
+    symbol: string,
+    clientOrderId: string,
+    opts: { existsForSure?: boolean; unknownOrderQueries?: number } = {},
+  ): Promise<AsterOrder | 'absent' | 'unknown'> {
+    const maxFailures =
+      opts.unknownOrderQueries ?? this.opts.unknownOrderQueries ?? ORDER_LOOKUP_DEFAULTS.unknownOrderQueries;
+    const needMisses = Math.max(1, this.opts.absentLookups ?? ORDER_LOOKUP_DEFAULTS.absentLookups);
+    const spacing = this.opts.absentLookupSpacingMs ?? ORDER_LOOKUP_DEFAULTS.absentLookupSpacingMs;
+    let misses = 0;
+    let failures = 0;
+    for (;;) {
       try {
         return await this.queryOrder({ symbol, origClientOrderId: clientOrderId });
       } catch (e) {
-        if (e instanceof AsterApiError && e.exchangeCode === -2013) return 'absent';
-        if (e instanceof SapphireError && e.code === 'EXCHANGE_UNAVAILABLE') {
-          await this.sleep(Math.min(250 * 2 ** i, 4000));
+        if (isNoSuchOrder(e)) {
+          misses++;
+          if (misses >= needMisses) return opts.existsForSure === true ? 'unknown' : 'absent';
+          await this.sleep(spacing);
+          continue;
+        }
+        if (isTransientExchangeError(e)) {
+          failures++;
+          if (failures >= maxFailures) return 'unknown';
+          await this.sleep(Math.min(250 * 2 ** (failures - 1), 4000));
           continue;
         }
         throw e;
       }
     }
-    return 'unknown';
   }
 
   async queryOrder(q: { symbol: string; orderId?: number; origClientOrderId?: string }): Promise<AsterOrder> {
@@ -519,7 +626,8 @@ export class AsterRestClient {
       const retryAfterMs = res.headers.has('retry-after') && Number.isFinite(ra) ? ra * 1000 : undefined;
       if (status === 418) {
         this.bannedReason = `${method} ${path}: HTTP 418 ${this.clean(text)}`;
-        this.bannedUntil = retryAfterMs !== undefined ? this.now() + retryAfterMs : Infinity;
+        // without Retry-After: a bounded ban, then try again (a still-banned client gets another 418)
+        this.bannedUntil = this.now() + (retryAfterMs ?? this.opts.banDefaultMs ?? ORDER_LOOKUP_DEFAULTS.banDefaultMs);
         throw new SapphireError('EXCHANGE_BANNED', this.bannedReason);
       }
       if (status >= 400) this.counters.errors++;

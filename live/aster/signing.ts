@@ -50,7 +50,7 @@ export async function eip712Signature(privateKey: string, msg: string, chainId: 
 
 /**
  * V3 nonces: microseconds, strictly increasing even when two requests fall in the same
- * microsecond or the clock steps back.
+ * microsecond or the clock steps back — except across `rebase()`.
  */
 export class MicrosecondNonce {
   private last = 0;
@@ -59,6 +59,14 @@ export class MicrosecondNonce {
     const candidate = Math.floor(this.nowMs() * 1000);
     this.last = candidate > this.last ? candidate : this.last + 1;
     return this.last;
+  }
+  /**
+   * After the clock was corrected backwards (ours ran ahead of the exchange's): nonces restart
+   * from the corrected clock. Without this they would stay ahead of the exchange's ±10 s window
+   * for as long as the skew lasted and every request would be refused as expired.
+   */
+  rebase(): void {
+    this.last = 0;
   }
 }
 

@@ -1,8 +1,9 @@
 import { intervalToMs, type SymbolFilters } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import { SapphireError } from '../../pipelines/errors.ts';
+import { SapphireError, isSapphireError } from '../../pipelines/errors.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { AsterRestClient, type AsterCredentials } from '../aster/rest-client.ts';
+import type { AsterOrder } from '../aster/schemas.ts';
 import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
 import { asterExecutionPort } from '../aster/aster-execution-port.ts';
@@ -53,11 +54,15 @@ export async function asterMarketSource(
     baseUrl: urls.restUrl,
     credentials: credentialsFrom(settings),
     recvWindow: settings.ASTER_RECV_WINDOW,
+    absentLookups: settings.ASTER_ABSENT_LOOKUPS,
+    absentLookupSpacingMs: settings.ASTER_ABSENT_LOOKUP_SPACING_MS,
+    banDefaultMs: settings.ASTER_BAN_DEFAULT_MS,
     onRequest: hooks.onRequest
       ? (info) => hooks.onRequest!({ path: info.path, status: info.status, latencyMs: info.latencyMs })
       : undefined,
   });
-  await client.time();
+  // timestamps (V1) and nonces (V3) follow the exchange's clock from the first signed call on
+  await client.syncTime();
   const all = await client.exchangeInfo();
   const symbols = settings.SYMBOLS.filter((s) => all.has(s));
   const unknown = settings.SYMBOLS.filter((s) => !all.has(s));
@@ -170,30 +175,84 @@ export async function embeddedSimulatorSource(
   return { ...source, simulator, status: () => `simulated (${status()})` };
 }
 
+export interface ReconcileOptions {
+  /** lookup rounds (each with the client's own retries) before giving up loudly; default 5 */
+  readonly rounds?: number;
+  /** pause between rounds, doubled per round; default 1000 ms */
+  readonly backoffMs?: number;
+  /** the longest exchange ban (418) waited out before giving up; default 300 000 ms */
+  readonly maxBanWaitMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What the exchange says about one order after a restart: the order, or 'absent' on its explicit
+ * "order does not exist" (repeated, see AsterRestClient.lookUpOrder). Transient failures (5xx,
+ * timeouts, 429, a ban) are retried and never read as absence; when they outlast the rounds this
+ * throws, so the service does not start on a guess.
+ */
+async function lookUpAfterRestart(
+  client: AsterRestClient,
+  order: Order,
+  opts: ReconcileOptions,
+): Promise<AsterOrder | 'absent'> {
+  const rounds = opts.rounds ?? 5;
+  const sleep = opts.sleep ?? sleepReal;
+  const maxBanWait = opts.maxBanWaitMs ?? 300_000;
+  let last = '';
+  for (let round = 1; ; round++) {
+    try {
+      const found = await client.lookUpOrder(order.symbol, order.clientOrderId);
+      if (found !== 'unknown') return found;
+      last = 'no answer (timeouts, 5xx or rate limits)';
+    } catch (e) {
+      if (!isSapphireError(e, 'EXCHANGE_BANNED')) throw e;
+      const wait = client.banRemainingMs;
+      if (wait > maxBanWait)
+        throw new SapphireError(
+          'EXCHANGE_BANNED',
+          `reconciliation of ${order.clientOrderId}: banned by the exchange for ${Math.ceil(wait / 1000)} s more: ${e.message}`,
+        );
+      last = e.message;
+      if (round >= rounds) break;
+      await sleep(wait);
+      continue;
+    }
+    if (round >= rounds) break;
+    await sleep((opts.backoffMs ?? 1000) * 2 ** (round - 1));
+  }
+  throw new SapphireError(
+    'EXCHANGE_UNAVAILABLE',
+    `reconciliation: order ${order.clientOrderId} (${order.symbol}) could not be looked up after ${rounds} rounds (${last}); not treating it as absent`,
+  );
+}
+
 /**
  * Orders that were in flight when the service stopped: the exchange says what became of them.
  * A fill that happened while the service was down becomes a Fill (quantity executed beyond what
  * the journal saw, at the order's average price; the fee is estimated at TAKER_FEE because the
- * order query does not carry commissions); an order the exchange never saw, or cancelled, becomes
- * an OrderRejected so the pipeline stops waiting for it. Working orders are left to the stream.
+ * order query does not carry commissions); an order the exchange says does not exist, or
+ * cancelled, becomes an OrderRejected so the pipeline stops waiting for it. Working orders are
+ * left to the stream. An exchange that does not answer is retried, then an error — never absence.
  */
 export async function reconcileOrders(
   client: AsterRestClient,
   open: readonly { order: Order; filled: number }[],
   takerFee: number,
+  opts: ReconcileOptions = {},
 ): Promise<VenueEvent[]> {
   const out: VenueEvent[] = [];
   for (const { order, filled } of open) {
-    let q;
-    try {
-      q = await client.queryOrder({ symbol: order.symbol, origClientOrderId: order.clientOrderId });
-    } catch (error) {
+    const q = await lookUpAfterRestart(client, order, opts);
+    if (q === 'absent') {
       const rejected: OrderRejected = {
         kind: 'order-rejected',
         time: order.time,
         symbol: order.symbol,
         clientOrderId: order.clientOrderId,
-        reason: `not known to the exchange after restart (${error instanceof Error ? error.message : String(error)})`,
+        reason: 'the exchange says this order does not exist (never received before the restart)',
       };
       out.push(rejected);
       continue;

@@ -76,7 +76,7 @@ describe.each<Version>(['V1', 'V3'])('client resilience against injected faults,
   });
 
   it('503 "unknown" and the order was NOT placed: query says absent, re-sent once with the same id', async () => {
-    peer = await startPeer(version);
+    peer = await startPeer(version, {}, { absentLookupSpacingMs: 100 });
     const c = peer.client;
     await c.filters('BTCUSDT');
     peer.sim.injectFault('unknown-503', { route: '/order', place: false });

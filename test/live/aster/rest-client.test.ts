@@ -331,6 +331,27 @@ describe('resilience', () => {
     expect(p.requests.length).toBe(1);
   });
 
+  it('418 without Retry-After: a bounded ban (banDefaultMs, default 120 s), then the client tries again', async () => {
+    const p = (await peer()).on(
+      'GET',
+      '/fapi/v1/time',
+      () => ({ status: 418, body: { code: -1003, msg: 'Way too many requests; IP banned' } }),
+      () => ({ body: { serverTime: 1_738_022_400_000 } }),
+    );
+    let t = 1_738_022_400_000;
+    const c = new AsterRestClient({ baseUrl: p.url, sleep: noSleep, now: () => t });
+    expect(isSapphireError(await c.time().catch((x: unknown) => x), 'EXCHANGE_BANNED')).toBe(true);
+    t += 119_000;
+    expect(c.banned).toBe(true);
+    expect(c.banRemainingMs).toBe(1_000);
+    expect(isSapphireError(await c.time().catch((x: unknown) => x), 'EXCHANGE_BANNED')).toBe(true);
+    expect(p.requests.length).toBe(1); // nothing left the client within the ban
+    t += 1_000;
+    expect(c.banned).toBe(false);
+    expect(await c.time()).toBe(1_738_022_400_000);
+    expect(p.requests.length).toBe(2);
+  });
+
   it('-1021 → resyncs the clock and retries once with a corrected timestamp', async () => {
     const serverTime = 1_738_022_400_000;
     const p = (await peer(HMAC))
@@ -416,7 +437,7 @@ describe('resilience', () => {
     );
   });
 
-  it('timeout on newOrder → query says absent → re-sent once with the same client id', async () => {
+  it('timeout on newOrder → absent on 3 spaced lookups (default) → re-sent once with the same client id', async () => {
     const p = v1Routes(await peer(HMAC))
       .on(
         'POST',
@@ -436,7 +457,8 @@ describe('resilience', () => {
     expect(r).toMatchObject({ status: 'accepted', recovered: true });
     const posts = p.requests.filter((x) => x.method === 'POST');
     expect(posts.map((x) => x.params.newClientOrderId)).toEqual(['t1', 't1']);
-    expect(p.count('GET', '/fapi/v1/order')).toBe(1);
+    // one "does not exist" is not absence: the exchange may not have indexed the order yet
+    expect(p.count('GET', '/fapi/v1/order')).toBe(3);
   });
 
   it('503 on newOrder and the query also fails → unknown, and a later identical call looks before sending', async () => {

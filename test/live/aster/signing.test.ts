@@ -82,6 +82,17 @@ describe('V3 EIP-712 signing', () => {
     expect(c).toBe(b + 1);
     expect(d).toBe(1748310859513000);
   });
+
+  it('rebase() lets nonces follow a clock corrected backwards (they never would on their own)', () => {
+    let t = 1748310859508;
+    const nonce = new MicrosecondNonce(() => t);
+    nonce.next();
+    t -= 30_000; // our clock was 30 s fast; corrected
+    expect(nonce.next()).toBe(1748310859508001);
+    nonce.rebase();
+    expect(nonce.next()).toBe(1748310829508000);
+    expect(nonce.next()).toBe(1748310829508001);
+  });
 });
 
 describe('redaction', () => {
