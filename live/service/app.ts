@@ -185,13 +185,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         engine.failure !== null
           ? `the pipeline stopped during the emergency stop (${engine.failure})`
           : `no flatten order was produced for ${outcome.uncovered.join(', ')}`;
-      return reply
-        .code(500)
-        .send({
-          error: 'emergency_stop_incomplete',
-          message: `${what}: close those positions at the exchange`,
-          ...body,
-        });
+      return reply.code(500).send({
+        error: 'emergency_stop_incomplete',
+        message: `${what}: close those positions at the exchange`,
+        ...body,
+      });
     }
     return { ...body, note: 'halted; every position has a reduce-only market order, filled at the next bar' };
   });
