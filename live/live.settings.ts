@@ -49,6 +49,18 @@ export const LiveSettings = z.object({
   ADMIN_API_TOKEN: str('', 'token for admin routes (Bearer or X-Admin-Token); required in live mode (secret)'),
   CORS_ORIGINS: symbolListFree('origins allowed by CORS (comma list); empty = same-origin only'),
   RATE_LIMIT_PER_MINUTE: int(60, 1, 100_000, 'requests per minute per IP on sensitive routes'),
+  SSE_MAX_CLIENTS: int(
+    100,
+    1,
+    10_000,
+    'open /events streams at most (dashboard tabs); beyond it a new stream gets 503',
+  ),
+  SSE_MAX_BUFFER_BYTES: int(
+    1_048_576,
+    1024,
+    1_073_741_824,
+    'unsent bytes a /events reader may fall behind before it is dropped (slow or stalled reader)',
+  ),
   REDIS_URL: optionalUrl(
     'Redis for telemetry streams and the journal (empty = in-process ring buffer and file journal)',
   ),

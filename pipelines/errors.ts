@@ -10,6 +10,8 @@ export const ERROR_CATALOGUE = {
   INVARIANT_NAN: { status: 500, message: 'a number that must be finite is not' },
   INVARIANT_TIME_BACKWARDS: { status: 500, message: 'event time went backwards' },
   INVARIANT_ACCOUNTING: { status: 500, message: 'portfolio accounting is inconsistent' },
+  ENGINE_UNAVAILABLE: { status: 503, message: 'the trading engine takes no commands (starting, stopping or stopped)' },
+  JOURNAL_INVALID: { status: 500, message: 'the journal cannot be replayed (damaged, foreign or locked)' },
   CLI_USAGE: { status: 400, message: 'bad command-line usage' },
   AGENT_TAPE_MISS: { status: 500, message: 'the agent tape has no reply for this request' },
   TUNING_SPACE_INVALID: { status: 400, message: 'the search space is invalid' },

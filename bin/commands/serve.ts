@@ -24,7 +24,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides: overridesFrom(positionals, USAGE) });
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
-  const service = await startService(settings, { logger: settings.LOG_LEVEL !== 'silent', dashboard: dashboardPlugin });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService(settings, { logger: settings.LOG_LEVEL !== 'silent', dashboard: dashboardPlugin });
+  } catch (error) {
+    // the failed start closed what it opened; should anything still hold the event loop, the
+    // process ends anyway once the error is printed: never a running process without its API
+    exitSoon(1, 1000);
+    throw error;
+  }
   const s = service.settings;
   const secrets = Object.entries(describeSecrets(s))
     .map(([k, v]) => `${k}=${v}`)
@@ -34,11 +42,37 @@ export async function run(argv: string[]): Promise<number> {
       `dashboard ${service.url.replace('127.0.0.1', 'localhost')}\n  secrets: ${secrets}` +
       (s.ADMIN_API_TOKEN === '' ? '\n  admin routes are off: set ADMIN_API_TOKEN to use Start/Stop' : ''),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  const ended = await new Promise<{ signal: string } | { failure: string }>((resolve) => {
+    process.once('SIGINT', () => resolve({ signal: 'SIGINT' }));
+    process.once('SIGTERM', () => resolve({ signal: 'SIGTERM' }));
+    void service.failed.then((failure) => resolve({ failure }));
   });
+  const code = 'failure' in ended ? 1 : 0;
+  if ('failure' in ended) {
+    console.error(
+      `sapphire: the pipeline stopped: ${ended.failure}\n  nothing trades and bot-held stops are no longer enforced; ` +
+        'exiting (exchange-side protective orders stay in place). Check the positions at the exchange.',
+    );
+  }
+  // a second signal, or a shutdown that takes too long, ends the process at once
+  const again = () => exitSoon(code === 0 ? 130 : code, 0);
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  const deadline = setTimeout(() => {
+    console.error(`sapphire: shutdown did not finish within ${SHUTDOWN_MS / 1000} s; exiting`);
+    process.exit(code === 0 ? 1 : code);
+  }, SHUTDOWN_MS);
+  deadline.unref();
   await service.close();
-  return 0;
+  clearTimeout(deadline);
+  // anything a library left open (a socket in linger) must not keep the process alive
+  exitSoon(code, 500);
+  return code;
+}
+
+/** the whole shutdown stays under the 5 s a supervisor gives before SIGKILL */
+const SHUTDOWN_MS = 4500;
+
+function exitSoon(code: number, ms: number): void {
+  setTimeout(() => process.exit(code), ms).unref();
 }

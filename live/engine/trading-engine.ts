@@ -19,6 +19,8 @@ import { NONE } from '../../pipelines/model/index.ts';
 import { buildPipeline } from '../../pipelines/build-pipeline.ts';
 import type { ClockPort, ExecutionPort, JournalEntry, JournalPort, VenueEvent } from '../../pipelines/ports.ts';
 import { tapedExecution, type VenueTape } from './taped-execution.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import { JournalBar } from '../journal/journal-schema.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 
 /** Where the engine's events go besides its own state: telemetry, metrics, Telegram, SSE. */
@@ -45,6 +47,11 @@ export interface EngineOptions {
   /** called once per event with the wall-clock cost from bar arrival (decision latency) */
   onOrderLatency?: (seconds: number) => void;
   /**
+   * The pipeline died (an operator threw): nothing is decided any more and bot-held stops are no
+   * longer enforced. Called once, with the reason; the service exits on it (see serve).
+   */
+  onFailure?: (reason: string) => void;
+  /**
    * A real venue (live mode): its orders and events are journaled too (see taped-execution.ts),
    * and after a replay the exchange is asked about what the journal cannot know.
    */
@@ -54,6 +61,18 @@ export interface EngineOptions {
     /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
     verify(positions: readonly PositionView[]): Promise<string | null>;
   };
+}
+
+/** What an emergency stop did: the flatten orders it produced, and positions left without one. */
+export interface EmergencyOutcome {
+  /** open positions when the command was processed */
+  positions: number;
+  /** reduce-only orders produced now (handed to the venue) */
+  orders: Order[];
+  /** symbols whose flatten order from an earlier emergency stop is still in flight */
+  alreadyFlattening: string[];
+  /** open positions with no flatten order at all */
+  uncovered: string[];
 }
 
 export interface SubmitOutcome {
@@ -99,7 +118,16 @@ export class TradingEngine {
   /** orders known to have been sent, with what came back, for reconciliation */
   private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
 
+  /** symbol → client order id of its halt-flatten order still in flight */
+  private readonly flattenInFlight = new Map<string, string>();
+
   // ---- state the API and dashboard read ----
+  /** start() has finished: the journal is replayed and the market is followed */
+  ready = false;
+  /** shutdown() was called: no input is taken any more */
+  closed = false;
+  /** why the pipeline died (null while it runs): nothing trades, stops are not enforced */
+  failure: string | null = null;
   /** bumped on every event: readers cache what they derive from the state until it moves */
   version = 0;
   lastBarTime = 0;
@@ -159,6 +187,29 @@ export class TradingEngine {
     return this.pipelineSub !== null && !this.pipelineSub.closed && !this.operatorHalted;
   }
 
+  /** Takes commands and decisions: started, not shutting down, pipeline alive. */
+  get alive(): boolean {
+    return this.ready && !this.closed && this.failure === null;
+  }
+
+  /** Why the engine takes no commands, in words (null when alive). */
+  get unavailable(): string | null {
+    if (this.failure !== null) return `the pipeline has stopped: ${this.failure}`;
+    if (this.closed) return 'the service is shutting down';
+    if (!this.ready) return 'the service is starting (replaying its journal)';
+    return null;
+  }
+
+  private fail(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.lastError = reason;
+    if (this.failure !== null) return;
+    this.failure = reason;
+    this.version++;
+    this.marketSub?.unsubscribe();
+    this.opts.onFailure?.(reason);
+  }
+
   get started(): boolean {
     return this.pipelineSub !== null && !this.pipelineSub.closed;
   }
@@ -183,10 +234,7 @@ export class TradingEngine {
     );
     this.pipelineSub = pipeline.subscribe({
       next: (e) => this.onEvent(e),
-      error: (error: unknown) => {
-        this.lastError = error instanceof Error ? error.message : String(error);
-        this.marketSub?.unsubscribe();
-      },
+      error: (error: unknown) => this.fail(error),
     });
 
     this.replaying = true;
@@ -218,6 +266,12 @@ export class TradingEngine {
     }
     this.counts.replayed = all.length;
     this.replaying = false;
+    if (this.failure !== null) {
+      throw new SapphireError(
+        'JOURNAL_INVALID',
+        `the pipeline stopped while replaying the journal: ${this.failure}; nothing was sent`,
+      );
+    }
     if (this.opts.venue) await this.reconcileWithVenue();
 
     const warmup = this.opts.warmup ? await this.opts.warmup() : [];
@@ -237,6 +291,14 @@ export class TradingEngine {
     let haltedForHistory = false;
     this.marketSub = this.opts.market.subscribe({
       next: (bar) => {
+        // a bar the journal would refuse on replay is never journaled: it would end the
+        // pipeline now and every restart after
+        const checked = JournalBar.safeParse(bar);
+        if (!checked.success) {
+          const issue = checked.error.issues[0]!;
+          this.lastError = `market feed: bar dropped (${String(bar?.symbol)} ${String(bar?.time)}: ${issue.path.join('.')}: ${issue.message})`;
+          return;
+        }
         const seen = this.bars.get(bar.symbol)?.at(-1);
         if (seen && bar.time <= seen.time) return;
         if (bar.time <= historyUntil && !inHistory) {
@@ -254,6 +316,7 @@ export class TradingEngine {
         this.lastError = `market feed: ${error instanceof Error ? error.message : String(error)}`;
       },
     });
+    this.ready = true;
   }
 
   private command(
@@ -269,6 +332,8 @@ export class TradingEngine {
   /** Journals an input, then pushes it through the pipeline; inputs are processed one at a time. */
   private enqueue(entry: JournalEntry): Promise<void> {
     const run = async () => {
+      // after the pipeline's death nothing more is journaled: a replay would act on it
+      if (this.failure !== null) return;
       await this.opts.journal.append(entry);
       this.apply(entry);
     };
@@ -378,6 +443,7 @@ export class TradingEngine {
       case 'order':
         this.counts.orders++;
         this.trackProtection(e);
+        if (e.reason === 'halt-flatten') this.flattenInFlight.set(e.symbol, e.clientOrderId);
         if (e.type !== 'MARKET') {
           // a new stop / take-profit generation replaces the previous one at the venue
           for (const s of this.sentOrders.values()) {
@@ -401,6 +467,7 @@ export class TradingEngine {
       }
       case 'order-rejected': {
         this.counts.rejections++;
+        if (this.flattenInFlight.get(e.symbol) === e.clientOrderId) this.flattenInFlight.delete(e.symbol);
         const sent = this.sentOrders.get(e.clientOrderId);
         if (sent) sent.done = true;
         break;
@@ -408,6 +475,7 @@ export class TradingEngine {
       case 'trade-closed':
         pushBounded(this.trades, e, KEEP.trades);
         this.protection.delete(e.symbol);
+        this.flattenInFlight.delete(e.symbol);
         for (const s of this.sentOrders.values())
           if (s.order.symbol === e.symbol && s.order.type !== 'MARKET') s.done = true;
         break;
@@ -434,19 +502,55 @@ export class TradingEngine {
     }
   }
 
+  /** Commands need a live engine: a command to a dead pipeline would be journaled and do nothing. */
+  private assertAlive(): void {
+    const why = this.unavailable;
+    if (why !== null) throw new SapphireError('ENGINE_UNAVAILABLE', `${why}; the command was not taken`);
+  }
+
   /** Operator halt: no new entries; exits, stops and take-profits keep working. */
-  stop(reason = 'operator stop'): Promise<void> {
+  async stop(reason = 'operator stop'): Promise<void> {
+    this.assertAlive();
     return this.enqueue(this.command('halt', reason, this.lastBarTime));
   }
 
   /** Lifts an operator halt (not the drawdown floor, which only new settings lift). */
-  resume(reason = 'operator start'): Promise<void> {
+  async resume(reason = 'operator start'): Promise<void> {
+    this.assertAlive();
     return this.enqueue(this.command('resume', reason, this.lastBarTime));
   }
 
-  /** Halts and flattens every position with reduce-only market orders (filled at the next bar). */
-  emergencyStop(reason = 'emergency stop'): Promise<void> {
-    return this.enqueue(this.command('emergency-stop', reason, this.lastBarTime));
+  /**
+   * Halts and flattens every position with reduce-only market orders (filled at the next bar).
+   * Says what it did: the orders produced, and any open position left without one.
+   */
+  async emergencyStop(reason = 'emergency stop'): Promise<EmergencyOutcome> {
+    this.assertAlive();
+    const events = await this.collect(this.command('emergency-stop', reason, this.lastBarTime));
+    const orders = events.filter((e): e is Order => e.kind === 'order' && e.reason === 'halt-flatten');
+    const open = this.portfolio?.positions.filter((p) => p.quantity !== 0).map((p) => p.symbol) ?? [];
+    const covered = new Set(orders.map((o) => o.symbol));
+    const alreadyFlattening = open.filter((s) => !covered.has(s) && this.flattenInFlight.has(s));
+    return {
+      positions: open.length,
+      orders,
+      alreadyFlattening,
+      uncovered: open.filter((s) => !covered.has(s) && !this.flattenInFlight.has(s)),
+    };
+  }
+
+  /** Enqueues one input and returns every event the pipeline produced while processing it. */
+  private async collect(entry: JournalEntry): Promise<PipelineEvent[]> {
+    const events: PipelineEvent[] = [];
+    await this.queue;
+    const previous = this.collecting;
+    this.collecting = events;
+    try {
+      await this.enqueue(entry);
+    } finally {
+      this.collecting = previous;
+    }
+    return events;
   }
 
   /**
@@ -460,6 +564,7 @@ export class TradingEngine {
     confidence: number;
     reason: string;
   }): Promise<SubmitOutcome> {
+    this.assertAlive();
     const features = this.features.get(input.symbol);
     if (!features) {
       return { accepted: false, events: [], reason: `no market data yet for ${input.symbol}` };
@@ -481,15 +586,7 @@ export class TradingEngine {
       gates: [{ gate: 'external', passed: true, value: input.confidence, limit: 0 }],
       opinions: NONE,
     };
-    const events: PipelineEvent[] = [];
-    await this.queue;
-    const previous = this.collecting;
-    this.collecting = events;
-    try {
-      await this.enqueue({ type: 'control', time, data: decision });
-    } finally {
-      this.collecting = previous;
-    }
+    const events = await this.collect({ type: 'control', time, data: decision });
     const relevant = events.filter((e) => e.kind !== 'portfolio' && e.kind !== 'bar');
     const denied = relevant.find((e) => e.kind === 'denied');
     return {
@@ -511,7 +608,10 @@ export class TradingEngine {
   /** Stops following the market and the pipeline (the process is shutting down). */
   async shutdown(): Promise<void> {
     this.marketSub?.unsubscribe();
-    await this.queue.catch(() => undefined);
+    // inputs already queued are finished; the public commands take nothing new
+    this.closed = true;
+    this.version++;
+    await this.idle();
     this.pipelineSub?.unsubscribe();
     this.inputs.complete();
   }

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, ft
 import { dirname } from 'node:path';
 import type { JournalEntry, JournalPort } from '../../pipelines/ports.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
+import { checkJournalEntry } from './journal-schema.ts';
 
 /**
  * The service's memory across restarts: every input the pipeline consumed (bars, operator
@@ -24,15 +25,27 @@ export class FileJournal implements JournalPort {
 
   private open(): number {
     if (this.fd !== null) return this.fd;
-    mkdirSync(dirname(this.path), { recursive: true });
     this.repairTornTail();
-    this.fd = openSync(this.path, 'a');
+    this.fd = this.unreadable('written', () => {
+      mkdirSync(dirname(this.path), { recursive: true });
+      return openSync(this.path, 'a');
+    });
     return this.fd;
+  }
+
+  /** A file-system failure (a directory, no permission) as an error naming JOURNAL_PATH. */
+  private unreadable<T>(what: string, act: () => T): T {
+    try {
+      return act();
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new SapphireError('JOURNAL_INVALID', `JOURNAL_PATH=${this.path} cannot be ${what}: ${detail}`);
+    }
   }
 
   private repairTornTail(): void {
     if (!existsSync(this.path)) return;
-    const data = readFileSync(this.path);
+    const data = this.unreadable('read', () => readFileSync(this.path));
     if (data.length === 0 || data[data.length - 1] === 0x0a) return;
     const lastNewline = data.lastIndexOf(0x0a);
     const fd = openSync(this.path, 'r+');
@@ -73,7 +86,7 @@ export class FileJournal implements JournalPort {
   readAll(): JournalEntry[] {
     if (!existsSync(this.path)) return [];
     this.repairTornTail();
-    const text = readFileSync(this.path, 'utf8');
+    const text = this.unreadable('read', () => readFileSync(this.path, 'utf8'));
     const out: JournalEntry[] = [];
     let lineNo = 0;
     for (const line of text.split('\n')) {
@@ -83,13 +96,17 @@ export class FileJournal implements JournalPort {
       try {
         parsed = JSON.parse(line);
       } catch {
-        throw new SapphireError('INVARIANT_ACCOUNTING', `${this.path}:${lineNo}: journal line is not JSON`);
+        throw new SapphireError('JOURNAL_INVALID', `${this.path}:${lineNo}: journal line is not JSON`);
       }
-      const e = parsed as Partial<JournalEntry>;
-      if (typeof e.type !== 'string' || typeof e.time !== 'number') {
-        throw new SapphireError('INVARIANT_ACCOUNTING', `${this.path}:${lineNo}: journal entry lacks type or time`);
+      const checked = checkJournalEntry(parsed);
+      if ('problem' in checked) {
+        throw new SapphireError(
+          'JOURNAL_INVALID',
+          `${this.path}:${lineNo}: journal entry is invalid (${checked.problem}); ` +
+            'fix or remove the line, or start with another JOURNAL_PATH',
+        );
       }
-      out.push(e as JournalEntry);
+      out.push(checked.entry);
     }
     return out;
   }

@@ -112,9 +112,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const admin = adminGuard(settings.ADMIN_API_TOKEN);
   const limited = { config: { rateLimit: { max: settings.RATE_LIMIT_PER_MINUTE, timeWindow: 60_000 } } };
 
-  app.get('/healthz', async () => {
+  app.get('/healthz', async (_request, reply) => {
     const redis = opts.probe.redis();
+    // a dead pipeline (or one shutting down) is not healthy: nothing trades, stops are not enforced
+    const down = engine.failure !== null || engine.closed;
+    if (down) reply.code(503);
     return {
+      ok: !down,
+      reason: down ? engine.unavailable : null,
       running: engine.running,
       mode: opts.probe.mode,
       paper_trading: settings.TRADING_MODE === 'paper',
@@ -149,15 +154,44 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     };
   });
 
-  app.post('/emergency_stop', { ...limited, preHandler: admin }, async () => {
-    const open = engine.portfolio?.positions.length ?? 0;
-    await engine.emergencyStop('POST /emergency_stop');
-    return {
+  app.post('/emergency_stop', { ...limited, preHandler: admin }, async (_request, reply) => {
+    const why = engine.unavailable;
+    if (why !== null) {
+      // never a 200 that did nothing: the operator must close the positions at the exchange
+      const open = engine.portfolio?.positions.map((p) => p.symbol) ?? [];
+      return reply.code(503).send({
+        error: 'engine_unavailable',
+        message: `${why}: nothing was flattened${open.length > 0 ? `; positions last known open: ${open.join(', ')} — close them at the exchange` : ''}`,
+        flattening: 0,
+        positions: open,
+      });
+    }
+    const outcome = await engine.emergencyStop('POST /emergency_stop');
+    const body = {
       running: engine.running,
       risk_state: engine.riskState,
-      flattening: open,
-      note: 'halted; every position gets a reduce-only market order, filled at the next bar',
+      flattening: outcome.orders.length + outcome.alreadyFlattening.length,
+      orders: outcome.orders.map((o) => ({
+        client_order_id: o.clientOrderId,
+        symbol: o.symbol,
+        side: o.side,
+        quantity: o.quantity,
+      })),
+      already_flattening: outcome.alreadyFlattening,
+      uncovered: outcome.uncovered,
     };
+    if (engine.failure !== null || outcome.uncovered.length > 0) {
+      const what =
+        engine.failure !== null
+          ? `the pipeline stopped during the emergency stop (${engine.failure})`
+          : `no flatten order was produced for ${outcome.uncovered.join(', ')}`;
+      return reply.code(500).send({
+        error: 'emergency_stop_incomplete',
+        message: `${what}: close those positions at the exchange`,
+        ...body,
+      });
+    }
+    return { ...body, note: 'halted; every position has a reduce-only market order, filled at the next bar' };
   });
 
   // the view is rebuilt at most every 250 ms, and only when the engine moved: a busy screen wall
@@ -238,14 +272,77 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return metrics.text();
   });
 
+  // Event streams are capped (each holds a socket and a file descriptor) and a reader that does
+  // not keep up is dropped once its unsent data passes SSE_MAX_BUFFER_BYTES, so neither many
+  // tabs nor slow readers can take the descriptors or the heap the operator's requests need.
+  const streamsOpen = new Set<{ end(): Promise<void> }>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    await Promise.all([...streamsOpen].map((s) => s.end()));
+  });
   app.get('/events', (request, reply) => {
-    reply.raw.writeHead(200, {
+    if (closing) {
+      return reply.code(503).send({ error: 'shutting_down', message: 'the service is shutting down' });
+    }
+    if (streamsOpen.size >= settings.SSE_MAX_CLIENTS) {
+      metrics.rateLimitEvents.inc({ kind: 'sse-cap' });
+      return reply
+        .code(503)
+        .header('retry-after', '30')
+        .send({
+          error: 'too_many_streams',
+          message: `SSE_MAX_CLIENTS=${settings.SSE_MAX_CLIENTS} event streams are open: close a dashboard tab or raise SSE_MAX_CLIENTS`,
+        });
+    }
+    const raw = reply.raw;
+    raw.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    reply.raw.write(formatSse('status', systemView(engine, opts.probe)));
+    let open = true;
+    const release = () => {
+      if (!open) return;
+      open = false;
+      clearInterval(heartbeat);
+      unsubscribe();
+      streamsOpen.delete(stream);
+    };
+    const send = (chunk: string) => {
+      if (!open) return;
+      raw.write(chunk);
+      if (raw.writableLength > settings.SSE_MAX_BUFFER_BYTES) {
+        request.log.warn(
+          `/events reader dropped: ${raw.writableLength} bytes unsent (SSE_MAX_BUFFER_BYTES=${settings.SSE_MAX_BUFFER_BYTES})`,
+        );
+        metrics.rateLimitEvents.inc({ kind: 'sse-slow-reader' });
+        release();
+        raw.destroy();
+      }
+    };
+    const stream = {
+      // shutdown: end the stream; a reader that cannot take the end is cut after a moment
+      end: () =>
+        new Promise<void>((resolve) => {
+          release();
+          if (raw.destroyed || raw.writableFinished) return resolve();
+          const cut = setTimeout(() => {
+            raw.destroy();
+            resolve();
+          }, 250);
+          raw.end(() => {
+            clearTimeout(cut);
+            resolve();
+          });
+          raw.once('close', () => {
+            clearTimeout(cut);
+            resolve();
+          });
+        }),
+    };
+    streamsOpen.add(stream);
     const feed = engineFeed(engine);
     let lastPortfolio = 0;
     const unsubscribe = opts.onEvents((e) => {
@@ -256,14 +353,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           if (now - lastPortfolio < 1000) continue;
           lastPortfolio = now;
         }
-        reply.raw.write(formatSse(m.event, m.data as never));
+        send(formatSse(m.event, m.data as never));
       }
     });
-    const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-    request.raw.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
+    request.raw.on('close', release);
+    send(formatSse('status', systemView(engine, opts.probe)));
   });
 
   if (opts.dashboard) await app.register(opts.dashboard, { reportsDir: opts.reportsDir ?? 'out' });

@@ -8,6 +8,8 @@ import type { PipelineEvent } from '../../pipelines/model/index.ts';
 import { filtersFor } from '../../backtests/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { FileJournal } from '../journal/file-journal.ts';
+import { acquireJournalLock } from '../journal/journal-lock.ts';
+import type { JournalMeta } from '../journal/journal-schema.ts';
 import { TradingEngine } from '../engine/trading-engine.ts';
 import { ServiceMetrics } from '../telemetry/metrics.ts';
 import { RedisStreams, RingBufferStreams, type StreamStore } from '../telemetry/streams.ts';
@@ -28,6 +30,13 @@ export interface RunningService {
   url: string;
   market: MarketSource;
   settings: Settings;
+  /** resolves with the reason if the pipeline dies (nothing trades, bot-held stops lapse) */
+  failed: Promise<string>;
+  /**
+   * Shuts down in order: no new inputs (market feed off, queued inputs finished), Telegram off,
+   * event streams ended and the API closed, journal closed, telemetry flushed, market closed,
+   * the journal lock released. Exchange-side protective orders are left in place.
+   */
   close(): Promise<void>;
 }
 
@@ -37,6 +46,26 @@ export interface ServiceOptions {
   port?: number;
   logger?: boolean;
   dashboard?: Parameters<typeof buildApp>[0]['dashboard'];
+  /** where start-up notices go (a stale journal lock taken over); stderr by default */
+  log?: (line: string) => void;
+}
+
+/** Listens, or fails with the cause in words (EADDRINUSE becomes "PORT=8080 is in use"). */
+async function listenOrExplain(app: FastifyInstance, port: number, host: string): Promise<string> {
+  try {
+    return await app.listen({ port, host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE'
+        ? `PORT=${port} is in use on ${host} (another service?): stop it or choose another PORT`
+        : code === 'EACCES'
+          ? `PORT=${port} on ${host} needs privileges: choose a PORT above 1023`
+          : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
+            ? `HOST=${host} is not an address of this machine`
+            : `cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`;
+    throw new SapphireError('SETTINGS_INVALID', `${why}; nothing was traded`, { cause: error });
+  }
 }
 
 /**
@@ -111,10 +140,38 @@ function reportsIn(dir: string): () => string[] {
  */
 export async function startService(input: Settings, options: ServiceOptions = {}): Promise<RunningService> {
   checkModeRequirements(input);
+  const log = options.log ?? ((line: string) => console.error(line));
+  // one process per journal, taken before the journal is read
+  const lock = acquireJournalLock(input.JOURNAL_PATH, log);
+  // what is open so far, closed in reverse if the start fails: a failed start leaves nothing
+  // running (no market feed, no simulator, no lock) so the process can exit non-zero
+  const opened: { what: string; close: () => unknown }[] = [{ what: 'journal lock', close: () => lock.release() }];
+  try {
+    return await assemble(input, options, opened, () => lock.release());
+  } catch (error) {
+    for (const o of opened.reverse()) {
+      try {
+        await o.close();
+      } catch (closeError) {
+        log(`sapphire: closing the ${o.what} after a failed start: ${String(closeError)}`);
+      }
+    }
+    throw error;
+  }
+}
+
+async function assemble(
+  input: Settings,
+  options: ServiceOptions,
+  opened: { what: string; close: () => unknown }[],
+  release: () => void,
+): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const metrics = new ServiceMetrics(input.BOT_ID);
   // a restarted service's embedded market resumes where the journal stopped
   const journal = new FileJournal(input.JOURNAL_PATH);
+  opened.push({ what: 'journal', close: () => journal.close() });
+  // every entry is validated here, before anything is opened that could trade
   const journaled = journal.readAll();
   let journaledUntil = -Infinity;
   for (const e of journaled) if (e.type === 'bar') journaledUntil = e.time;
@@ -130,24 +187,17 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     },
     journaledUntil,
   );
+  opened.push({ what: 'market source', close: () => market.close() });
   let settings = input;
   if (market.symbols.join(',') !== input.SYMBOLS.join(',')) {
     settings = withOverrides(settings, { SYMBOLS: market.symbols }, 'the market source');
   }
   const filters = market.filters ?? filtersFor(settings.SYMBOLS);
-  const streams: StreamStore =
-    settings.REDIS_URL !== ''
-      ? new RedisStreams({
-          url: settings.REDIS_URL,
-          maxLen: settings.REDIS_STREAM_MAXLEN,
-          onFailure: () => metrics.redisStreamFailures.inc(),
-        })
-      : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
 
   const header = journaled.find((e) => e.type === 'meta');
   const identity = { mode: settings.TRADING_MODE, botId: settings.BOT_ID, symbols: settings.SYMBOLS };
   if (header) {
-    const seen = header.data as typeof identity;
+    const seen = header.data as JournalMeta;
     if (
       seen.mode !== identity.mode ||
       seen.botId !== identity.botId ||
@@ -159,13 +209,20 @@ export async function startService(input: Settings, options: ServiceOptions = {}
           `this start is ${identity.mode} bot ${identity.botId} on ${identity.symbols.join(',')}: use another JOURNAL_PATH`,
       );
     }
-  } else {
-    journal.appendSync({ type: 'meta', time: clock.now(), data: identity });
   }
+
+  const streams: StreamStore =
+    settings.REDIS_URL !== ''
+      ? new RedisStreams({
+          url: settings.REDIS_URL,
+          maxLen: settings.REDIS_STREAM_MAXLEN,
+          onFailure: () => metrics.redisStreamFailures.inc(),
+        })
+      : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
+  opened.push({ what: 'telemetry streams', close: () => streams.close() });
 
   const execution: ExecutionPort =
     settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
-
   const agents = agentsFor(settings, metrics);
   const listeners = new Set<(e: PipelineEvent) => void>();
   // engine is created below; the Telegram commands read it when a command arrives
@@ -200,10 +257,16 @@ export async function startService(input: Settings, options: ServiceOptions = {}
       },
       stop: async () => {
         if (!engineRef) return 'not started yet';
+        const why = engineRef.unavailable;
+        if (why !== null) return `not stopped: ${why}`;
         await engineRef.stop('Telegram /stop');
         return 'stopped: no new entries; stops and exits keep working';
       },
     },
+  });
+  let onFailure: (reason: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => {
+    onFailure = resolve;
   });
   const publish = telemetryPublisher(streams, settings.BOT_ID);
   const engine = new TradingEngine({
@@ -224,6 +287,7 @@ export async function startService(input: Settings, options: ServiceOptions = {}
       },
     ],
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
+    onFailure: (reason) => onFailure(reason),
     venue: settings.TRADING_MODE === 'live' ? market.venue : undefined,
   });
 
@@ -268,22 +332,35 @@ export async function startService(input: Settings, options: ServiceOptions = {}
     logger: options.logger,
   });
   engineRef = engine;
+  let closing: Promise<void> | undefined;
+  opened.push({ what: 'HTTP server', close: () => app.close() });
+  // bind first: a taken port (or any listen failure) stops the start before the engine exists
+  // on the market, so the service never trades without its admin API
+  const url = await listenOrExplain(app, options.port ?? settings.PORT, settings.HOST);
+  if (!header) journal.appendSync({ type: 'meta', time: clock.now(), data: identity });
+  opened.push({ what: 'engine', close: () => engine.shutdown() });
   await engine.start();
   telegram.start();
-  const url = await app.listen({ port: options.port ?? settings.PORT, host: settings.HOST });
   return {
     app,
     engine,
     url,
     market,
     settings,
-    async close() {
-      await app.close();
-      await telegram.stop();
-      await engine.shutdown();
-      journal.close();
-      await streams.close();
-      await market.close();
+    failed,
+    close() {
+      closing ??= (async () => {
+        // first nothing new: no bar, no command, no entry (queued inputs are finished)
+        await engine.shutdown();
+        await telegram.stop();
+        // the app's preClose hook ends every /events stream, so close does not wait on them
+        await app.close();
+        journal.close();
+        await streams.close();
+        await market.close();
+        release();
+      })();
+      return closing;
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Bar, PipelineEvent } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import { filtersFor } from '../../backtests/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { TradingEngine } from '../../live/engine/trading-engine.ts';
+import { TradingEngine, type EngineOptions } from '../../live/engine/trading-engine.ts';
 import { FileJournal } from '../../live/journal/file-journal.ts';
 import { ServiceMetrics } from '../../live/telemetry/metrics.ts';
 import { RingBufferStreams, type StreamStore } from '../../live/telemetry/streams.ts';
@@ -29,6 +29,8 @@ export async function testService(
     journalPath?: string;
     streams?: StreamStore;
     app?: Partial<AppOptions>;
+    /** engine options to add or replace (e.g. a faulty stage as `agents`, an `onFailure` hook) */
+    engine?: Partial<EngineOptions>;
   } = {},
 ) {
   const settings: Settings = activeSettings({
@@ -67,6 +69,7 @@ export async function testService(
       },
     ],
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
+    ...options.engine,
   });
   const app: FastifyInstance = await buildApp({
     settings,
@@ -92,6 +95,8 @@ export async function testService(
     settings,
     engine,
     app,
+    /** the live feed itself: a test may push any bar, valid or not */
+    market,
     journal,
     journalPath,
     streams,
