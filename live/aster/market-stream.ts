@@ -147,6 +147,7 @@ export class AsterMarketStream {
   private reconnectTimer: unknown = null;
   private rolloverTimer: unknown = null;
   private silenceTimer: unknown = null;
+  private connections = 0;
   private readonly now: () => number;
   private queue: Promise<void> = Promise.resolve();
   private requestId = 0;
@@ -234,7 +235,8 @@ export class AsterMarketStream {
       this.alive();
       this.status.next({ kind: 'connected', url, rollover });
       // bars that closed while no socket was open: from REST now, not when the next live bar shows the gap
-      if (!rollover) this.fillToNow();
+      // (the first connection's seam with the warm-up is the next bar's gap check)
+      if (!rollover && ++this.connections > 1) this.fillToNow();
       if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
       this.rolloverTimer = this.scheduler.setTimeout(
         () => {
