@@ -367,11 +367,21 @@ export class AsterRestClient {
     return this.call('GET', this.p('allOrders'), { ...q }, 'SIGNED', OrdersSchema);
   }
 
-  async userTrades(q: { symbol: string; startTime?: number; fromId?: number; limit?: number }): Promise<AsterUserTrade[]> {
+  async userTrades(q: {
+    symbol: string;
+    startTime?: number;
+    fromId?: number;
+    limit?: number;
+  }): Promise<AsterUserTrade[]> {
     return this.call('GET', this.p('userTrades'), { ...q }, 'SIGNED', UserTradesSchema);
   }
 
-  async income(q: { incomeType?: string; symbol?: string; startTime?: number; limit?: number }): Promise<AsterIncome[]> {
+  async income(q: {
+    incomeType?: string;
+    symbol?: string;
+    startTime?: number;
+    limit?: number;
+  }): Promise<AsterIncome[]> {
     return this.call('GET', this.p('income'), { ...q }, 'SIGNED', IncomesSchema);
   }
 
