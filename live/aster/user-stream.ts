@@ -252,7 +252,12 @@ export interface ListenKeyApi {
 export interface UserCatchUpApi {
   openOrders(): Promise<readonly AsterOrder[]>;
   allOrders(q: { symbol: string; limit: number }): Promise<readonly AsterOrder[]>;
-  userTrades(q: { symbol: string; startTime: number; limit: number }): Promise<readonly AsterUserTrade[]>;
+  userTrades(q: {
+    symbol: string;
+    startTime?: number;
+    fromId?: number;
+    limit: number;
+  }): Promise<readonly AsterUserTrade[]>;
   income(q: { incomeType: 'FUNDING_FEE'; startTime: number; limit: number }): Promise<readonly AsterIncome[]>;
 }
 
@@ -482,6 +487,20 @@ export class AsterUserStream {
     }
   }
 
+  /** every trade of `symbol` from `since`, page by page (1000 a page, at most 20 pages) */
+  private async tradesSince(api: UserCatchUpApi, symbol: string, since: number): Promise<AsterUserTrade[]> {
+    const out: AsterUserTrade[] = [];
+    let page = await this.retried(() => api.userTrades({ symbol, startTime: since, limit: 1000 }));
+    for (let n = 1; ; n++) {
+      out.push(...page);
+      if (page.length < 1000 || n >= 20) break;
+      const fromId = Math.max(...page.map((t) => t.id)) + 1;
+      page = await this.retried(() => api.userTrades({ symbol, fromId, limit: 1000 }));
+    }
+    const ids = new Set<number>();
+    return out.filter((t) => !ids.has(t.id) && (ids.add(t.id), true));
+  }
+
   private async catchUp(api: UserCatchUpApi, since: number, fundingOnly: boolean): Promise<void> {
     const out: { time: number; seq: number; event: UserEvent; key: string }[] = [];
     let fills = 0;
@@ -493,7 +512,7 @@ export class AsterUserStream {
       for (const symbol of symbols) {
         const [all, trades] = await Promise.all([
           this.retried(() => api.allOrders({ symbol, limit: 1000 })),
-          this.retried(() => api.userTrades({ symbol, startTime: since, limit: 1000 })),
+          this.tradesSince(api, symbol, since),
         ]);
         const byId = new Map(all.map((o) => [o.orderId, o]));
         const recent = trades.filter((t) => t.time >= since).sort((a, b) => a.id - b.id);
