@@ -133,6 +133,70 @@ describe('user-data catch-up after a dropped socket (simulator)', () => {
   });
 });
 
+describe('user-data catch-up: orders that ended while the socket was down (simulator)', () => {
+  it('a protective stop cancelled while the socket is down reaches the pipeline after the reconnect', async () => {
+    peer = await startPeer('V1');
+    const c = peer.client;
+    const stream = new AsterUserStream({
+      wsUrl: peer.sim.wsUrl,
+      rest: c,
+      catchUp: c,
+      symbols: ['BTCUSDT'],
+      now: () => c.serverNow(),
+      backoffInitialMs: 400,
+      backoffMaxMs: 400,
+    });
+    cleanups.push(() => stream.stop());
+    const status: UserStreamStatus[] = [];
+    stream.status.subscribe((s) => status.push(s));
+    const port = asterExecutionPort({ client: c, userEvents: stream.events });
+    const out: (Bar | VenueEvent)[] = [];
+    const bars = new Subject<Bar>();
+    const orders = new Subject<Order>();
+    const sub = bars.pipe(port.attach(orders)).subscribe((e) => out.push(e));
+    cleanups.push(() => sub.unsubscribe());
+    await stream.start();
+    await eventually(() => status.some((s) => s.kind === 'connected'));
+    const close = BTC.close[START]!;
+    const base = { kind: 'order', time: BTC.openTime[START]! + 300_000, symbol: 'BTCUSDT', refPrice: close } as const;
+    orders.next({
+      ...base,
+      clientOrderId: 'pos',
+      side: 'BUY',
+      type: 'MARKET',
+      quantity: 0.002,
+      reduceOnly: false,
+      stopPrice: 0,
+      maxSlippageBps: 0,
+      reason: 'entry',
+    });
+    await eventually(() => fills(out, 'pos').length === 1);
+    // far below the market: it rests
+    orders.next({
+      ...base,
+      clientOrderId: 'stop',
+      side: 'SELL',
+      type: 'STOP_MARKET',
+      quantity: 0,
+      reduceOnly: true,
+      stopPrice: Math.round(close * 0.5),
+      maxSlippageBps: 0,
+      reason: 'stop',
+    });
+    await eventually(() => peer!.sim.state().openOrders.some((o) => o.clientOrderId === 'stop'));
+
+    peer.sim.injectFault('drop-user-ws');
+    await eventually(() => peer!.sim.state().userSockets === 0);
+    await c.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: 'stop' });
+    expect(peer.sim.state().userSockets).toBe(0);
+    await eventually(() => status.filter((s) => s.kind === 'connected').length === 2);
+    await eventually(() => out.some((e) => e.kind === 'order-rejected'));
+    expect(out.filter((e) => e.kind === 'order-rejected')).toMatchObject([
+      { clientOrderId: 'stop', reason: 'CANCELED/CANCELED by the exchange' },
+    ]);
+  });
+});
+
 describe('market gap fill on reconnect (simulator)', () => {
   it('bars that closed while the socket was down arrive right after it is back, before the next live bar', async () => {
     peer = await startPeer('V1');

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { asterExecutionPort } from '../../../live/aster/aster-execution-port.ts';
 import { AsterMarketStream, type StreamStatus } from '../../../live/aster/market-stream.ts';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import { AsterUserStream, type UserStreamStatus } from '../../../live/aster/user-stream.ts';
+import { AsterUserStream, type UserEvent, type UserStreamStatus } from '../../../live/aster/user-stream.ts';
 import type { Bar, Order } from '../../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../../pipelines/ports.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
@@ -103,6 +103,96 @@ describe('user-data stream liveness', () => {
       ws.connections[1]!.socket,
     );
     await waitFor(() => events.length === 1);
+  });
+});
+
+describe('user-data catch-up dedupe (loopback)', () => {
+  it('a fill read back over REST is not emitted again when the socket delivers it late', async () => {
+    const { ws, rest, client } = await userPeer();
+    const bar = BTC[7]!;
+    const t = bar.time + 1000;
+    rest
+      .on('GET', '/fapi/v1/openOrders', () => ({ body: [] }))
+      .on('GET', '/fapi/v1/income', () => ({ body: [] }))
+      .on('GET', '/fapi/v1/allOrders', () => ({
+        body: [
+          {
+            orderId: 8886774,
+            symbol: 'BTCUSDT',
+            status: 'FILLED',
+            clientOrderId: 'late-1',
+            price: '0',
+            avgPrice: String(bar.close),
+            origQty: '0.002',
+            executedQty: '0.002',
+            type: 'MARKET',
+            side: 'BUY',
+            time: t,
+            updateTime: t,
+          },
+        ],
+      }))
+      .on('GET', '/fapi/v1/userTrades', () => ({
+        body: [
+          {
+            id: 42,
+            orderId: 8886774,
+            symbol: 'BTCUSDT',
+            side: 'BUY',
+            price: String(bar.close),
+            qty: '0.002',
+            commission: '0.07',
+            commissionAsset: 'USDT',
+            maker: false,
+            realizedPnl: '0',
+            positionSide: 'BOTH',
+            time: t,
+          },
+        ],
+      }));
+    const user = new AsterUserStream({
+      wsUrl: ws.url,
+      rest: client,
+      catchUp: client,
+      symbols: ['BTCUSDT'],
+      now: () => t - 60_000,
+      backoffInitialMs: 20,
+    });
+    cleanups.push(() => user.stop());
+    const events: UserEvent[] = [];
+    user.events.subscribe((e) => events.push(e));
+    await user.start();
+    await ws.waitConnections(1);
+    ws.last.socket.terminate();
+    await ws.waitConnections(2);
+    await waitFor(() => events.length === 1);
+    await user.drain();
+    expect(events[0]).toMatchObject({
+      kind: 'order-update',
+      clientOrderId: 'late-1',
+      tradeId: 42,
+      lastQty: 0.002,
+      cumQty: 0.002,
+      status: 'FILLED',
+      commission: 0.07,
+    });
+    // the same trade (t 42) arrives over the new socket after the catch-up
+    ws.send(
+      orderTradeUpdate({
+        bar,
+        clientOrderId: 'late-1',
+        side: 'BUY',
+        qty: 0.002,
+        lastQty: 0.002,
+        cumQty: 0.002,
+        price: bar.close,
+        commission: 0.07,
+        tradeTime: t,
+      }),
+    );
+    ws.send({ e: 'ACCOUNT_CONFIG_UPDATE', E: t + 5 }); // a later frame: the trade frame was handled before it
+    await waitFor(() => events.length === 2);
+    expect(events.map((e) => e.kind)).toEqual(['order-update', 'other']);
   });
 });
 
