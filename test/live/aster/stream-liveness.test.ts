@@ -54,6 +54,7 @@ describe('user-data stream liveness', () => {
     stream.status.subscribe((s) => status.push({ s, at: Date.now() }));
     await stream.start();
     await ws.waitConnections(2, 3000);
+    await waitFor(() => connectedTimes(status).length === 2);
     const [first, second] = connectedTimes(status);
     expect(status.map((x) => x.s.kind)).toContain('silent');
     // replaced after the bound (not before), and within it plus the back-off and a margin
