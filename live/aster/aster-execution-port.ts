@@ -83,8 +83,11 @@ function inferReason(u: OrderUpdate): OrderReason {
  * new stop or take-profit replaces the symbol's previous one (placed first, then the old one is
  * cancelled, so the position is never unprotected). Fills come from the user-data stream's
  * ORDER_TRADE_UPDATE trades, deduplicated by trade, and are interleaved with the bars as they
- * arrive. Funding (ACCOUNT_UPDATE FUNDING_FEE) becomes a FundingPayment for the symbol it can be
- * attributed to (isolated: listed; cross: our only open position), else an issue is reported.
+ * arrive (keyed by trade id, so a fill read back by the stream's REST catch-up is not counted twice).
+ * Funding (ACCOUNT_UPDATE FUNDING_FEE) becomes a FundingPayment for the symbol it can be
+ * attributed to (isolated: listed; cross: our only open position), else an issue is reported; a
+ * FUNDING_FEE with a zero balance change is left to the stream, which reads the amount from the
+ * income ledger and sends it as a funding-income event (the ledger names the symbol).
  * An event is never stamped earlier than the last event passed on (time stays monotonic).
  * No timers: everything is driven by bars, orders and user events.
  */

@@ -281,7 +281,7 @@ export class AsterMarketStream {
       this.status.next({ kind: 'silent', forMs: bound });
       this.ws = null;
       ws.terminate();
-      this.reconnectLater(4000);
+      this.reconnectLater(4000); // application close code: silent socket
     }, bound);
   }
 

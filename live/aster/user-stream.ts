@@ -290,6 +290,11 @@ export interface UserStreamOptions {
   readonly catchUpSlackMs?: number;
 }
 
+/** the close code reported when the silence watchdog drops a socket (4000–4999: application codes) */
+export const SILENT_CLOSE_CODE = 4000;
+/** a rollover socket that failed to open is tried again this much later */
+const ROLLOVER_RETRY_MS = 60_000;
+
 /** most remembered fill/order/funding keys (oldest forgotten first) */
 const MAX_SEEN = 20_000;
 
@@ -386,7 +391,9 @@ export class AsterUserStream {
     ws.on('pong', () => {
       if (ws === this.ws) this.alive();
     });
+    let opened = false;
     ws.on('open', () => {
+      opened = true;
       if (this.stopped) return ws.terminate();
       if (rollover) {
         if (this.ws === null || this.listenKey !== key) return ws.terminate(); // dropped or renewed meanwhile
@@ -415,6 +422,9 @@ export class AsterUserStream {
     });
     ws.on('error', (e: Error) => this.status.next({ kind: 'error', detail: `websocket: ${e.message}` }));
     ws.on('close', (code: number) => {
+      // a rollover that never opened: the current socket lives on; try again before the 24 h cut
+      if (rollover && !opened && !this.stopped && this.ws !== null && this.listenKey === key)
+        return this.scheduleRollover(key, ROLLOVER_RETRY_MS);
       if (ws !== this.ws || this.stopped) return;
       this.ws = null;
       this.retryLater(code);
@@ -592,19 +602,16 @@ export class AsterUserStream {
       this.status.next({ kind: 'silent', forMs: bound });
       this.ws = null;
       ws.terminate();
-      this.retryLater(4000);
+      this.retryLater(SILENT_CLOSE_CODE);
     }, bound);
   }
 
-  private scheduleRollover(key: string): void {
+  private scheduleRollover(key: string, ms = this.opts.rolloverMs ?? 23 * 3_600_000): void {
     if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
-    this.rolloverTimer = this.scheduler.setTimeout(
-      () => {
-        this.rolloverTimer = null;
-        if (!this.stopped && this.listenKey === key && this.ws !== null) this.connect(key, false, true);
-      },
-      this.opts.rolloverMs ?? 23 * 3_600_000,
-    );
+    this.rolloverTimer = this.scheduler.setTimeout(() => {
+      this.rolloverTimer = null;
+      if (!this.stopped && this.listenKey === key && this.ws !== null) this.connect(key, false, true);
+    }, ms);
   }
 
   private async renew(): Promise<void> {
