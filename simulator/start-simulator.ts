@@ -38,6 +38,7 @@ import {
 import { V1Auth, V3Auth, type V1Credential, type V3Credential } from './auth.ts';
 import { FaultInjector, type FaultCounters, type FaultKind, type FaultOptions, type FaultPlan } from './faults.ts';
 import { Replay, klines, klineIntervalMs, intervalName } from './replay.ts';
+import { IncomeLedger } from './income.ts';
 import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, type Formats } from './payloads.ts';
 import { maintenanceMargin, maxNotional, type BracketTable } from '../pipelines/margin/margin.kernel.ts';
 
@@ -230,6 +231,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   const nextFundingTime = (): number => (Math.floor(replay.cursorTime / fundingInterval) + 1) * fundingInterval;
   let tradeSeq = 1;
   let bookSeq = 1;
+  const income = new IncomeLedger();
 
   // ---------------- WebSocket state ----------------
   interface MarketSocket {
@@ -276,6 +278,9 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
 
   function accountUpdate(account: string, reason: 'ORDER' | 'FUNDING_FEE', symbols: string[], time: number): unknown {
     const a = accountOf(engine, account);
+    // a funding settlement moves the balance by its ledger amount; order updates report 0 here
+    const balanceChange = (): string =>
+      reason === 'FUNDING_FEE' && symbols.length === 1 ? money(income.change(account, symbols[0]!, time)) : '0';
     const P =
       reason === 'FUNDING_FEE'
         ? []
@@ -296,7 +301,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       e: 'ACCOUNT_UPDATE',
       E: clock.now(),
       T: time,
-      a: { m: reason, B: [{ a: 'USDT', wb: money(a.balance), cw: money(a.balance), bc: '0' }], P },
+      a: { m: reason, B: [{ a: 'USDT', wb: money(a.balance), cw: money(a.balance), bc: balanceChange() }], P },
     };
   }
 
@@ -312,7 +317,10 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       if (ev.kind === 'order') {
         toUser(ev.account, orderTradeUpdate(ev.order, ev.execType, ev.fill, fmtOf(ev.order.symbol), now));
       } else if (ev.kind === 'account') {
-        toUser(ev.account, accountUpdate(ev.account, ev.reason, ev.symbols, now));
+        toUser(
+          ev.account,
+          accountUpdate(ev.account, ev.reason, ev.symbols, ev.reason === 'FUNDING_FEE' ? ev.time : now),
+        );
       } else {
         const f = fmtOf(ev.symbol);
         const id = tradeSeq++;
@@ -570,7 +578,11 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
           if (mark === undefined) continue;
           const rate = rateAt(s.symbol, boundary);
           fundingHistory.push({ symbol: s.symbol, fundingTime: boundary, rate });
-          dispatch(applyFunding(engine, s.symbol, rate, mark, clock.now()));
+          const before = income.balances(engine);
+          const at = clock.now();
+          const settled = applyFunding(engine, s.symbol, rate, mark, at);
+          income.recordFunding(engine, before, s.symbol, at);
+          dispatch(settled);
         }
       }
       if (opts.series.length > 0) {
@@ -1097,7 +1109,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         const all = [...accountOf(engine, ctx.account).orders.values()].filter(
           (o) => o.symbol === s && (from === undefined || o.orderId >= from),
         );
-        return { body: all.slice(0, limit).map((o) => orderJson(o, fmtOf(s))) };
+        const picked = from === undefined ? all.slice(-limit) : all.slice(0, limit);
+        return { body: picked.map((o) => orderJson(o, fmtOf(s))) };
       }
       case 'GET userTrades': {
         const s = sym(ctx)!;
@@ -1124,6 +1137,16 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
           }));
         return { body: rows };
       }
+      case 'GET income':
+        return {
+          body: income.query(ctx.account, {
+            symbol: sym(ctx, false),
+            incomeType: ctx.params.get('incomeType') ?? undefined,
+            startTime: intParam(ctx, 'startTime'),
+            endTime: intParam(ctx, 'endTime'),
+            limit: intParam(ctx, 'limit'),
+          }),
+        };
       case 'GET balance':
         return { body: balanceRows(ctx.account) };
       case 'GET account':
@@ -1223,6 +1246,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'GET openOrders',
     'GET allOrders',
     'GET userTrades',
+    'GET income',
     'GET balance',
     'GET account',
     'GET accountWithJoinMargin',
@@ -1267,6 +1291,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         return 5;
       case 'commissionRate':
         return 20;
+      case 'income':
+        return 30;
       case 'batchOrders':
         return method === 'POST' ? 5 : 1;
       default:

@@ -5,7 +5,7 @@ import type { Bar, Fill, FundingPayment, Order, OrderReason, OrderRejected } fro
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { NewOrderRequest } from './order-precision.ts';
 import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
-import type { AccountUpdate, OrderUpdate, UserEvent } from './user-stream.ts';
+import type { AccountUpdate, FundingIncome, OrderUpdate, UserEvent } from './user-stream.ts';
 
 /** what the port needs from AsterRestClient */
 export interface OrderApi {
@@ -84,8 +84,11 @@ function inferReason(u: OrderUpdate): OrderReason {
  * new stop or take-profit replaces the symbol's previous one (placed first, then the old one is
  * cancelled, so the position is never unprotected). Fills come from the user-data stream's
  * ORDER_TRADE_UPDATE trades, deduplicated by trade, and are interleaved with the bars as they
- * arrive. Funding (ACCOUNT_UPDATE FUNDING_FEE) becomes a FundingPayment for the symbol it can be
- * attributed to (isolated: listed; cross: our only open position), else an issue is reported.
+ * arrive (keyed by trade id, so a fill read back by the stream's REST catch-up is not counted twice).
+ * Funding (ACCOUNT_UPDATE FUNDING_FEE) becomes a FundingPayment for the symbol it can be
+ * attributed to (isolated: listed; cross: our only open position), else an issue is reported; a
+ * FUNDING_FEE with a zero balance change is left to the stream, which reads the amount from the
+ * income ledger and sends it as a funding-income event (the ledger names the symbol).
  * An event is never stamped earlier than the last event passed on (time stays monotonic).
  * No timers: everything is driven by bars, orders and user events.
  */
@@ -178,7 +181,9 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         const onOrderUpdate = (u: OrderUpdate): void => {
           const mine = sent.get(u.clientOrderId);
           if (u.executionType === 'TRADE' && u.lastQty > 0) {
-            const key = `${u.symbol}:${u.orderId}:${u.tradeId}:${u.cumQty}`;
+            // a trade id names a fill whichever way it came (socket or the REST catch-up, whose
+            // cumulative quantity is reconstructed); without one, the order's cumulative quantity
+            const key = u.tradeId > 0 ? `${u.symbol}:t${u.tradeId}` : `${u.symbol}:${u.orderId}:${u.cumQty}`;
             if (seenTrades.has(key)) return;
             seenTrades.add(key);
             tradeOrder.push(key);
@@ -228,10 +233,26 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         const orderSub = orders.subscribe({ next: (o) => void place(o) });
         /** signed position per symbol: from ACCOUNT_UPDATE positions, moved by our fills in between */
         const positions = new Map<string, number>();
+        const funding = (symbol: string, change: number, time: number): void => {
+          const qty = positions.get(symbol) ?? 0;
+          const mark = lastClose.get(symbol) ?? Number.NaN;
+          const amount = -change;
+          const f: FundingPayment = {
+            kind: 'funding',
+            time: Math.max(time, lastTime),
+            symbol,
+            rate: qty !== 0 && mark > 0 ? amount / (qty * mark) : 0,
+            positionQty: qty,
+            markPrice: mark,
+            amount,
+          };
+          out(f);
+        };
         const onAccountUpdate = (u: AccountUpdate): void => {
           for (const p of u.positions) if (p.positionSide === 'BOTH') positions.set(p.symbol, p.positionAmt);
           if (u.reason !== 'FUNDING_FEE') return;
           const change = u.balances.find((b) => b.asset === quote)?.change ?? 0;
+          // bc "0": the user stream reads the amount from /fapi/v1/income (a funding-income event)
           if (change === 0) return;
           // isolated: the position is listed; cross: only the balance, so it must be our one open position
           const listed = u.positions.filter((p) => p.positionAmt !== 0);
@@ -243,25 +264,24 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
               clientOrderId: '',
               detail: `funding ${change} ${quote} with ${open.length} open positions`,
             });
-          const qty = positions.get(symbol) ?? 0;
-          const mark = lastClose.get(symbol) ?? Number.NaN;
-          const amount = -change;
-          const f: FundingPayment = {
-            kind: 'funding',
-            time: Math.max(u.eventTime, lastTime),
-            symbol,
-            rate: qty !== 0 && mark > 0 ? amount / (qty * mark) : 0,
-            positionQty: qty,
-            markPrice: mark,
-            amount,
-          };
-          out(f);
+          funding(symbol, change, u.eventTime);
+        };
+        /** the ledger names the symbol: no attribution needed */
+        const onFundingIncome = (u: FundingIncome): void => {
+          if (u.asset !== quote || u.symbol === '')
+            return opts.onIssue?.({
+              kind: 'funding-unattributed',
+              clientOrderId: '',
+              detail: `funding ${u.income} ${u.asset} (tranId ${u.tranId}) for symbol '${u.symbol}'`,
+            });
+          funding(u.symbol, u.income, u.time);
         };
 
         const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
         const userSub = opts.userEvents.subscribe({
           next: (e) => {
             if (e.kind === 'account-update') return onAccountUpdate(e);
+            if (e.kind === 'funding-income') return onFundingIncome(e);
             if (e.kind !== 'order-update') return;
             onOrderUpdate(e);
             // done with it: forget the order (its trades stay deduplicated by the trade keys)

@@ -83,6 +83,7 @@ export type MarketTick = MarkPriceTick | BookTick | AggTradeTick;
 export type StreamStatus =
   | { readonly kind: 'connected'; readonly url: string; readonly rollover: boolean }
   | { readonly kind: 'disconnected'; readonly code: number; readonly retryInMs: number }
+  | { readonly kind: 'silent'; readonly forMs: number }
   | {
       readonly kind: 'gap-filled';
       readonly symbol: string;
@@ -116,6 +117,13 @@ export interface MarketStreamOptions {
   readonly rolloverMs?: number;
   /** most REST pages fetched for one gap (1500 bars each); default 20 */
   readonly maxGapPages?: number;
+  /** the exchange's clock (AsterRestClient.serverNow), for the gap fill on (re)connect; default Date.now */
+  readonly now?: () => number;
+  /**
+   * liveness: no frame at all (data, ping or pong) for this long → reconnect. Default 10 min,
+   * twice the exchange's 5-minute ping period.
+   */
+  readonly silenceMs?: number;
 }
 
 /**
@@ -138,12 +146,16 @@ export class AsterMarketStream {
   private stopped = true;
   private reconnectTimer: unknown = null;
   private rolloverTimer: unknown = null;
+  private silenceTimer: unknown = null;
+  private connections = 0;
+  private readonly now: () => number;
   private queue: Promise<void> = Promise.resolve();
   private requestId = 0;
 
   constructor(private readonly opts: MarketStreamOptions) {
     this.intervalMs = intervalToMs(opts.interval);
     this.scheduler = opts.scheduler ?? realScheduler;
+    this.now = opts.now ?? Date.now;
     for (const s of opts.symbols) {
       const l = s.toLowerCase();
       this.streams.add(`${l}@kline_${opts.interval}`);
@@ -186,7 +198,8 @@ export class AsterMarketStream {
     this.stopped = true;
     if (this.reconnectTimer !== null) this.scheduler.clearTimeout(this.reconnectTimer);
     if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
-    this.reconnectTimer = this.rolloverTimer = null;
+    if (this.silenceTimer !== null) this.scheduler.clearTimeout(this.silenceTimer);
+    this.reconnectTimer = this.rolloverTimer = this.silenceTimer = null;
     const ws = this.ws;
     this.ws = null;
     ws?.terminate();
@@ -201,7 +214,13 @@ export class AsterMarketStream {
     const included = new Set(this.streams);
     const ws = new WebSocket(url, { autoPong: false });
     if (!rollover) this.ws = ws;
-    ws.on('ping', (data: Buffer) => ws.pong(data));
+    ws.on('ping', (data: Buffer) => {
+      if (ws === this.ws) this.alive();
+      ws.pong(data);
+    });
+    ws.on('pong', () => {
+      if (ws === this.ws) this.alive();
+    });
     ws.on('open', () => {
       if (this.stopped) return ws.terminate();
       if (rollover) {
@@ -213,7 +232,11 @@ export class AsterMarketStream {
       // streams added while this socket was connecting are not in its URL
       const missing = [...this.streams].filter((x) => !included.has(x));
       if (missing.length > 0) ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: missing, id: ++this.requestId }));
+      this.alive();
       this.status.next({ kind: 'connected', url, rollover });
+      // bars that closed while no socket was open: from REST now, not when the next live bar shows the gap
+      // (the first connection's seam with the warm-up is the next bar's gap check)
+      if (!rollover && ++this.connections > 1) this.fillToNow();
       if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
       this.rolloverTimer = this.scheduler.setTimeout(
         () => {
@@ -224,19 +247,55 @@ export class AsterMarketStream {
       );
     });
     ws.on('message', (data: Buffer) => {
-      if (ws === this.ws) this.onMessage(data.toString('utf8'));
+      if (ws !== this.ws) return;
+      this.alive();
+      this.onMessage(data.toString('utf8'));
     });
     ws.on('error', (e: Error) => this.status.next({ kind: 'error', detail: `websocket: ${e.message}` }));
     ws.on('close', (code: number) => {
       if (ws !== this.ws || this.stopped) return;
       this.ws = null;
-      const delay = backoffDelay(this.attempt++, this.opts.backoffInitialMs ?? 500, this.opts.backoffMaxMs ?? 30_000);
-      this.status.next({ kind: 'disconnected', code, retryInMs: delay });
-      this.reconnectTimer = this.scheduler.setTimeout(() => {
-        this.reconnectTimer = null;
-        if (!this.stopped) this.connect(false);
-      }, delay);
+      this.reconnectLater(code);
     });
+  }
+
+  private reconnectLater(code: number): void {
+    if (this.silenceTimer !== null) this.scheduler.clearTimeout(this.silenceTimer);
+    this.silenceTimer = null;
+    const delay = backoffDelay(this.attempt++, this.opts.backoffInitialMs ?? 500, this.opts.backoffMaxMs ?? 30_000);
+    this.status.next({ kind: 'disconnected', code, retryInMs: delay });
+    this.reconnectTimer = this.scheduler.setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopped) this.connect(false);
+    }, delay);
+  }
+
+  /** a frame arrived: the silence watchdog starts over */
+  private alive(): void {
+    if (this.silenceTimer !== null) this.scheduler.clearTimeout(this.silenceTimer);
+    const bound = this.opts.silenceMs ?? 10 * 60_000;
+    this.silenceTimer = this.scheduler.setTimeout(() => {
+      this.silenceTimer = null;
+      const ws = this.ws;
+      if (this.stopped || ws === null) return;
+      this.status.next({ kind: 'silent', forMs: bound });
+      this.ws = null;
+      ws.terminate();
+      this.reconnectLater(4000); // application close code: silent socket
+    }, bound);
+  }
+
+  /** every symbol with a known last bar: fill up to the bar forming now (queued with live bars) */
+  private fillToNow(): void {
+    if (this.opts.klines === undefined) return;
+    const forming = Math.floor(this.now() / this.intervalMs) * this.intervalMs;
+    for (const symbol of this.lastOpen.keys()) {
+      this.queue = this.queue.then(async () => {
+        const last = this.lastOpen.get(symbol);
+        if (this.stopped || last === undefined || forming <= last + this.intervalMs) return;
+        await this.fillGap(symbol, last, forming);
+      });
+    }
   }
 
   private onMessage(text: string): void {

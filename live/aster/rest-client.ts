@@ -32,6 +32,10 @@ import {
   type AsterOrder,
   type Kline,
   type SymbolInfo,
+  UserTradesSchema,
+  IncomesSchema,
+  type AsterUserTrade,
+  type AsterIncome,
 } from './schemas.ts';
 import { prepareOrder, type NewOrderRequest, type PrecisionRule } from './order-precision.ts';
 
@@ -463,6 +467,29 @@ export class AsterRestClient {
 
   async openOrders(symbol?: string): Promise<AsterOrder[]> {
     return this.call('GET', this.p('openOrders'), { symbol }, 'SIGNED', OrdersSchema);
+  }
+
+  /** the most recent orders of a symbol (from `orderId` on when given) */
+  async allOrders(q: { symbol: string; orderId?: number; startTime?: number; limit?: number }): Promise<AsterOrder[]> {
+    return this.call('GET', this.p('allOrders'), { ...q }, 'SIGNED', OrdersSchema);
+  }
+
+  async userTrades(q: {
+    symbol: string;
+    startTime?: number;
+    fromId?: number;
+    limit?: number;
+  }): Promise<AsterUserTrade[]> {
+    return this.call('GET', this.p('userTrades'), { ...q }, 'SIGNED', UserTradesSchema);
+  }
+
+  async income(q: {
+    incomeType?: string;
+    symbol?: string;
+    startTime?: number;
+    limit?: number;
+  }): Promise<AsterIncome[]> {
+    return this.call('GET', this.p('income'), { ...q }, 'SIGNED', IncomesSchema);
   }
 
   // ---------------------------------------------------------------- account

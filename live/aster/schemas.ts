@@ -153,6 +153,38 @@ export const OrderSchema = z.looseObject({
 export type AsterOrder = z.infer<typeof OrderSchema>;
 export const OrdersSchema = z.array(OrderSchema);
 
+/** GET /fapi/v1/userTrades rows (the user-data catch-up after a reconnect) */
+export const UserTradeSchema = z.looseObject({
+  id,
+  orderId: id,
+  symbol: z.string(),
+  side: z.string(),
+  price: num,
+  qty: num,
+  commission: optNum,
+  commissionAsset: z.string().optional(),
+  maker: bool.optional(),
+  realizedPnl: optNum,
+  positionSide: z.string().optional(),
+  time: num,
+});
+export type AsterUserTrade = z.infer<typeof UserTradeSchema>;
+export const UserTradesSchema = z.array(UserTradeSchema);
+
+/** GET /fapi/v1/income rows (funding read from the exchange's ledger) */
+export const IncomeSchema = z.looseObject({
+  symbol: z.string().optional(),
+  incomeType: z.string(),
+  income: num,
+  asset: z.string(),
+  time: num,
+  tranId: id,
+  info: z.string().optional(),
+  tradeId: z.union([z.number(), z.string()]).optional(),
+});
+export type AsterIncome = z.infer<typeof IncomeSchema>;
+export const IncomesSchema = z.array(IncomeSchema);
+
 export const CodeMsgSchema = z.looseObject({ code: z.union([z.number(), z.string()]), msg: z.string() });
 
 export const BalanceSchema = z.array(

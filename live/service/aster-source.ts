@@ -84,6 +84,7 @@ export async function asterMarketSource(
     symbols,
     interval: settings.BAR_INTERVAL,
     klines: (q) => client.klines(q),
+    now: () => client.serverNow(),
   });
   let state = 'connecting';
   let userStream: AsterUserStream | null = null;
@@ -106,7 +107,14 @@ export async function asterMarketSource(
     bars: port.bars(),
     execution: () => {
       if (!userStream) {
-        userStream = new AsterUserStream({ wsUrl: urls.wsUrl, rest: client });
+        // after every reconnect, fills, cancels and funding it missed are read back over REST
+        userStream = new AsterUserStream({
+          wsUrl: urls.wsUrl,
+          rest: client,
+          catchUp: client,
+          symbols,
+          now: () => client.serverNow(),
+        });
         void userStream.start().catch((e: unknown) => {
           state = `user stream failed: ${e instanceof Error ? e.message : String(e)}`;
         });

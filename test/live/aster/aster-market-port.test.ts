@@ -37,7 +37,8 @@ async function setup(opts: { warmupBars: number; grace?: number } = { warmupBars
   const client = new AsterRestClient({ baseUrl: rest.url, now: () => now });
   const timers: (() => void)[] = [];
   const scheduler: Scheduler = {
-    setTimeout: (fn, ms) => (ms === 999 ? (timers.push(fn), null) : setTimeout(fn, Math.min(ms, 5))),
+    setTimeout: (fn, ms) =>
+      ms === 999 ? (timers.push(fn), null) : ms >= 600_000 ? null : setTimeout(fn, Math.min(ms, 5)),
     clearTimeout: (h) => {
       if (h !== null) clearTimeout(h as ReturnType<typeof setTimeout>);
     },

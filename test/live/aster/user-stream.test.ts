@@ -46,6 +46,7 @@ async function setup(opts: { keepAliveFails?: boolean } = {}) {
         keepAlives.push(fn);
         return null;
       }
+      if (ms >= 600_000) return null; // silence watchdog and rollover: their own tests
       return setTimeout(fn, Math.min(ms, 5));
     },
     clearTimeout: (h) => {
