@@ -11,12 +11,7 @@ import type {
 } from '../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
-import {
-  slippedInBar,
-  slippageBps,
-  stopTriggerPrice,
-  takeProfitTriggerPrice,
-} from './fill-model.kernel.ts';
+import { slippedInBar, slippageBps, stopTriggerPrice, takeProfitTriggerPrice } from './fill-model.kernel.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
 import { fundingSchedule, type FundingSchedule } from './funding.kernel.ts';
 import type { PortfolioSettings } from '../operators/portfolio/portfolio.settings.ts';

@@ -20,13 +20,19 @@ export function leverageBrackets(file = ''): BracketTable {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new SapphireError('SETTINGS_INVALID', `LEVERAGE_BRACKETS_FILE ${path} cannot be read: ${(e as Error).message}`);
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        `LEVERAGE_BRACKETS_FILE ${path} cannot be read: ${(e as Error).message}`,
+      );
     }
     let json: unknown;
     try {
       json = JSON.parse(text) as unknown;
     } catch (e) {
-      throw new SapphireError('SETTINGS_INVALID', `LEVERAGE_BRACKETS_FILE ${path} is not JSON: ${(e as Error).message}`);
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        `LEVERAGE_BRACKETS_FILE ${path} is not JSON: ${(e as Error).message}`,
+      );
     }
     t = parseLeverageBrackets(json, path);
     cache.set(path, t);

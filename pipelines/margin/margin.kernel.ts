@@ -66,7 +66,11 @@ export function parseLeverageBrackets(json: unknown, source: string): Map<string
   return out;
 }
 
-export function bracketsOf(table: BracketTable, symbol: string, source = 'the leverage bracket table'): readonly LeverageBracket[] {
+export function bracketsOf(
+  table: BracketTable,
+  symbol: string,
+  source = 'the leverage bracket table',
+): readonly LeverageBracket[] {
   const b = table.get(symbol);
   if (b === undefined)
     throw new SapphireError(

@@ -168,14 +168,7 @@ export interface Order {
 }
 
 export type ExitReason =
-  | 'signal'
-  | 'stop'
-  | 'trailing-stop'
-  | 'take-profit'
-  | 'delever'
-  | 'halt-flatten'
-  | 'end-of-data'
-  | 'liquidation';
+  'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'delever' | 'halt-flatten' | 'end-of-data' | 'liquidation';
 
 export interface Fill {
   readonly kind: 'fill';

@@ -33,7 +33,10 @@ describe('leverage brackets', () => {
         const [a, b] = [r.brackets[i - 1]!, r.brackets[i]!];
         expect(b.notionalFloor).toBe(a.notionalCap);
         // maintenance margin is the same on both sides of a bracket boundary
-        expect(b.notionalFloor * b.maintMarginRatio - b.cum).toBeCloseTo(b.notionalFloor * a.maintMarginRatio - a.cum, 6);
+        expect(b.notionalFloor * b.maintMarginRatio - b.cum).toBeCloseTo(
+          b.notionalFloor * a.maintMarginRatio - a.cum,
+          6,
+        );
       }
     }
   });
@@ -63,7 +66,14 @@ describe('leverage brackets', () => {
         {
           symbol: 'X',
           brackets: [
-            { bracket: '1', initialLeverage: '20', notionalCap: '1000', notionalFloor: '0', maintMarginRatio: '0.01', cum: '0' },
+            {
+              bracket: '1',
+              initialLeverage: '20',
+              notionalCap: '1000',
+              notionalFloor: '0',
+              maintMarginRatio: '0.01',
+              cum: '0',
+            },
           ],
         },
       ],
@@ -117,9 +127,9 @@ describe('cross-margin liquidation', () => {
   });
 
   it('no liquidation price for a long backed by more than its notional', () => {
-    expect(liquidationPrice(50_000, [{ symbol: 'BTCUSDT', qty: 0.1, entry: 80_000, mark: 80_000 }], 'BTCUSDT', table)).toBe(
-      0,
-    );
+    expect(
+      liquidationPrice(50_000, [{ symbol: 'BTCUSDT', qty: 0.1, entry: 80_000, mark: 80_000 }], 'BTCUSDT', table),
+    ).toBe(0);
   });
 
   it('the fill is the liquidation price inside the bar, the open on a gap, nothing when not reached', () => {

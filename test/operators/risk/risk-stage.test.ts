@@ -43,6 +43,7 @@ function snapshot(time: number, equity: number, positions: PositionView[] = [], 
     fundingPaid: 0,
     grossExposure: gross,
     marginUsed: gross / 5,
+    maintenanceMargin: 0,
     positions,
   };
 }
