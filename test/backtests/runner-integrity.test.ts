@@ -44,6 +44,16 @@ function closeAt(c: BarColumns, openTime: number): { close: number; low: number;
   return { close: c.close[i]!, low: c.low[i]!, high: c.high[i]! };
 }
 
+/** A user's leverage-brackets file: the shipped BTCUSDT table under another symbol's name. */
+function bracketsFileAs(symbol: string): string {
+  const shipped = JSON.parse(readFileSync(join(REPO, 'pipelines/margin/leverage-brackets.json'), 'utf8')) as {
+    symbol: string;
+  }[];
+  const file = join(mkdtempSync(join(tmpdir(), 'sapphire-brackets-')), 'leverageBracket.json');
+  writeFileSync(file, JSON.stringify([{ ...shipped.find((x) => x.symbol === 'BTCUSDT'), symbol }]));
+  return file;
+}
+
 describe('end of data (finding 6)', () => {
   it('a position open at the end is an open trade marked at the last close, and the books add up', () => {
     const t = longTrade('BTCUSDT');
@@ -180,7 +190,11 @@ describe('gaps (finding 7)', () => {
       'AVAXUSDT-1m-2026-07.csv:2: AVAXUSDT has no bars between 2023-02-28T23:59:00.000Z',
     );
     const { series } = await loadDatasetReport({ dir: native!, allowGaps: true });
-    const s = activeSettings({ SYMBOLS: 'AVAXUSDT', BAR_INTERVAL: '1m' });
+    const s = activeSettings({
+      SYMBOLS: 'AVAXUSDT',
+      BAR_INTERVAL: '1m',
+      LEVERAGE_BRACKETS_FILE: bracketsFileAs('AVAXUSDT'),
+    });
     const r = runBacktest({ settings: s, series, allowGaps: true, keepEvents: true });
     // no lookback across the 3.4-year hole: the first features after it come one day of bars later
     const after = Date.parse('2026-07-01T00:00:00Z');
@@ -242,7 +256,9 @@ describe('unknown symbols and tape misses (finding 13)', () => {
       JSON.stringify({ symbols: [{ ...info.symbols.find((x) => x.symbol === 'BTCUSDT'), symbol: 'FOOUSDT' }] }),
     );
     const filters = loadFiltersFile(file);
-    const r = runBacktest({ settings: s, series: foo, filters });
+    // … and its leverage brackets (a symbol the shipped table lacks needs them for margin)
+    const withBrackets = activeSettings({ SYMBOLS: 'FOOUSDT', LEVERAGE_BRACKETS_FILE: bracketsFileAs('FOOUSDT') });
+    const r = runBacktest({ settings: withBrackets, series: foo, filters });
     expect(r.trades.length).toBeGreaterThan(0);
     const step = filters.get('FOOUSDT')!.stepSize;
     for (const t of r.trades) expect(Math.abs(t.quantity / step - Math.round(t.quantity / step))).toBeLessThan(1e-6);

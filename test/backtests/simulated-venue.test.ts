@@ -124,7 +124,13 @@ describe('no fill outside the bar that traded (finding 5)', () => {
         `${label}, LATENCY_MS=${latency}: every fill within [low, high] (or the open)`,
         async () => {
           const series = await loadDataset({ dir, symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'] });
-          const settings = parseSettings({ SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT', LATENCY_MS: latency });
+          // every arm funded (no bandit judgement): many stop and take-profit fills to check
+          const settings = parseSettings({
+            SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT',
+            LATENCY_MS: latency,
+            BANDIT_MIN_TRADES: 100_000,
+            SIZING_MODE: 'fixed',
+          });
           const r = runBacktest({ settings, series, keepEvents: true });
           expect(r.trades.length).toBeGreaterThan(100);
           expect(fillsOutsideTheirBar(r.events!, r.intervalMs)).toEqual([]);
