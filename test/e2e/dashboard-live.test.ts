@@ -67,10 +67,17 @@ describe('the dashboard of the running service (paper, embedded simulator) in Ch
     await page.click('#consent-decline');
 
     // the live feed grows as the replayed market trades (server-sent events, no polling)
-    const before = await page.locator('#feed-list li').count();
-    await page.waitForFunction((n) => document.querySelectorAll('#feed-list li').length > n, before, {
-      timeout: 60_000,
-    });
+    // (the list is capped at FEED_MAX items, so a busy replay fills it: watch for a NEW newest item
+    // rather than for a longer list)
+    await page.evaluate(() => document.querySelector('#feed-list li')?.setAttribute('data-seen', '1'));
+    await page.waitForFunction(
+      () => {
+        const newest = document.querySelector('#feed-list li');
+        return newest !== null && !newest.hasAttribute('data-seen');
+      },
+      null,
+      { timeout: 60_000 },
+    );
     await page.screenshot({ path: join(SCREENSHOTS, 'live-dashboard.png'), fullPage: true });
 
     // Stop asks for the admin token and really stops the engine
