@@ -346,11 +346,12 @@ export function runLoopStrategy(
         s.KELLY_FRACTION,
         s.KELLY_FRACTION_CAP,
       );
-      if (!(fr > 0)) {
+      qty = (Math.max(0, fr) * equity * share) / close;
+      // no tradeable edge (not positive, or below the exchange minimum): only an exploring episode trades
+      if (!(fr > 0) || qty < minimumMarketQuantity(x.filters, close)) {
         if (!(draw < s.BANDIT_EPSILON) && !explored) continue;
         explored = true;
       }
-      qty = (Math.max(0, fr) * equity * share) / close;
     } else if (s.SIZING_MODE === 'fixed') qty = (s.NOTIONAL_FRACTION * equity * share) / close;
     else qty = atrRiskQuantity(equity, s.RISK_PER_TRADE, stopDistance) * share;
     if (explored) qty = Math.max(qty, minimumMarketQuantity(x.filters, close));
