@@ -102,7 +102,7 @@ export async function openBlob(
   if (!provider) {
     throw new SapphireError(
       'NOT_CONFIGURED',
-      `the blob is encrypted with ${header.provider}, which is not configured here (configured: ${providers.map((p) => p.kind).join(', ') || 'none'})`,
+      `the blob is encrypted with ${header.provider}, which is not configured here (configured: ${providers.map((p) => p.kind).join(', ') || 'none'})${header.provider === 'aes-256-gcm' ? ': set ARCHIVE_KEY to the key it was stored with' : ''}`,
     );
   }
   return { plain: await provider.open(body, aad, header.params), content: header.content, provider: header.provider };
