@@ -133,6 +133,20 @@ describe('research bundles', { timeout: 240_000 }, () => {
     expect(outcome.identical).toBe(true);
   });
 
+  it('verify repeats the run options result.json records (--seeds, --close-at-end)', async () => {
+    const seeded = join(work, 'bt-seeds');
+    const code = await silently(() =>
+      backtest(['--quiet', '--seeds', '2', '--close-at-end', '--data', dataCopy, '--out', seeded, '--dotenv', envFile]),
+    );
+    expect(code).toBe(0);
+    const doc = JSON.parse(readFileSync(join(seeded, 'result.json'), 'utf8')) as { run: unknown; seeds?: unknown };
+    expect(doc.run).toMatchObject({ closeAtEnd: true, seeds: 2 });
+    expect(doc.seeds).toBeDefined();
+    const outcome = await verifyBundle(packBundle(seeded, { settings: settings() }).body);
+    expect(outcome.difference).toBeNull();
+    expect(outcome.identical).toBe(true);
+  });
+
   it('verify: data altered after the run is reported with the first differing figure', async () => {
     const altered = join(work, 'altered');
     mkdirSync(altered);
