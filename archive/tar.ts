@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 /**
  * A directory as a gzip-compressed POSIX ustar archive (`tar xzf` opens it). Deterministic: files
@@ -88,4 +88,43 @@ export function tarBytes(entries: readonly TarEntry[]): Buffer {
 export function tarGz(entries: readonly TarEntry[]): Buffer {
   // gzip header mtime is 0 with zlib, so the bytes stay deterministic
   return gzipSync(tarBytes(entries), { level: 9 });
+}
+
+function readString(block: Buffer, offset: number, length: number): string {
+  const field = block.subarray(offset, offset + length);
+  const end = field.indexOf(0);
+  return field.subarray(0, end < 0 ? length : end).toString('utf8');
+}
+
+/**
+ * Reads back the regular files of a ustar .tar.gz (the ones tarGz writes). Refuses what it did
+ * not write: absolute or `..` paths, other entry types, a checksum that does not add up.
+ */
+export function untarGz(data: Buffer): TarEntry[] {
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(data);
+  } catch (error) {
+    throw new Error(`not a gzip file (${(error as Error).message})`);
+  }
+  const entries: TarEntry[] = [];
+  for (let offset = 0; offset + BLOCK <= tar.length;) {
+    const block = tar.subarray(offset, offset + BLOCK);
+    if (block.every((b) => b === 0)) break; // end of archive
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+    if (parseInt(readString(block, 148, 8).trim(), 8) !== sum)
+      throw new Error(`tar header at byte ${offset}: bad checksum`);
+    const name = readString(block, 0, 100);
+    const prefix = readString(block, 345, 155);
+    const path = prefix === '' ? name : `${prefix}/${name}`;
+    const size = parseInt(readString(block, 124, 12).trim() || '0', 8);
+    const type = String.fromCharCode(block[156]!);
+    if (type !== '0' && type !== '\0') throw new Error(`tar entry ${path}: only regular files are expected`);
+    if (path.startsWith('/') || path.split('/').includes('..')) throw new Error(`tar entry ${path}: unsafe path`);
+    if (offset + BLOCK + size > tar.length) throw new Error(`tar entry ${path}: truncated`);
+    entries.push({ path, data: Buffer.from(tar.subarray(offset + BLOCK, offset + BLOCK + size)) });
+    offset += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+  }
+  return entries;
 }

@@ -4,11 +4,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { SapphireError } from '../pipelines/errors.ts';
 import { collectFiles, tarGz } from './tar.ts';
+import { isEnvelope, openBlob, readHeader, sealBlob, type ContentKind, type EncryptionProvider } from './envelope.ts';
 
 /**
  * Walrus blob storage through the publisher / aggregator HTTP API:
  * `PUT {publisher}/v1/blobs?epochs=N` (body = the bytes) and `GET {aggregator}/v1/blobs/{blobId}`.
- * A file is stored as is; a directory as a deterministic .tar.gz (see tar.ts).
+ * A file is stored as is; a directory as a deterministic .tar.gz (see tar.ts). Either is
+ * encrypted before it leaves the machine (envelope.ts) unless the caller asks for a public blob.
  */
 
 export const RECORD_FILE = 'archive.json';
@@ -165,14 +167,20 @@ export interface ArchiveRecord {
   epochs: number;
   endEpoch: number | null;
   publisher: string;
-  /** what was stored: the file itself, or the directory as a .tar.gz */
-  content: 'file' | 'tar.gz';
+  /** what was stored: the file itself, the directory as a .tar.gz, or a research bundle (.tar.gz) */
+  content: ContentKind;
+  /** 'none' for --public blobs; else the provider and the id of its key (never the key) */
+  encryption: 'none' | { provider: string; keyId: string | null };
   source: string;
   files: string[];
+  /** size and SHA-256 of the stored blob (the ciphertext when encrypted) */
   bytes: number;
   sha256: string;
   archivedAt: string;
 }
+
+/** How to store: encrypted with a provider, or in the clear (`--public`). */
+export type Protection = EncryptionProvider | 'public';
 
 export interface PutPathResult {
   record: ArchiveRecord;
@@ -181,7 +189,7 @@ export interface PutPathResult {
 }
 
 /** The bytes Walrus will store for a path: a file as is, a directory as .tar.gz (minus its own archive.json). */
-export function packPath(path: string): { body: Buffer; content: ArchiveRecord['content']; files: string[] } {
+export function packPath(path: string): { body: Buffer; content: ContentKind; files: string[] } {
   if (!existsSync(path)) throw new SapphireError('CLI_USAGE', `${path} does not exist`);
   if (statSync(path).isDirectory()) {
     const entries = collectFiles(path, new Set([RECORD_FILE]));
@@ -200,10 +208,21 @@ export function recordPathFor(path: string): string {
 
 export async function putPath(
   path: string,
-  options: HttpOptions & { publisherUrl: string; epochs: number; now?: () => Date },
+  options: HttpOptions & { publisherUrl: string; epochs: number; protection: Protection; now?: () => Date },
 ): Promise<PutPathResult> {
-  const { body, content, files } = packPath(path);
+  const packed = packPath(path);
+  return putPacked(path, packed, options);
+}
+
+/** Stores packed bytes (a path's, or a bundle's) and writes the record beside `path`. */
+export async function putPacked(
+  path: string,
+  packed: { body: Buffer; content: ContentKind; files: string[] },
+  options: HttpOptions & { publisherUrl: string; epochs: number; protection: Protection; now?: () => Date },
+): Promise<PutPathResult> {
   const recordPath = recordPathFor(path);
+  const { protection } = options;
+  const body = protection === 'public' ? packed.body : await sealBlob(packed.body, packed.content, protection);
   const put = await putBlob(options.publisherUrl, body, options);
   const record: ArchiveRecord = {
     kind: 'sapphire-archive',
@@ -214,9 +233,13 @@ export async function putPath(
     epochs: options.epochs,
     endEpoch: put.endEpoch ?? null,
     publisher: safeUrl(new URL(options.publisherUrl)),
-    content,
+    content: packed.content,
+    encryption:
+      protection === 'public'
+        ? 'none'
+        : { provider: protection.kind, keyId: readHeader(body).header.params.keyId ?? null },
     source: basename(resolve(path)),
-    files,
+    files: packed.files,
     bytes: body.length,
     sha256: createHash('sha256').update(body).digest('hex'),
     archivedAt: (options.now ?? (() => new Date()))().toISOString(),
@@ -225,12 +248,37 @@ export async function putPath(
   return { record, recordPath };
 }
 
-/** Fetches a blob into `out` atomically; returns the byte count. Nothing is written on any failure. */
+export interface FetchedBlob {
+  /** the content (decrypted when the blob was encrypted) */
+  data: Buffer;
+  encrypted: boolean;
+  /** what the blob holds, when the envelope says (public blobs do not) */
+  content: ContentKind | null;
+}
+
+/**
+ * Fetches a blob and, when it is encrypted, opens it with the matching provider. A public blob
+ * comes back as is. Throws ARCHIVE_REFUSED for a wrong key or any altered byte.
+ */
+export async function fetchBlob(
+  blobId: string,
+  options: HttpOptions & { aggregatorUrl: string; providers: readonly EncryptionProvider[] },
+): Promise<FetchedBlob> {
+  const raw = await getBlob(options.aggregatorUrl, blobId, options);
+  if (!isEnvelope(raw)) return { data: raw, encrypted: false, content: null };
+  const opened = await openBlob(raw, options.providers);
+  return { data: opened.plain, encrypted: true, content: opened.content };
+}
+
+/**
+ * Fetches a blob into `out`: decrypted and authenticated in memory first, then written to a
+ * temporary file and renamed. Nothing is written on any failure (wrong key, altered byte, 404).
+ */
 export async function getToFile(
   blobId: string,
   out: string,
-  options: HttpOptions & { aggregatorUrl: string },
-): Promise<number> {
+  options: HttpOptions & { aggregatorUrl: string; providers: readonly EncryptionProvider[] },
+): Promise<FetchedBlob & { bytes: number }> {
   checkBlobId(blobId);
   if (!existsSync(dirname(resolve(out)))) {
     throw new SapphireError('CLI_USAGE', `--out ${out}: the folder ${dirname(resolve(out))} does not exist`);
@@ -238,7 +286,7 @@ export async function getToFile(
   if (existsSync(out) && statSync(out).isDirectory()) {
     throw new SapphireError('CLI_USAGE', `--out ${out} is a directory; give a file path`);
   }
-  const data = await getBlob(options.aggregatorUrl, blobId, options);
-  writeAtomic(out, data);
-  return data.length;
+  const fetched = await fetchBlob(blobId, options);
+  writeAtomic(out, fetched.data);
+  return { ...fetched, bytes: fetched.data.length };
 }

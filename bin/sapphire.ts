@@ -17,6 +17,7 @@ const COMMANDS: Record<string, string> = {
   simulator: 'start the Aster-compatible exchange simulator',
   data: 'data download: fetch klines and funding rates from Aster into CSV',
   archive: 'archive put|get: store or fetch a dataset or result as a Walrus blob',
+  verify: 'verify <blobId>: re-run a research bundle and check result.json byte for byte',
 };
 
 function usage(): string {

@@ -81,6 +81,10 @@ export const LiveSettings = z.object({
   GCP_PROJECT: str('', 'Google Cloud project for SECRETS_PROVIDER=gcp'),
   WALRUS_PUBLISHER_URL: optionalUrl('Walrus publisher for sapphire archive put'),
   WALRUS_AGGREGATOR_URL: optionalUrl('Walrus aggregator for sapphire archive get'),
+  ARCHIVE_KEY: str(
+    '',
+    'AES-256-GCM key for sapphire archive put/get and verify: 64 hex digits or 44 base64 characters (32 bytes); openssl rand -hex 32 makes one (secret)',
+  ),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'log level'),
 });
 export type LiveSettings = z.infer<typeof LiveSettings>;

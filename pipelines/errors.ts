@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE = {
   NOT_CONFIGURED: { status: 503, message: 'a required integration is not configured' },
   SECRETS_UNAVAILABLE: { status: 503, message: 'the secrets provider cannot be read' },
   ARCHIVE_FAILED: { status: 502, message: 'the Walrus archive request failed' },
+  ARCHIVE_REFUSED: { status: 422, message: 'an archive blob does not authenticate (wrong key, altered or damaged)' },
   EXCHANGE_UNAVAILABLE: { status: 503, message: 'the exchange did not answer (timeout, 5xx): the outcome is unknown' },
 } as const;
 

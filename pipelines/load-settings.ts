@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { SapphireError } from './errors.ts';
+import { isSecretName, redactText } from '../secrets/redact.ts';
 import { parseSettings, type Settings } from './settings.ts';
 
 /**
@@ -17,7 +18,7 @@ export function parseEnvFile(text: string, fileName: string): Map<string, string
     if (!m) {
       throw new SapphireError(
         'ENV_FILE_INVALID',
-        `${fileName}:${i + 1}: expected NAME=value, got ${JSON.stringify(line.slice(0, 60))}`,
+        `${fileName}:${i + 1}: expected NAME=value, got ${JSON.stringify(shownLine(line))}`,
       );
     }
     const name = m[1]!;
@@ -44,6 +45,13 @@ export function parseEnvFile(text: string, fileName: string): Map<string, string
     values.set(name, value);
   }
   return values;
+}
+
+/** A malformed line as it may be echoed: a secret-named line shows its name only. */
+function shownLine(line: string): string {
+  const name = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)/.exec(line)?.[1];
+  if (name !== undefined && isSecretName(name)) return `${name} … (value hidden)`;
+  return redactText(line).slice(0, 60);
 }
 
 function findClosingQuote(value: string): number {

@@ -90,4 +90,5 @@ export const SECRET_SETTING_NAMES = [
   'TELEGRAM_BOT_TOKEN',
   'FINGPT_API_KEY',
   'LAGLLAMA_API_KEY',
+  'ARCHIVE_KEY',
 ] as const;

@@ -14,6 +14,7 @@ import { TuningSettings } from '../research/tuning.settings.ts';
 import { LiveSettings } from '../live/live.settings.ts';
 import type { SearchSpace } from './search-space.ts';
 import { SapphireError } from './errors.ts';
+import { redactSettingValue } from '../secrets/redact.ts';
 
 /**
  * Every setting of the product, composed from the fragments that sit beside the code that uses
@@ -51,7 +52,8 @@ export const SEARCH_SPACE: SearchSpace = Object.freeze({
 });
 
 function describeValue(raw: Record<string, unknown>, name: string): string {
-  const v = raw[name];
+  // the one redaction rule: a secret is never echoed, nor a password inside a URL
+  const v = redactSettingValue(name, raw[name]);
   if (v === undefined) return '(unset)';
   const text = typeof v === 'string' ? v : JSON.stringify(v);
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);

@@ -1,16 +1,13 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../pipelines/settings.ts';
-import { SECRET_SETTING_NAMES } from '../../pipelines/settings-kit.ts';
+import { redactSettings } from '../../secrets/redact.ts';
 import type { BacktestResult } from '../run-backtest.ts';
 import type { SeedsSummary } from '../seeds/seeds.ts';
 
-/** Settings as recorded in a report: every value except secrets (which never leave the process). */
+/** Settings as recorded in a report, redacted by the one rule (secrets/redact.ts). */
 export function publicSettings(settings: Settings): Record<string, unknown> {
-  const secret = new Set<string>(SECRET_SETTING_NAMES);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(settings)) out[k] = secret.has(k) ? (v === '' ? '' : '[set]') : v;
-  return out;
+  return redactSettings(settings);
 }
 
 export interface ResultMeta {
@@ -20,6 +17,20 @@ export interface ResultMeta {
   to?: number;
   /** `--seeds N`: the headline figures over N seeds (median, 5–95 % range, each run) */
   seeds?: SeedsSummary;
+  /** how the run was asked for, beyond the settings (what `sapphire verify` needs to repeat it) */
+  run?: RunOptions;
+}
+
+/** The backtest's command-line choices that change its figures. */
+export interface RunOptions {
+  closeAtEnd: boolean;
+  allowGaps: boolean;
+  tapeMiss: 'error' | 'skip';
+  /** --funding as given (null: FUNDING_CSV) */
+  funding: string | null;
+  /** --filters as given */
+  filters: string | null;
+  seeds: number;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -48,6 +59,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     warnings: result.warnings,
     warmUpBars: result.warmUpBars,
     settings: publicSettings(meta.settings),
+    ...(meta.run ? { run: meta.run } : {}),
     ...(meta.seeds ? { seeds: meta.seeds } : {}),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else

@@ -162,7 +162,15 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const outDir = resolve(values.out ?? 'out/backtest');
-  const meta = { dataDir, settings, from, to, series, seeds };
+  const run = {
+    closeAtEnd: values['close-at-end'] === true,
+    allowGaps,
+    tapeMiss,
+    funding: values.funding ?? null,
+    filters: values.filters ?? null,
+    seeds: seedCount,
+  } as const;
+  const meta = { dataDir, settings, from, to, series, seeds, run };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
     'trades.csv': tradesCsv(result),

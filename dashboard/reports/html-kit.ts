@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { redactSettingValue } from '../../secrets/redact.ts';
 
 /**
  * Small helpers shared by the HTML reports and the dashboard: escaping, number formatting,
@@ -48,23 +49,13 @@ export function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-const SECRET_NAME = /(KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|PRIVATE|MNEMONIC|CREDENTIAL)/i;
-
-/** True when a setting must never be shown (by its name, or a URL carrying credentials). */
-export function isSecretSetting(name: string, value: unknown): boolean {
-  if (SECRET_NAME.test(name)) return true;
-  if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/\s]*@/i.test(value)) return true;
-  return false;
-}
-
-/** Settings as [name, shown value] pairs, secrets replaced by a marker (never their value or length). */
+/** Settings as [name, shown value] pairs, redacted by the one rule (secrets/redact.ts). */
 export function redactedSettings(settings: Readonly<Record<string, unknown>>): [string, string][] {
   return Object.keys(settings)
     .sort()
     .map((k) => {
-      const v = settings[k];
+      const v = redactSettingValue(k, settings[k]);
       if (v === undefined || v === '') return [k, ''];
-      if (isSecretSetting(k, v)) return [k, '(redacted)'];
       return [k, Array.isArray(v) ? v.join(',') : String(v)];
     });
 }

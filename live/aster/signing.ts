@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
+import { redactText } from '../../secrets/redact.ts';
 
 /**
  * Aster request signing. Both schemes sign exactly the parameter string that goes on the wire
@@ -70,9 +71,7 @@ export class MicrosecondNonce {
   }
 }
 
-/** Replaces every occurrence of the given secrets (and any `signature=` value) in a text. */
+/** Replaces every occurrence of the given secrets (and any `signature=` value) in a text: the one rule. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(signature=)[0-9a-fA-Fx]+/g, '$1<redacted>');
-  for (const s of secrets) if (s.length >= 8) out = out.split(s).join('<redacted>');
-  return out;
+  return redactText(text, secrets);
 }

@@ -13,6 +13,7 @@ import { STREAM_NAMES, type StreamStore } from '../telemetry/streams.ts';
 import { adminGuard } from './admin-auth.ts';
 import { dashboardView, engineFeed, sseMessages, systemView, type SystemProbe } from './views.ts';
 import { proxyChat, type ChatProxyOptions } from './chat-proxy.ts';
+import { redactQueryValues } from '../../secrets/redact.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -57,7 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           serializers: {
             req: (req: { method: string; url: string; ip?: string }) => ({
               method: req.method,
-              url: req.url.replace(/([?&][^=&]*)=[^&]*/g, '$1=[redacted]'),
+              url: redactQueryValues(req.url),
               remoteAddress: req.ip,
             }),
           },

@@ -1,6 +1,7 @@
 import type { Decision, PipelineEvent, ProtectIntent } from '../../pipelines/model/index.ts';
 import type { ClockPort } from '../../pipelines/ports.ts';
 import { closeMessage, fmt, openMessage } from './trade-messages.ts';
+import { redactText } from '../../secrets/redact.ts';
 
 /** Answers to the chat commands, supplied by the trading service. */
 export interface TelegramCommands {
@@ -384,10 +385,7 @@ export class TelegramNotifier {
   }
 
   #redact(text: string): string {
-    const token = this.#s.TELEGRAM_BOT_TOKEN;
-    let out = text.replace(/\/bot[^/\s?]+/g, '/bot<redacted>');
-    if (token !== '') out = out.split(token).join('<redacted>');
-    return out;
+    return redactText(text, [this.#s.TELEGRAM_BOT_TOKEN]);
   }
 
   #log(line: string): void {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { SapphireError } from '../../pipelines/errors.ts';
 import type { Params } from '../samplers/types.ts';
 import { sameParamNames, type StudyMeta, type StudyStorage, type TrialRecord, type TrialResult } from './types.ts';
+import { redactUrl as redactUrlText } from '../../secrets/redact.ts';
 
 /**
  * Keys of one study share a hash tag so every script touches one slot:
@@ -57,16 +58,9 @@ redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 return 1`;
 
-/** A Redis URL with any password hidden, for messages. */
+/** A Redis URL with any password hidden, for messages (the one rule: secrets/redact.ts). */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    if (u.username && u.password) u.username = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparseable url)';
-  }
+  return redactUrlText(url);
 }
 
 export class RedisStorage implements StudyStorage {

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -14,101 +12,13 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getToFile, putBlob, putPath, type ArchiveRecord } from '../../archive/walrus.ts';
+import { sapphire, startWalrusPeer, type WalrusPeer } from './walrus-peer.ts';
 import { isSapphireError } from '../../pipelines/errors.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = join(ROOT, 'test/fixtures/core');
-// the tsx loader by absolute URL: the CLI runs with a temporary working directory
-const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-
-/** A loopback server speaking the Walrus publisher + aggregator HTTP API. */
-interface WalrusPeer {
-  url: string;
-  blobs: Map<string, Buffer>;
-  requests: { method: string; url: string }[];
-  /** next PUT/GET answers this status and body instead */
-  failNext?: { status: number; body: string };
-  close(): Promise<void>;
-}
-
-async function startWalrusPeer(): Promise<WalrusPeer> {
-  const peer = { blobs: new Map<string, Buffer>(), requests: [] } as unknown as WalrusPeer;
-  let epoch = 40;
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    peer.requests.push({ method: req.method ?? '', url: req.url ?? '' });
-    if (peer.failNext) {
-      const { status, body: text } = peer.failNext;
-      peer.failNext = undefined;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method === 'PUT' && url.pathname === '/v1/blobs') {
-      const epochs = Number(url.searchParams.get('epochs') ?? '1');
-      const blobId = createHash('sha256').update(body).digest('base64url');
-      const endEpoch = epoch + epochs;
-      const json = peer.blobs.has(blobId)
-        ? { alreadyCertified: { blobId, event: { txDigest: 'tx', eventSeq: '0' }, endEpoch } }
-        : {
-            newlyCreated: {
-              blobObject: {
-                id: `0x${blobId.length.toString(16).padStart(64, '0')}`,
-                registeredEpoch: epoch,
-                blobId,
-                size: body.length,
-                encodingType: 'RS2',
-                certifiedEpoch: epoch,
-                storage: { id: '0x1', startEpoch: epoch, endEpoch, storageSize: body.length * 5 },
-                deletable: false,
-              },
-              resourceOperation: { registerFromScratch: { encodedLength: body.length * 5, epochsAhead: epochs } },
-              cost: 1000,
-            },
-          };
-      peer.blobs.set(blobId, body);
-      epoch += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      return;
-    }
-    const m = /^\/v1\/blobs\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
-    if (req.method === 'GET' && m) {
-      const blob = peer.blobs.get(m[1]!);
-      if (!blob) res.writeHead(404, { 'content-type': 'text/plain' }).end('blob not found');
-      else res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(blob);
-      return;
-    }
-    res.writeHead(404).end();
-  };
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => res.writeHead(500).end());
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  peer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  peer.close = () => new Promise<void>((ok) => server.close(() => ok()));
-  return peer;
-}
-
-function sapphire(args: string[], env: Record<string, string>, cwd: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((ok) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bin/sapphire.ts'), ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => ok({ code, stdout, stderr }));
-  });
-}
 
 let peer: WalrusPeer;
 let work: string;
@@ -133,7 +43,12 @@ describe('walrus client', () => {
     const file = join(work, 'BTCUSDT-5m.csv');
     copyFileSync(join(FIXTURES, 'BTCUSDT-5m-2025-01-28.csv'), file);
     const original = readFileSync(file);
-    const first = await putPath(file, { publisherUrl: peer.url, epochs: 3, now: () => new Date(0) });
+    const first = await putPath(file, {
+      publisherUrl: peer.url,
+      protection: 'public',
+      epochs: 3,
+      now: () => new Date(0),
+    });
     expect(first.record.status).toBe('newlyCreated');
     expect(first.record.content).toBe('file');
     expect(first.record.sha256).toBe(createHash('sha256').update(original).digest('hex'));
@@ -147,7 +62,9 @@ describe('walrus client', () => {
     expect(again).toMatchObject({ blobId: first.record.blobId, status: 'alreadyCertified' });
 
     const out = join(work, 'back.csv');
-    expect(await getToFile(first.record.blobId, out, { aggregatorUrl: peer.url })).toBe(original.length);
+    expect((await getToFile(first.record.blobId, out, { aggregatorUrl: peer.url, providers: [] })).bytes).toBe(
+      original.length,
+    );
     expect(readFileSync(out).equals(original)).toBe(true);
     expect(peer.requests.at(-1)).toEqual({ method: 'GET', url: `/v1/blobs/${first.record.blobId}` });
   });
@@ -157,18 +74,18 @@ describe('walrus client', () => {
     mkdirSync(join(dir, 'nested'), { recursive: true });
     copyFileSync(join(FIXTURES, 'BTCUSDT-5m-2025-01-28.csv'), join(dir, 'BTCUSDT.csv'));
     copyFileSync(join(FIXTURES, 'ETHUSDT-5m-2025-01-28.csv'), join(dir, 'nested', 'ETHUSDT.csv'));
-    const a = await putPath(dir, { publisherUrl: peer.url, epochs: 1 });
+    const a = await putPath(dir, { publisherUrl: peer.url, protection: 'public', epochs: 1 });
     expect(a.record.content).toBe('tar.gz');
     expect(a.record.files).toEqual(['BTCUSDT.csv', 'nested/ETHUSDT.csv']);
     // not a backtest dir: the record goes beside the folder, the folder stays untouched
     expect(a.recordPath).toBe(`${dir}.archive.json`);
     expect(readdirSync(dir).sort()).toEqual(['BTCUSDT.csv', 'nested']);
-    const b = await putPath(dir, { publisherUrl: peer.url, epochs: 1 });
+    const b = await putPath(dir, { publisherUrl: peer.url, protection: 'public', epochs: 1 });
     expect(b.record.blobId).toBe(a.record.blobId);
     expect(b.record.status).toBe('alreadyCertified');
 
     const tgz = join(work, 'back.tar.gz');
-    await getToFile(a.record.blobId, tgz, { aggregatorUrl: peer.url });
+    await getToFile(a.record.blobId, tgz, { aggregatorUrl: peer.url, providers: [] });
     const listing = spawnSync('tar', ['tzf', tgz], { encoding: 'utf8' });
     expect(listing.status).toBe(0);
     expect(listing.stdout.trim().split('\n')).toEqual(['BTCUSDT.csv', 'nested/ETHUSDT.csv']);
@@ -184,9 +101,9 @@ describe('walrus client', () => {
     const deep = join(work, 'deep', 'a'.repeat(60), 'b'.repeat(60));
     mkdirSync(deep, { recursive: true });
     copyFileSync(join(FIXTURES, 'ETHUSDT-5m-2025-01-28.csv'), join(deep, 'ETHUSDT-5m-2025-01-28.csv'));
-    const { record } = await putPath(join(work, 'deep'), { publisherUrl: peer.url, epochs: 1 });
+    const { record } = await putPath(join(work, 'deep'), { publisherUrl: peer.url, protection: 'public', epochs: 1 });
     const tgz = join(work, 'deep.tar.gz');
-    await getToFile(record.blobId, tgz, { aggregatorUrl: peer.url });
+    await getToFile(record.blobId, tgz, { aggregatorUrl: peer.url, providers: [] });
     const listing = spawnSync('tar', ['tzf', tgz], { encoding: 'utf8' });
     expect(listing.stdout.trim()).toBe(`${'a'.repeat(60)}/${'b'.repeat(60)}/ETHUSDT-5m-2025-01-28.csv`);
   });
@@ -195,7 +112,9 @@ describe('walrus client', () => {
     const file = join(work, 'x.csv');
     copyFileSync(join(FIXTURES, 'BTCUSDT-5m-2025-01-28.csv'), file);
     peer.failNext = { status: 500, body: 'storage node quorum lost' };
-    const error = await putPath(file, { publisherUrl: peer.url, epochs: 1 }).catch((e: unknown) => e);
+    const error = await putPath(file, { publisherUrl: peer.url, protection: 'public', epochs: 1 }).catch(
+      (e: unknown) => e,
+    );
     expect(isSapphireError(error, 'ARCHIVE_FAILED')).toBe(true);
     expect((error as Error).message).toMatch(
       /publisher answered 500 .*PUT http:\/\/127\.0\.0\.1:\d+\/v1\/blobs: storage node/,
@@ -211,10 +130,12 @@ describe('walrus client', () => {
     const out = join(work, 'keep.csv');
     writeFileSync(out, 'previous');
     const missing = 'A'.repeat(43);
-    await expect(getToFile(missing, out, { aggregatorUrl: peer.url })).rejects.toThrow(/aggregator answered 404/);
+    await expect(getToFile(missing, out, { aggregatorUrl: peer.url, providers: [] })).rejects.toThrow(
+      /aggregator answered 404/,
+    );
     expect(readFileSync(out, 'utf8')).toBe('previous');
     expect(readdirSync(work).sort()).toEqual(['empty.env', 'keep.csv']); // no temp file left
-    await expect(getToFile('../../etc/passwd', out, { aggregatorUrl: peer.url })).rejects.toThrow(
+    await expect(getToFile('../../etc/passwd', out, { aggregatorUrl: peer.url, providers: [] })).rejects.toThrow(
       /not a Walrus blob id/,
     );
   });
@@ -229,7 +150,8 @@ describe('walrus client', () => {
   });
 });
 
-describe('sapphire archive (CLI)', () => {
+// CLI runs spawn tsx processes: slow on a loaded machine
+describe('sapphire archive (CLI)', { timeout: 180_000 }, () => {
   it('put a real backtest out dir records archive.json beside result.json; get restores it', async () => {
     const out = join(work, 'bt');
     const bt = await sapphire(['backtest', '--quiet', '--data', FIXTURES, '--out', out, '--dotenv', envFile], {}, work);
@@ -237,7 +159,7 @@ describe('sapphire archive (CLI)', () => {
     expect(existsSync(join(out, 'result.json'))).toBe(true);
 
     const put = await sapphire(
-      ['archive', 'put', out, '--epochs', '5', '--dotenv', envFile],
+      ['archive', 'put', out, '--public', '--epochs', '5', '--dotenv', envFile],
       {
         WALRUS_PUBLISHER_URL: peer.url,
       },
@@ -252,7 +174,7 @@ describe('sapphire archive (CLI)', () => {
 
     // archiving again leaves archive.json out of the tarball: same blob
     const again = await sapphire(
-      ['archive', 'put', out, '--epochs', '5', '--dotenv', envFile],
+      ['archive', 'put', out, '--public', '--epochs', '5', '--dotenv', envFile],
       {
         WALRUS_PUBLISHER_URL: peer.url,
       },
@@ -292,7 +214,7 @@ describe('sapphire archive (CLI)', () => {
     copyFileSync(join(FIXTURES, 'BTCUSDT-5m-2025-01-28.csv'), file);
     peer.failNext = { status: 503, body: 'busy' };
     const failed = await sapphire(
-      ['archive', 'put', file, '--dotenv', envFile],
+      ['archive', 'put', file, '--public', '--dotenv', envFile],
       { WALRUS_PUBLISHER_URL: peer.url },
       work,
     );
@@ -300,7 +222,7 @@ describe('sapphire archive (CLI)', () => {
     expect(failed.stderr).toMatch(/publisher answered 503/);
     expect(existsSync(`${file}.archive.json`)).toBe(false);
 
-    const unconfigured = await sapphire(['archive', 'put', file, '--dotenv', envFile], {}, work);
+    const unconfigured = await sapphire(['archive', 'put', file, '--public', '--dotenv', envFile], {}, work);
     expect(unconfigured.code).not.toBe(0);
     expect(unconfigured.stderr).toMatch(/NOT_CONFIGURED: WALRUS_PUBLISHER_URL is not set/);
 

@@ -49,6 +49,7 @@ describe('env secrets provider', () => {
     expect([...SECRET_NAMES].sort()).toEqual(
       [
         'ADMIN_API_TOKEN',
+        'ARCHIVE_KEY',
         'ASTER_API_KEY',
         'ASTER_SECRET_KEY',
         'ASTER_SIGNER_PRIVATE_KEY',
