@@ -63,6 +63,14 @@ function defaultFunding(path: string): FundingRate[] | undefined {
   return loadFundingFile(found);
 }
 
+const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+/** The header's second line: the window the numbers cover and the money they start from. */
+export function backtestSpan(start: number, end: number, initialBalance: number): string {
+  const capital = initialBalance.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return `${minute(start)} → ${minute(end)} UTC, initial capital ${capital} USDT`;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
@@ -175,6 +183,7 @@ export async function run(argv: string[]): Promise<number> {
   const written = writeResults(outDir, files);
   if (!values.quiet) {
     console.log(`\nSapphire backtest — ${result.symbols.join(', ')} ${settings.BAR_INTERVAL}, ${result.bars} bars`);
+    console.log(backtestSpan(result.start, result.end, settings.INITIAL_BALANCE));
     console.log(formatMetricsTable(result.metrics));
     const denials = Object.entries(result.denials).sort((a, b) => b[1] - a[1]);
     if (denials.length > 0) {
