@@ -7,7 +7,7 @@ import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
-import { loadFiltersFile } from '../../backtests/instruments.ts';
+import { backtestFilters, loadFiltersFile } from '../../backtests/instruments.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
@@ -173,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   const meta = { dataDir, settings, from, to, series, seeds };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
-    'trades.csv': tradesCsv(result),
+    'trades.csv': tradesCsv(result, backtestFilters(result.symbols, extraFilters)),
     'equity.csv': equityCsv(result),
   };
   if (values.html) {
