@@ -15,7 +15,7 @@ const noisy = {
   fees: 19.8 * 1.1, // 21.780000000000005
   funding: -0,
   netPnl: 158.04402800000002,
-  returnPct: 0.0055999999999999,
+  returnPct: 0.0056 - 1e-17,
   exitReason: 'take-profit',
   explored: false,
 } as unknown as TradeClosed;
