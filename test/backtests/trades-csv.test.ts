@@ -14,7 +14,7 @@ const noisy = {
   pnl: 179.82402800000003,
   fees: 19.8 * 1.1, // 21.780000000000005
   funding: -0,
-  netPnl: 158.04402800000002,
+  netPnl: 179.82402800000003 - 21.780000000000005, // 158.04402800000002
   returnPct: 0.0056 - 1e-17,
   exitReason: 'take-profit',
   explored: false,
