@@ -2,6 +2,7 @@ import {
   REPORT_CSS,
   escapeHtml,
   formatMetric,
+  humanizeKey,
   formatNumber,
   formatTime,
   genericTable,
@@ -74,7 +75,8 @@ export interface TuneReport {
   from?: number;
   to?: number;
   trials: TuneTrial[];
-  best: { number: number; value: number; params: Record<string, TuneParamValue> } | null;
+  /** `fold`: the walk-forward fold whose train window the best trial won (the last one) */
+  best: { number: number; value: number; params: Record<string, TuneParamValue>; fold?: number } | null;
   folds?: TuneFold[];
   /** settings of the study (secrets are redacted on render) */
   settings?: Record<string, unknown>;
@@ -258,10 +260,13 @@ function trialTable(study: TuneReport): string {
     return dir === 'maximize' ? bv - av : av - bv;
   });
   const params = [...new Set(study.trials.flatMap((t) => Object.keys(t.params)))].sort();
-  const metricNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.metrics ?? {})))];
+  // the objective has its own column: a metric of the same name would repeat it
+  const metricNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.metrics ?? {})))].filter(
+    (m) => m.toLowerCase() !== study.objective.toLowerCase(),
+  );
   const head =
-    `<tr><th>#</th><th>State</th><th>${escapeHtml(study.objective)}</th>` +
-    metricNames.map((m) => `<th>${escapeHtml(m)}</th>`).join('') +
+    `<tr><th>#</th><th>State</th><th>${escapeHtml(humanizeKey(study.objective))} (objective)</th>` +
+    metricNames.map((m) => `<th>${escapeHtml(humanizeKey(m))}</th>`).join('') +
     params.map((p) => `<th>${escapeHtml(p)}</th>`).join('') +
     '</tr>';
   const body = sorted
@@ -287,7 +292,7 @@ function bestSection(study: TuneReport): string {
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(paramText(v))}</td></tr>`)
     .join('');
   return (
-    `<div class="grid"><div class="kpi"><div class="k">Best trial</div><div class="v">#${study.best.number}</div></div>` +
+    `<div class="grid"><div class="kpi"><div class="k">Best trial${study.best.fold !== undefined ? ` (fold ${study.best.fold} of ${study.folds?.length ?? study.best.fold}, train window)` : ''}</div><div class="v">#${study.best.number}</div></div>` +
     `<div class="kpi"><div class="k">${escapeHtml(study.objective)}</div><div class="v">${formatNumber(study.best.value, 4)}</div></div>` +
     `<div class="kpi"><div class="k">Trials</div><div class="v">${study.trials.length}</div></div></div>` +
     `<h3>Parameters</h3><table class="data best-params"><tbody>${rows}</tbody></table>`
@@ -295,9 +300,11 @@ function bestSection(study: TuneReport): string {
 }
 
 const TUNE_CSS = `
-.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
+.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:10px}
 .param h3{margin:4px 0;font-size:13px;color:var(--muted)}
 tr.best td{background:rgba(247,184,79,0.12)}
+table.trials th{white-space:normal;min-width:64px;vertical-align:bottom}
+#trials .scroll{max-width:100%}
 `;
 
 /** Renders the study. Pure: same study, same string. */
