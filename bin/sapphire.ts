@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { SapphireError } from '../pipelines/errors.ts';
+import { didYouMean } from './kit/did-you-mean.ts';
 
 const COMMANDS: Record<string, string> = {
   backtest: 'run a backtest over historical bars and write its report',
@@ -45,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
   const here = dirname(fileURLToPath(import.meta.url));
   const file = join(here, 'commands', `${name}.ts`);
   if (!(name in COMMANDS) || !existsSync(file)) {
-    console.error(`sapphire: unknown command "${name}"\n\n${usage()}`);
+    const hint = didYouMean(name.replace(/^-+/, ''), Object.keys(COMMANDS), (c) => `sapphire ${c}`);
+    console.error(`sapphire: unknown command "${name}"${hint}\n\n${usage()}`);
     return 2;
   }
   const command = (await import(file)) as { run(argv: string[]): Promise<number> };

@@ -62,7 +62,7 @@ export const LiveSettings = z.object({
     'unsent bytes a /events reader may fall behind before it is dropped (slow or stalled reader)',
   ),
   REDIS_URL: optionalUrl(
-    'Redis for telemetry streams and the journal (empty = in-process ring buffer and file journal)',
+    'Redis for the telemetry streams (empty = in-process ring buffer); the journal is always the JOURNAL_PATH file',
   ),
   REDIS_STREAM_MAXLEN: int(2000, 10, 10_000_000, 'approximate length cap of each telemetry stream'),
   JOURNAL_PATH: str('.sapphire/journal.jsonl', 'append-only journal of decisions, orders and fills (restart safety)'),

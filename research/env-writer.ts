@@ -3,14 +3,17 @@ import {
   copyFileSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   openSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseEnvFile } from '../pipelines/load-settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 
@@ -63,11 +66,28 @@ function inlineComment(rest: string): string {
  * comment is kept byte for byte. The old file is copied to `.env.bak` and a timestamped backup,
  * the new one is written to a temp file, fsynced and renamed over: a crash leaves the old file.
  */
+/**
+ * The file a path's contents live in: a symlinked `.env` (dotfiles repos, mounted secrets) is
+ * followed to its target, so the rename below replaces the target and the link stays a link.
+ */
+function linkTarget(path: string): string {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return path; // no file yet: it is created where asked
+  }
+  if (!stat.isSymbolicLink()) return path;
+  if (existsSync(path)) return realpathSync(path);
+  return resolve(dirname(path), readlinkSync(path)); // a dangling link: create its target
+}
+
 export function writeEnvValues(
-  path: string,
+  asked: string,
   values: Record<string, string | number | boolean>,
   options: EnvWriteOptions = {},
 ): EnvWriteResult {
+  const path = linkTarget(asked);
   const exists = existsSync(path);
   const original = exists ? readFileSync(path, 'utf8') : '';
   if (exists) parseEnvFile(original, path); // refuse to rewrite a file we cannot read back

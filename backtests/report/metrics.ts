@@ -1,5 +1,8 @@
 import { mean, sampleStandardDeviation } from 'simple-statistics';
 import type { TradeClosed } from '../../pipelines/model/index.ts';
+import { profitFactorOf, sideBreakdown, streaks, type SideStats } from './trade-stats.ts';
+
+export { profitFactorOf };
 
 /**
  * The report's numbers (SPEC §3.1), computed from the equity curve and the closed trades only,
@@ -52,6 +55,8 @@ export interface FundingStats {
 
 export interface BacktestMetrics {
   bars: number;
+  /** the wallet the run starts with (INITIAL_BALANCE), USDT */
+  initialCapital: number;
   /** the returns Sharpe and Sortino were computed from */
   returnsBasis: ReturnsBasis;
   trades: number;
@@ -87,6 +92,12 @@ export interface BacktestMetrics {
   liquidations: number;
   /** funded trades and explorations apart (TradeClosed.explored) */
   byFunding: FundingStats[];
+  /** longest run of winning trades, in closing order */
+  maxConsecutiveWins: number;
+  /** longest run of losing trades, in closing order */
+  maxConsecutiveLosses: number;
+  /** long and short trades apart */
+  bySide: SideStats[];
 }
 
 export interface MetricsInput {
@@ -145,16 +156,6 @@ function groupStats(key: string, trades: readonly TradeClosed[]): GroupStats {
     netPnl: trades.reduce((s, t) => s + t.netPnl, 0),
     avgReturnPct: trades.length ? mean(trades.map((t) => t.returnPct)) * 100 : Number.NaN,
   };
-}
-
-export function profitFactorOf(trades: readonly TradeClosed[]): number {
-  let won = 0;
-  let lost = 0;
-  for (const t of trades) {
-    if (t.netPnl > 0) won += t.netPnl;
-    else lost -= t.netPnl;
-  }
-  return lost > 0 ? won / lost : won > 0 ? Infinity : Number.NaN;
 }
 
 export function fundingStats(trades: readonly TradeClosed[]): FundingStats[] {
@@ -297,6 +298,7 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
 
   return {
     bars: equity.length,
+    initialCapital: initialBalance,
     returnsBasis,
     trades: trades.length,
     winRate: trades.length ? wins.length / trades.length : Number.NaN,
@@ -326,11 +328,15 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
     maxMaintenanceMarginPct: (input.margin?.maxMaintenanceMargin ?? 0) * 100,
     liquidations: trades.filter((t) => t.exitReason === 'liquidation').length,
     byFunding: fundingStats(trades),
+    ...streaks(trades),
+    bySide: sideBreakdown(trades),
   };
 }
 
-const fmt = (v: number, digits = 2): string => (Number.isFinite(v) ? v.toFixed(digits) : v > 0 ? '∞' : '—');
-const pct = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)} %` : '—');
+/** toFixed without a sign on a value that rounds to zero (never "-0.00"). */
+const fixed = (v: number, digits: number): string => v.toFixed(digits).replace(/^-(0\.?0*)$/, '$1');
+const fmt = (v: number, digits = 2): string => (Number.isFinite(v) ? fixed(v, digits) : v > 0 ? '∞' : '—');
+const pct = (v: number): string => (Number.isFinite(v) ? `${fixed(v, 2)} %` : '—');
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   const h = ms / 3_600_000;
@@ -340,6 +346,7 @@ export function formatDuration(ms: number): string {
 /** The terminal report: a two-column metric table, then per-symbol and exit-reason tables. */
 export function formatMetricsTable(m: BacktestMetrics): string {
   const rows: [string, string][] = [
+    ['initial capital (USDT)', fmt(m.initialCapital)],
     ['bars (time steps)', String(m.bars)],
     ['trades', String(m.trades)],
     ['win rate', pct(m.winRate * 100)],
@@ -365,6 +372,7 @@ export function formatMetricsTable(m: BacktestMetrics): string {
     ['max margin usage (initial / equity)', pct(m.maxMarginUsagePct)],
     ['max maintenance margin / equity', pct(m.maxMaintenanceMarginPct)],
     ['liquidations', String(m.liquidations)],
+    ['max consecutive wins / losses', `${m.maxConsecutiveWins} / ${m.maxConsecutiveLosses}`],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
@@ -386,6 +394,16 @@ export function formatMetricsTable(m: BacktestMetrics): string {
     ...lines,
     ...table('symbol', m.perSymbol),
     ...table('exit reason', m.exitReasons),
+    ...table(
+      'side',
+      m.bySide.map((g) => ({
+        key: g.side.toLowerCase(),
+        trades: g.trades,
+        winRate: g.winRate,
+        netPnl: g.netPnl,
+        avgReturnPct: g.avgReturnPct,
+      })),
+    ),
     ...fundingTable(m.byFunding),
   ].join('\n');
 }

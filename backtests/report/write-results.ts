@@ -4,6 +4,7 @@ import type { Settings } from '../../pipelines/settings.ts';
 import { redactSettings } from '../../secrets/redact.ts';
 import type { BacktestResult } from '../run-backtest.ts';
 import type { SeedsSummary } from '../seeds/seeds.ts';
+import { filtersFor } from '../instruments.ts';
 
 /** Settings as recorded in a report, redacted by the one rule (secrets/redact.ts). */
 export function publicSettings(settings: Settings): Record<string, unknown> {
@@ -66,52 +67,79 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
 }
 
+/** Decimal places of a trades.csv row: the instrument's price and quantity precision. */
+export interface CsvPrecision {
+  pricePrecision: number;
+  quantityPrecision: number;
+}
+
+/** USDT amounts (PnL, fees, funding): 8 decimals, Aster's quote precision. */
+const MONEY_DECIMALS = 8;
+/** return_pct: percent to 6 decimals (a hundredth of a basis point). */
+const PERCENT_DECIMALS = 6;
+
+/** `v` rounded to `digits` decimals without float noise, trailing zeros or "-0". */
+export function decimal(v: number, digits: number): string {
+  if (!Number.isFinite(v)) return '';
+  const s = v.toFixed(digits);
+  const trimmed = s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+  return trimmed === '-0' ? '0' : trimmed;
+}
+
 /**
  * One row per trade: closed ones (`status` closed), then the positions open at the end (`status`
  * open: exit time and price are the last bar's close and mark, pnl is realised + unrealised, no
- * exit reason).
+ * exit reason). Prices and quantities at the instrument's precision (`precision`, default the
+ * bundled exchange filters), USDT amounts at 8 decimals.
  */
-export function tradesCsv(result: BacktestResult): string {
+export function tradesCsv(
+  result: BacktestResult,
+  precision: ReadonlyMap<string, CsvPrecision> = filtersFor(result.symbols),
+): string {
   const head =
     'symbol,side,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,funding,net_pnl,return_pct,exit_reason,status,explored';
-  const rows = result.trades.map((t) =>
-    [
+  const of = (symbol: string) => precision.get(symbol) ?? { pricePrecision: 8, quantityPrecision: 8 };
+  const money = (v: number) => decimal(v, MONEY_DECIMALS);
+  const rows = result.trades.map((t) => {
+    const p = of(t.symbol);
+    return [
       t.symbol,
       t.side,
-      t.quantity,
+      decimal(t.quantity, p.quantityPrecision),
       iso(t.openedAt),
-      t.entryPrice,
+      decimal(t.entryPrice, p.pricePrecision),
       iso(t.time),
-      t.exitPrice,
-      t.pnl,
-      t.fees,
-      t.funding,
-      t.netPnl,
-      t.returnPct * 100,
+      decimal(t.exitPrice, p.pricePrecision),
+      money(t.pnl),
+      money(t.fees),
+      money(t.funding),
+      money(t.netPnl),
+      decimal(t.returnPct * 100, PERCENT_DECIMALS),
       t.exitReason,
       'closed',
       t.explored === true,
-    ].join(','),
-  );
-  const open = result.openTrades.map((t) =>
-    [
+    ].join(',');
+  });
+  const open = result.openTrades.map((t) => {
+    const p = of(t.symbol);
+    return [
       t.symbol,
       t.side,
-      t.quantity,
+      decimal(t.quantity, p.quantityPrecision),
       iso(t.openedAt),
-      t.entryPrice,
+      decimal(t.entryPrice, p.pricePrecision),
       iso(t.markedAt),
-      t.markPrice,
-      t.realizedPnl + t.unrealizedPnl,
-      t.fees,
-      t.funding,
-      t.netPnl,
-      t.returnPct * 100,
+      decimal(t.markPrice, p.pricePrecision),
+      money(t.realizedPnl + t.unrealizedPnl),
+      money(t.fees),
+      money(t.funding),
+      money(t.netPnl),
+      decimal(t.returnPct * 100, PERCENT_DECIMALS),
       '',
       'open',
       '',
-    ].join(','),
-  );
+    ].join(',');
+  });
   return `${[head, ...rows, ...open].join('\n')}\n`;
 }
 

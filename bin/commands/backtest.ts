@@ -7,7 +7,7 @@ import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
-import { loadFiltersFile } from '../../backtests/instruments.ts';
+import { backtestFilters, loadFiltersFile } from '../../backtests/instruments.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
@@ -61,6 +61,14 @@ function defaultFunding(path: string): FundingRate[] | undefined {
   const found = [path, join(REPO_ROOT, path)].find((p) => existsSync(p));
   if (found === undefined) throw new SapphireError('DATA_NOT_FOUND', `FUNDING_CSV=${path}: no such file`);
   return loadFundingFile(found);
+}
+
+const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+/** The header's second line: the window the numbers cover and the money they start from. */
+export function backtestSpan(start: number, end: number, initialBalance: number): string {
+  const capital = initialBalance.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return `${minute(start)} → ${minute(end)} UTC, initial capital ${capital} USDT`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -173,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   const meta = { dataDir, settings, from, to, series, seeds, run };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
-    'trades.csv': tradesCsv(result),
+    'trades.csv': tradesCsv(result, backtestFilters(result.symbols, extraFilters)),
     'equity.csv': equityCsv(result),
   };
   if (values.html) {
@@ -183,6 +191,7 @@ export async function run(argv: string[]): Promise<number> {
   const written = writeResults(outDir, files);
   if (!values.quiet) {
     console.log(`\nSapphire backtest — ${result.symbols.join(', ')} ${settings.BAR_INTERVAL}, ${result.bars} bars`);
+    console.log(backtestSpan(result.start, result.end, settings.INITIAL_BALANCE));
     console.log(formatMetricsTable(result.metrics));
     const denials = Object.entries(result.denials).sort((a, b) => b[1] - a[1]);
     if (denials.length > 0) {

@@ -10,7 +10,12 @@ import { loadDataset } from '../../backtests/data/index.ts';
 import { OBJECTIVES, type ObjectiveName } from '../../research/objectives.ts';
 import { parseParamsFlag, readStudyFile, type StudyFile } from '../../research/space-select.ts';
 import { openStorage } from '../../research/storage/index.ts';
-import { runTuning, type FoldReport, type TuneReport } from '../../research/tune.ts';
+import { dataSpan, runTuning, type FoldReport, type TuneReport } from '../../research/tune.ts';
+import { makeFolds } from '../../research/walk-forward.ts';
+import { featureWarmUpBars } from '../../operators/features/features.ts';
+import type { StudyStorage } from '../../research/storage/index.ts';
+import type { BarColumns } from '../../pipelines/model/index.ts';
+import { foldDisagreements, outOfSampleVerdict, roundChosen } from '../kit/tune-output.ts';
 import { summariseParams } from '../../research/analysis.ts';
 import { writeEnvValues } from '../../research/env-writer.ts';
 import { bestTrial } from '../../research/study.ts';
@@ -37,8 +42,11 @@ options:
   --min-trades N       a trial with fewer trades is penalised, never best (default TUNE_MIN_TRADES)
   --folds K            walk-forward folds (default TUNE_FOLDS)   --train-ratio R  train:test length (default 3)
   --workers N          worker threads running trials (default TUNE_WORKERS; 0 = in this thread)
-  --storage S          journal file path (default .sapphire/studies.jsonl) or redis://host:6379
+  --storage S          journal file path (default OUT/studies.jsonl with --out, else
+                       .sapphire/studies.jsonl) or redis://host:6379
   --study NAME         study name (default: derived from the search, so re-running resumes it)
+  --fresh              start a new study even when this search was run before (the stored one is
+                       kept; without --fresh a finished study is shown again, an unfinished one resumed)
   --lease-ms MS        a running trial silent this long is taken over by another worker (default 60000)
   --seed N             sampler seed (default SEED)
   --seeds N            backtest the chosen values on the last test window under SEED … SEED+N−1
@@ -208,7 +216,7 @@ function htmlView(report: TuneReport, study: string, symbols: string[], base: Se
         metrics: a?.metrics,
       };
     }),
-    best: best ? { number: best.number, value: raw(best)!, params: best.params } : null,
+    best: best ? { number: best.number, value: raw(best)!, params: best.params, fold: last!.index + 1 } : null,
     folds: report.folds.map((f) => ({
       fold: f.index + 1,
       trainFrom: f.train.from,
@@ -227,49 +235,57 @@ function htmlView(report: TuneReport, study: string, symbols: string[], base: Se
   };
 }
 
-export async function run(rawArgv: string[]): Promise<number> {
-  const { argv, writeEnv } = splitWriteEnv(rawArgv);
-  const { values, positionals } = parseFlags(
-    argv,
-    {
-      params: { type: 'string' },
-      'study-file': { type: 'string' },
-      trials: { type: 'string' },
-      objective: { type: 'string' },
-      sampler: { type: 'string' },
-      multivariate: { type: 'boolean' },
-      'min-trades': { type: 'string' },
-      folds: { type: 'string' },
-      'train-ratio': { type: 'string' },
-      workers: { type: 'string' },
-      storage: { type: 'string' },
-      study: { type: 'string' },
-      'lease-ms': { type: 'string' },
-      'worker-id': { type: 'string' },
-      seed: { type: 'string' },
-      seeds: { type: 'string' },
-      data: { type: 'string' },
-      symbols: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      dotenv: { type: 'string' },
-      out: { type: 'string' },
-      html: { type: 'boolean' },
-      force: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const envFile = values.dotenv ?? '.env';
-  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
-  if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
-  let base: Settings = loadSettings({ envFile, overrides });
+const FLAGS = {
+  params: { type: 'string' },
+  'study-file': { type: 'string' },
+  trials: { type: 'string' },
+  objective: { type: 'string' },
+  sampler: { type: 'string' },
+  multivariate: { type: 'boolean' },
+  'min-trades': { type: 'string' },
+  folds: { type: 'string' },
+  'train-ratio': { type: 'string' },
+  workers: { type: 'string' },
+  storage: { type: 'string' },
+  study: { type: 'string' },
+  fresh: { type: 'boolean' },
+  'lease-ms': { type: 'string' },
+  'worker-id': { type: 'string' },
+  seed: { type: 'string' },
+  seeds: { type: 'string' },
+  data: { type: 'string' },
+  symbols: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  dotenv: { type: 'string' },
+  out: { type: 'string' },
+  html: { type: 'boolean' },
+  force: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
+type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
+
+/** The search as the flags, the study file and the settings define it (flags win). */
+interface Search {
+  space: SearchSpace;
+  objective: ObjectiveName;
+  sampler: 'tpe' | 'random';
+  trials: number;
+  minTrades: number;
+  folds: number;
+  workers: number;
+  seed: number;
+  leaseMs: number;
+  seedRuns: number;
+  trainRatio: number;
+  from: number | undefined;
+  to: number | undefined;
+  file: StudyFile;
+}
+
+function resolveSearch(values: Flags, base: Settings): Search {
   const file: StudyFile = values['study-file'] ? readStudyFile(values['study-file']) : {};
   const space = values.params !== undefined || !file.space ? parseParamsFlag(values.params) : file.space;
   const objective = (values.objective ?? file.objective ?? base.TUNE_OBJECTIVE) as ObjectiveName;
@@ -283,13 +299,6 @@ export async function run(rawArgv: string[]): Promise<number> {
   if (sampler !== 'tpe' && sampler !== 'random') {
     throw new SapphireError('CLI_USAGE', `--sampler ${JSON.stringify(sampler)}: use tpe or random`);
   }
-  const trials = intFlag('trials', values.trials, 1) ?? file.trials ?? base.TUNE_TRIALS;
-  const minTrades = intFlag('min-trades', values['min-trades'], 0) ?? file.minTrades ?? base.TUNE_MIN_TRADES;
-  const folds = intFlag('folds', values.folds, 1) ?? file.folds ?? base.TUNE_FOLDS;
-  const workers = intFlag('workers', values.workers, 0) ?? base.TUNE_WORKERS;
-  const seed = intFlag('seed', values.seed, 0) ?? file.seed ?? base.SEED;
-  const leaseMs = intFlag('lease-ms', values['lease-ms'], 50) ?? 60_000;
-  const seedRuns = intFlag('seeds', values.seeds, 1) ?? 1;
   let trainRatio = file.trainRatio ?? 3;
   if (values['train-ratio'] !== undefined) {
     trainRatio = Number(values['train-ratio']);
@@ -302,160 +311,353 @@ export async function run(rawArgv: string[]): Promise<number> {
     throw new SapphireError('CLI_USAGE', `--from ${values.from} is not before --to ${values.to}`);
   }
   if (values.html && !values.out) throw new SapphireError('CLI_USAGE', '--html needs --out DIR');
+  return {
+    space,
+    objective,
+    sampler,
+    trials: intFlag('trials', values.trials, 1) ?? file.trials ?? base.TUNE_TRIALS,
+    minTrades: intFlag('min-trades', values['min-trades'], 0) ?? file.minTrades ?? base.TUNE_MIN_TRADES,
+    folds: intFlag('folds', values.folds, 1) ?? file.folds ?? base.TUNE_FOLDS,
+    workers: intFlag('workers', values.workers, 0) ?? base.TUNE_WORKERS,
+    seed: intFlag('seed', values.seed, 0) ?? file.seed ?? base.SEED,
+    leaseMs: intFlag('lease-ms', values['lease-ms'], 50) ?? 60_000,
+    seedRuns: intFlag('seeds', values.seeds, 1) ?? 1,
+    trainRatio,
+    from,
+    to,
+    file,
+  };
+}
 
-  // the data, as sapphire backtest reads it
+/** The bars, as sapphire backtest reads them, and the base settings narrowed to them. */
+async function loadTuneData(values: Flags, base: Settings, overrides: Record<string, unknown>, search: Search) {
   const dataDir = resolve(values.data ?? base.DATA_DIR);
   const explicit = values.symbols !== undefined || 'SYMBOLS' in overrides;
-  let series = await loadDataset({ dir: dataDir, symbols: explicit ? base.SYMBOLS : undefined, from, to });
+  let series = await loadDataset({
+    dir: dataDir,
+    symbols: explicit ? base.SYMBOLS : undefined,
+    from: search.from,
+    to: search.to,
+  });
   if (!explicit) {
     const wanted = series.filter((c) => base.SYMBOLS.includes(c.symbol));
     series = wanted.length > 0 ? wanted : series;
   }
   const intervalMs = series[0]!.intervalMs;
   const interval = intervalMs % 3_600_000 === 0 ? `${intervalMs / 3_600_000}h` : `${intervalMs / 60_000}m`;
-  if (!('BAR_INTERVAL' in overrides)) base = withOverrides(base, { BAR_INTERVAL: interval }, 'the data');
-  base = withOverrides(base, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  const symbols = series.map((c) => c.symbol);
+  let settings = base;
+  if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
+  settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
+  return { dataDir, series, interval, base: settings, symbols: series.map((c) => c.symbol) };
+}
 
+/**
+ * A warning when the folds cut the data into test windows too short to say much: under two
+ * warm-ups of the indicators or under one day of bars.
+ */
+export function foldsWarning(series: readonly BarColumns[], search: Search, base: Settings): string | null {
+  const span = dataSpan(series);
+  const folds = makeFolds({ ...span, folds: search.folds, trainRatio: search.trainRatio });
+  const test = folds[0]!.test;
+  const bars = Math.round((test.to - test.from) / span.intervalMs);
+  const wanted = Math.max(2 * featureWarmUpBars(base), Math.round(86_400_000 / span.intervalMs));
+  if (bars >= wanted) return null;
+  return (
+    `--folds ${search.folds}: each test window is only ${bars} bars (${day(test.from)} → ${day(test.to)}); ` +
+    `under ${wanted} bars an out-of-sample score says little. Fewer folds, or more data, give each window more bars`
+  );
+}
+
+/** The study's name: given, or a digest of everything that defines the search (so a re-run resumes it). */
+function studyName(
+  values: Flags,
+  search: Search,
+  data: { dataDir: string; symbols: string[] },
+  overrides: object,
+): string {
   const digest = createHash('sha256')
     .update(
       JSON.stringify({
-        space,
-        objective,
-        sampler,
+        space: search.space,
+        objective: search.objective,
+        sampler: search.sampler,
         multivariate: values.multivariate === true,
-        minTrades,
-        folds,
-        trainRatio,
-        dataDir,
-        symbols,
-        from,
-        to,
+        minTrades: search.minTrades,
+        folds: search.folds,
+        trainRatio: search.trainRatio,
+        dataDir: data.dataDir,
+        symbols: data.symbols,
+        from: search.from,
+        to: search.to,
         overrides,
-        seed,
+        seed: search.seed,
       }),
     )
     .digest('hex')
     .slice(0, 10);
-  const study = values.study ?? file.study ?? `tune-${objective}-${digest}`;
-  const storageSpec = values.storage ?? (base.TUNE_STORAGE || '.sapphire/studies.jsonl');
-  const storage = await openStorage(storageSpec);
-  const workerId = values['worker-id'] ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return values.study ?? search.file.study ?? `tune-${search.objective}-${digest}`;
+}
 
-  if (!values.quiet) {
-    console.log(
-      `Sapphire tune — study ${study}: ${sampler}, ${objective}, ${Object.keys(space).length} parameters, ` +
-        `${folds} fold(s) × ${trials} trials, min ${minTrades} trades, ${workers} worker thread(s)\n` +
-        `data ${dataDir} (${symbols.join(', ')}, ${interval}), storage ${storage.description}`,
-    );
-  }
-  const bar = progressBar('tune');
-  let report: TuneReport;
+const foldStudy = (study: string, fold: number, folds: number) => `${study}.fold${fold + 1}of${folds}`;
+
+async function finishedTrials(storage: StudyStorage, study: string, folds: number): Promise<number> {
+  let done = 0;
+  for (let i = 0; i < folds; i++) done += (await storedTrials(storage, foldStudy(study, i, folds))).length;
+  return done;
+}
+
+/** A study's finished trials; none when the store has never seen the study. */
+async function storedTrials(storage: StudyStorage, study: string) {
   try {
-    report = await runTuning({
-      base,
-      series,
-      source: { dir: dataDir, symbols, from, to },
-      space,
-      objective,
-      minTrades,
-      sampler,
+    return (await storage.trials(study)).filter((t) => t.state !== 'running');
+  } catch (error) {
+    if (error instanceof SapphireError && error.code === 'STUDY_STORAGE' && /is not open/.test(error.message))
+      return [];
+    throw error;
+  }
+}
+
+/**
+ * Says what a stored study holds before running. With --fresh, the first name `STUDY-2`,
+ * `STUDY-3`… that has no trials yet (the stored study is kept, never deleted).
+ */
+async function openOrFresh(storage: StudyStorage, study: string, search: Search, fresh: boolean) {
+  const wanted = search.folds * search.trials;
+  let done = await finishedTrials(storage, study, search.folds);
+  if (fresh && done > 0) {
+    let n = 2;
+    while ((await finishedTrials(storage, `${study}-${n}`, search.folds)) > 0) n++;
+    return { study: `${study}-${n}`, note: `--fresh: new study ${study}-${n} (${study} keeps its ${done} trials)` };
+  }
+  if (done === 0) return { study, note: null };
+  done = Math.min(done, wanted);
+  const note =
+    done >= wanted
+      ? `study exists: ${done}/${wanted} trials done (${storage.description}); showing its result. ` +
+        '--fresh starts a new study, --trials N with a larger N adds trials'
+      : `study exists: ${done}/${wanted} trials done (${storage.description}); resuming`;
+  return { study, note };
+}
+
+export async function run(rawArgv: string[]): Promise<number> {
+  const { argv, writeEnv } = splitWriteEnv(rawArgv);
+  const { values, positionals } = parseFlags(argv, FLAGS, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const envFile = values.dotenv ?? '.env';
+  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
+  if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
+  const loaded = loadSettings({ envFile, overrides });
+  const search = resolveSearch(values, loaded);
+  const data = await loadTuneData(values, loaded, overrides, search);
+  const warning = foldsWarning(data.series, search, data.base);
+  if (warning) console.error(`warning: ${warning}`);
+  const defaultStore = values.out ? join(resolve(values.out), 'studies.jsonl') : '.sapphire/studies.jsonl';
+  const storage = await openStorage(values.storage ?? (data.base.TUNE_STORAGE || defaultStore));
+  let report: TuneReport;
+  let study: string;
+  try {
+    const opened = await openOrFresh(
+      storage,
+      studyName(values, search, data, overrides),
+      search,
+      values.fresh === true,
+    );
+    study = opened.study;
+    if (!values.quiet) printHeader(study, search, data, storage.description);
+    if (opened.note) console.log(opened.note);
+    report = await tuneWithProgress(values, search, data, storage, study);
+  } finally {
+    await storage.close();
+  }
+  if (!values.quiet) console.log(formatReport(report, search.space));
+  printOutcome(report, search);
+  const seeds =
+    report.chosen && search.seedRuns > 1
+      ? await seedsOfChosen(data.base, report.chosen, data.series, report.folds.at(-1)?.test, search.seedRuns)
+      : undefined;
+  if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
+  if (values.out)
+    await writeOutputs(values.out, values.html === true, {
+      study,
+      storage: storage.description,
+      data,
+      search,
+      report,
+      seeds,
+    });
+  if (writeEnv === undefined) return 0;
+  return writeChosenEnv(
+    writeEnv === true ? envFile : writeEnv,
+    report,
+    search,
+    data.base,
+    study,
+    values.force === true,
+  );
+}
+
+function printHeader(
+  study: string,
+  search: Search,
+  data: { dataDir: string; symbols: string[]; interval: string },
+  store: string,
+) {
+  console.log(
+    `Sapphire tune — study ${study}: ${search.sampler}, ${search.objective}, ${Object.keys(search.space).length} parameters, ` +
+      `${search.folds} fold(s) × ${search.trials} trials, min ${search.minTrades} trades, ${search.workers} worker thread(s)\n` +
+      `data ${data.dataDir} (${data.symbols.join(', ')}, ${data.interval}), storage ${store}`,
+  );
+}
+
+/** Runs the study with a progress line naming the fold and that fold's best so far. */
+async function tuneWithProgress(
+  values: Flags,
+  search: Search,
+  data: { dataDir: string; series: BarColumns[]; symbols: string[]; base: Settings },
+  storage: StudyStorage,
+  study: string,
+): Promise<TuneReport> {
+  const bar = progressBar('tune');
+  try {
+    return await runTuning({
+      base: data.base,
+      series: data.series,
+      source: { dir: data.dataDir, symbols: data.symbols, from: search.from, to: search.to },
+      space: search.space,
+      objective: search.objective,
+      minTrades: search.minTrades,
+      sampler: search.sampler,
       multivariate: values.multivariate === true,
-      trials,
-      workers,
+      trials: search.trials,
+      workers: search.workers,
       storage,
       study,
-      folds,
-      trainRatio,
-      seed,
-      workerId,
-      leaseMs,
+      folds: search.folds,
+      trainRatio: search.trainRatio,
+      seed: search.seed,
+      workerId: values['worker-id'] ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+      leaseMs: search.leaseMs,
       onTrial: (fold, _t, all) => {
         const done = all.filter((t) => t.state !== 'running').length;
-        const best = bestTrial(all);
-        const raw = (best?.attrs as { raw?: number | null; feasible?: boolean } | undefined) ?? {};
-        bar.update(fold * trials + done, folds * trials, `best ${raw.feasible ? fmt(raw.raw ?? null) : '—'}`);
+        const raw = (bestTrial(all)?.attrs as { raw?: number | null; feasible?: boolean } | undefined) ?? {};
+        const best = raw.feasible ? fmt(raw.raw ?? null) : '—';
+        bar.update(
+          fold * search.trials + done,
+          search.folds * search.trials,
+          `fold ${fold + 1}/${search.folds}, fold best ${search.objective} ${best}`,
+        );
       },
     });
   } finally {
     bar.done();
-    await storage.close();
   }
+}
 
-  if (!values.quiet) console.log(formatReport(report, space));
+/** The chosen values, the luck line, the out-of-sample verdict and any disagreement between folds. */
+function printOutcome(report: TuneReport, search: Search): void {
   const chosen = report.chosen;
   if (chosen) {
+    const rounded = roundChosen(chosen, search.space);
     console.log(
-      `\nchosen (fold ${report.folds.length} winner): ${Object.entries(chosen)
+      `\nchosen (fold ${report.folds.length} winner, rounded to each setting's step): ${Object.entries(rounded)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
     console.log(`luck (fold ${report.folds.length}): ${formatLuck(report.luck)}`);
   } else {
     console.log(
-      `\nno feasible winner in the last fold (every trial had fewer than ${minTrades} trades or an undefined ${objective})`,
+      `\nno feasible winner in the last fold (every trial had fewer than ${search.minTrades} trades or an undefined ${search.objective})`,
     );
   }
-
-  const seeds =
-    chosen && seedRuns > 1 ? await seedsOfChosen(base, chosen, series, report.folds.at(-1)?.test, seedRuns) : undefined;
-  if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
-
-  if (values.out) {
-    const outDir = resolve(values.out);
-    mkdirSync(outDir, { recursive: true });
-    const json = join(outDir, 'tune.json');
-    writeFileSync(
-      json,
-      `${JSON.stringify({ study, storage: storage.description, dataDir, symbols, space, ...report, ...(seeds ? { seeds } : {}) }, null, 2)}\n`,
+  console.log(outOfSampleVerdict(report.folds, search.objective));
+  const disagree = foldDisagreements(report.folds, search.space);
+  if (disagree.length > 0)
+    console.error(
+      `warning: the folds' winners disagree (the last fold's value is the one written): ${disagree.join('; ')}`,
     );
-    const written = [json];
-    if (values.html) {
-      const module = fileURLToPath(new URL('../../dashboard/reports/tune-html.ts', import.meta.url));
-      const mod = existsSync(module)
-        ? ((await import(module)) as {
-            writeTuneHtml?: (path: string, study: unknown) => unknown;
-            renderTuneHtml?: (study: unknown) => string;
-          })
-        : {};
-      if (mod.writeTuneHtml || mod.renderTuneHtml) {
-        const html = join(outDir, 'tune.html');
-        const view = htmlView(report, study, symbols, base);
-        if (mod.writeTuneHtml) await mod.writeTuneHtml(html, view);
-        else writeFileSync(html, mod.renderTuneHtml!(view));
-        written.push(html);
-      } else {
-        console.log('(--html skipped: dashboard/reports/tune-html.ts has no tune report renderer)');
-      }
-    }
-    console.log(`written: ${written.join(', ')}`);
-  }
+}
 
-  if (writeEnv !== undefined) {
-    if (!chosen) {
-      console.error(`sapphire: --write-env: nothing written, no feasible winner`);
-      return 1;
+async function writeOutputs(
+  out: string,
+  html: boolean,
+  o: {
+    study: string;
+    storage: string;
+    data: { dataDir: string; symbols: string[]; base: Settings };
+    search: Search;
+    report: TuneReport;
+    seeds: unknown;
+  },
+): Promise<void> {
+  const outDir = resolve(out);
+  mkdirSync(outDir, { recursive: true });
+  const json = join(outDir, 'tune.json');
+  const doc = {
+    study: o.study,
+    storage: o.storage,
+    dataDir: o.data.dataDir,
+    symbols: o.data.symbols,
+    space: o.search.space,
+    ...o.report,
+  };
+  writeFileSync(json, `${JSON.stringify(o.seeds ? { ...doc, seeds: o.seeds } : doc, null, 2)}\n`);
+  const written = [json];
+  if (html) {
+    const module = fileURLToPath(new URL('../../dashboard/reports/tune-html.ts', import.meta.url));
+    const mod = existsSync(module)
+      ? ((await import(module)) as {
+          writeTuneHtml?: (path: string, study: unknown) => unknown;
+          renderTuneHtml?: (study: unknown) => string;
+        })
+      : {};
+    if (mod.writeTuneHtml || mod.renderTuneHtml) {
+      const file = join(outDir, 'tune.html');
+      const view = htmlView(o.report, o.study, o.data.symbols, o.data.base);
+      if (mod.writeTuneHtml) await mod.writeTuneHtml(file, view);
+      else writeFileSync(file, mod.renderTuneHtml!(view));
+      written.push(file);
+    } else {
+      console.log('(--html skipped: dashboard/reports/tune-html.ts has no tune report renderer)');
     }
-    const verdict = report.luck ? luckVerdict(report.luck) : null;
-    if (verdict && !values.force) {
-      const l = report.luck!;
-      console.error(
-        `sapphire: --write-env: nothing written: the winner of fold ${report.folds.length} is likely luck (${verdict}). ` +
-          `DSR ${fmt(l.dsr?.dsr)}, PBO ${fmt(l.pbo?.pbo)}; writing needs DSR ≥ 0.5 and PBO ≤ 0.5. ` +
-          `More data, fewer trials or fewer parameters help; --force writes it anyway.`,
-      );
-      return 1;
-    }
-    if (verdict) console.log(`--force: writing despite ${verdict}`);
-    else if (!report.luck?.dsr || !report.luck.pbo) console.log(`note: ${formatLuck(report.luck)}`);
-    // the values must be valid settings before anything touches the file
-    withOverrides(base, chosen, 'the chosen values');
-    const target = writeEnv === true ? envFile : writeEnv;
-    const r = writeEnvValues(target, chosen, { note: `tuned by sapphire tune (study ${study}, ${objective})` });
-    console.log(
-      `wrote ${[...r.changed, ...r.added].join(', ')} into ${r.path}` +
-        (r.backups.length ? ` (backup ${r.backups.join(', ')})` : ''),
-    );
   }
+  console.log(`written: ${written.join(', ')}`);
+}
+
+/** `--write-env`: the last fold's winner, rounded to each setting's step, unless it looks like luck. */
+function writeChosenEnv(
+  target: string,
+  report: TuneReport,
+  search: Search,
+  base: Settings,
+  study: string,
+  force: boolean,
+): number {
+  if (!report.chosen) {
+    console.error(`sapphire: --write-env: nothing written, no feasible winner`);
+    return 1;
+  }
+  const verdict = report.luck ? luckVerdict(report.luck) : null;
+  if (verdict && !force) {
+    const l = report.luck!;
+    console.error(
+      `sapphire: --write-env: nothing written: the winner of fold ${report.folds.length} is likely luck (${verdict}). ` +
+        `DSR ${fmt(l.dsr?.dsr)}, PBO ${fmt(l.pbo?.pbo)}; writing needs DSR ≥ 0.5 and PBO ≤ 0.5. ` +
+        `More data, fewer trials or fewer parameters help; --force writes it anyway.`,
+    );
+    return 1;
+  }
+  if (verdict) console.log(`--force: writing despite ${verdict}`);
+  else if (!report.luck?.dsr || !report.luck.pbo) console.log(`note: ${formatLuck(report.luck)}`);
+  const values = roundChosen(report.chosen, search.space);
+  // the values must be valid settings before anything touches the file
+  withOverrides(base, values, 'the chosen values');
+  const r = writeEnvValues(target, values, { note: `tuned by sapphire tune (study ${study}, ${search.objective})` });
+  console.log(
+    `wrote ${[...r.changed, ...r.added].join(', ')} into ${r.path}` +
+      (r.backups.length ? ` (backup ${r.backups.join(', ')})` : ''),
+  );
   return 0;
 }

@@ -16,6 +16,15 @@ import {
   redactedSettings,
   signClass,
 } from './html-kit.ts';
+import {
+  TRADE_TABLE_SCRIPT,
+  buyAndHoldPoints,
+  distributionSection,
+  drawdownTable,
+  rollingData,
+  tradeSegments,
+  tradeTable,
+} from './backtest-tearsheet-html.ts';
 
 /**
  * `sapphire backtest --html`: one self-contained HTML file (the lightweight-charts bundle and the
@@ -39,6 +48,8 @@ export interface BacktestHtmlMeta {
 
 /** Most candles per price chart; longer runs are aggregated into OHLC buckets of whole bars. */
 export const MAX_CANDLES = 3000;
+/** Exit markers carry their reason as text only when fewer candles than this are visible. */
+export const LABEL_ZOOM_BARS = 120;
 /** Most trades marked per symbol (the latest); all are in the trade list up to MAX_TRADE_ROWS. */
 export const MAX_MARKED_TRADES = 1500;
 
@@ -220,7 +231,9 @@ function monthlyTable(rows: readonly MonthlyReturn[]): string {
 function kpis(result: BacktestResult): string {
   const m = result.metrics as unknown as Record<string, unknown>;
   const pick: [string, string][] = [
+    ['initialCapital', 'Initial capital'],
     ['totalReturnPct', 'Total return'],
+    ['cagrPct', 'CAGR'],
     ['maxDrawdownPct', 'Max drawdown'],
     ['sharpe', 'Sharpe'],
     ['trades', 'Trades'],
@@ -233,7 +246,7 @@ function kpis(result: BacktestResult): string {
     .filter(([k]) => k in m)
     .map(([k, label]) => {
       const v = m[k];
-      const cls = typeof v === 'number' && /Return|buyAndHold/i.test(k) ? signClass(v) : '';
+      const cls = typeof v === 'number' && /Return|buyAndHold|cagr/i.test(k) ? signClass(v) : '';
       return `<div class="kpi" data-metric="${k}"><div class="k">${escapeHtml(label)}</div><div class="v ${cls}">${formatMetric(k, v)}</div></div>`;
     })
     .join('');
@@ -248,26 +261,6 @@ function metricsTable(metrics: object): string {
     )
     .join('\n');
   return `<table class="data metrics"><tbody>${rows}</tbody></table>`;
-}
-
-function tradeTable(trades: BacktestResult['trades']): string {
-  if (trades.length === 0) return '<p class="empty">No closed trades.</p>';
-  const shown = trades.slice(0, MAX_TRADE_ROWS);
-  const rows = shown
-    .map(
-      (t, i) =>
-        `<tr><td class="num">${i + 1}</td><td>${escapeHtml(t.symbol)}</td><td class="${t.side === 'LONG' ? 'pos' : 'neg'}">${t.side}</td>` +
-        `<td>${formatTime(t.openedAt)}</td><td>${formatTime(t.time)}</td><td>${formatDuration(t.time - t.openedAt)}</td>` +
-        `<td class="num">${formatNumber(t.quantity, 4)}</td><td class="num">${formatNumber(t.entryPrice, 4)}</td><td class="num">${formatNumber(t.exitPrice, 4)}</td>` +
-        `<td class="num ${signClass(t.netPnl)}">${formatNumber(t.netPnl, 2)}</td><td class="num ${signClass(t.returnPct)}">${formatNumber(t.returnPct * 100, 2)}</td>` +
-        `<td class="num">${formatNumber(t.fees, 2)}</td><td class="num">${formatNumber(t.funding, 2)}</td><td>${escapeHtml(t.exitReason)}</td></tr>`,
-    )
-    .join('\n');
-  const note =
-    trades.length > shown.length
-      ? `<p class="note">First ${shown.length} of ${trades.length} trades listed; the metrics use all of them.</p>`
-      : '';
-  return `${note}<div class="scroll"><table class="data trades"><thead><tr><th>#</th><th>Symbol</th><th>Side</th><th>Opened</th><th>Closed</th><th>Held</th><th>Qty</th><th>Entry</th><th>Exit</th><th>Net PnL</th><th>Return %</th><th>Fees</th><th>Funding</th><th>Exit reason</th></tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
 /** Positions still open at the end, data gaps and warnings: what the headline numbers leave out. */
@@ -328,53 +321,107 @@ function settingsTable(settings: Settings): string {
   return `<details><summary>Settings used (${escapeHtml(String(Object.keys(settings).length))}; secrets redacted)</summary><table class="data settings"><tbody>${rows}</tbody></table></details>`;
 }
 
-/** The client script: draws the two charts from the embedded JSON with the inlined library. */
+/**
+ * The client script: draws every chart from the embedded JSON with the inlined library and keeps
+ * them on one time axis (zoom or scroll one, the others follow).
+ */
 const CHART_SCRIPT = `
 (function () {
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var LC = window.LightweightCharts;
-  function chart(el, height) {
-    return LC.createChart(el, {
+  var charts = [];
+  function chart(el, height, leftScale) {
+    var c = LC.createChart(el, {
       autoSize: true,
       height: height,
       layout: { background: { color: 'transparent' }, textColor: '#8899aa' },
       grid: { vertLines: { color: '#1f2a36' }, horzLines: { color: '#1f2a36' } },
       timeScale: { timeVisible: true, secondsVisible: false, borderColor: '#263241', minBarSpacing: 0.01 },
       rightPriceScale: { borderColor: '#263241', minimumWidth: 80 },
+      leftPriceScale: { visible: !!leftScale, borderColor: '#263241', minimumWidth: 60 },
+    });
+    charts.push({ chart: c, el: el });
+    return c;
+  }
+  var syncing = false;
+  function syncAll() {
+    charts.forEach(function (source) {
+      source.chart.timeScale().subscribeVisibleTimeRangeChange(function (range) {
+        if (syncing || !range) return;
+        syncing = true;
+        charts.forEach(function (other) {
+          other.el.setAttribute('data-range', range.from + '-' + range.to);
+          if (other === source) return;
+          try { other.chart.timeScale().setVisibleRange(range); } catch (e) { /* a chart with no data in range */ }
+        });
+        syncing = false;
+      });
     });
   }
+  var money = { type: 'price', precision: 2, minMove: 0.01 };
+  var percent = { type: 'custom', formatter: function (v) { return v.toFixed(2) + ' %'; } };
   var eqEl = document.getElementById('equity-chart');
   var ddEl = document.getElementById('drawdown-chart');
   if (!eqEl || !ddEl || data.equity.length === 0) return;
   var eqChart = chart(eqEl, 320);
-  var eq = eqChart.addSeries(LC.AreaSeries, { lineColor: '#4f8ff7', topColor: 'rgba(79,143,247,0.35)', bottomColor: 'rgba(79,143,247,0.02)', lineWidth: 2, priceFormat: { type: 'price', precision: 2, minMove: 0.01 } });
+  var eq = eqChart.addSeries(LC.AreaSeries, { lineColor: '#4f8ff7', topColor: 'rgba(79,143,247,0.35)', bottomColor: 'rgba(79,143,247,0.02)', lineWidth: 2, priceFormat: money, title: 'strategy' });
   eq.setData(data.equity);
-  var ddChart = chart(ddEl, 170);
-  var dd = ddChart.addSeries(LC.AreaSeries, { lineColor: '#ef5350', topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.4)', invertFilledArea: true, lineWidth: 1, priceFormat: { type: 'custom', formatter: function (v) { return v.toFixed(2) + ' %'; } } });
-  dd.setData(data.drawdown);
-  eqChart.timeScale().fitContent();
-  ddChart.timeScale().fitContent();
-  var syncing = false;
-  function sync(from, to) {
-    from.timeScale().subscribeVisibleLogicalRangeChange(function (r) {
-      if (syncing || !r) return;
-      syncing = true;
-      to.timeScale().setVisibleLogicalRange(r);
-      syncing = false;
-    });
+  if (data.hold.length > 0) {
+    var hold = eqChart.addSeries(LC.LineSeries, { color: '#c9a227', lineWidth: 1, lineStyle: 2, priceFormat: money, title: 'buy & hold' });
+    hold.setData(data.hold);
   }
-  sync(eqChart, ddChart);
-  sync(ddChart, eqChart);
+  var ddChart = chart(ddEl, 170);
+  var dd = ddChart.addSeries(LC.AreaSeries, { lineColor: '#ef5350', topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.4)', invertFilledArea: true, lineWidth: 1, priceFormat: percent });
+  dd.setData(data.drawdown);
+  var rollEl = document.getElementById('rolling-chart');
+  if (rollEl && data.rolling.volatility.length > 0) {
+    var rc = chart(rollEl, 170, true);
+    var sh = rc.addSeries(LC.LineSeries, { color: '#4f8ff7', lineWidth: 2, priceScaleId: 'right', title: 'Sharpe', priceFormat: { type: 'price', precision: 2, minMove: 0.01 } });
+    sh.setData(data.rolling.sharpe);
+    var vol = rc.addSeries(LC.LineSeries, { color: '#c9a227', lineWidth: 1, priceScaleId: 'left', title: 'volatility', priceFormat: percent });
+    vol.setData(data.rolling.volatility);
+    rollEl.setAttribute('data-points', String(data.rolling.volatility.length));
+  }
   (data.prices || []).forEach(function (p, i) {
     var el = document.getElementById('price-chart-' + i);
     if (!el || p.candles.length === 0) return;
     var c = chart(el, 300);
-    var s = c.addSeries(LC.CandlestickSeries, { upColor: '#26a69a', downColor: '#ef5350', wickUpColor: '#26a69a', wickDownColor: '#ef5350', borderVisible: false });
+    var s = c.addSeries(LC.CandlestickSeries, { upColor: 'rgba(38,166,154,0.55)', downColor: 'rgba(239,83,80,0.55)', wickUpColor: 'rgba(38,166,154,0.55)', wickDownColor: 'rgba(239,83,80,0.55)', borderVisible: false });
     s.setData(p.candles);
-    LC.createSeriesMarkers(s, p.markers);
+    p.lanes.forEach(function (lane) {
+      var line = c.addSeries(LC.LineSeries, { lineWidth: 2, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false });
+      line.setData(lane);
+    });
+    var bare = p.markers.map(function (m) { return Object.assign({}, m, { text: '' }); });
+    var markers = LC.createSeriesMarkers(s, bare);
+    var labelled = false;
+    c.timeScale().subscribeVisibleLogicalRangeChange(function (r) {
+      var close = !!r && r.to - r.from < data.labelZoomBars;
+      if (close === labelled) return;
+      labelled = close;
+      markers.setMarkers(close ? p.markers : bare);
+      el.setAttribute('data-labels', close ? 'on' : 'off');
+    });
+    var tip = document.createElement('div');
+    tip.className = 'tip';
+    el.style.position = 'relative';
+    el.appendChild(tip);
+    c.subscribeCrosshairMove(function (param) {
+      var t = param && param.time;
+      var hits = t === undefined ? [] : p.segments.filter(function (g) { return g.entry <= t && t <= g.exit; });
+      if (hits.length === 0 || !param.point) { tip.style.display = 'none'; return; }
+      tip.textContent = hits.map(function (g) { return g.label; }).join('\\n');
+      tip.style.display = 'block';
+      tip.style.left = Math.min(param.point.x + 12, el.clientWidth - 260) + 'px';
+      tip.style.top = '8px';
+    });
     c.timeScale().fitContent();
     el.setAttribute('data-markers', String(p.markers.length));
+    el.setAttribute('data-segments', String(p.segments.length));
+    el.setAttribute('data-labels', 'off');
   });
+  charts.forEach(function (c) { c.chart.timeScale().fitContent(); });
+  syncAll();
   document.body.setAttribute('data-charts-ready', '1');
 })();
 `;
@@ -388,18 +435,23 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
   const series = equityAndDrawdown(result.equity);
   const from0 = meta.from ?? -Infinity;
   const to0 = meta.to ?? Infinity;
+  const used = (meta.series ?? []).filter((c) => result.symbols.includes(c.symbol));
+  const hold = used.length > 0 ? buyAndHoldPoints(series.equity, used, from0, to0, initial) : [];
+  const rolling = rollingData(result);
   const prices = (meta.series ?? [])
     .filter((c) => result.symbols.includes(c.symbol))
     .map((c) => {
       const bars = candles(c, from0, to0);
-      const marks = tradeMarkers(
-        result.trades.filter((t) => t.symbol === c.symbol),
-        bars,
+      const own = result.trades.filter((t) => t.symbol === c.symbol);
+      const marks = tradeMarkers(own, bars);
+      const { lanes, segments } = tradeSegments(
+        own.slice(-MAX_MARKED_TRADES),
+        bars.map((k) => k.time),
       );
-      return { symbol: c.symbol, candles: bars, markers: marks };
+      return { symbol: c.symbol, candles: bars, markers: marks, lanes, segments };
     });
   const priceSection = prices.length
-    ? `<section id="prices"><h2>Prices and trades</h2><p class="note">▲/▼ entries (long/short), ● exits labelled with their reason (green when the trade made money).</p>${prices
+    ? `<section id="prices"><h2>Prices and trades</h2><p class="note">Each trade is a line from entry to exit, green when it made money, red when it lost; ▲/▼ mark entries (long/short) and ● exits. Hover a trade for its result; zoom in (under ${LABEL_ZOOM_BARS} candles) to label exits with their reason. All charts share one time axis: zoom or scroll one and the others follow.</p>${prices
         .map(
           (p, i) =>
             `<h3>${escapeHtml(p.symbol)}</h3><div id="price-chart-${i}" class="chart price-chart"></div>`,
@@ -421,8 +473,10 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
             ? 'Exit reasons'
             : k === 'byFunding'
               ? 'Funded trades and bandit explorations'
-              : humanizeKey(k);
-      return `<section id="${escapeHtml(k)}"><h2>${escapeHtml(label)}</h2><div class="scroll">${genericTable(v as Record<string, unknown>[], { key: k === 'perSymbol' ? 'Symbol' : k === 'exitReasons' ? 'Exit reason' : 'Key' })}</div></section>`;
+              : k === 'bySide'
+                ? 'Long and short'
+                : humanizeKey(k);
+      return `<section id="${escapeHtml(k)}"><h2>${escapeHtml(label)}</h2><div class="scroll">${genericTable(v as Record<string, unknown>[], { key: k === 'perSymbol' ? 'Symbol' : k === 'exitReasons' ? 'Exit reason' : 'Key', side: 'Side' })}</div></section>`;
     })
     .join('\n');
 
@@ -442,22 +496,26 @@ export function renderBacktestHtml(result: BacktestResult, meta: BacktestHtmlMet
 </header>
 <main>
 <section id="summary"><h2>Summary</h2><div class="grid">${kpis(result)}</div></section>
-<section id="equity"><h2>Equity</h2><div id="equity-chart" class="chart"></div>
+<section id="equity"><h2>Equity (USDT)</h2><div class="legend"><span><i style="background:#4f8ff7"></i>strategy</span>${hold.length ? '<span><i style="background:#c9a227"></i>buy &amp; hold (equal weight, same capital)</span>' : ''}</div><div id="equity-chart" class="chart"></div>
 <h2>Drawdown (%)</h2><div id="drawdown-chart" class="chart small"></div>
-${series.equity.length < result.equity.length ? `<p class="note">${formatNumber(result.equity.length, 0)} equity points drawn as ${formatNumber(series.equity.length, 0)} buckets (last equity, deepest drawdown of each).</p>` : ''}</section>
+${series.equity.length < result.equity.length ? `<p class="note">${formatNumber(result.equity.length, 0)} equity points drawn as ${formatNumber(series.equity.length, 0)} buckets (last equity, deepest drawdown of each).</p>` : ''}
+<h3>Worst drawdown periods</h3>${drawdownTable(result.equity)}</section>
+<section id="rolling"><h2>Rolling Sharpe and volatility</h2><div id="rolling-chart" class="chart small"></div><p class="note">${escapeHtml(rolling.caption)}</p></section>
+<section id="distribution"><h2>Return distribution</h2>${distributionSection(result)}</section>
 ${priceSection}
 <section id="metrics"><h2>Metrics</h2>${metricsTable(metrics)}</section>
 <section id="monthly"><h2>Monthly returns</h2>${monthlyTable(monthly)}</section>
 ${arraySections}
 <section id="risk"><h2>Risk</h2>${riskSection(result)}</section>
-<section id="trades"><h2>Trades (${escapeHtml(formatNumber(result.trades.length, 0))})</h2>${tradeTable(result.trades)}</section>
+<section id="trades"><h2>Trades (${escapeHtml(formatNumber(result.trades.length, 0))})</h2>${tradeTable(result.trades, MAX_TRADE_ROWS)}</section>
 ${endSection(result)}
 <section id="settings"><h2>Settings</h2>${settingsTable(meta.settings)}</section>
 <p class="note">Charts: TradingView Lightweight Charts™ (Apache-2.0), inlined. Generated by Sapphire.</p>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ equity: series.equity, drawdown: series.drawdown, prices: prices.map((p) => ({ symbol: p.symbol, candles: p.candles, markers: p.markers })) })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ equity: series.equity, drawdown: series.drawdown, hold, rolling: { sharpe: rolling.sharpe, volatility: rolling.volatility }, labelZoomBars: LABEL_ZOOM_BARS, prices })}</script>
 <script>${inlineScript(chartBundle())}</script>
 <script>${CHART_SCRIPT}</script>
+<script>${TRADE_TABLE_SCRIPT}</script>
 </body>
 </html>
 `;

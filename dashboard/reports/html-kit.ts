@@ -64,7 +64,9 @@ export function formatNumber(v: number | null | undefined, digits = 2): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
   if (v === Infinity) return '∞';
   if (v === -Infinity) return '−∞';
-  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const text = v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // a value that rounds to zero carries no sign: never "-0.00"
+  return /^-0(\.0+)?$/.test(text) ? text.slice(1) : text;
 }
 
 export function formatDuration(ms: number | null | undefined): string {
@@ -91,10 +93,28 @@ export function formatTime(ms: number | null | undefined): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** "totalReturnPct" → "Total return %", "maxDrawdownDurationMs" → "Max drawdown duration". */
+/** Names a reader knows as acronyms or by another word than the key's. */
+const LABELS: Record<string, string> = {
+  cagrPct: 'CAGR',
+  sqn: 'SQN',
+  winRate: 'Win rate',
+  netPnl: 'Net PnL',
+  avgReturnPct: 'Avg return',
+  buyAndHoldPct: 'Buy & hold',
+  maxGrossLeverage: 'Max gross leverage',
+  maxConsecutiveWins: 'Max consecutive wins',
+  maxConsecutiveLosses: 'Max consecutive losses',
+  initialCapital: 'Initial capital',
+  exposurePct: 'Exposure time',
+  returnsBasis: 'Sharpe/Sortino returns',
+};
+
+/** "totalReturnPct" → "Total return", "maxDrawdownDurationMs" → "Max drawdown duration", "sqn" → "SQN". */
 export function humanizeKey(key: string): string {
+  const known = LABELS[key];
+  if (known !== undefined) return known;
   const words = key
-    .replace(/Pct$/, ' %')
+    .replace(/Pct$/, '')
     .replace(/DurationMs$/, 'Duration')
     .replace(/Ms$/, '')
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
@@ -103,21 +123,28 @@ export function humanizeKey(key: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/** Keys whose values are USDT amounts. */
+const MONEY_KEY = /(Profit|Pnl|Equity|Paid|Balance|Capital|Notional|^expectancy|^fees|^funding)$/i;
+
 /**
- * Formats one metric by its name's convention: `…Pct` already in percent, `…DurationMs`/`…Ms`
- * durations, `winRate`/`…Rate` fractions shown as percent, counts as integers.
+ * Formats one metric by its name's convention, with one precision per kind: `…Pct` already in
+ * percent and `…Rate` fractions as percent (2 decimals), money in USDT (2 decimals), `…DurationMs`
+ * / `…Ms` durations, counts as integers, other ratios with 2 decimals.
  */
 export function formatMetric(key: string, v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (typeof v !== 'number') return escapeHtml(String(v));
   if (/Ms$/.test(key)) return formatDuration(v);
-  if (/Pct$/.test(key)) return `${formatNumber(v, 2)} %`;
-  if (/[rR]ate$/.test(key)) return Number.isFinite(v) ? `${formatNumber(v * 100, 1)} %` : formatNumber(v);
-  if (/^(trades|bars|count|orders|fills)$|Count$|^n[A-Z]/.test(key) && Number.isInteger(v)) return formatNumber(v, 0);
-  if (Number.isInteger(v) && Math.abs(v) < 1e6 && !/(Profit|Pnl|Equity|Paid|Balance)/i.test(key))
+  if (/Pct$/.test(key)) return Number.isFinite(v) ? `${formatNumber(v, 2)} %` : formatNumber(v);
+  if (/[rR]ate$/.test(key)) return Number.isFinite(v) ? `${formatNumber(v * 100, 2)} %` : formatNumber(v);
+  if (MONEY_KEY.test(key)) return Number.isFinite(v) ? `${formatNumber(v, 2)} USDT` : formatNumber(v);
+  if (/Leverage$/.test(key)) return `${formatNumber(v, 2)}×`;
+  if (/^(trades|bars|count|orders|fills|liquidations)$|Count$|Wins$|Losses$|^n[A-Z]/.test(key) && Number.isInteger(v))
     return formatNumber(v, 0);
-  return formatNumber(v, Math.abs(v) >= 1000 ? 2 : Math.abs(v) >= 1 ? 3 : 4);
+  if (Number.isInteger(v) && Math.abs(v) < 1e6 && !/(ratio|sharpe|sortino|calmar|sqn|factor|dsr|pbo)/i.test(key))
+    return formatNumber(v, 0);
+  return formatNumber(v, 2);
 }
 
 /** Sign class for colouring. */
@@ -166,14 +193,18 @@ section h2{margin:0 0 10px;font-size:16px}
 .scroll{overflow:auto;max-height:520px}
 table.data{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 table.data th,table.data td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-table.data th{position:sticky;top:0;background:var(--panel);color:var(--muted);font-weight:600}
+table.data th{background:var(--panel);color:var(--muted);font-weight:600}
+.scroll table.data thead th{position:sticky;top:0}
 td.num{text-align:right}
 .pos{color:var(--pos)}.neg{color:var(--neg)}
 .empty,.note{color:var(--muted)}
 details summary{cursor:pointer;color:var(--muted)}
 svg text{fill:var(--muted);font-size:11px}
-svg.plot{display:block;max-width:820px}
+svg.plot{display:block;width:100%}
 .legend{display:flex;gap:16px;color:var(--muted);font-size:12px;margin:4px 0}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:5px}
+.tip{display:none;position:absolute;z-index:3;max-width:260px;padding:6px 8px;border:1px solid var(--line);border-radius:6px;background:var(--panel);color:var(--text);font-size:12px;white-space:pre-line;pointer-events:none}
+table.sortable th{cursor:pointer}table.sortable th[aria-sort=ascending]::after{content:' ▲'}table.sortable th[aria-sort=descending]::after{content:' ▼'}
+.filter input{background:var(--bg);color:var(--text);border:1px solid var(--line);border-radius:4px;padding:4px 8px;min-width:260px}
 @media (max-width:640px){main{padding:8px}section{padding:8px}.chart{height:240px}}
 `;

@@ -2,6 +2,7 @@ import {
   REPORT_CSS,
   escapeHtml,
   formatMetric,
+  humanizeKey,
   formatNumber,
   formatTime,
   genericTable,
@@ -74,7 +75,8 @@ export interface TuneReport {
   from?: number;
   to?: number;
   trials: TuneTrial[];
-  best: { number: number; value: number; params: Record<string, TuneParamValue> } | null;
+  /** `fold`: the walk-forward fold whose train window the best trial won (the last one) */
+  best: { number: number; value: number; params: Record<string, TuneParamValue>; fold?: number } | null;
   folds?: TuneFold[];
   /** settings of the study (secrets are redacted on render) */
   settings?: Record<string, unknown>;
@@ -103,6 +105,11 @@ export function bestSoFar(trials: readonly TuneTrial[], direction: 'maximize' | 
   return out;
 }
 
+/** A setting name that may wrap after its underscores, so long names do not push columns off-screen. */
+function breakable(name: string): string {
+  return escapeHtml(name).replace(/_/g, '_<wbr>');
+}
+
 /** A parameter value for people: numbers to 6 significant digits (the exact value is in tune.json). */
 export function paramText(v: TuneParamValue): string {
   if (typeof v !== 'number' || Number.isInteger(v) || !Number.isFinite(v)) return String(v);
@@ -127,7 +134,7 @@ function historySection(study: TuneReport): string {
   const failed = study.trials.length - valued.length;
   if (points.length === 0) return '<p class="empty">No trial has a value.</p>';
   return (
-    scatterSvg(points, { xLabel: 'trial', yLabel: study.objective, line: bestSoFar(study.trials, dir) }) +
+    scatterSvg(points, { width: 1200, height: 300, xLabel: 'trial', yLabel: humanizeKey(study.objective), line: bestSoFar(study.trials, dir) }) +
     `<p class="note">${valued.length} trials with a value${failed ? `, ${failed} without (failed or infeasible)` : ''}; the line is the best so far (${dir}).</p>`
   );
 }
@@ -168,7 +175,7 @@ function paramSection(study: TuneReport): string {
   return `<div class="params">${cells.join('')}</div>`;
 }
 
-function foldSection(folds: readonly TuneFold[]): string {
+function foldSection(folds: readonly TuneFold[], objective: string): string {
   if (folds.length === 0) return '<p class="empty">No walk-forward folds.</p>';
   const svg = groupedBarsSvg(
     folds.map((f) => ({ label: `fold ${f.fold}`, values: [f.inSample, f.outOfSample] })),
@@ -176,7 +183,7 @@ function foldSection(folds: readonly TuneFold[]): string {
       { name: 'in-sample', color: OK },
       { name: 'out-of-sample', color: BEST },
     ],
-    { yLabel: 'objective' },
+    { width: 1200, height: 260, yLabel: humanizeKey(objective) },
   );
   const rows = folds.map((f) => ({
     fold: f.fold,
@@ -258,11 +265,14 @@ function trialTable(study: TuneReport): string {
     return dir === 'maximize' ? bv - av : av - bv;
   });
   const params = [...new Set(study.trials.flatMap((t) => Object.keys(t.params)))].sort();
-  const metricNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.metrics ?? {})))];
+  // the objective has its own column: a metric of the same name would repeat it
+  const metricNames = [...new Set(study.trials.flatMap((t) => Object.keys(t.metrics ?? {})))].filter(
+    (m) => m.toLowerCase() !== study.objective.toLowerCase(),
+  );
   const head =
-    `<tr><th>#</th><th>State</th><th>${escapeHtml(study.objective)}</th>` +
-    metricNames.map((m) => `<th>${escapeHtml(m)}</th>`).join('') +
-    params.map((p) => `<th>${escapeHtml(p)}</th>`).join('') +
+    `<tr><th>#</th><th>State</th><th>${escapeHtml(humanizeKey(study.objective))} (objective)</th>` +
+    metricNames.map((m) => `<th>${escapeHtml(humanizeKey(m))}</th>`).join('') +
+    params.map((p) => `<th>${breakable(p)}</th>`).join('') +
     '</tr>';
   const body = sorted
     .map(
@@ -287,17 +297,20 @@ function bestSection(study: TuneReport): string {
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(paramText(v))}</td></tr>`)
     .join('');
   return (
-    `<div class="grid"><div class="kpi"><div class="k">Best trial</div><div class="v">#${study.best.number}</div></div>` +
-    `<div class="kpi"><div class="k">${escapeHtml(study.objective)}</div><div class="v">${formatNumber(study.best.value, 4)}</div></div>` +
+    `<div class="grid"><div class="kpi"><div class="k">Best trial${study.best.fold !== undefined ? ` (fold ${study.best.fold} of ${study.folds?.length ?? study.best.fold}, train window)` : ''}</div><div class="v">#${study.best.number}</div></div>` +
+    `<div class="kpi"><div class="k">${escapeHtml(humanizeKey(study.objective))}</div><div class="v">${formatNumber(study.best.value, 4)}</div></div>` +
     `<div class="kpi"><div class="k">Trials</div><div class="v">${study.trials.length}</div></div></div>` +
     `<h3>Parameters</h3><table class="data best-params"><tbody>${rows}</tbody></table>`
   );
 }
 
 const TUNE_CSS = `
-.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
+.params{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:10px}
 .param h3{margin:4px 0;font-size:13px;color:var(--muted)}
 tr.best td{background:rgba(247,184,79,0.12)}
+table.trials th{white-space:normal;min-width:64px;vertical-align:bottom}
+#folds table.data td{white-space:normal}#folds table.data td:last-child{overflow-wrap:anywhere;min-width:200px}
+#trials .scroll{max-width:100%}
 `;
 
 /** Renders the study. Pure: same study, same string. */
@@ -334,7 +347,7 @@ export function renderTuneHtml(study: TuneReport): string {
 <section id="best"><h2>Best</h2>${bestSection(study)}</section>
 <section id="history"><h2>Optimisation history</h2>${historySection(study)}</section>
 <section id="params"><h2>Parameter vs objective</h2>${paramSection(study)}</section>
-<section id="folds"><h2>In-sample vs out-of-sample by fold</h2>${foldSection(study.folds ?? [])}${
+<section id="folds"><h2>In-sample vs out-of-sample by fold</h2>${foldSection(study.folds ?? [], study.objective)}${
     study.returnsBasis
       ? `<p class="note">Sharpe and Sortino of every window use ${study.returnsBasis === 'daily' ? 'daily returns' : 'per-bar returns'}, chosen once from the whole data's span.</p>`
       : ''

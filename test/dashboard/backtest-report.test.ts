@@ -137,4 +137,70 @@ describe('renderBacktestHtml', () => {
     expect(requests).toEqual([]);
     await page.close();
   });
+
+  it('draws the tearsheet: buy & hold, drawdown periods, distribution, rolling ratios, trade segments, sortable and filterable trades', async () => {
+    const file = join(dir, 'tearsheet.html');
+    writeFileSync(file, html);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('body[data-charts-ready="1"]', { timeout: 10_000 });
+    // labels a reader knows, money in USDT, no negative zero
+    const metricsText = await page.locator('table.metrics').innerText();
+    expect(metricsText).toContain('CAGR');
+    expect(metricsText).toContain('SQN');
+    expect(metricsText).not.toMatch(/Cagr|Sqn/);
+    expect(metricsText).toMatch(/Initial capital\s+10,000\.00 USDT/);
+    expect(metricsText).toMatch(/Max consecutive losses\s+\d/);
+    expect(html).not.toMatch(/-0\.00/);
+    expect(await page.locator('.kpi[data-metric="initialCapital"]').innerText()).toContain('10,000.00 USDT');
+    // drawdown periods, long vs short, distribution, rolling chart
+    expect(await page.locator('table.drawdowns tbody tr').count()).toBeGreaterThan(0);
+    expect(await page.locator('#bySide tbody tr').count()).toBe(2);
+    expect(await page.locator('#distribution svg rect.bar').count()).toBeGreaterThan(3);
+    expect(await page.locator('#rolling-chart canvas').count()).toBeGreaterThan(0);
+    expect(Number(await page.locator('#rolling-chart').getAttribute('data-points'))).toBeGreaterThan(10);
+    expect(html).toContain('buy &amp; hold (equal weight, same capital)');
+    // trades are segments; exit labels only when zoomed in
+    const btc = page.locator('#price-chart-0');
+    const own = result.trades.filter((t) => t.symbol === series[0]!.symbol).length;
+    expect(await btc.getAttribute('data-segments')).toBe(String(own));
+    expect(await btc.getAttribute('data-labels')).toBe('off');
+    await btc.scrollIntoViewIfNeeded();
+    const box = (await btc.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 80 && (await btc.getAttribute('data-labels')) === 'off'; i++) await page.mouse.wheel(0, -300);
+    await page.waitForFunction(
+      () => document.querySelector('#price-chart-0')?.getAttribute('data-labels') === 'on',
+      null,
+      {
+        timeout: 5_000,
+      },
+    );
+    // the other charts follow the zoom (one time axis)
+    const zoomed = await btc.getAttribute('data-range');
+    expect(zoomed).toMatch(/^\d+-\d+$/);
+    const [lo, hi] = zoomed!.split('-').map(Number);
+    expect(hi! - lo!).toBeLessThan(120 * 5 * 60 * 2); // under 240 five-minute candles
+    expect(await page.locator('#equity-chart').getAttribute('data-range')).toBe(zoomed);
+    expect(await page.locator('#rolling-chart').getAttribute('data-range')).toBe(zoomed);
+    // sort by net PnL (descending on the second click) and filter by side
+    const pnlHeader = page.locator('table.trades thead th', { hasText: 'Net PnL' });
+    await pnlHeader.click();
+    await pnlHeader.click();
+    expect(await pnlHeader.getAttribute('aria-sort')).toBe('descending');
+    const firstPnl = Number(
+      await page.locator('table.trades tbody tr').first().locator('td').nth(9).getAttribute('data-v'),
+    );
+    expect(firstPnl).toBe(Math.max(...result.trades.map((t) => t.netPnl)));
+    await page.fill('#trade-filter', 'short');
+    const shorts = result.trades.filter((t) => t.side === 'SHORT').length;
+    expect(await page.locator('table.trades tbody tr:visible').count()).toBe(shorts);
+    expect(await page.locator('#trade-count').innerText()).toBe(`${shorts} of ${result.trades.length} shown`);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'backtest-report-tearsheet.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

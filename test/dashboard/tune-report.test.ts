@@ -154,6 +154,15 @@ describe('renderTuneHtml', () => {
     expect(await page.locator('table.trials tr.best').count()).toBe(1);
     const box = await page.locator('#history svg').boundingBox();
     expect(box!.width).toBeGreaterThan(300);
+    // plots use the section's full width; no table is wider than its box (no cut-off columns)
+    const section = await page.locator('#history').boundingBox();
+    expect(box!.width).toBeGreaterThan(section!.width * 0.9);
+    const overflowing = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.scroll'))
+        .filter((el) => el.scrollWidth > el.clientWidth + 1)
+        .map((el) => `${el.closest('section')?.id}: ${el.scrollWidth} > ${el.clientWidth}`),
+    );
+    expect(overflowing).toEqual([]);
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOTS, 'tune-report.png'), fullPage: true });
     expect(errors).toEqual([]);

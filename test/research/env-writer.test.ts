@@ -8,6 +8,9 @@ import {
   statSync,
   writeFileSync,
   chmodSync,
+  lstatSync,
+  mkdirSync,
+  symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,5 +120,27 @@ describe('.env writer', () => {
     writeFileSync(path, '# c\r\nMOMENTUM_THRESHOLD=1\r\nX=2');
     writeEnvValues(path, { MOMENTUM_THRESHOLD: 0.7 });
     expect(readFileSync(path, 'utf8')).toBe('# c\r\nMOMENTUM_THRESHOLD=0.7\r\nX=2');
+  });
+
+  it('writes through a symlinked .env to its target: the link stays a link', () => {
+    mkdirSync(join(dir, 'dotfiles'));
+    const target = join(dir, 'dotfiles', 'sapphire.env');
+    writeFileSync(target, 'SIZING_MODE=fixed\nMOMENTUM_THRESHOLD=0.5\n');
+    const link = join(dir, '.env');
+    symlinkSync('dotfiles/sapphire.env', link);
+    const r = writeEnvValues(link, { MOMENTUM_THRESHOLD: 0.75 });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('SIZING_MODE=fixed\nMOMENTUM_THRESHOLD=0.75\n');
+    expect(r.path).toBe(target);
+    expect(r.backups[0]).toBe(`${target}.bak`);
+    expect(readFileSync(`${target}.bak`, 'utf8')).toContain('MOMENTUM_THRESHOLD=0.5');
+  });
+
+  it('creates the target of a dangling .env link rather than replacing the link', () => {
+    const link = join(dir, '.env');
+    symlinkSync('made-later.env', link);
+    writeEnvValues(link, { MOMENTUM_THRESHOLD: 0.75 });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'made-later.env'), 'utf8')).toBe('MOMENTUM_THRESHOLD=0.75\n');
   });
 });

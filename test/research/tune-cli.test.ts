@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, sapphire } from '../kit/cli.ts';
+import { parseEnvFile } from '../../pipelines/load-settings.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -72,6 +73,12 @@ describe('sapphire tune', () => {
       `<div class="k">Deflated Sharpe Ratio</div><div class="v neg">${luck.dsr.dsr.toFixed(3)}</div>`,
     );
     expect(html).toContain(`${luck.pbo.pbo.toFixed(3)}</div>`);
+    // the Best card names its fold; the trial table has one Sharpe column (the objective's)
+    expect(html).toContain('Best trial (fold 2 of 2, train window)');
+    const trialHead = /<table class="data trials"><thead>(.*?)<\/thead>/.exec(html)![1]!;
+    expect(trialHead).not.toMatch(/>Sharpe</);
+    expect(trialHead).toContain('Sharpe (objective)');
+    expect(trialHead).not.toMatch(/>[a-z]+[A-Z][a-zA-Z]*</); // no camelCase keys as headers
     // --force writes it (the study resumes: no new trials)
     const r = sapphire([...args, '--force'], { cwd: dir, timeoutMs: 120_000 });
     expect(r.stderr).not.toMatch(/sapphire:/);
@@ -91,13 +98,19 @@ describe('sapphire tune', () => {
     }
     const env = readFileSync(join(dir, '.env'), 'utf8');
     expect(env.startsWith('# research settings\nSYMBOLS=BTCUSDT,ETHUSDT  # both fixtures\n')).toBe(true);
-    expect(env).toContain(`MOMENTUM_THRESHOLD=${report.chosen.MOMENTUM_THRESHOLD}`);
-    expect(env).toContain(`ATR_STOP_MULTIPLE=${report.chosen.ATR_STOP_MULTIPLE}`);
+    // written rounded to each setting's step/precision, never 16 digits of float noise
+    const written = parseEnvFile(env, '.env');
+    expect(Number(written.get('MOMENTUM_THRESHOLD'))).toBeCloseTo(report.chosen.MOMENTUM_THRESHOLD!, 2);
+    expect(Number(written.get('ATR_STOP_MULTIPLE'))).toBeCloseTo(report.chosen.ATR_STOP_MULTIPLE!, 2);
+    expect(env).not.toMatch(/=\d+\.\d{6,}/);
+    expect(r.stdout).toMatch(/out-of-sample verdict: the winners (hold up|degrade|lose)/);
+    expect(r.stdout).toContain('study exists: 20/20 trials done');
     expect(report.chosen.ATR_STOP_MULTIPLE).toBeGreaterThanOrEqual(1);
     expect(report.chosen.ATR_STOP_MULTIPLE).toBeLessThanOrEqual(4);
     expect(readFileSync(join(dir, '.env.bak'), 'utf8')).toBe(ENV);
-    // the default journal holds both fold studies; a re-run resumes them instead of adding trials
-    const journal = join(dir, '.sapphire/studies.jsonl');
+    // the default journal (under --out) holds both fold studies; a re-run resumes them instead of adding trials
+    const journal = join(dir, 'out/studies.jsonl');
+    expect(existsSync(join(dir, '.sapphire'))).toBe(false);
     const reserves = () =>
       readFileSync(journal, 'utf8')
         .split('\n')
@@ -106,8 +119,21 @@ describe('sapphire tune', () => {
     const again = sapphire([...args.filter((a) => a !== '--write-env'), '--quiet'], { cwd: dir, timeoutMs: 120_000 });
     expect(again.code).toBe(0);
     expect(reserves()).toBe(20);
-    expect(again.stdout).toContain(`MOMENTUM_THRESHOLD=${report.chosen.MOMENTUM_THRESHOLD}`);
-  }, 120_000); // three CLI runs (refused, --force, resumed) on a shared 2-core machine
+    expect(again.stdout).toContain('study exists: 20/20 trials done');
+    expect(again.stdout).toContain('--fresh starts a new study');
+    expect(again.stdout).toContain(`MOMENTUM_THRESHOLD=${written.get('MOMENTUM_THRESHOLD')}`);
+    // the progress line names the fold it is on; too many folds for one day of bars is a warning
+    expect(refused.stderr).toMatch(/fold 2\/2, fold best sharpe/);
+    expect(refused.stderr).toMatch(/warning: --folds 2: each test window is only \d+ bars/);
+    // --fresh starts a new study beside the stored one
+    const fresh = sapphire([...args.filter((a) => a !== '--write-env'), '--quiet', '--fresh', '--trials', '2'], {
+      cwd: dir,
+      timeoutMs: 120_000,
+    });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain('--fresh: new study cli-2 (cli keeps its 20 trials)');
+    expect(reserves()).toBe(24);
+  }, 180_000); // four CLI runs (refused, --force, resumed, fresh) on a shared 2-core machine
 
   it.each([
     [['--params', 'NOT_A_KNOB'], /unknown parameter NOT_A_KNOB \(tunable: .*MOMENTUM_THRESHOLD/],
@@ -117,7 +143,8 @@ describe('sapphire tune', () => {
     [['--sampler', 'grid'], /--sampler "grid"/],
     [['--trials', '0'], /--trials "0"/],
     [['--storage', 'redis://127.0.0.1:1'], /STUDY_STORAGE: redis:\/\/127\.0\.0\.1:1\/? does not answer/],
-    [['--bogus'], /Unknown option '--bogus'/],
+    [['--bogus'], /unknown option --bogus/],
+    [['--trails', '5'], /unknown option --trails \(did you mean --trials\?\)/],
   ])('refuses %j with a clear error, exit ≠ 0, .env untouched', (extra, message) => {
     const dir = workspace();
     writeFileSync(join(dir, '.env'), ENV);
@@ -190,7 +217,7 @@ describe('sapphire tune', () => {
       await storage.deleteStudy(`${study}.fold1of1`);
       await storage.close();
     }
-  });
+  }, 120_000); // two CLI runs on a shared 2-core machine
 
   it('prints its usage with --help', () => {
     const r = sapphire(['tune', '--help']);

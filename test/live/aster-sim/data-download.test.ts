@@ -218,7 +218,8 @@ describe('sapphire data download (CLI process)', () => {
       expect(results[i]!.code, args.join(' ')).toBe(2);
       expect(results[i]!.stderr).toMatch(why);
     });
-    // no ASTER_REST_URL anywhere: a usage error too, nothing written
+    // no ASTER_REST_URL anywhere (an empty settings file: a missing one is an error of its own)
+    writeFileSync(join(out, 'none.env'), '');
     const noUrl = await runCli([
       'data',
       'download',
