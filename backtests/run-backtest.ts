@@ -12,6 +12,7 @@ import type {
 } from '../pipelines/model/index.ts';
 import { intervalToMs } from '../pipelines/model/index.ts';
 import { buildPipeline } from '../pipelines/build-pipeline.ts';
+import type { LoadedStrategy } from '../strategies/kit/contract.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import { defineOperator } from '../pipelines/operator-kit.ts';
@@ -46,6 +47,8 @@ export interface BacktestOptions {
   /** fewer bars than the warm-up (no trade is possible): an error (the CLI) or a warning (default) */
   shortData?: 'error' | 'warn';
   fundingRates?: readonly FundingRate[];
+  /** the strategies to run (files preloaded); none = STRATEGIES resolved from the settings */
+  strategies?: readonly LoadedStrategy[];
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
   /** called every `progressEvery` bars with (barsDone, barsTotal) */
   onProgress?: (done: number, total: number) => void;
@@ -206,7 +209,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const built = buildPipeline(
     settings,
     { market: { bars: () => observed(mergeBars(series), opts.observer) }, execution: venue, agents: opts.agents },
-    { filters },
+    { filters, strategies: opts.strategies, fundingRates: opts.fundingRates },
   );
   // tape misses can only come from an agent stage
   const pipeline = opts.agents ? built.pipe(tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses)) : built;
