@@ -9,6 +9,8 @@ import { SHIPPED_STRATEGIES } from './shipped/index.ts';
 const SHIPPED = new Map(SHIPPED_STRATEGIES.map((s) => [s.name, s]));
 /** strategy files already imported and checked, by absolute path (code, not run state) */
 const FILES = new Map<string, Strategy>();
+/** the env-style values given for file strategies' settings at the command edge (.env, environment, NAME=VALUE) */
+let fileValues: Readonly<Record<string, unknown>> = {};
 
 export const shippedNames = (): string[] => [...SHIPPED.keys()];
 export const isStrategyFile = (entry: string): boolean => /\.[cm]?ts$/.test(entry);
@@ -73,19 +75,50 @@ export async function loadStrategyFile(entry: string, reserved: ReadonlySet<stri
   return strategy;
 }
 
-/** Loads every file entry of STRATEGIES (shipped names need nothing), so resolveStrategies can run. */
-export async function preloadStrategies(entries: readonly string[], reserved: ReadonlySet<string>): Promise<void> {
-  for (const e of entries) if (isStrategyFile(e)) await loadStrategyFile(e, reserved);
+/**
+ * Loads every file entry of STRATEGIES (shipped names need nothing) and keeps, from `values`
+ * (raw env-style values), those that belong to a file strategy's settings, so that
+ * resolveStrategies can run synchronously afterwards. Worker threads call it again with the
+ * values their parent handed over (fileStrategyValues()).
+ */
+export async function preloadStrategies(
+  entries: readonly string[],
+  reserved: ReadonlySet<string>,
+  values: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  const owned = new Map<string, string>();
+  for (const e of entries) {
+    if (!isStrategyFile(e)) continue;
+    const s = await loadStrategyFile(e, reserved);
+    for (const key of Object.keys(s.settings.shape)) {
+      const other = owned.get(key);
+      if (other !== undefined && other !== e) fail(e, `setting ${key} clashes with the same setting in ${other}`);
+      owned.set(key, e);
+    }
+  }
+  const kept: Record<string, unknown> = {};
+  for (const key of owned.keys()) if (values[key] !== undefined) kept[key] = values[key];
+  fileValues = Object.freeze(kept);
 }
 
-/** The keys a file strategy adds to the settings (for the CLI: NAME=VALUE overrides it may own). */
-export function fileStrategySettingNames(entries: readonly string[]): Set<string> {
-  const names = new Set<string>();
+/** The values kept for file strategies (to hand to worker threads). */
+export const fileStrategyValues = (): Readonly<Record<string, unknown>> => fileValues;
+
+/** The settings (and search space) the loaded file strategies of `entries` add. */
+export function fileStrategies(entries: readonly string[]): Strategy[] {
+  const out: Strategy[] = [];
   for (const e of entries) {
-    const s = FILES.get(isAbsolute(e) ? e : resolve(e));
-    if (s) for (const k of Object.keys(s.settings.shape)) names.add(k);
+    const s = isStrategyFile(e) ? FILES.get(isAbsolute(e) ? e : resolve(e)) : undefined;
+    if (s) out.push(s);
   }
-  return names;
+  return out;
+}
+
+/** The strategies an entry list names (shipped or loaded files), for search spaces and reports. */
+export function strategiesNamed(entries: readonly string[]): Strategy[] {
+  return entries
+    .map((e) => (isStrategyFile(e) ? FILES.get(isAbsolute(e) ? e : resolve(e)) : SHIPPED.get(e)))
+    .filter((s): s is Strategy => s !== undefined);
 }
 
 /**
@@ -95,7 +128,7 @@ export function fileStrategySettingNames(entries: readonly string[]): Set<string
  */
 export function resolveStrategies(
   settings: { readonly STRATEGIES: readonly string[] } & Readonly<Record<string, unknown>>,
-  extra: Readonly<Record<string, unknown>> = {},
+  extra: Readonly<Record<string, unknown>> = fileValues,
 ): LoadedStrategy[] {
   const out: LoadedStrategy[] = [];
   const names = new Set<string>();

@@ -1,4 +1,8 @@
 import type { z } from 'zod';
+
+// a strategy file needs only this module: zod and the settings builders come through it
+export { z } from 'zod';
+export { bool, int, num, positive } from '../../pipelines/settings-kit.ts';
 import type { FeatureBar } from '../../pipelines/model/index.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 import type { IndicatorKit } from './indicators.ts';
