@@ -13,6 +13,7 @@ import type {
 import { intervalToMs } from '../pipelines/model/index.ts';
 import { buildPipeline } from '../pipelines/build-pipeline.ts';
 import type { LoadedStrategy } from '../strategies/kit/contract.ts';
+import { strategyBook, type StrategyStats } from './report/strategy-stats.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import { defineOperator } from '../pipelines/operator-kit.ts';
@@ -134,6 +135,8 @@ export interface BacktestResult {
   warnings: string[];
   /** bars before `from` fed to warm the indicators up (all symbols) */
   warmUpBars: number;
+  /** per strategy: trades, net PnL, win rate and the capital share of each entry over time */
+  strategies: StrategyStats[];
 }
 
 /** Restricts columns to [from, to) without copying (subarray views). */
@@ -244,9 +247,11 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   };
 
   const observe = opts.observer?.event;
+  const perStrategy = strategyBook();
   const subscription = pipeline.subscribe({
     next(e) {
       events?.push(e);
+      perStrategy.observe(e);
       observe?.(e);
       switch (e.kind) {
         case 'bar':
@@ -351,6 +356,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     gaps,
     warnings,
     warmUpBars,
+    strategies: perStrategy.result(),
   };
 }
 
