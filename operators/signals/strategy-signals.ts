@@ -47,19 +47,19 @@ function fundingReader(rates: readonly FundingRate[]): (time: number) => number 
   };
 }
 
-function checkWish(loaded: LoadedStrategy, f: FeatureBar, w: unknown): Wish | null {
+function checkWish(loaded: LoadedStrategy, f: FeatureBar, w: SignalWish | null): Wish | null {
   if (w === null || w === undefined) return null;
-  const wish = w as Partial<SignalWish>;
+  const strength = w.strength;
+  // the usual case first, without building anything (this runs on every bar with a view)
+  if ((w.direction === 1 || w.direction === -1) && typeof strength === 'number' && strength >= 0 && strength <= 1)
+    return w;
   const where = `strategy ${loaded.strategy.name} (${loaded.origin}) at ${f.symbol} ${new Date(f.time).toISOString()}`;
-  if (wish.direction !== 1 && wish.direction !== -1)
+  if (w.direction !== 1 && w.direction !== -1)
     throw new SapphireError(
       'STRATEGY_INVALID',
-      `${where}: onBar returned direction ${String(wish.direction)}, expected 1 or -1`,
+      `${where}: onBar returned direction ${String(w.direction)}, expected 1 or -1`,
     );
-  const strength = wish.strength;
-  if (typeof strength !== 'number' || !(strength >= 0 && strength <= 1))
-    throw new SapphireError('STRATEGY_INVALID', `${where}: onBar returned strength ${String(strength)}, expected 0..1`);
-  return { direction: wish.direction, strength };
+  throw new SapphireError('STRATEGY_INVALID', `${where}: onBar returned strength ${String(strength)}, expected 0..1`);
 }
 
 /**
