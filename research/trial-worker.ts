@@ -31,6 +31,9 @@ export type WorkerReply =
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const base = parseSettings(init.settings);
+// strategy files are imported once this module has finished loading: importing them while it
+// loads would close a cycle through the modules they share with it (the strategy kit)
+await new Promise((resolve) => setImmediate(resolve));
 await preloadStrategies(base.STRATEGIES, new Set(SETTING_NAMES), init.strategyValues);
 const series = await loadSource(init.source);
 port.postMessage({ ready: true } satisfies WorkerReply);
