@@ -239,6 +239,8 @@ export interface LookaheadWorkerInit {
   /** only the first worker looks for late stamps (every worker's full run is the same) */
   lateStamps: boolean;
   stopAtFirst: boolean;
+  /** values for strategy files' own settings (see preloadStrategies) */
+  strategyValues?: Readonly<Record<string, unknown>>;
 }
 
 export interface LookaheadWorkerReply {

@@ -1,3 +1,4 @@
+import { fileStrategyValues } from '../strategies/registry.ts';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -82,6 +83,7 @@ export async function checkLookaheadParallel(o: ParallelLookaheadOptions): Promi
         cuts,
         lateStamps: k === 0,
         stopAtFirst: o.stopAtFirst !== false,
+        strategyValues: { ...fileStrategyValues() },
       }),
     ),
   );

@@ -4,11 +4,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isSapphireError } from '../pipelines/errors.ts';
+import { SETTING_NAMES } from '../pipelines/settings.ts';
+import { preloadStrategies } from '../strategies/registry.ts';
 import { backtestAgentStage } from '../agents/build-agents.ts';
 import { checkShare, type LookaheadWorkerInit, type LookaheadWorkerReply } from './lookahead-check.ts';
 
 const init = workerData as LookaheadWorkerInit;
 try {
+  await preloadStrategies(init.settings.STRATEGIES, new Set(SETTING_NAMES), init.strategyValues);
   const reply: LookaheadWorkerReply = checkShare(
     {
       settings: init.settings,

@@ -12,6 +12,8 @@ import type {
 } from '../pipelines/model/index.ts';
 import { intervalToMs } from '../pipelines/model/index.ts';
 import { buildPipeline } from '../pipelines/build-pipeline.ts';
+import type { LoadedStrategy } from '../strategies/kit/contract.ts';
+import { strategyBook, type StrategyStats } from './report/strategy-stats.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import { defineOperator } from '../pipelines/operator-kit.ts';
@@ -46,6 +48,8 @@ export interface BacktestOptions {
   /** fewer bars than the warm-up (no trade is possible): an error (the CLI) or a warning (default) */
   shortData?: 'error' | 'warn';
   fundingRates?: readonly FundingRate[];
+  /** the strategies to run (files preloaded); none = STRATEGIES resolved from the settings */
+  strategies?: readonly LoadedStrategy[];
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
   /** called every `progressEvery` bars with (barsDone, barsTotal) */
   onProgress?: (done: number, total: number) => void;
@@ -131,6 +135,8 @@ export interface BacktestResult {
   warnings: string[];
   /** bars before `from` fed to warm the indicators up (all symbols) */
   warmUpBars: number;
+  /** per strategy: trades, net PnL, win rate and the capital share of each entry over time */
+  strategies: StrategyStats[];
 }
 
 /** Restricts columns to [from, to) without copying (subarray views). */
@@ -206,7 +212,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const built = buildPipeline(
     settings,
     { market: { bars: () => observed(mergeBars(series), opts.observer) }, execution: venue, agents: opts.agents },
-    { filters },
+    { filters, strategies: opts.strategies, fundingRates: opts.fundingRates },
   );
   // tape misses can only come from an agent stage
   const pipeline = opts.agents ? built.pipe(tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses)) : built;
@@ -241,9 +247,11 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   };
 
   const observe = opts.observer?.event;
+  const perStrategy = strategyBook();
   const subscription = pipeline.subscribe({
     next(e) {
       events?.push(e);
+      perStrategy.observe(e);
       observe?.(e);
       switch (e.kind) {
         case 'bar':
@@ -348,6 +356,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     gaps,
     warnings,
     warmUpBars,
+    strategies: perStrategy.result(),
   };
 }
 

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, string> = {
   data: 'data download: fetch klines and funding rates from Aster into CSV',
   archive: 'archive put|get: store or fetch a dataset or result as a Walrus blob',
   verify: 'verify <blobId>: re-run a research bundle and check result.json byte for byte',
+  new: 'new strategy NAME: scaffold a strategy file and its test (docs/strategies.md)',
 };
 
 function usage(): string {

@@ -1,10 +1,12 @@
 import { defer, identity, mergeWith, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
-import type { Decision, OperatorCommand, Order, PipelineEvent, SymbolFilters } from './model/index.ts';
+import type { Decision, FundingRate, OperatorCommand, Order, PipelineEvent, SymbolFilters } from './model/index.ts';
 import type { ExecutionPort, MarketDataPort } from './ports.ts';
 import type { Settings } from './settings.ts';
 import { portfolio } from '../operators/portfolio/portfolio.ts';
 import { features } from '../operators/features/features.ts';
-import { momentum } from '../operators/signals/momentum.ts';
+import { strategySignals } from '../operators/signals/strategy-signals.ts';
+import { resolveStrategies } from '../strategies/registry.ts';
+import type { LoadedStrategy } from '../strategies/kit/contract.ts';
 import { consensus } from '../operators/consensus/consensus.ts';
 import { defaultAgentStage } from '../operators/agents/agents.ts';
 import { banditAllocation } from '../operators/allocation/bandit.ts';
@@ -30,12 +32,16 @@ export interface PipelinePorts {
 
 export interface PipelineDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
+  /** the strategies with their settings; none = STRATEGIES resolved from the settings (shipped names) */
+  strategies?: readonly LoadedStrategy[];
+  /** funding history the strategies may read (rates published at or before each bar) */
+  fundingRates?: readonly FundingRate[];
 }
 
 /**
  * The composition root: the one pipeline that backtests, tuning, paper and live all run.
  *
- *   bars → venue (fills, funding) → portfolio → features → momentum → agents → consensus
+ *   bars → venue (fills, funding) → portfolio → features → strategies → agents → consensus
  *        → bandit → sizing → risk → stops → execution ─┐
  *          ▲ orders (next bar at the earliest) ─────────┘
  *
@@ -43,11 +49,17 @@ export interface PipelineDeps {
  * never share orders or state. Every event of every stage comes out, in the order it happened.
  */
 export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: PipelineDeps): Observable<PipelineEvent> {
+  const strategies = deps.strategies ?? resolveStrategies(settings);
   return defer(() => {
     const orders = new Subject<Order>();
     const signals: Observable<PipelineEvent> = ports.market
       .bars()
-      .pipe(ports.execution.attach(orders), portfolio(settings), features(settings), momentum(settings));
+      .pipe(
+        ports.execution.attach(orders),
+        portfolio(settings),
+        features(settings),
+        strategySignals(strategies, settings, { fundingRates: deps.fundingRates }),
+      );
     return signals.pipe(
       ports.agents ?? defaultAgentStage(settings),
       consensus(settings),

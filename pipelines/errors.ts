@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   JOURNAL_INVALID: { status: 500, message: 'the journal cannot be replayed (damaged, foreign or locked)' },
   CLI_USAGE: { status: 400, message: 'bad command-line usage' },
   AGENT_TAPE_MISS: { status: 500, message: 'the agent tape has no reply for this request' },
+  STRATEGY_INVALID: { status: 400, message: 'a strategy cannot be loaded or broke its contract' },
   TUNING_SPACE_INVALID: { status: 400, message: 'the search space is invalid' },
   STUDY_STORAGE: { status: 500, message: 'the study storage failed' },
   EXCHANGE_PAYLOAD: { status: 502, message: 'the exchange sent an unexpected payload' },

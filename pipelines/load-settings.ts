@@ -77,14 +77,24 @@ export interface LoadSettingsOptions {
  */
 export function loadSettings(options: LoadSettingsOptions = {}): Settings {
   const envFile = options.envFile === undefined ? '.env' : options.envFile;
+  const merged = rawSettingValues(options);
+  const sources = [options.overrides && 'command line', 'environment', envFile && existsSync(envFile) ? envFile : null]
+    .filter(Boolean)
+    .join(', ');
+  return parseSettings(merged, { source: sources });
+}
+
+/**
+ * The raw values loadSettings reads, merged with the same precedence, unvalidated: for settings
+ * that are not in the root schema (a strategy file's own, parsed by its schema).
+ */
+export function rawSettingValues(options: LoadSettingsOptions = {}): Record<string, unknown> {
+  const envFile = options.envFile === undefined ? '.env' : options.envFile;
   const merged: Record<string, unknown> = {};
   if (envFile && existsSync(envFile)) {
     for (const [k, v] of parseEnvFile(readFileSync(envFile, 'utf8'), envFile)) merged[k] = v;
   }
   for (const [k, v] of Object.entries(options.env ?? process.env)) if (v !== undefined) merged[k] = v;
   Object.assign(merged, options.overrides ?? {});
-  const sources = [options.overrides && 'command line', 'environment', envFile && existsSync(envFile) ? envFile : null]
-    .filter(Boolean)
-    .join(', ');
-  return parseSettings(merged, { source: sources });
+  return merged;
 }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { FeatureSettings, featureSearchSpace } from '../operators/features/features.settings.ts';
-import { MomentumSettings, momentumSearchSpace } from '../operators/signals/momentum.settings.ts';
+import {
+  ShippedStrategySettings,
+  StrategySelectionSettings,
+  shippedSearchSpace,
+} from '../strategies/strategies.settings.ts';
 import { ConsensusSettings } from '../operators/consensus/consensus.settings.ts';
 import { BanditSettings, banditSearchSpace } from '../operators/allocation/bandit.settings.ts';
 import { SizingSettings, sizingSearchSpace } from '../operators/sizing/sizing.settings.ts';
@@ -24,7 +28,8 @@ import { redactSettingValue } from '../secrets/redact.ts';
 export const SETTINGS_SCHEMA = z.strictObject({
   ...LiveSettings.shape,
   ...FeatureSettings.shape,
-  ...MomentumSettings.shape,
+  ...StrategySelectionSettings.shape,
+  ...ShippedStrategySettings.shape,
   ...AgentSettings.shape,
   ...ConsensusSettings.shape,
   ...BanditSettings.shape,
@@ -44,7 +49,7 @@ export const SETTING_NAMES = Object.keys(SETTINGS_SCHEMA.shape) as SettingName[]
 /** Every tunable parameter, keyed by env name (the union of the operators' declared spaces). */
 export const SEARCH_SPACE: SearchSpace = Object.freeze({
   ...featureSearchSpace,
-  ...momentumSearchSpace,
+  ...shippedSearchSpace,
   ...banditSearchSpace,
   ...sizingSearchSpace,
   ...riskSearchSpace,

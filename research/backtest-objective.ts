@@ -2,7 +2,8 @@ import { loadDataset } from '../backtests/data/index.ts';
 import { runBacktest } from '../backtests/run-backtest.ts';
 import { periodReturns, riskRatios, type ReturnsBasis } from '../backtests/report/metrics.ts';
 import type { BarColumns } from '../pipelines/model/index.ts';
-import { withOverrides, type Settings } from '../pipelines/settings.ts';
+import { DEFAULT_SETTINGS, withOverrides, type Settings } from '../pipelines/settings.ts';
+import { fileStrategyValues, resolveStrategies } from '../strategies/registry.ts';
 import { scoreTrial, type ObjectiveName } from './objectives.ts';
 import type { Params } from './samplers/types.ts';
 import type { Evaluation } from './study.ts';
@@ -36,8 +37,14 @@ export function evaluateBacktest(
   params: Params,
   window: TimeWindow | undefined,
 ): Evaluation {
-  const settings = withOverrides(o.base, params, 'the trial');
-  const result = runBacktest({ settings, series, from: window?.from, to: window?.to });
+  // a strategy file's own parameters go to its schema, the rest to the platform's settings
+  const platform: Params = {};
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) (k in DEFAULT_SETTINGS ? platform : own)[k] = v;
+  const settings = withOverrides(o.base, platform, 'the trial');
+  const strategies =
+    Object.keys(own).length > 0 ? resolveStrategies(settings, { ...fileStrategyValues(), ...own }) : undefined;
+  const result = runBacktest({ settings, series, from: window?.from, to: window?.to, strategies });
   // one estimator for the whole study: train and test windows of any length score alike
   const ratios = riskRatios(result.equity, result.intervalMs, o.returnsBasis);
   const score = scoreTrial(o.objective, { ...result.metrics, ...ratios }, o.minTrades);

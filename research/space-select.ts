@@ -37,7 +37,8 @@ export function resolveParam(
     };
   }
   validateSpec(name, spec);
-  if (spec.type !== 'categorical') {
+  // a strategy file's own setting is checked by its schema when the trial runs
+  if (spec.type !== 'categorical' && name in DEFAULT_SETTINGS) {
     // both ends must be legal values of the setting itself
     for (const v of [spec.low, spec.high]) {
       try {

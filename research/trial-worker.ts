@@ -3,7 +3,8 @@
  * the columns it was handed), then answers {id, params, window} with {id, value, attrs}.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseSettings } from '../pipelines/settings.ts';
+import { parseSettings, SETTING_NAMES } from '../pipelines/settings.ts';
+import { preloadStrategies } from '../strategies/registry.ts';
 import { evaluateBacktest, loadSource, type DataSource } from './backtest-objective.ts';
 import type { ReturnsBasis } from '../backtests/report/metrics.ts';
 import type { ObjectiveName } from './objectives.ts';
@@ -17,6 +18,8 @@ export interface WorkerInit {
   minTrades: number;
   /** the study's Sharpe estimator (see BacktestObjective) */
   returnsBasis?: ReturnsBasis;
+  /** values for strategy files' own settings (see preloadStrategies) */
+  strategyValues?: Readonly<Record<string, unknown>>;
 }
 
 export type WorkerRequest = { id: number; params: Params; window?: TimeWindow } | { id: number; crash: true };
@@ -28,6 +31,10 @@ export type WorkerReply =
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const base = parseSettings(init.settings);
+// strategy files are imported once this module has finished loading: importing them while it
+// loads would close a cycle through the modules they share with it (the strategy kit)
+await new Promise((resolve) => setImmediate(resolve));
+await preloadStrategies(base.STRATEGIES, new Set(SETTING_NAMES), init.strategyValues);
 const series = await loadSource(init.source);
 port.postMessage({ ready: true } satisfies WorkerReply);
 port.on('message', (msg: WorkerRequest) => {

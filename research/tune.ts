@@ -1,3 +1,4 @@
+import { fileStrategyValues } from '../strategies/registry.ts';
 import type { BarColumns } from '../pipelines/model/index.ts';
 import type { SearchSpace } from '../pipelines/search-space.ts';
 import type { Settings } from '../pipelines/settings.ts';
@@ -116,6 +117,7 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
           objective: o.objective,
           minTrades: o.minTrades,
           returnsBasis,
+          strategyValues: { ...fileStrategyValues() },
         })
       : null;
   const evaluate = async (params: Params, window: TimeWindow): Promise<Evaluation> =>

@@ -59,6 +59,8 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     gaps: result.gaps.map((g) => ({ ...g, lastBefore: iso(g.lastBefore), firstAfter: iso(g.firstAfter) })),
     warnings: result.warnings,
     warmUpBars: result.warmUpBars,
+    // per strategy: trades, net PnL, win rate, allocation (share of each entry) over time
+    strategies: result.strategies,
     settings: publicSettings(meta.settings),
     ...(meta.run ? { run: meta.run } : {}),
     ...(meta.seeds ? { seeds: meta.seeds } : {}),

@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
 import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
-import { parseSettings, withOverrides } from '../../pipelines/settings.ts';
+import { parseSettings, SETTING_NAMES, withOverrides } from '../../pipelines/settings.ts';
+import { preloadStrategies } from '../../strategies/registry.ts';
 import { isSapphireError, type ErrorCode } from '../../pipelines/errors.ts';
 import { runBacktest } from '../run-backtest.ts';
 import { headlineOf, type SeedHeadline } from './seeds.ts';
@@ -16,6 +17,8 @@ export interface SeedJob {
   from?: number;
   to?: number;
   fundingRates?: FundingRate[];
+  /** values for strategy files' own settings (see preloadStrategies) */
+  strategyValues?: Record<string, unknown>;
 }
 
 export type SeedReply =
@@ -26,6 +29,7 @@ export type SeedReply =
 const job = workerData as SeedJob;
 const port = parentPort!;
 const base = parseSettings(job.settings);
+await preloadStrategies(base.STRATEGIES, new Set(SETTING_NAMES), job.strategyValues);
 port.on('message', (seed: number) => {
   try {
     const settings = withOverrides(base, { SEED: seed }, '--seeds');

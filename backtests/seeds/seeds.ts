@@ -1,3 +1,4 @@
+import { fileStrategyValues } from '../../strategies/registry.ts';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -171,6 +172,7 @@ export async function runSeeds(
     from: input.from,
     to: input.to,
     fundingRates: input.fundingRates ? [...input.fundingRates] : undefined,
+    strategyValues: { ...fileStrategyValues() },
   };
   const threads = Math.max(1, Math.min(workers, seeds.length));
   const running: Worker[] = [];

@@ -40,6 +40,21 @@ export async function benchCore(): Promise<Figures> {
   out.loop_bars_per_s = { value: loopRate, unit: 'bars/s', note: `same strategy as a for-loop, ${loopTrades} trades` };
   out.pipeline_to_loop_ratio = { value: pipelineRate / loopRate, unit: 'ratio' };
 
+  // four shipped strategies at once on the same bars: the strategies stage, its indicators and netting
+  const multi = parseSettings({
+    SYMBOLS: settings.SYMBOLS.join(','),
+    STRATEGIES: 'momentum,mean-reversion,breakout,trend',
+  });
+  let multiTrades = 0;
+  const multiRuns = timeRuns(5, 1, () => {
+    multiTrades = runBacktest({ settings: multi, series }).trades.length;
+  });
+  out.multi_strategy_bars_per_s = {
+    value: bars / median(multiRuns),
+    unit: 'bars/s',
+    note: `${note}, momentum + mean-reversion + breakout + trend, ${multiTrades} trades, median of 5 (target ≥ 400,000)`,
+  };
+
   const loadBench = fileURLToPath(new URL('./load.ts', import.meta.url));
   if (existsSync(loadBench)) {
     const { benchLoad } = (await import(loadBench)) as { benchLoad: () => Promise<Figures> };

@@ -14,6 +14,7 @@ import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
+import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
 import {
   formatSeedsTable,
   headlineOf,
@@ -28,6 +29,7 @@ Runs the trading pipeline over historical bars with the simulated venue and writ
 With no options: the real sample shipped in data/sample/perp-5m (BTC, ETH, SOL perpetuals, 5m).
 
 options:
+${STRATEGY_FLAG_USAGE}
   --data DIR          folder of bar files (default: DATA_DIR, data/sample/perp-5m)
   --symbols A,B       symbols to trade (default: every symbol in DIR that SYMBOLS allows, or all in DIR)
   --from YYYY-MM-DD   first bar (UTC, inclusive)      --to YYYY-MM-DD   end (UTC, exclusive)
@@ -75,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
     {
+      strategy: { type: 'string' },
       data: { type: 'string' },
       symbols: { type: 'string' },
       from: { type: 'string' },
@@ -99,7 +102,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
+  applyStrategyFlag(values.strategy, overrides);
   let settings: Settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
+  const strategies = await strategiesAtEdge(settings, { envFile: values.dotenv ?? '.env', overrides });
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
   if (from !== undefined && to !== undefined && from >= to) {
@@ -151,6 +156,7 @@ export async function run(argv: string[]): Promise<number> {
     from,
     to,
     fundingRates,
+    strategies,
     closeAtEnd: values['close-at-end'] === true,
     allowGaps,
     tapeMiss,

@@ -5,6 +5,7 @@ import { loadDataset, loadFundingCsv } from '../../backtests/data/index.ts';
 import { seededCuts, type Difference } from '../../backtests/lookahead-check.ts';
 import { checkLookaheadParallel } from '../../backtests/lookahead-parallel.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
+import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
 
 export const DEFAULT_CUTS = 20;
 
@@ -18,6 +19,7 @@ than the data it came after. Agents run as in a backtest (embedded, or replayed 
 Exit 0 when all agree, 1 at the first difference (printed: kind, symbol, time, field, both values).
 
 options:
+${STRATEGY_FLAG_USAGE}
   --data DIR          folder of bar files (default: DATA_DIR)
   --symbols A,B       symbols (default: every symbol in DIR)
   --from YYYY-MM-DD   first bar (UTC)        --to YYYY-MM-DD   end (UTC, exclusive)
@@ -63,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     rest,
     {
+      strategy: { type: 'string' },
       data: { type: 'string' },
       symbols: { type: 'string' },
       from: { type: 'string' },
@@ -83,7 +86,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
+  applyStrategyFlag(values.strategy, overrides);
   let settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
+  await strategiesAtEdge(settings, { envFile: values.dotenv ?? '.env', overrides });
   const cuts = wholeNumber('cuts', values.cuts, DEFAULT_CUTS, 1, 1000);
   const seed = wholeNumber('seed', values.seed, 1, 0, 2 ** 32 - 1);
   const workers = wholeNumber('workers', values.workers, 1, 1, 64);

@@ -3,6 +3,7 @@ import { resolveSecrets, secretsProviderFor, describeSecrets } from '../../secre
 import { startService } from '../../live/service/service.ts';
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
+import { strategiesAtEdge } from '../kit/strategy-flag.ts';
 
 const USAGE = `usage: sapphire serve [--dotenv PATH] [NAME=VALUE ...]
 
@@ -22,7 +23,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides: overridesFrom(positionals, USAGE) });
+  const overrides = overridesFrom(positionals, USAGE);
+  const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
+  // strategy files named in STRATEGIES are imported and checked before anything starts
+  await strategiesAtEdge(loaded, { envFile: values.dotenv ?? '.env', overrides });
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
   let service: Awaited<ReturnType<typeof startService>>;
   try {

@@ -22,6 +22,8 @@ import { bestTrial } from '../../research/study.ts';
 import { luckVerdict, type StudyLuck } from '../../research/trial-returns.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
+import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
+import { strategyTuningSpace } from '../../research/strategy-space.ts';
 import { progressBar } from '../kit/progress.ts';
 import { formatSeedsTable, seedsOfChosen } from '../../backtests/seeds/seeds.ts';
 
@@ -33,6 +35,9 @@ Studies are stored and resumable; several processes (hosts, with Redis) can join
 With no data flag it uses the shipped sample (data/sample/perp-5m).
 
 options:
+${STRATEGY_FLAG_USAGE}
+                      (tunes that strategy's parameters unless --params says otherwise;
+                      --params STRATEGIES searches over which shipped strategies run)
   --params A,B:lo:hi   settings to tune by env name, optionally with a narrower range (default: all tunable)
   --study-file FILE    JSON study: {"params": [..] or {"NAME": {"low","high","log","step"}}, "objective",
                        "sampler", "trials", "minTrades", "folds", "trainRatio", "seed", "study"}
@@ -236,6 +241,7 @@ function htmlView(report: TuneReport, study: string, symbols: string[], base: Se
 }
 
 const FLAGS = {
+  strategy: { type: 'string' },
   params: { type: 'string' },
   'study-file': { type: 'string' },
   trials: { type: 'string' },
@@ -287,7 +293,13 @@ interface Search {
 
 function resolveSearch(values: Flags, base: Settings): Search {
   const file: StudyFile = values['study-file'] ? readStudyFile(values['study-file']) : {};
-  const space = values.params !== undefined || !file.space ? parseParamsFlag(values.params) : file.space;
+  const tunable = strategyTuningSpace(base.STRATEGIES, values.strategy !== undefined);
+  const space =
+    values.params !== undefined || !file.space
+      ? values.params === undefined
+        ? tunable.byDefault
+        : parseParamsFlag(values.params, tunable.declared)
+      : file.space;
   const objective = (values.objective ?? file.objective ?? base.TUNE_OBJECTIVE) as ObjectiveName;
   if (!OBJECTIVES.includes(objective)) {
     throw new SapphireError(
@@ -449,7 +461,9 @@ export async function run(rawArgv: string[]): Promise<number> {
   const envFile = values.dotenv ?? '.env';
   const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
+  applyStrategyFlag(values.strategy, overrides);
   const loaded = loadSettings({ envFile, overrides });
+  await strategiesAtEdge(loaded, { envFile, overrides });
   const search = resolveSearch(values, loaded);
   const data = await loadTuneData(values, loaded, overrides, search);
   const warning = foldsWarning(data.series, search, data.base);

@@ -314,6 +314,17 @@ function riskSection(result: BacktestResult): string {
   );
 }
 
+/** Per strategy: trades, net PnL, win rate, entries and their mean capital share. */
+function strategySection(result: BacktestResult): string {
+  const rows = (result.strategies ?? []).map(
+    (s) =>
+      `<tr><td>${escapeHtml(s.strategy)}</td><td>${s.trades}</td><td>${escapeHtml(formatNumber(s.netPnl, 2))}</td>` +
+      `<td>${escapeHtml(formatNumber(s.winRate * 100, 1))} %</td><td>${s.entries}</td><td>${escapeHtml(formatNumber(s.meanShare, 2))}</td></tr>`,
+  );
+  if (rows.length === 0) return '<p class="note">No entries.</p>';
+  return `<table><thead><tr><th>Strategy</th><th>Trades</th><th>Net PnL (USDT)</th><th>Win rate</th><th>Entries</th><th>Mean share</th></tr></thead><tbody>${rows.join('')}</tbody></table><p class="note">A trade belongs to the strategy whose entry opened it; the share is the part of the normal size the bandit gave that entry (result.json strategies[].allocation has each one over time).</p>`;
+}
+
 function settingsTable(settings: Settings): string {
   const rows = redactedSettings(settings as unknown as Record<string, unknown>)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
@@ -507,6 +518,7 @@ ${priceSection}
 <section id="monthly"><h2>Monthly returns</h2>${monthlyTable(monthly)}</section>
 ${arraySections}
 <section id="risk"><h2>Risk</h2>${riskSection(result)}</section>
+<section id="strategies"><h2>Strategies</h2>${strategySection(result)}</section>
 <section id="trades"><h2>Trades (${escapeHtml(formatNumber(result.trades.length, 0))})</h2>${tradeTable(result.trades, MAX_TRADE_ROWS)}</section>
 ${endSection(result)}
 <section id="settings"><h2>Settings</h2>${settingsTable(meta.settings)}</section>

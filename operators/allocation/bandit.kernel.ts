@@ -68,3 +68,34 @@ export function chooseArm(a: ArmStats, epsilon: number, draw: number, minTrades:
   if (draw < epsilon) return { take: true, explored: true };
   return { take: false, mean };
 }
+
+/**
+ * UCB1 index of a judged arm: its windowed mean plus an optimism bonus that shrinks as it is
+ * pulled, scaled to the reward range (±clip). `totalPulls` is over every arm.
+ */
+export function ucbIndex(a: ArmStats, totalPulls: number, clip: number): number {
+  return armMean(a) + clip * Math.sqrt((2 * Math.log(Math.max(1, totalPulls))) / Math.max(1, a.pulls));
+}
+
+/**
+ * Gaussian Thompson sample of an arm's mean: mean + N(0, 1) × clip / √(n + 1), from two uniform
+ * draws (Box–Muller), so the same seed gives the same sample.
+ */
+export function thompsonSample(a: ArmStats, clip: number, u1: number, u2: number): number {
+  const z = Math.sqrt(-2 * Math.log(Math.max(1e-12, u1))) * Math.cos(2 * Math.PI * u2);
+  const n = Math.min(a.pulls, a.ring.length);
+  return armMean(a) + (z * clip) / Math.sqrt(n + 1);
+}
+
+/**
+ * The share of capital an arm gets among the judged arms: a softmax of their scores at
+ * temperature `temperature`, times their count, so an average arm gets 1 (its normal size), a
+ * better one up to 1 (never more than the sizing budget) and a worse one less.
+ */
+export function shareAmong(score: number, scores: readonly number[], temperature: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const s of scores) if (s > max) max = s;
+  let sum = 0;
+  for (const s of scores) sum += Math.exp((s - max) / temperature);
+  return Math.min(1, (scores.length * Math.exp((score - max) / temperature)) / sum);
+}

@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import { int, num, positive } from '../../pipelines/settings-kit.ts';
+import { int, num, oneOf, positive } from '../../pipelines/settings-kit.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 
 export const BanditSettings = z.object({
+  BANDIT_POLICY: oneOf(
+    ['epsilon-greedy', 'ucb1', 'thompson'],
+    'epsilon-greedy',
+    'how arms (strategy × symbol) share capital: epsilon-greedy funds arms that do not lose and probes losing ones with probability BANDIT_EPSILON; ucb1 and thompson give each judged arm a share of its normal size from a softmax of its UCB1 index or Thompson sample',
+  ),
   BANDIT_EPSILON: num(
     0.02,
     0,

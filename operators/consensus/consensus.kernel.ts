@@ -2,8 +2,10 @@ import { NONE, type AgentOpinion, type Direction, type GateOutcome } from '../..
 
 export interface ConsensusInput {
   direction: Direction;
-  /** momentum strength: |lookback return| / threshold */
-  strengthRatio: number;
+  /** the strategy behind the signal (its gate is named after it) */
+  source: string;
+  /** the signal's normalised strength, 0..1 */
+  strength: number;
   opinions: readonly AgentOpinion[];
   collaborative: boolean;
   /** MIN_LLM_CONFIDENCE */
@@ -19,25 +21,24 @@ export interface ConsensusOutcome {
 }
 
 /**
- * Whether agents let a momentum entry through, and with what confidence. Every check is recorded
+ * Whether agents let a strategy's entry through, and with what confidence. Every check is recorded
  * as a gate, passed or not, in agent order:
  * - `<agent>:blocks-entry` — an anomaly block (forecast anomaly above ANOMALY_THRESHOLD) vetoes;
  * - `<agent>:accepted` — the agent's own gate (thesis risk floor, forecast CI span / first point);
  * - `<agent>:confidence` — confidence ≥ MIN_LLM_CONFIDENCE; an opinion *counts* when accepted and
  *   confident enough;
  * - `<agent>:risk` — risk score ≤ RISK_THRESHOLD; a counting agent above it vetoes;
- * - `<agent>:agrees` — its direction vs momentum's; a counting agent for the other side vetoes;
+ * - `<agent>:agrees` — its direction vs the signal's; a counting agent for the other side vetoes;
  * - `support` — agreeing counting agents vs the number required: on COLLAB_SYMBOLS every agent
  *   asked must count and agree (a non-counting or neutral one vetoes); elsewhere one is enough.
  * The decision's confidence is the mean confidence of the agreeing agents.
- * Without opinions (agents off, or all of them failed) momentum alone decides, with a confidence
- * from its strength.
+ * Without opinions (agents off, or all of them failed) the strategy alone decides: its normalised
+ * strength is the confidence. Nothing here knows which strategy spoke.
  */
 export function judgeEntry(x: ConsensusInput): ConsensusOutcome {
-  const momentumConfidence = Math.min(1, x.strengthRatio / 2);
-  // momentum alone: its strength is the decision's confidence; there is no other gate to record
-  if (x.opinions.length === 0) return { enter: true, confidence: momentumConfidence, gates: NONE };
-  const gates: GateOutcome[] = [{ gate: 'momentum', passed: true, value: x.strengthRatio, limit: 1 }];
+  // the strategy alone: its strength is the decision's confidence; there is no other gate to record
+  if (x.opinions.length === 0) return { enter: true, confidence: x.strength, gates: NONE };
+  const gates: GateOutcome[] = [{ gate: x.source, passed: true, value: x.strength, limit: 0 }];
 
   let veto = false;
   let agreeing = 0;

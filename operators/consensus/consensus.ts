@@ -4,7 +4,6 @@ import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { decisionSeq } from '../execution/client-order-id.ts';
 import { judgeEntry } from './consensus.kernel.ts';
 import type { ConsensusSettings } from './consensus.settings.ts';
-import type { MomentumSettings } from '../signals/momentum.settings.ts';
 
 function positionQty(positions: readonly PositionView[], symbol: string): number {
   for (const p of positions) if (p.symbol === symbol) return p.quantity;
@@ -17,7 +16,7 @@ function positionQty(positions: readonly PositionView[], symbol: string): number
  * position with the signal → nothing. Exits are never gated by agents.
  * Emits: every input unchanged, then a Decision, or a Denied naming the failed gates.
  */
-export function consensus(s: ConsensusSettings & MomentumSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+export function consensus(s: ConsensusSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
   const collab = new Set(s.COLLAB_SYMBOLS);
   return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
     let positions: readonly PositionView[] = [];
@@ -51,7 +50,8 @@ export function consensus(s: ConsensusSettings & MomentumSettings): OperatorFunc
         }
         const verdict = judgeEntry({
           direction: e.direction,
-          strengthRatio: s.MOMENTUM_THRESHOLD > 0 ? Math.abs(e.strength) / (s.MOMENTUM_THRESHOLD / 100) : 2,
+          source: e.source,
+          strength: e.strength,
           opinions: e.opinions,
           collaborative: collab.has(e.symbol),
           minAgentConfidence: s.MIN_LLM_CONFIDENCE,

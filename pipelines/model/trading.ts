@@ -43,9 +43,10 @@ export interface Signal {
   readonly kind: 'signal';
   readonly time: number;
   readonly symbol: string;
+  /** the strategy that produced it (its name) */
   readonly source: string;
   readonly direction: Direction;
-  /** the measured quantity behind the signal (e.g. lookback return) */
+  /** how strongly the strategy holds its view, normalised to 0..1 (consensus's confidence alone) */
   readonly strength: number;
   readonly price: number;
   readonly features: FeatureBar;

@@ -18,4 +18,29 @@ describe('live runner vs backtest', () => {
     expect(live).toEqual(backtest);
     await service.close();
   });
+
+  it('with two strategies at once (momentum and breakout) the live engine and the backtest give the same orders', async () => {
+    const service = await testService({
+      warm: 0,
+      settings: { STRATEGIES: 'breakout,momentum', BREAKOUT_CHANNEL_BARS: 24, BREAKOUT_ATR_MARGIN: 0 },
+    });
+    await service.feed(service.live.length);
+    const live = service.sent.filter((e): e is Order => e.kind === 'order');
+    const result = runBacktest({
+      settings: service.settings,
+      series: [fixtureColumns('BTCUSDT'), fixtureColumns('ETHUSDT')],
+      keepEvents: true,
+    });
+    const backtest = result.events!.filter((e): e is Order => e.kind === 'order');
+    expect(live.length).toBeGreaterThan(10);
+    expect(live).toEqual(backtest);
+    // both strategies traded: the parity covers the netting of two sources
+    expect(
+      result.strategies
+        .filter((s) => s.trades > 0)
+        .map((s) => s.strategy)
+        .sort(),
+    ).toEqual(['breakout', 'momentum']);
+    await service.close();
+  });
 });

@@ -15,7 +15,8 @@ const op = (agent: string, o: Partial<AgentOpinion> = {}): AgentOpinion => ({
 
 const base = (opinions: AgentOpinion[], collaborative = false): ConsensusInput => ({
   direction: 1,
-  strengthRatio: 1.5,
+  source: 'momentum',
+  strength: 0.75,
   opinions,
   collaborative,
   minAgentConfidence: 0.7,

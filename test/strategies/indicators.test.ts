@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ATR, BollingerBands, DonchianChannels, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { INDICATOR_NAMES, indicatorKit, type StreamingIndicator } from '../../strategies/kit/indicators.ts';
+import type { Bar } from '../../pipelines/model/index.ts';
+import { fixtureBars } from '../kit/fixture-bars.ts';
+
+const bars: Bar[] = fixtureBars('BTCUSDT').slice(0, 400);
+const closes = bars.map((b) => b.close);
+
+/** each exposed indicator: how the kit makes it, and the same indicator over the whole series at once */
+const cases: Record<
+  (typeof INDICATOR_NAMES)[number],
+  { make: () => StreamingIndicator<unknown>; whole: () => unknown[] }
+> = {
+  sma: { make: () => indicatorKit().sma(20), whole: () => wholeSeries(new SMA(20), closes) },
+  ema: { make: () => indicatorKit().ema(20), whole: () => wholeSeries(new EMA(20), closes) },
+  rsi: { make: () => indicatorKit().rsi(14), whole: () => wholeSeries(new RSI(14), closes) },
+  bollinger: {
+    make: () => indicatorKit().bollinger(20, 2),
+    whole: () => wholeSeries(new BollingerBands(20, 2), closes),
+  },
+  donchian: {
+    make: () => indicatorKit().donchian(30),
+    whole: () =>
+      wholeSeries(
+        new DonchianChannels(30),
+        bars.map((b) => ({ high: b.high, low: b.low })),
+      ),
+  },
+  atr: {
+    make: () => indicatorKit().atr(14),
+    whole: () =>
+      wholeSeries(
+        new ATR(14),
+        bars.map((b) => ({ high: b.high, low: b.low, close: b.close })),
+      ),
+  },
+  macd: {
+    make: () => indicatorKit().macd(12, 26, 9),
+    whole: () => wholeSeries(new MACD(new EMA(12), new EMA(26), new EMA(9)), closes),
+  },
+};
+
+/** the library's batch `updates()` over the whole series, null until stable, as plain values */
+function wholeSeries<I>(
+  ind: { updates(inputs: I[], replace: boolean): unknown[]; isStable: boolean; getRequiredInputs(): number },
+  inputs: I[],
+): unknown[] {
+  const raw = ind.updates(inputs, false);
+  const need = ind.getRequiredInputs();
+  return raw.map((v, i) => (i + 1 < need || v === null ? null : plain(v)));
+}
+
+const plain = (v: unknown): unknown => (typeof v === 'object' && v !== null ? { ...(v as object) } : Number(v));
+
+describe('indicators wrapped from trading-signals', () => {
+  it('the contract covers every indicator the kit exposes', () => {
+    expect(Object.keys(cases).sort()).toEqual([...INDICATOR_NAMES].sort());
+  });
+
+  it.each(INDICATOR_NAMES)('%s gives the same values bar by bar as over the whole series', (name) => {
+    const c = cases[name];
+    const ind = c.make();
+    const streamed = bars.map((b) => ind.update(b));
+    const whole = c.whole();
+    const firstValue = streamed.findIndex((v) => v !== null);
+    expect(firstValue).toBeGreaterThan(0);
+    expect(whole.slice(firstValue).every((v) => v !== null)).toBe(true);
+    for (let i = firstValue; i < bars.length; i++)
+      expect(plain(streamed[i]), `${ind.label} at bar ${i}`).toEqual(whole[i]);
+    // and nothing before it is stable: an indicator that answers early answers wrong
+    expect(streamed.slice(0, firstValue).every((v) => v === null)).toBe(true);
+  });
+
+  it('two indicators from two kits never share state', () => {
+    const a = indicatorKit().rsi(14);
+    const b = indicatorKit().rsi(14);
+    for (const bar of bars.slice(0, 100)) a.update(bar);
+    for (const bar of bars.slice(50, 100)) b.update(bar);
+    expect(b.value).not.toEqual(a.value);
+  });
+
+  it('checks its inputs: RSI(14) is labelled, RSI(0) and MACD with fast ≥ slow are refused', () => {
+    expect(indicatorKit().rsi(14).label).toBe('RSI(14) of close');
+    expect(() => indicatorKit().rsi(0)).toThrow(/RSI: period 0/);
+    expect(() => indicatorKit().macd(26, 12, 9)).toThrow(/fast 26 must be shorter than slow 12/);
+  });
+
+  it('SMA(3) of close matches a hand computation', () => {
+    const sma = indicatorKit().sma(3);
+    const out = bars.slice(0, 4).map((b) => sma.update(b));
+    expect(out[0]).toBeNull();
+    expect(out[1]).toBeNull();
+    expect(out[2]).toBeCloseTo((closes[0]! + closes[1]! + closes[2]!) / 3, 8);
+    expect(out[3]).toBeCloseTo((closes[1]! + closes[2]! + closes[3]!) / 3, 8);
+  });
+});
