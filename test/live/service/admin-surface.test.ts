@@ -54,13 +54,15 @@ describe('operator lockout (issue 14 item 11)', () => {
     });
     const attacker = { 'x-forwarded-for': '203.0.113.7', authorization: 'Bearer guess' };
     const codes: number[] = [];
-    for (let i = 0; i < 40; i++) codes.push((await send(base, 'POST', '/stop', attacker)).status);
+    // the attacker hammers the very route the operator needs
+    for (let i = 0; i < 40; i++) codes.push((await send(base, 'POST', '/emergency_stop', attacker)).status);
     expect(codes.slice(0, 5)).toEqual([403, 403, 403, 403, 403]);
     expect(codes.slice(5).every((c) => c === 429)).toBe(true);
     // a locked-out address is refused before its token is checked: guessing right gains nothing
     const lucky = await send(base, 'POST', '/stop', { 'x-forwarded-for': '203.0.113.7', ...operator });
     expect(lucky.status).toBe(429);
     expect(service!.engine.running).toBe(true);
+    expect(service!.engine.riskState).not.toBe('HALTED');
     // the operator, elsewhere, is not touched by any of it
     const estop = await send(base, 'POST', '/emergency_stop', { 'x-forwarded-for': '198.51.100.2', ...operator });
     expect(estop.status).toBe(200);
