@@ -79,6 +79,17 @@ async function runLife(
     60_000,
     100,
   );
+  // healthy is not yet trading: /start answers 409 until the journal is replayed and the engine runs
+  await until(
+    `life ${life}: engine started`,
+    async () => {
+      const r = await fetch(`${proc.base}/start`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      await r.arrayBuffer();
+      return r.status === 200 ? true : undefined;
+    },
+    60_000,
+    250,
+  );
   if (last) return { proc, killedInFlight: false };
   const faults = () => sim.state(KEY.apiKey).faults;
   const before = faults();
@@ -181,6 +192,10 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
         JOURNAL_PATH: journal,
         ASTER_ABSENT_LOOKUP_SPACING_MS: '200',
         LOG_LEVEL: 'silent',
+        // the scenario's own entries come right after exits and stop-outs: no rest between them
+        COOLDOWN_BARS: '0',
+        STOPLOSS_GUARD_TRADES: '0',
+        RATE_LIMIT_PER_MINUTE: '1000',
       },
       { ADMIN_API_TOKEN: TOKEN, ASTER_API_KEY: KEY.apiKey, ASTER_SECRET_KEY: KEY.secretKey },
     );
@@ -233,7 +248,10 @@ async function report(
   const theirs = exchangeFills(sim);
   const ours = journaledFills(journal);
   const lost = [...theirs].filter(([id, qty]) => !close(ours.get(id) ?? 0, qty));
-  const health = await getJson<Health>(`${proc.base}/healthz`).catch(() => null);
+  // 503 (not ok) still carries the reason: read the body whatever the status
+  const health = await fetch(`${proc.base}/healthz`)
+    .then(async (r) => (await r.json()) as Health)
+    .catch(() => null);
   const positions = state.positions
     .filter((x) => x.amount !== 0)
     .map((x) => `${x.symbol} ${x.amount}`)
