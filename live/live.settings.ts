@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bool, int, oneOf, optionalUrl, str } from '../pipelines/settings-kit.ts';
 import { symbolList } from '../pipelines/settings-kit.ts';
@@ -46,9 +47,35 @@ export const LiveSettings = z.object({
   ),
   PORT: int(8080, 0, 65_535, 'admin API and dashboard port'),
   HOST: str('127.0.0.1', 'address the service listens on (0.0.0.0 in a container)'),
-  ADMIN_API_TOKEN: str('', 'token for admin routes (Bearer or X-Admin-Token); required in live mode (secret)'),
+  ADMIN_API_TOKEN: str(
+    '',
+    'token for admin routes (Bearer or X-Admin-Token); required in live mode, at least 32 characters there (secret)',
+  ),
   CORS_ORIGINS: symbolListFree('origins allowed by CORS (comma list); empty = same-origin only'),
-  RATE_LIMIT_PER_MINUTE: int(60, 1, 100_000, 'requests per minute per IP on sensitive routes'),
+  RATE_LIMIT_PER_MINUTE: int(
+    60,
+    1,
+    100_000,
+    'requests per minute per client address with a valid admin token (failed attempts have their own limit)',
+  ),
+  ADMIN_AUTH_FAILURES_PER_MINUTE: int(
+    20,
+    1,
+    10_000,
+    'failed admin logins (401/403) per minute per client address; past it that address gets 429 until the minute ends',
+  ),
+  TRUSTED_PROXIES: addressList(
+    'reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client; empty = the socket address is the client',
+  ),
+  ALLOWED_HOSTS: hostList(
+    'Host header names the servers answer (comma list, port ignored; DNS-rebinding guard); empty = localhost, 127.0.0.1 and ::1 when HOST is a loopback address, any host otherwise',
+  ),
+  PORTFOLIO_CACHE_MS: int(
+    2000,
+    0,
+    600_000,
+    'orchestrator GET /portfolio answers from a wallet read at most this old: one exchange read per period, whatever the request rate',
+  ),
   SSE_MAX_CLIENTS: int(
     100,
     1,
@@ -103,4 +130,37 @@ function symbolListFree(doc: string) {
     )
     .default([])
     .describe(doc);
+}
+
+function commaList(v: unknown): unknown {
+  return typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v;
+}
+
+/** IPs or CIDRs (a.b.c.d/n, x::y/n), as Fastify's trustProxy takes them. */
+function addressList(doc: string) {
+  const address = z.string().refine((a) => {
+    const [ip, bits, extra] = a.split('/');
+    if (extra !== undefined || isIP(ip ?? '') === 0) return false;
+    if (bits === undefined) return true;
+    const max = isIP(ip!) === 4 ? 32 : 128;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+  }, 'each entry is an IP address or a CIDR such as 10.0.0.0/8');
+  return z.preprocess(commaList, z.array(address)).default([]).describe(doc);
+}
+
+/** Host names (or IP literals, IPv6 in brackets or bare), lower-cased, without a port. */
+function hostList(doc: string) {
+  const host = z
+    .string()
+    .transform((h) => h.toLowerCase())
+    .refine(
+      (h) => /^[a-z0-9.-]+$/.test(h) || isIP(h.replace(/^\[|\]$/g, '')) === 6,
+      'each entry is a host name without scheme or port, e.g. sapphire.example.com',
+    );
+  return z.preprocess(commaList, z.array(host)).default([]).describe(doc);
 }

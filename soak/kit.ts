@@ -193,13 +193,18 @@ export interface ServeProcess {
 }
 
 /** Spawns `sapphire serve NAME=VALUE…` with a clean environment; stdout+stderr are kept. */
-export function spawnServe(port: number, settings: Record<string, string>): ServeProcess {
+/** `sapphire serve` as a child; `secrets` go in its environment, never on its command line. */
+export function spawnServe(
+  port: number,
+  settings: Record<string, string>,
+  secrets: Record<string, string> = {},
+): ServeProcess {
   const args = Object.entries({ PORT: String(port), ...settings }).map(([k, v]) => `${k}=${v}`);
   const child = track(
     spawn(process.execPath, ['--import', import.meta.resolve('tsx'), `${REPO}bin/sapphire.ts`, 'serve', ...args], {
       cwd: REPO,
       // a clean environment: nothing of the caller's (secrets included) leaks into the service
-      env: { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
+      env: { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, ...secrets },
       stdio: 'pipe',
     }),
   );

@@ -14,6 +14,7 @@ import { fuzzRoutesScenario, malformedFilesScenario } from './scenarios/hostile-
 import { findSecrets, secretsScenario } from './scenarios/secrets.ts';
 import { authLimitsScenario } from './scenarios/auth-limits.ts';
 import { loadScenario } from './scenarios/load.ts';
+import { liveModeScenario } from './scenarios/live-mode.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,6 +54,7 @@ const SCENARIOS: { id: string; name: string; run: () => Promise<SoakRow[]> }[] =
     run: () => authLimitsScenario({ burst: 1_000, timingRounds: quick ? 20_000 : 100_000 }),
   },
   { id: '7', name: 'load', run: () => loadScenario({ durationS: quick ? 20 : 60 }) },
+  { id: '8', name: 'live mode', run: () => liveModeScenario({ kills: quick ? 3 : 10, log }) },
 ];
 
 let unhandled = 0;

@@ -5,6 +5,7 @@ import { SapphireError } from '../../pipelines/errors.ts';
 import { describeSecrets, resolveSecrets, secretsProviderFor } from '../../secrets/index.ts';
 import { AsterRestClient, type AsterCredentials } from '../../live/aster/rest-client.ts';
 import { AsterWalletVenue } from '../../live/orchestrator/aster-wallet-venue.ts';
+import { MIN_LIVE_TOKEN_LENGTH } from '../../live/service/service.ts';
 import { buildOrchestratorApp } from '../../live/orchestrator/orchestrator-app.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
 
@@ -47,6 +48,11 @@ export async function run(argv: string[]): Promise<number> {
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
   const missing: string[] = [];
   if (settings.ADMIN_API_TOKEN === '') missing.push('ADMIN_API_TOKEN');
+  else if (settings.ADMIN_API_TOKEN.length < MIN_LIVE_TOKEN_LENGTH) {
+    missing.push(
+      `an ADMIN_API_TOKEN of at least ${MIN_LIVE_TOKEN_LENGTH} characters (it has ${settings.ADMIN_API_TOKEN.length}; it guards a real wallet)`,
+    );
+  }
   if (settings.ASTER_REST_URL === '') missing.push('ASTER_REST_URL');
   const credentials = credentialsOf(settings);
   if (credentials === undefined) {

@@ -123,7 +123,8 @@ export class OrchestratorClient {
       res = await this.#fetch(`${this.#base}${path}`, {
         method,
         headers: {
-          ...(method === 'POST' ? { 'content-type': 'application/json', authorization: `Bearer ${this.#token}` } : {}),
+          authorization: `Bearer ${this.#token}`,
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),

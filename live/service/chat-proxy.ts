@@ -26,6 +26,19 @@ const UpstreamReply = z.looseObject({
   usage: z.looseObject({}).optional(),
 });
 
+/** The OpenAI usage counters: the only `usage` fields passed on (a model can echo anything else, keys included). */
+const USAGE_FIELDS = ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const;
+
+function knownUsage(usage: Record<string, unknown> | undefined): Record<string, number> | null {
+  if (usage === undefined) return null;
+  const out: Record<string, number> = {};
+  for (const name of USAGE_FIELDS) {
+    const v = usage[name];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) out[name] = v;
+  }
+  return out;
+}
+
 export function chatCompletionsUrl(endpoint: string): string {
   const base = endpoint.replace(/\/+$/, '');
   return base.endsWith('/v1') ? `${base}/chat/completions` : `${base}/v1/chat/completions`;
@@ -79,7 +92,7 @@ export async function proxyChat(
         message: { role: c.message.role, content: c.message.content },
         finish_reason: c.finish_reason ?? null,
       })),
-      usage: parsed.usage ?? null,
+      usage: knownUsage(parsed.usage),
     },
   };
 }

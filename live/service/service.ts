@@ -100,6 +100,9 @@ export function agentsFor(settings: Settings, metrics: ServiceMetrics) {
   return agentStage(withTape, timed);
 }
 
+/** The shortest admin token accepted where real money trades (live mode, the orchestrator). */
+export const MIN_LIVE_TOKEN_LENGTH = 32;
+
 /** Live mode needs real credentials AND an admin token, and paper trading switched off. */
 export function checkModeRequirements(settings: Settings): void {
   if (settings.TRADING_MODE !== 'live') return;
@@ -112,6 +115,12 @@ export function checkModeRequirements(settings: Settings): void {
     );
   }
   if (settings.ADMIN_API_TOKEN === '') missing.push('ADMIN_API_TOKEN');
+  else if (settings.ADMIN_API_TOKEN.length < MIN_LIVE_TOKEN_LENGTH) {
+    // real money behind the admin routes: a token that cannot be guessed (the token itself is never printed)
+    missing.push(
+      `an ADMIN_API_TOKEN of at least ${MIN_LIVE_TOKEN_LENGTH} characters (ADMIN_API_TOKEN must be at least ${MIN_LIVE_TOKEN_LENGTH} characters in live mode (it has ${settings.ADMIN_API_TOKEN.length}); e.g. openssl rand -hex 32)`,
+    );
+  }
   if (settings.ENABLE_PAPER_TRADING) missing.push('ENABLE_PAPER_TRADING=false');
   if (settings.ASTER_REST_URL === '')
     missing.push('ASTER_REST_URL (live mode never trades against the embedded simulator)');

@@ -29,6 +29,8 @@ export async function authLimitsScenario(opts: { burst: number; timingRounds: nu
     serviceSettings({
       ADMIN_API_TOKEN: TOKEN,
       RATE_LIMIT_PER_MINUTE: limit,
+      // the burst below is all failed logins: they are limited by their own per-address bucket
+      ADMIN_AUTH_FAILURES_PER_MINUTE: limit,
       CORS_ORIGINS: 'https://ops.example.com',
       SIMULATOR_REPLAY_MS: 1000,
     }),
@@ -37,7 +39,7 @@ export async function authLimitsScenario(opts: { burst: number; timingRounds: nu
   const rows: SoakRow[] = [];
   try {
     const base = service.url;
-    // 1. auth outcomes on every admin route (inject: the rate limit counts them, so few of them)
+    // 1. auth outcomes on every admin route (inject: failed logins count against the failure limit, so few of them)
     const wrong: string[] = [];
     let checks = 0;
     for (const route of ADMIN_ROUTES) {

@@ -8,7 +8,7 @@ import { loadDataset } from '../../backtests/data/index.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import { REPO } from '../kit/cli.ts';
 
-const TOKEN = 'live-e2e-admin-41';
+const TOKEN = 'live-e2e-admin-41-0f9c2b7d6e5a4f38';
 const KEY = { apiKey: 'live-e2e-api-key', secretKey: 'live-e2e-secret-key' };
 const children: ChildProcess[] = [];
 let simulator: ExchangeSimulator | null = null;

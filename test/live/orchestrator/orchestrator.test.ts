@@ -28,7 +28,7 @@ describe('orchestrator routes', () => {
     expect(sent.params.type).toBe('MARKET');
     expect(rig.peer.positions.get('BTCUSDT')?.amt).toBeCloseTo(0.01, 12);
 
-    const p = await rig.app.inject({ method: 'GET', url: '/portfolio' });
+    const p = await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth });
     expect(p.statusCode).toBe(200);
     const pf = p.json();
     expect(pf.walletBalance).toBe(10_000);
@@ -117,7 +117,7 @@ describe('orchestrator routes', () => {
     const afterRestart = await post(rig, '/order/bot1', order());
     expect(afterRestart.json().status).toBe('duplicate');
     expect(rig.orderCalls()).toBe(2);
-    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio' })).json();
+    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth })).json();
     expect(pf.bots.bot1.positions.BTCUSDT).toBeCloseTo(0.01, 12);
     expect(pf.bots.bot2.positions.ETHUSDT).toBeCloseTo(0.1, 12);
   });
@@ -172,7 +172,7 @@ describe('orchestrator routes', () => {
     const next = await post(rig, '/order/bot1', order({ clientOrderId: 'e2', symbol: 'ETHUSDT', quantity: 0.1 }));
     expect(next.statusCode).toBe(423);
     expect(next.json()).toMatchObject({ status: 'halted', reason: 'drawdown' });
-    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio' })).json();
+    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth })).json();
     expect(pf.halted).toBe(true);
     expect(pf.drawdown).toBeGreaterThanOrEqual(floor);
     // exits only
@@ -254,7 +254,7 @@ describe('orchestrator routes', () => {
     await rig.restart();
     expect((await post(rig, '/order/bot3', order({ clientOrderId: 'c3' }))).statusCode).toBe(423);
     expect(rig.orderCalls()).toBe(calls);
-    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio' })).json();
+    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth })).json();
     expect(pf).toMatchObject({ halted: true, halt_reason: 'emergency_stop', positions: [] });
     // resume is explicit and admin-only
     expect((await post(rig, '/resume', {})).json()).toEqual({ status: 'active' });
@@ -279,7 +279,7 @@ describe('orchestrator routes', () => {
       400,
     );
     await rig.restart();
-    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio' })).json();
+    const pf = (await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth })).json();
     expect(pf.recentDecisions).toHaveLength(1);
     expect(pf.recentDecisions[0]).toMatchObject({
       botId: 'bot1',
@@ -307,7 +307,7 @@ describe('orchestrator routes', () => {
     expect(unlisted.json()).toEqual({ status: 'rejected', clientOrderId: 'u1', error: 'EXCHANGE_REJECTED' });
     const p = rig.peer;
     p.failNext('/fapi/v2/positionRisk', 500);
-    const pf = await rig.app.inject({ method: 'GET', url: '/portfolio' });
+    const pf = await rig.app.inject({ method: 'GET', url: '/portfolio', headers: auth });
     expect(pf.statusCode).toBe(502);
     expect(pf.json()).toMatchObject({ error: 'EXCHANGE_UNAVAILABLE' });
     expect((await rig.app.inject({ method: 'GET', url: '/nope' })).statusCode).toBe(404);
@@ -338,7 +338,7 @@ describe('orchestrator restart with an order in doubt', () => {
         })
       ).status,
     ).toBe('accepted');
-    // a torn last line from the crash is ignored
+    // a torn last line from the crash is cut off (nothing after it was acknowledged)
     appendFileSync(rig.journalPath, '{"t":"routed","id":"torn');
     await rig.restart();
     const before = rig.orderCalls();
@@ -360,7 +360,7 @@ describe('orchestrator restart with an order in doubt', () => {
     expect((await post(rig, '/order/bot1', order({ clientOrderId: 'crash-2' }))).json().status).toBe('duplicate');
     expect(rig.peer.calls.filter((c) => c.method === 'GET' && c.path === '/fapi/v1/order')).toHaveLength(lookups);
     expect(rig.orderCalls()).toBe(before + 1);
-    // only the torn line is unreadable: every entry written after the crash is intact
+    // the torn line was cut off on the first restart: every line on disk is a whole entry
     const unreadable = readFileSync(rig.journalPath, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
@@ -372,7 +372,7 @@ describe('orchestrator restart with an order in doubt', () => {
           return true;
         }
       });
-    expect(unreadable).toEqual(['{"t":"routed","id":"torn']);
+    expect(unreadable).toEqual([]);
   });
 });
 

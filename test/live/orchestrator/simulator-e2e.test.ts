@@ -70,7 +70,7 @@ describe('orchestrator against the exchange simulator (real Aster REST over sock
     ).toMatchObject({ status: 'duplicate' });
 
     // a protective stop well below the market (from the real replayed price)
-    const pf = (await app.inject({ method: 'GET', url: '/portfolio' })).json();
+    const pf = (await app.inject({ method: 'GET', url: '/portfolio', headers })).json();
     const btc = (pf.positions as { symbol: string; markPrice: number; positionAmt: number }[]).find(
       (p) => p.symbol === 'BTCUSDT',
     )!;

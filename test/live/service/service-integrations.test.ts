@@ -129,7 +129,7 @@ describe('the assembled service (embedded simulator, paper)', () => {
           ENABLE_PAPER_TRADING: false,
           ASTER_API_KEY: 'k',
           ASTER_SECRET_KEY: 's',
-          ADMIN_API_TOKEN: 't',
+          ADMIN_API_TOKEN: 'a-live-admin-token-of-32-chars-ok',
           ASTER_REST_URL: 'https://fapi.asterdex.com',
         }),
       ),

@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS, withOverrides } from '../../../../pipelines/settings.
 import { fixtureColumns } from '../../../kit/fixture-bars.ts';
 import { startAsterPeer, type AsterPeer } from './aster-peer.ts';
 
-export const TOKEN = 'orch-test-admin-token-7f3a9c';
+export const TOKEN = 'orch-test-admin-token-7f3a9c-5e0b2d41';
 
 /** Real closes from the committed fixtures. */
 export function realCloses(symbol: 'BTCUSDT' | 'ETHUSDT'): { last: number; max: number; min: number } {
