@@ -39,6 +39,7 @@ import { V1Auth, V3Auth, type V1Credential, type V3Credential } from './auth.ts'
 import { FaultInjector, type FaultCounters, type FaultKind, type FaultOptions, type FaultPlan } from './faults.ts';
 import { Replay, klines, klineIntervalMs, intervalName } from './replay.ts';
 import { IncomeLedger } from './income.ts';
+import { FundingSchedule } from './funding.ts';
 import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, type Formats } from './payloads.ts';
 import { maintenanceMargin, maxNotional, type BracketTable } from '../pipelines/margin/margin.kernel.ts';
 
@@ -222,13 +223,12 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
 
   const intervalMs = opts.barIntervalMs ?? opts.series[0]!.intervalMs;
   const replay = new Replay(opts.series, intervalMs, opts.startIndex ?? 0);
-  const fundingInterval = opts.fundingIntervalMs ?? EIGHT_HOURS;
-  const fundingTable = new Map<string, number>();
-  for (const r of opts.fundingRates ?? []) fundingTable.set(`${r.symbol}:${r.fundingTime}`, r.rate);
-  const fundingHistory: FundingRate[] = [];
-  const rateAt = (symbol: string, t: number): number =>
-    fundingTable.get(`${symbol}:${t}`) ?? opts.fundingRate ?? 0.0001;
-  const nextFundingTime = (): number => (Math.floor(replay.cursorTime / fundingInterval) + 1) * fundingInterval;
+  const funding = new FundingSchedule(
+    opts.series.map((x) => x.symbol),
+    opts.fundingRates ?? [],
+    opts.fundingRate ?? 0.0001,
+    opts.fundingIntervalMs ?? EIGHT_HOURS,
+  );
   let tradeSeq = 1;
   let bookSeq = 1;
   const income = new IncomeLedger();
@@ -361,8 +361,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       markPrice: last.toFixed(8),
       indexPrice: last.toFixed(8),
       estimatedSettlePrice: last.toFixed(8),
-      lastFundingRate: rateAt(symbol, nextFundingTime()).toFixed(8),
-      nextFundingTime: nextFundingTime(),
+      lastFundingRate: funding.lastRate(symbol, replay.cursorTime).toFixed(8),
+      nextFundingTime: funding.nextTime(symbol, replay.cursorTime),
       interestRate: '0.00010000',
       time: clock.now(),
     };
@@ -570,19 +570,15 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         dispatch(events);
         publishBar(s, i);
       }
-      // funding at each 8 h boundary crossed by the market clock
-      const boundary = Math.floor(replay.cursorTime / fundingInterval) * fundingInterval;
-      if (boundary > before) {
-        for (const s of opts.series) {
-          const mark = engine.last.get(s.symbol);
-          if (mark === undefined) continue;
-          const rate = rateAt(s.symbol, boundary);
-          fundingHistory.push({ symbol: s.symbol, fundingTime: boundary, rate });
-          const before = income.balances(engine);
-          const at = clock.now();
-          const settled = applyFunding(engine, s.symbol, rate, mark, at);
-          income.recordFunding(engine, before, s.symbol, at);
-          dispatch(settled);
+      // funding at each settlement time the market clock crossed (real history, else the default schedule)
+      for (const s of opts.series) {
+        const mark = engine.last.get(s.symbol);
+        if (mark === undefined) continue;
+        for (const ev of funding.due(s.symbol, before, replay.cursorTime)) {
+          const balances = income.balances(engine);
+          const events = applyFunding(engine, s.symbol, ev.rate, mark, ev.fundingTime);
+          income.recordFunding(engine, balances, s.symbol, ev.fundingTime);
+          dispatch(events);
         }
       }
       if (opts.series.length > 0) {
@@ -914,6 +910,64 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     if (keyByAccount.get(uk.account) === uk.key) keyByAccount.delete(uk.account);
   }
 
+  /** klines (and mark-price klines: the mark is the last price) from released bars only */
+  function klineRows(ctx: Ctx): unknown[] {
+    const s = sym(ctx)!;
+    const iv = ctx.params.get('interval');
+    if (!iv) throw missing('interval');
+    const ivMs = klineIntervalMs(iv);
+    const series = replay.bySymbol.get(s)!;
+    if (ivMs === undefined || ivMs % series.intervalMs !== 0) throw bad(-1120, 'Invalid interval.');
+    const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1500);
+    if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
+    const f = fmtOf(s);
+    const rows = klines(series, replay.lastIndex(s), ivMs, intParam(ctx, 'startTime'), intParam(ctx, 'endTime'), limit);
+    return rows.map((k) => [
+      k.openTime,
+      f.price(k.open),
+      f.price(k.high),
+      f.price(k.low),
+      f.price(k.close),
+      f.qty(k.volume),
+      k.closeTime,
+      (k.volume * k.close).toFixed(4),
+      k.count,
+      '0',
+      '0',
+      '0',
+    ]);
+  }
+
+  /**
+   * Public trades: one print per released bar at its close with the bar's volume, stamped at the bar's
+   * close time; the id is the bar index. The data has no aggressor side, so every print reports the
+   * buyer as taker (isBuyerMaker false), as the aggTrade stream does.
+   */
+  function barPrints(ctx: Ctx): { id: number; price: string; qty: string; quoteQty: string; time: number }[] {
+    const s = sym(ctx)!;
+    const series = replay.bySymbol.get(s)!;
+    const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1000);
+    if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
+    const f = fmtOf(s);
+    const last = replay.lastIndex(s);
+    const fromId = intParam(ctx, 'fromId');
+    const start = intParam(ctx, 'startTime');
+    const end = intParam(ctx, 'endTime');
+    const out = [];
+    for (let i = Math.max(0, fromId ?? 0); i <= last; i++) {
+      const time = series.openTime[i]! + series.intervalMs - 1;
+      if ((start !== undefined && time < start) || (end !== undefined && time > end)) continue;
+      out.push({
+        id: i,
+        price: f.price(series.close[i]!),
+        qty: f.qty(series.volume[i]!),
+        quoteQty: (series.volume[i]! * series.close[i]!).toFixed(4),
+        time,
+      });
+    }
+    return fromId !== undefined || start !== undefined ? out.slice(0, limit) : out.slice(-limit);
+  }
+
   function route(ctx: Ctx): Reply {
     const { method, name } = ctx;
     switch (`${method} ${name}`) {
@@ -923,41 +977,24 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         return { body: { serverTime: ctx.now } };
       case 'GET exchangeInfo':
         return { body: exchangeInfo() };
-      case 'GET klines': {
-        const s = sym(ctx)!;
-        const iv = ctx.params.get('interval');
-        if (!iv) throw missing('interval');
-        const ivMs = klineIntervalMs(iv);
-        const series = replay.bySymbol.get(s)!;
-        if (ivMs === undefined || ivMs % series.intervalMs !== 0) throw bad(-1120, 'Invalid interval.');
-        const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1500);
-        if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
-        const f = fmtOf(s);
-        const rows = klines(
-          series,
-          replay.lastIndex(s),
-          ivMs,
-          intParam(ctx, 'startTime'),
-          intParam(ctx, 'endTime'),
-          limit,
-        );
+      case 'GET klines':
+      case 'GET markPriceKlines':
+        return { body: klineRows(ctx) };
+      case 'GET trades':
         return {
-          body: rows.map((k) => [
-            k.openTime,
-            f.price(k.open),
-            f.price(k.high),
-            f.price(k.low),
-            f.price(k.close),
-            f.qty(k.volume),
-            k.closeTime,
-            (k.volume * k.close).toFixed(4),
-            k.count,
-            '0',
-            '0',
-            '0',
-          ]),
+          body: barPrints(ctx).map((t) => ({
+            id: t.id,
+            price: t.price,
+            qty: t.qty,
+            quoteQty: t.quoteQty,
+            time: t.time,
+            isBuyerMaker: false,
+          })),
         };
-      }
+      case 'GET aggTrades':
+        return {
+          body: barPrints(ctx).map((t) => ({ a: t.id, p: t.price, q: t.qty, f: t.id, l: t.id, T: t.time, m: false })),
+        };
       case 'GET premiumIndex': {
         const s = sym(ctx, false);
         if (s) return { body: markPayload(s) };
@@ -968,11 +1005,10 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         const limit = Math.min(intParam(ctx, 'limit') ?? 100, 1000);
         const start = intParam(ctx, 'startTime');
         const end = intParam(ctx, 'endTime');
-        const known: FundingRate[] = [...(opts.fundingRates ?? []).filter((r) => r.fundingTime <= replay.cursorTime)];
-        for (const h of fundingHistory) if (!fundingTable.has(`${h.symbol}:${h.fundingTime}`)) known.push(h);
-        const rows = known
-          .filter((r) => (s === undefined || r.symbol === s) && (start === undefined || r.fundingTime >= start))
-          .filter((r) => end === undefined || r.fundingTime <= end)
+        const rows = opts.series
+          .filter((x) => s === undefined || x.symbol === s)
+          .flatMap((x) => funding.due(x.symbol, x.openTime[0]! - 1, replay.cursorTime))
+          .filter((r) => (start === undefined || r.fundingTime >= start) && (end === undefined || r.fundingTime <= end))
           .sort((a, b) => a.fundingTime - b.fundingTime);
         const sel = start !== undefined ? rows.slice(0, limit) : rows.slice(Math.max(0, rows.length - limit));
         return {
@@ -985,7 +1021,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
             symbol: s.symbol,
             interestRate: '0.00010000',
             time: clock.now(),
-            fundingIntervalHours: fundingInterval / 3_600_000,
+            fundingIntervalHours: funding.intervalHours(s.symbol),
             fundingFeeCap: 0.03,
             fundingFeeFloor: -0.03,
           })),
@@ -1215,6 +1251,9 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'time',
     'exchangeInfo',
     'klines',
+    'markPriceKlines',
+    'trades',
+    'aggTrades',
     'premiumIndex',
     'fundingRate',
     'fundingInfo',
@@ -1229,6 +1268,9 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'GET time',
     'GET exchangeInfo',
     'GET klines',
+    'GET markPriceKlines',
+    'GET trades',
+    'GET aggTrades',
     'GET premiumIndex',
     'GET fundingRate',
     'GET fundingInfo',
@@ -1272,6 +1314,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     const hasSymbol = params.has('symbol');
     switch (name) {
       case 'klines':
+      case 'markPriceKlines':
         return klineWeight(Number(params.get('limit') ?? 500));
       case 'depth':
         return depthWeight(Number(params.get('limit') ?? 500));
@@ -1290,6 +1333,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       case 'userTrades':
         return 5;
       case 'commissionRate':
+      case 'aggTrades':
         return 20;
       case 'income':
         return 30;
