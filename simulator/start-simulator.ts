@@ -104,6 +104,9 @@ export interface SimulatorOptions {
   brackets?: BracketTable;
   /** liquidation fee rate on the liquidated notional (default 0.025) */
   liquidationFee?: number;
+  /** ORDERS limits per account (Aster: 300 per 10 s, 1200 per minute); over them a new order gets 429 / -1015 */
+  orderLimitPer10s?: number;
+  orderLimitPerMinute?: number;
 }
 
 export interface SimulatorState {
@@ -164,6 +167,28 @@ interface Reply {
 
 const EXCHANGE_INFO_FILE = fileURLToPath(new URL('../backtests/aster-exchange-info-2026-01-12.json', import.meta.url));
 const EIGHT_HOURS = 8 * 3_600_000;
+
+/**
+ * The versions a route is documented under (reference/aster-api.md §2); any other answers 404.
+ * Default: /fapi/v1 (HMAC) and /fapi/v3 (EIP-712). `account` is v4 in the docs, v2 for third-party
+ * clients and v3 in ccxt's list; `accountWithJoinMargin` is its v3 name.
+ */
+const ROUTE_VERSIONS: Readonly<Record<string, readonly number[]>> = {
+  balance: [2, 3],
+  positionRisk: [2, 3],
+  account: [2, 3, 4],
+  accountWithJoinMargin: [3],
+};
+
+/** orders in a batchOrders request, for the ORDERS limits (a malformed list counts as one; the route rejects it) */
+function batchSize(params: URLSearchParams): number {
+  try {
+    const list = JSON.parse(params.get('batchOrders') ?? '') as unknown;
+    return Array.isArray(list) ? Math.max(1, list.length) : 1;
+  } catch {
+    return 1;
+  }
+}
 
 function klineWeight(limit: number): number {
   return limit < 100 ? 1 : limit < 500 ? 2 : limit <= 1000 ? 5 : 10;
@@ -607,7 +632,37 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   // ---------------- rate limits ----------------
   const weights = new Map<string, { window: number; used: number; n429: number; bannedUntil: number }>();
   const weightLimit = opts.weightLimit ?? 2400;
-  const orderCounts = new Map<string, { window: number; n: number }>();
+  const orderLimits = { perTenSeconds: opts.orderLimitPer10s ?? 300, perMinute: opts.orderLimitPerMinute ?? 1200 };
+  const orderCounts = new Map<string, { tenS: number; nTenS: number; minute: number; nMinute: number }>();
+
+  /**
+   * ORDERS limits per account (exchangeInfo rateLimits: 300 per 10 s, 1200 per minute): the counts go
+   * out as X-MBX-ORDER-COUNT-10S / -1M; over either limit the order is refused with 429 / -1015.
+   */
+  function countOrders(account: string, n: number, now: number, headers: Record<string, string>): void {
+    const tenS = Math.floor(now / 10_000);
+    const minute = Math.floor(now / 60_000);
+    const c = orderCounts.get(account) ?? { tenS, nTenS: 0, minute, nMinute: 0 };
+    if (c.tenS !== tenS) [c.tenS, c.nTenS] = [tenS, 0];
+    if (c.minute !== minute) [c.minute, c.nMinute] = [minute, 0];
+    c.nTenS += n;
+    c.nMinute += n;
+    orderCounts.set(account, c);
+    headers['X-MBX-ORDER-COUNT-10S'] = String(c.nTenS);
+    headers['X-MBX-ORDER-COUNT-1M'] = String(c.nMinute);
+    if (c.nTenS > orderLimits.perTenSeconds)
+      throw new ApiError(
+        429,
+        -1015,
+        `Too many new orders; current limit is ${orderLimits.perTenSeconds} orders per 10 SECOND.`,
+      );
+    if (c.nMinute > orderLimits.perMinute)
+      throw new ApiError(
+        429,
+        -1015,
+        `Too many new orders; current limit is ${orderLimits.perMinute} orders per MINUTE.`,
+      );
+  }
 
   // ---------------- REST handlers ----------------
   const sym = (ctx: Ctx, required = true): string | undefined => {
@@ -1472,16 +1527,18 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     }
 
     try {
-      if (!ROUTES.has(`${method} ${name}`)) throw new ApiError(404, -1000, `Path ${method} ${path} is invalid.`);
+      if (!ROUTES.has(`${method} ${name}`) || !(ROUTE_VERSIONS[name] ?? [1, 3]).includes(version))
+        throw new ApiError(404, -1000, `Path ${method} ${path} is invalid.`);
       const sec = security(name, version);
       let account = '';
       if (sec !== 'NONE') {
         const apiKey = req.headers['x-mbx-apikey'];
         const key = Array.isArray(apiKey) ? apiKey[0] : apiKey;
         if (version === 3) {
-          const r = await v3.signed(rawQuery, rawBody, params, now);
+          const r = await v3.signed(rawQuery, rawBody, now);
           if (!r.ok) throw new ApiError(r.status, r.code, r.msg);
           account = r.account;
+          params = r.signed;
         } else if (sec === 'KEY') {
           const r = v1.keyOnly(key);
           if (!r.ok) throw new ApiError(r.status, r.code, r.msg);
@@ -1496,13 +1553,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       }
       const ctx: Ctx = { method, name, version, params, account, now };
       const isNewOrder = method === 'POST' && name === 'order';
-      if (isNewOrder) {
-        const oc = orderCounts.get(account);
-        const ocw = oc && oc.window === window ? oc : { window, n: 0 };
-        ocw.n++;
-        orderCounts.set(account, ocw);
-        headers['X-MBX-ORDER-COUNT-1M'] = String(ocw.n);
-      }
+      const newOrders = isNewOrder ? 1 : method === 'POST' && name === 'batchOrders' ? batchSize(params) : 0;
+      if (newOrders > 0) countOrders(account, newOrders, now, headers);
       const unknown = faults.take(path, ['unknown-503']);
       if (unknown) {
         // the exchange timed out: the order may or may not exist
