@@ -576,6 +576,19 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   // initial bars: set prices, no fills
   for (const r of replay.releaseToCursor()) engine.last.set(r.series.symbol, r.series.close[r.index]!);
 
+  /**
+   * Dead-man switches (countdownCancelAll), keyed account + symbol, on the market clock. A bar has no
+   * time inside it, so a countdown ending during a bar cancels before that bar is matched.
+   */
+  const countdowns = new Map<string, { account: string; symbol: string; deadline: number }>();
+  function expireCountdowns(upTo: number): void {
+    for (const [key, c] of countdowns) {
+      if (c.deadline > upTo) continue;
+      countdowns.delete(key);
+      dispatch(cancelAll(engine, c.account, c.symbol, c.deadline));
+    }
+  }
+
   function advance(n = 1): number {
     let steps = 0;
     for (let k = 0; k < n; k++) {
@@ -583,6 +596,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       const released = replay.step();
       if (released.length === 0 && replay.done()) break;
       steps++;
+      expireCountdowns(replay.cursorTime);
       for (const r of released) {
         const s = r.series;
         const i = r.index;
@@ -1184,6 +1198,16 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
           }),
         };
       }
+      case 'POST countdownCancelAll': {
+        const s = sym(ctx)!;
+        const ms = intParam(ctx, 'countdownTime');
+        if (ms === undefined) throw missing('countdownTime');
+        if (ms < 0) throw bad(-1130, "Data sent for parameter 'countdownTime' is not valid.");
+        const key = `${ctx.account}|${s}`;
+        if (ms === 0) countdowns.delete(key);
+        else countdowns.set(key, { account: ctx.account, symbol: s, deadline: replay.cursorTime + ms });
+        return { body: { symbol: s, countdownTime: String(ms) } };
+      }
       case 'DELETE allOpenOrders': {
         const s = sym(ctx)!;
         dispatch(cancelAll(engine, ctx.account, s, ctx.now));
@@ -1258,15 +1282,24 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         if (s !== undefined && !brackets.has(s)) throw bad(-1121, 'Invalid symbol.');
         return { body: bracketRows(s) };
       }
-      case 'POST marginType':
+      case 'POST marginType': {
         sym(ctx);
-        if (ctx.params.get('marginType') === 'CROSSED') throw bad(-4046, 'No need to change margin type.');
-        throw bad(-4048, 'Margin type cannot be changed if there exists position.');
+        const type = ctx.params.get('marginType');
+        if (type === null || type === '') throw missing('marginType');
+        if (type.toUpperCase() === 'CROSSED') throw bad(-4046, 'No need to change margin type.');
+        if (type.toUpperCase() !== 'ISOLATED') throw bad(-1130, "Data sent for parameter 'marginType' is not valid.");
+        // a documented limit of the simulator, not an exchange rule: its margin kernel is cross only
+        throw bad(-1000, 'ISOLATED margin is not supported by the Sapphire simulator (cross margin only).');
+      }
       case 'GET positionSide/dual':
         return { body: { dualSidePosition: false } };
-      case 'POST positionSide/dual':
-        if (boolParam(ctx, 'dualSidePosition') === true) throw bad(-4059, 'No need to change position side.');
-        return { body: { code: 200, msg: 'success' } };
+      case 'POST positionSide/dual': {
+        const dual = boolParam(ctx, 'dualSidePosition');
+        if (dual === undefined) throw missing('dualSidePosition');
+        if (!dual) throw bad(-4059, 'No need to change position side.');
+        // a documented limit of the simulator: positions are one-way (BOTH)
+        throw bad(-1000, 'Hedge mode is not supported by the Sapphire simulator (one-way mode only).');
+      }
       case 'GET commissionRate': {
         const s = sym(ctx)!;
         return {
@@ -1340,6 +1373,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'POST batchOrders',
     'DELETE batchOrders',
     'DELETE allOpenOrders',
+    'POST countdownCancelAll',
     'GET openOrders',
     'GET allOrders',
     'GET userTrades',
@@ -1390,6 +1424,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       case 'commissionRate':
       case 'aggTrades':
         return 20;
+      case 'countdownCancelAll':
+        return 10;
       case 'income':
         return 30;
       case 'batchOrders':
