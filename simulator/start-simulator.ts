@@ -615,8 +615,10 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         if (mark === undefined) continue;
         for (const ev of funding.due(s.symbol, before, replay.cursorTime)) {
           const balances = income.balances(engine);
-          const events = applyFunding(engine, s.symbol, ev.rate, mark, ev.fundingTime);
-          income.recordFunding(engine, balances, s.symbol, ev.fundingTime);
+          // reported at the wall clock like every other account event (see the Times note above)
+          const at = clock.now();
+          const events = applyFunding(engine, s.symbol, ev.rate, mark, at);
+          income.recordFunding(engine, balances, s.symbol, at);
           dispatch(events);
         }
       }

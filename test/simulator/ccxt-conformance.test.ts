@@ -168,7 +168,7 @@ describe('ccxt aster (V3) against the simulator', () => {
     const next = rates.find((r) => r.symbol === 'BTCUSDT' && r.fundingTime > now)!;
     sim.advance(Math.ceil((next.fundingTime - now) / 300_000));
     const ledger = await ex.fetchLedger('USDT');
-    const row = ledger.find((l) => l.timestamp === next.fundingTime)!;
+    const row = ledger.find((l) => (l.info as Record<string, unknown>)['incomeType'] === 'FUNDING_FEE')!;
     expect(row).toBeDefined();
     expect((row.info as Record<string, unknown>)['incomeType']).toBe('FUNDING_FEE');
     // a long pays a positive rate and receives a negative one
