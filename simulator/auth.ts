@@ -32,15 +32,19 @@ export interface AuthError {
   msg: string;
 }
 export type AuthResult = { ok: true; account: string } | AuthError;
+/** V3: the account and the parameters the signature covers (the only ones the request may use) */
+export type V3AuthResult = { ok: true; account: string; signed: URLSearchParams } | AuthError;
 
 const fail = (status: number, code: number, msg: string): AuthError => ({ ok: false, status, code, msg });
 
 /** Removes the `signature=…` parameter from a raw parameter string, keeping everything else byte for byte. */
-export function stripSignature(raw: string): { rest: string; signature: string | undefined } {
-  if (raw === '') return { rest: '', signature: undefined };
+export function stripSignature(raw: string): { rest: string; signature: string | undefined; last: boolean } {
+  if (raw === '') return { rest: '', signature: undefined, last: true };
   const parts = raw.split('&');
   let signature: string | undefined;
   const kept: string[] = [];
+  // the exchange reads the signature as the string's last parameter; anything after it is unsigned
+  const last = !parts.slice(0, -1).some((p) => p.startsWith('signature='));
   for (const p of parts) {
     if (p.startsWith('signature=')) {
       try {
@@ -50,8 +54,10 @@ export function stripSignature(raw: string): { rest: string; signature: string |
       }
     } else kept.push(p);
   }
-  return { rest: kept.join('&'), signature };
+  return { rest: kept.join('&'), signature, last };
 }
+
+const NOT_LAST = fail(400, -1022, "Signature for this request is not valid: 'signature' must be the last parameter.");
 
 export function hmacHex(secret: string, message: string): string {
   return createHmac('sha256', secret).update(message).digest('hex');
@@ -90,6 +96,7 @@ export class V1Auth {
     const signature = q.signature ?? b.signature;
     if (!signature)
       return fail(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.");
+    if (!(q.signature !== undefined ? q.last && b.signature === undefined : b.last)) return NOT_LAST;
     const tsRaw = params.get('timestamp');
     if (!tsRaw || !/^\d+$/.test(tsRaw))
       return fail(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.");
@@ -124,7 +131,12 @@ export class V3Auth {
     return this.bySigner.size;
   }
 
-  async signed(rawQuery: string, rawBody: string, params: URLSearchParams, serverTimeMs: number): Promise<AuthResult> {
+  /**
+   * Verifies a V3 request. Only the string that carries the signature is signed, so only its
+   * parameters count: the caller must use `signed`, never the other string's (an unsigned query
+   * must not turn a signed "BUY 0.01" into "SELL 0.5").
+   */
+  async signed(rawQuery: string, rawBody: string, serverTimeMs: number): Promise<V3AuthResult> {
     const q = stripSignature(rawQuery);
     const b = stripSignature(rawBody);
     const fromQuery = q.signature !== undefined;
@@ -132,6 +144,13 @@ export class V3Auth {
     const message = fromQuery ? q.rest : b.rest;
     if (!signature)
       return fail(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.");
+    if (!(fromQuery ? q.last : b.last)) return NOT_LAST;
+    let params: URLSearchParams;
+    try {
+      params = new URLSearchParams(message);
+    } catch {
+      return fail(400, -1100, 'Illegal characters found in a parameter.');
+    }
     const signer = params.get('signer');
     const nonceRaw = params.get('nonce');
     if (!signer) return fail(400, -1102, "Mandatory parameter 'signer' was not sent, was empty/null, or malformed.");
@@ -176,6 +195,6 @@ export class V3Auth {
     }
     seen.push(nonce);
     this.nonces.set(key, seen);
-    return { ok: true, account: cred.account ?? cred.user.toLowerCase() };
+    return { ok: true, account: cred.account ?? cred.user.toLowerCase(), signed: params };
   }
 }

@@ -69,6 +69,16 @@ export class Replay {
   }
 }
 
+const WEEK_MS = 604_800_000;
+/** the epoch fell on a Thursday; exchange weeks open on Monday 00:00 UTC, four days later */
+const MONDAY_OFFSET_MS = 4 * 86_400_000;
+
+/** Open time of the kline bucket of `intervalMs` holding time `t` (weekly buckets open on Monday). */
+export function bucketStart(t: number, intervalMs: number): number {
+  const offset = intervalMs === WEEK_MS ? MONDAY_OFFSET_MS : 0;
+  return Math.floor((t - offset) / intervalMs) * intervalMs + offset;
+}
+
 export interface Kline {
   openTime: number;
   closeTime: number;
@@ -98,7 +108,7 @@ export function klines(
   // moved back to the first bar of its bucket so no kline is cut
   let from = 0;
   if (startTime !== undefined) {
-    const t0 = Math.floor(startTime / intervalMs) * intervalMs;
+    const t0 = bucketStart(startTime, intervalMs);
     let lo = 0;
     let hi = lastIndex + 1;
     while (lo < hi) {
@@ -111,12 +121,12 @@ export function klines(
     from = Math.max(0, lastIndex - (limit + 1) * ratio);
   }
   if (from > 0) {
-    const bucket = Math.floor(s.openTime[from]! / intervalMs) * intervalMs;
+    const bucket = bucketStart(s.openTime[from]!, intervalMs);
     while (from > 0 && s.openTime[from - 1]! >= bucket) from--;
   }
   for (let i = from; i <= lastIndex; i++) {
     const t = s.openTime[i]!;
-    const bucket = Math.floor(t / intervalMs) * intervalMs;
+    const bucket = bucketStart(t, intervalMs);
     const k = out[out.length - 1];
     if (k && k.openTime === bucket) {
       k.high = Math.max(k.high, s.high[i]!);

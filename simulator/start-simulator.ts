@@ -39,6 +39,7 @@ import { V1Auth, V3Auth, type V1Credential, type V3Credential } from './auth.ts'
 import { FaultInjector, type FaultCounters, type FaultKind, type FaultOptions, type FaultPlan } from './faults.ts';
 import { Replay, klines, klineIntervalMs, intervalName } from './replay.ts';
 import { IncomeLedger } from './income.ts';
+import { FundingSchedule } from './funding.ts';
 import { formatsFor, money, orderJson, orderTradeUpdate, positionRow, type Formats } from './payloads.ts';
 import { maintenanceMargin, maxNotional, type BracketTable } from '../pipelines/margin/margin.kernel.ts';
 
@@ -103,6 +104,9 @@ export interface SimulatorOptions {
   brackets?: BracketTable;
   /** liquidation fee rate on the liquidated notional (default 0.025) */
   liquidationFee?: number;
+  /** ORDERS limits per account (Aster: 300 per 10 s, 1200 per minute); over them a new order gets 429 / -1015 */
+  orderLimitPer10s?: number;
+  orderLimitPerMinute?: number;
 }
 
 export interface SimulatorState {
@@ -164,6 +168,28 @@ interface Reply {
 const EXCHANGE_INFO_FILE = fileURLToPath(new URL('../backtests/aster-exchange-info-2026-01-12.json', import.meta.url));
 const EIGHT_HOURS = 8 * 3_600_000;
 
+/**
+ * The versions a route is documented under (reference/aster-api.md §2); any other answers 404.
+ * Default: /fapi/v1 (HMAC) and /fapi/v3 (EIP-712). `account` is v4 in the docs, v2 for third-party
+ * clients and v3 in ccxt's list; `accountWithJoinMargin` is its v3 name.
+ */
+const ROUTE_VERSIONS: Readonly<Record<string, readonly number[]>> = {
+  balance: [2, 3],
+  positionRisk: [2, 3],
+  account: [2, 3, 4],
+  accountWithJoinMargin: [3],
+};
+
+/** orders in a batchOrders request, for the ORDERS limits (a malformed list counts as one; the route rejects it) */
+function batchSize(params: URLSearchParams): number {
+  try {
+    const list = JSON.parse(params.get('batchOrders') ?? '') as unknown;
+    return Array.isArray(list) ? Math.max(1, list.length) : 1;
+  } catch {
+    return 1;
+  }
+}
+
 function klineWeight(limit: number): number {
   return limit < 100 ? 1 : limit < 500 ? 2 : limit <= 1000 ? 5 : 10;
 }
@@ -222,13 +248,12 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
 
   const intervalMs = opts.barIntervalMs ?? opts.series[0]!.intervalMs;
   const replay = new Replay(opts.series, intervalMs, opts.startIndex ?? 0);
-  const fundingInterval = opts.fundingIntervalMs ?? EIGHT_HOURS;
-  const fundingTable = new Map<string, number>();
-  for (const r of opts.fundingRates ?? []) fundingTable.set(`${r.symbol}:${r.fundingTime}`, r.rate);
-  const fundingHistory: FundingRate[] = [];
-  const rateAt = (symbol: string, t: number): number =>
-    fundingTable.get(`${symbol}:${t}`) ?? opts.fundingRate ?? 0.0001;
-  const nextFundingTime = (): number => (Math.floor(replay.cursorTime / fundingInterval) + 1) * fundingInterval;
+  const funding = new FundingSchedule(
+    opts.series.map((x) => x.symbol),
+    opts.fundingRates ?? [],
+    opts.fundingRate ?? 0.0001,
+    opts.fundingIntervalMs ?? EIGHT_HOURS,
+  );
   let tradeSeq = 1;
   let bookSeq = 1;
   const income = new IncomeLedger();
@@ -361,8 +386,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       markPrice: last.toFixed(8),
       indexPrice: last.toFixed(8),
       estimatedSettlePrice: last.toFixed(8),
-      lastFundingRate: rateAt(symbol, nextFundingTime()).toFixed(8),
-      nextFundingTime: nextFundingTime(),
+      lastFundingRate: funding.lastRate(symbol, replay.cursorTime).toFixed(8),
+      nextFundingTime: funding.nextTime(symbol, replay.cursorTime),
       interestRate: '0.00010000',
       time: clock.now(),
     };
@@ -551,6 +576,19 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   // initial bars: set prices, no fills
   for (const r of replay.releaseToCursor()) engine.last.set(r.series.symbol, r.series.close[r.index]!);
 
+  /**
+   * Dead-man switches (countdownCancelAll), keyed account + symbol, on the market clock. A bar has no
+   * time inside it, so a countdown ending during a bar cancels before that bar is matched.
+   */
+  const countdowns = new Map<string, { account: string; symbol: string; deadline: number }>();
+  function expireCountdowns(upTo: number): void {
+    for (const [key, c] of countdowns) {
+      if (c.deadline > upTo) continue;
+      countdowns.delete(key);
+      dispatch(cancelAll(engine, c.account, c.symbol, c.deadline));
+    }
+  }
+
   function advance(n = 1): number {
     let steps = 0;
     for (let k = 0; k < n; k++) {
@@ -558,6 +596,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       const released = replay.step();
       if (released.length === 0 && replay.done()) break;
       steps++;
+      expireCountdowns(replay.cursorTime);
       for (const r of released) {
         const s = r.series;
         const i = r.index;
@@ -570,19 +609,17 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         dispatch(events);
         publishBar(s, i);
       }
-      // funding at each 8 h boundary crossed by the market clock
-      const boundary = Math.floor(replay.cursorTime / fundingInterval) * fundingInterval;
-      if (boundary > before) {
-        for (const s of opts.series) {
-          const mark = engine.last.get(s.symbol);
-          if (mark === undefined) continue;
-          const rate = rateAt(s.symbol, boundary);
-          fundingHistory.push({ symbol: s.symbol, fundingTime: boundary, rate });
-          const before = income.balances(engine);
+      // funding at each settlement time the market clock crossed (real history, else the default schedule)
+      for (const s of opts.series) {
+        const mark = engine.last.get(s.symbol);
+        if (mark === undefined) continue;
+        for (const ev of funding.due(s.symbol, before, replay.cursorTime)) {
+          const balances = income.balances(engine);
+          // reported at the wall clock like every other account event (see the Times note above)
           const at = clock.now();
-          const settled = applyFunding(engine, s.symbol, rate, mark, at);
-          income.recordFunding(engine, before, s.symbol, at);
-          dispatch(settled);
+          const events = applyFunding(engine, s.symbol, ev.rate, mark, at);
+          income.recordFunding(engine, balances, s.symbol, at);
+          dispatch(events);
         }
       }
       if (opts.series.length > 0) {
@@ -611,7 +648,37 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
   // ---------------- rate limits ----------------
   const weights = new Map<string, { window: number; used: number; n429: number; bannedUntil: number }>();
   const weightLimit = opts.weightLimit ?? 2400;
-  const orderCounts = new Map<string, { window: number; n: number }>();
+  const orderLimits = { perTenSeconds: opts.orderLimitPer10s ?? 300, perMinute: opts.orderLimitPerMinute ?? 1200 };
+  const orderCounts = new Map<string, { tenS: number; nTenS: number; minute: number; nMinute: number }>();
+
+  /**
+   * ORDERS limits per account (exchangeInfo rateLimits: 300 per 10 s, 1200 per minute): the counts go
+   * out as X-MBX-ORDER-COUNT-10S / -1M; over either limit the order is refused with 429 / -1015.
+   */
+  function countOrders(account: string, n: number, now: number, headers: Record<string, string>): void {
+    const tenS = Math.floor(now / 10_000);
+    const minute = Math.floor(now / 60_000);
+    const c = orderCounts.get(account) ?? { tenS, nTenS: 0, minute, nMinute: 0 };
+    if (c.tenS !== tenS) [c.tenS, c.nTenS] = [tenS, 0];
+    if (c.minute !== minute) [c.minute, c.nMinute] = [minute, 0];
+    c.nTenS += n;
+    c.nMinute += n;
+    orderCounts.set(account, c);
+    headers['X-MBX-ORDER-COUNT-10S'] = String(c.nTenS);
+    headers['X-MBX-ORDER-COUNT-1M'] = String(c.nMinute);
+    if (c.nTenS > orderLimits.perTenSeconds)
+      throw new ApiError(
+        429,
+        -1015,
+        `Too many new orders; current limit is ${orderLimits.perTenSeconds} orders per 10 SECOND.`,
+      );
+    if (c.nMinute > orderLimits.perMinute)
+      throw new ApiError(
+        429,
+        -1015,
+        `Too many new orders; current limit is ${orderLimits.perMinute} orders per MINUTE.`,
+      );
+  }
 
   // ---------------- REST handlers ----------------
   const sym = (ctx: Ctx, required = true): string | undefined => {
@@ -914,6 +981,64 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     if (keyByAccount.get(uk.account) === uk.key) keyByAccount.delete(uk.account);
   }
 
+  /** klines (and mark-price klines: the mark is the last price) from released bars only */
+  function klineRows(ctx: Ctx): unknown[] {
+    const s = sym(ctx)!;
+    const iv = ctx.params.get('interval');
+    if (!iv) throw missing('interval');
+    const ivMs = klineIntervalMs(iv);
+    const series = replay.bySymbol.get(s)!;
+    if (ivMs === undefined || ivMs % series.intervalMs !== 0) throw bad(-1120, 'Invalid interval.');
+    const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1500);
+    if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
+    const f = fmtOf(s);
+    const rows = klines(series, replay.lastIndex(s), ivMs, intParam(ctx, 'startTime'), intParam(ctx, 'endTime'), limit);
+    return rows.map((k) => [
+      k.openTime,
+      f.price(k.open),
+      f.price(k.high),
+      f.price(k.low),
+      f.price(k.close),
+      f.qty(k.volume),
+      k.closeTime,
+      (k.volume * k.close).toFixed(4),
+      k.count,
+      '0',
+      '0',
+      '0',
+    ]);
+  }
+
+  /**
+   * Public trades: one print per released bar at its close with the bar's volume, stamped at the bar's
+   * close time; the id is the bar index. The data has no aggressor side, so every print reports the
+   * buyer as taker (isBuyerMaker false), as the aggTrade stream does.
+   */
+  function barPrints(ctx: Ctx): { id: number; price: string; qty: string; quoteQty: string; time: number }[] {
+    const s = sym(ctx)!;
+    const series = replay.bySymbol.get(s)!;
+    const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1000);
+    if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
+    const f = fmtOf(s);
+    const last = replay.lastIndex(s);
+    const fromId = intParam(ctx, 'fromId');
+    const start = intParam(ctx, 'startTime');
+    const end = intParam(ctx, 'endTime');
+    const out = [];
+    for (let i = Math.max(0, fromId ?? 0); i <= last; i++) {
+      const time = series.openTime[i]! + series.intervalMs - 1;
+      if ((start !== undefined && time < start) || (end !== undefined && time > end)) continue;
+      out.push({
+        id: i,
+        price: f.price(series.close[i]!),
+        qty: f.qty(series.volume[i]!),
+        quoteQty: (series.volume[i]! * series.close[i]!).toFixed(4),
+        time,
+      });
+    }
+    return fromId !== undefined || start !== undefined ? out.slice(0, limit) : out.slice(-limit);
+  }
+
   function route(ctx: Ctx): Reply {
     const { method, name } = ctx;
     switch (`${method} ${name}`) {
@@ -923,41 +1048,24 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         return { body: { serverTime: ctx.now } };
       case 'GET exchangeInfo':
         return { body: exchangeInfo() };
-      case 'GET klines': {
-        const s = sym(ctx)!;
-        const iv = ctx.params.get('interval');
-        if (!iv) throw missing('interval');
-        const ivMs = klineIntervalMs(iv);
-        const series = replay.bySymbol.get(s)!;
-        if (ivMs === undefined || ivMs % series.intervalMs !== 0) throw bad(-1120, 'Invalid interval.');
-        const limit = Math.min(intParam(ctx, 'limit') ?? 500, 1500);
-        if (limit <= 0) throw bad(-1130, "Data sent for parameter 'limit' is not valid.");
-        const f = fmtOf(s);
-        const rows = klines(
-          series,
-          replay.lastIndex(s),
-          ivMs,
-          intParam(ctx, 'startTime'),
-          intParam(ctx, 'endTime'),
-          limit,
-        );
+      case 'GET klines':
+      case 'GET markPriceKlines':
+        return { body: klineRows(ctx) };
+      case 'GET trades':
         return {
-          body: rows.map((k) => [
-            k.openTime,
-            f.price(k.open),
-            f.price(k.high),
-            f.price(k.low),
-            f.price(k.close),
-            f.qty(k.volume),
-            k.closeTime,
-            (k.volume * k.close).toFixed(4),
-            k.count,
-            '0',
-            '0',
-            '0',
-          ]),
+          body: barPrints(ctx).map((t) => ({
+            id: t.id,
+            price: t.price,
+            qty: t.qty,
+            quoteQty: t.quoteQty,
+            time: t.time,
+            isBuyerMaker: false,
+          })),
         };
-      }
+      case 'GET aggTrades':
+        return {
+          body: barPrints(ctx).map((t) => ({ a: t.id, p: t.price, q: t.qty, f: t.id, l: t.id, T: t.time, m: false })),
+        };
       case 'GET premiumIndex': {
         const s = sym(ctx, false);
         if (s) return { body: markPayload(s) };
@@ -968,11 +1076,10 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         const limit = Math.min(intParam(ctx, 'limit') ?? 100, 1000);
         const start = intParam(ctx, 'startTime');
         const end = intParam(ctx, 'endTime');
-        const known: FundingRate[] = [...(opts.fundingRates ?? []).filter((r) => r.fundingTime <= replay.cursorTime)];
-        for (const h of fundingHistory) if (!fundingTable.has(`${h.symbol}:${h.fundingTime}`)) known.push(h);
-        const rows = known
-          .filter((r) => (s === undefined || r.symbol === s) && (start === undefined || r.fundingTime >= start))
-          .filter((r) => end === undefined || r.fundingTime <= end)
+        const rows = opts.series
+          .filter((x) => s === undefined || x.symbol === s)
+          .flatMap((x) => funding.due(x.symbol, x.openTime[0]! - 1, replay.cursorTime))
+          .filter((r) => (start === undefined || r.fundingTime >= start) && (end === undefined || r.fundingTime <= end))
           .sort((a, b) => a.fundingTime - b.fundingTime);
         const sel = start !== undefined ? rows.slice(0, limit) : rows.slice(Math.max(0, rows.length - limit));
         return {
@@ -985,7 +1092,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
             symbol: s.symbol,
             interestRate: '0.00010000',
             time: clock.now(),
-            fundingIntervalHours: fundingInterval / 3_600_000,
+            fundingIntervalHours: funding.intervalHours(s.symbol),
             fundingFeeCap: 0.03,
             fundingFeeFloor: -0.03,
           })),
@@ -1093,6 +1200,16 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
           }),
         };
       }
+      case 'POST countdownCancelAll': {
+        const s = sym(ctx)!;
+        const ms = intParam(ctx, 'countdownTime');
+        if (ms === undefined) throw missing('countdownTime');
+        if (ms < 0) throw bad(-1130, "Data sent for parameter 'countdownTime' is not valid.");
+        const key = `${ctx.account}|${s}`;
+        if (ms === 0) countdowns.delete(key);
+        else countdowns.set(key, { account: ctx.account, symbol: s, deadline: replay.cursorTime + ms });
+        return { body: { symbol: s, countdownTime: String(ms) } };
+      }
       case 'DELETE allOpenOrders': {
         const s = sym(ctx)!;
         dispatch(cancelAll(engine, ctx.account, s, ctx.now));
@@ -1167,15 +1284,24 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
         if (s !== undefined && !brackets.has(s)) throw bad(-1121, 'Invalid symbol.');
         return { body: bracketRows(s) };
       }
-      case 'POST marginType':
+      case 'POST marginType': {
         sym(ctx);
-        if (ctx.params.get('marginType') === 'CROSSED') throw bad(-4046, 'No need to change margin type.');
-        throw bad(-4048, 'Margin type cannot be changed if there exists position.');
+        const type = ctx.params.get('marginType');
+        if (type === null || type === '') throw missing('marginType');
+        if (type.toUpperCase() === 'CROSSED') throw bad(-4046, 'No need to change margin type.');
+        if (type.toUpperCase() !== 'ISOLATED') throw bad(-1130, "Data sent for parameter 'marginType' is not valid.");
+        // a documented limit of the simulator, not an exchange rule: its margin kernel is cross only
+        throw bad(-1000, 'ISOLATED margin is not supported by the Sapphire simulator (cross margin only).');
+      }
       case 'GET positionSide/dual':
         return { body: { dualSidePosition: false } };
-      case 'POST positionSide/dual':
-        if (boolParam(ctx, 'dualSidePosition') === true) throw bad(-4059, 'No need to change position side.');
-        return { body: { code: 200, msg: 'success' } };
+      case 'POST positionSide/dual': {
+        const dual = boolParam(ctx, 'dualSidePosition');
+        if (dual === undefined) throw missing('dualSidePosition');
+        if (!dual) throw bad(-4059, 'No need to change position side.');
+        // a documented limit of the simulator: positions are one-way (BOTH)
+        throw bad(-1000, 'Hedge mode is not supported by the Sapphire simulator (one-way mode only).');
+      }
       case 'GET commissionRate': {
         const s = sym(ctx)!;
         return {
@@ -1215,6 +1341,9 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'time',
     'exchangeInfo',
     'klines',
+    'markPriceKlines',
+    'trades',
+    'aggTrades',
     'premiumIndex',
     'fundingRate',
     'fundingInfo',
@@ -1229,6 +1358,9 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'GET time',
     'GET exchangeInfo',
     'GET klines',
+    'GET markPriceKlines',
+    'GET trades',
+    'GET aggTrades',
     'GET premiumIndex',
     'GET fundingRate',
     'GET fundingInfo',
@@ -1243,6 +1375,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     'POST batchOrders',
     'DELETE batchOrders',
     'DELETE allOpenOrders',
+    'POST countdownCancelAll',
     'GET openOrders',
     'GET allOrders',
     'GET userTrades',
@@ -1272,6 +1405,7 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     const hasSymbol = params.has('symbol');
     switch (name) {
       case 'klines':
+      case 'markPriceKlines':
         return klineWeight(Number(params.get('limit') ?? 500));
       case 'depth':
         return depthWeight(Number(params.get('limit') ?? 500));
@@ -1290,7 +1424,10 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       case 'userTrades':
         return 5;
       case 'commissionRate':
+      case 'aggTrades':
         return 20;
+      case 'countdownCancelAll':
+        return 10;
       case 'income':
         return 30;
       case 'batchOrders':
@@ -1428,16 +1565,18 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     }
 
     try {
-      if (!ROUTES.has(`${method} ${name}`)) throw new ApiError(404, -1000, `Path ${method} ${path} is invalid.`);
+      if (!ROUTES.has(`${method} ${name}`) || !(ROUTE_VERSIONS[name] ?? [1, 3]).includes(version))
+        throw new ApiError(404, -1000, `Path ${method} ${path} is invalid.`);
       const sec = security(name, version);
       let account = '';
       if (sec !== 'NONE') {
         const apiKey = req.headers['x-mbx-apikey'];
         const key = Array.isArray(apiKey) ? apiKey[0] : apiKey;
         if (version === 3) {
-          const r = await v3.signed(rawQuery, rawBody, params, now);
+          const r = await v3.signed(rawQuery, rawBody, now);
           if (!r.ok) throw new ApiError(r.status, r.code, r.msg);
           account = r.account;
+          params = r.signed;
         } else if (sec === 'KEY') {
           const r = v1.keyOnly(key);
           if (!r.ok) throw new ApiError(r.status, r.code, r.msg);
@@ -1452,13 +1591,8 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
       }
       const ctx: Ctx = { method, name, version, params, account, now };
       const isNewOrder = method === 'POST' && name === 'order';
-      if (isNewOrder) {
-        const oc = orderCounts.get(account);
-        const ocw = oc && oc.window === window ? oc : { window, n: 0 };
-        ocw.n++;
-        orderCounts.set(account, ocw);
-        headers['X-MBX-ORDER-COUNT-1M'] = String(ocw.n);
-      }
+      const newOrders = isNewOrder ? 1 : method === 'POST' && name === 'batchOrders' ? batchSize(params) : 0;
+      if (newOrders > 0) countOrders(account, newOrders, now, headers);
       const unknown = faults.take(path, ['unknown-503']);
       if (unknown) {
         // the exchange timed out: the order may or may not exist

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { loadDataset } from '../../backtests/data/index.ts';
+import { loadDataset, loadFundingFile } from '../../backtests/data/index.ts';
 import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 import { FAULT_KINDS, type FaultKind } from '../../simulator/faults.ts';
 import type { V1Credential, V3Credential } from '../../simulator/auth.ts';
@@ -14,6 +14,9 @@ WebSocket /stream and /ws/<listenKey>) whose market is a replay of real bars.
 options:
   --data DIR          folder of bar files (default data/sample/perp-5m)
   --symbols A,B       symbols to replay (default: all in DIR)
+  --funding FILE      real funding history (CSV symbol,fundingTime,fundingRate, Binance dumps or
+                      /fapi/v1/fundingRate JSON); default the sample's when --data is the sample.
+                      Symbols it lacks pay 0.0001 every 8 h
   --port N            port (default 8090; 0 = any free port)
   --replay-ms N       wall ms per replayed bar (default 100; 0 = frozen market)
   --start-index N     bars released at start, for indicator warm-up (default 300)
@@ -40,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       data: { type: 'string' },
       symbols: { type: 'string' },
+      funding: { type: 'string' },
       port: { type: 'string' },
       'replay-ms': { type: 'string' },
       'start-index': { type: 'string' },
@@ -69,6 +73,10 @@ export async function run(argv: string[]): Promise<number> {
   const dir = resolve(values.data ?? 'data/sample/perp-5m');
   const symbols = values.symbols?.split(',').map((s) => s.trim().toUpperCase());
   const series = await loadDataset({ dir, ...(symbols ? { symbols } : {}) });
+  const fundingFile =
+    values.funding ??
+    (values.data === undefined ? 'data/sample/funding/BTC-ETH-SOL-USDT-funding-2025-10-22_2026-02-19.csv' : undefined);
+  const fundingRates = fundingFile === undefined ? [] : loadFundingFile(resolve(fundingFile));
   const startIndex = Math.min(num('start-index', values['start-index'], 300, 0), series[0]!.length - 1);
 
   const credentials: V1Credential[] = [];
@@ -85,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     replayMs: num('replay-ms', values['replay-ms'], 100, 0),
     startIndex,
     initialBalance: num('balance', values.balance, 10_000, 0),
+    fundingRates,
     credentials,
     v3Credentials,
     ...(kinds.length > 0
@@ -99,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   console.log(`simulator: REST ${sim.restUrl}  WS ${sim.wsUrl}`);
   console.log(`  replaying ${series.map((s) => `${s.symbol} (${s.length} bars)`).join(', ')} from bar ${startIndex}`);
+  if (fundingFile !== undefined) console.log(`  funding: ${fundingRates.length} real rates from ${fundingFile}`);
   console.log(
     `  accounts: ${credentials.length} V1 key(s), ${v3Credentials.length} V3 signer(s)` +
       (credentials.length + v3Credentials.length === 0 ? ' — signed endpoints will answer -2014/-2015' : ''),

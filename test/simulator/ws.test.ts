@@ -264,7 +264,9 @@ describe('simulator WebSocket streams', () => {
     const fu = await ws.next((f) => f.e === 'ACCOUNT_UPDATE' && (f.a as Obj).m === 'FUNDING_FEE');
     expect(((fu.a as Obj).B as Obj[])[0]!.a).toBe('USDT');
     const fr = (await raw(`${s.restUrl}/fapi/v1/fundingRate?symbol=BTCUSDT`)).json as Obj[];
+    // the history covers every settlement since the data began (00:00, at the first bar), not only those charged
     expect(fr).toEqual([
+      { symbol: 'BTCUSDT', fundingRate: '0.00010000', fundingTime: Date.parse('2025-01-28T00:00:00Z') },
       { symbol: 'BTCUSDT', fundingRate: '0.00010000', fundingTime: Date.parse('2025-01-28T08:00:00Z') },
     ]);
     s.advance(1);
