@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import type { AgentOpinion } from '../pipelines/model/index.ts';
 import type { AgentContext } from '../pipelines/ports.ts';
 import { AgentError } from '../operators/agents/agent-error.ts';
 import type { AgentSettings } from '../operators/agents/agents.settings.ts';
-import { extractJson, judgeThesis, parseThesisReply } from '../operators/agents/replies.ts';
+import { extractJson, judgeThesis, parseThesisReply, type ThesisReply } from '../operators/agents/replies.ts';
 import type { RemoteAgent } from './gateway.ts';
-import { parseJsonText, postJson } from './http.ts';
+import { parseJsonText, postJson, safeHost } from './http.ts';
 
 export const REMOTE_THESIS = 'fingpt';
 
@@ -44,20 +43,29 @@ export function thesisPrompt(ctx: AgentContext): string {
   ].join('\n');
 }
 
+/** Bumped whenever the prompt or the reply contract changes: a tape records which one it holds. */
+export const THESIS_PROMPT_VERSION = 2;
+
 /**
- * A FinGPT-style thesis agent over any OpenAI-compatible chat-completions endpoint. The API key
- * travels only in the Authorization header; errors and summaries never contain it.
+ * A FinGPT-style thesis agent over any OpenAI-compatible chat-completions endpoint. A call
+ * returns the validated thesis reply; judging (the risk floor) happens in `judge`, also at
+ * replay. The API key travels only in the Authorization header; errors and summaries never
+ * contain it.
  */
 export function thesisClient(
-  s: Pick<AgentSettings, 'FINGPT_ENDPOINT' | 'FINGPT_API_KEY' | 'FINGPT_MODEL' | 'FINGPT_MIN_RISK_SCORE'>,
+  s: Pick<
+    AgentSettings,
+    'FINGPT_ENDPOINT' | 'FINGPT_API_KEY' | 'FINGPT_MODEL' | 'FINGPT_MIN_RISK_SCORE' | 'AGENT_MAX_REPLY_BYTES'
+  >,
   name = REMOTE_THESIS,
-): RemoteAgent {
+): RemoteAgent<ThesisReply> {
   if (s.FINGPT_ENDPOINT === '') throw new AgentError('not-configured', 'FINGPT_ENDPOINT is empty');
   const url = chatCompletionsUrl(s.FINGPT_ENDPOINT);
   const headers: Record<string, string> = s.FINGPT_API_KEY ? { authorization: `Bearer ${s.FINGPT_API_KEY}` } : {};
   return {
     name,
-    async call(ctx: AgentContext, signal: AbortSignal): Promise<AgentOpinion> {
+    identity: { kind: 'thesis', model: s.FINGPT_MODEL, endpoint: safeHost(url), prompt: THESIS_PROMPT_VERSION },
+    async call(ctx: AgentContext, signal: AbortSignal): Promise<ThesisReply> {
       const body = {
         model: s.FINGPT_MODEL,
         temperature: 0,
@@ -66,11 +74,13 @@ export function thesisClient(
           { role: 'user', content: thesisPrompt(ctx) },
         ],
       };
-      const text = await postJson(url, body, headers, signal);
+      const text = await postJson(url, body, headers, signal, s.AGENT_MAX_REPLY_BYTES);
       const completion = ChatCompletion.safeParse(parseJsonText(text, 'chat completion'));
       if (!completion.success) throw new AgentError('invalid-reply', 'not a chat completion');
       const content = completion.data.choices[0]!.message.content;
-      return judgeThesis(name, parseThesisReply(extractJson(content)), s.FINGPT_MIN_RISK_SCORE);
+      return parseThesisReply(extractJson(content));
     },
+    parse: parseThesisReply,
+    judge: (reply) => judgeThesis(name, reply, s.FINGPT_MIN_RISK_SCORE),
   };
 }

@@ -8,12 +8,15 @@ import { defineOperator } from '../../pipelines/operator-kit.ts';
  * replaying anything: every order is recorded BEFORE it is sent, every venue event (fill,
  * rejection) when it arrives, with where it arrived ('in-input' while an input was being
  * processed, else 'between' two inputs). On replay, orders are not sent again and the recorded
- * venue events are put back at the same places.
+ * venue events are put back at the same places. The send path refuses any order whose client
+ * order id the journal already holds, so no order can be sent (and filled) twice.
  */
 export interface VenueTape {
   replaying(): boolean;
   /** an input (bar, command) is being processed right now */
   inInput(): boolean;
+  /** false for an order whose client order id the journal already holds: it is never sent again */
+  admit(order: Order): boolean;
   recordOrder(order: Order): void;
   recordEvent(event: VenueEvent, phase: 'in-input' | 'between'): void;
   /** replay: recorded 'in-input' events of the input about to be pushed (drained) */
@@ -40,7 +43,10 @@ export function tapedExecution(inner: ExecutionPort, tape: VenueTape): Execution
           }),
         ),
         resends,
-      ).pipe(tap((o) => tape.recordOrder(o)));
+      ).pipe(
+        filter((o) => tape.admit(o)),
+        tap((o) => tape.recordOrder(o)),
+      );
       const inject = defineOperator<Bar | VenueEvent, Bar | VenueEvent>((emit) => {
         tape.setEmitter((e) => emit(e));
         return {

@@ -21,14 +21,25 @@ export const AgentSettings = z.object({
   ANOMALY_THRESHOLD: num(0.8, 0, 1, 'forecast anomaly score above which new entries on the symbol are blocked'),
   MAX_PARALLEL_AGENTS: int(4, 1, 64, 'agent calls in flight at once'),
   AGENT_RETRY_ATTEMPTS: int(3, 0, 10, 'retries of a failed agent call (timeouts, 5xx), with exponential backoff'),
-  LLM_TIMEOUT_SECONDS: positive(30, 600, 'timeout of one agent call'),
+  LLM_TIMEOUT_SECONDS: positive(30, 600, 'timeout of one agent call attempt (never beyond the decision deadline)'),
+  AGENT_DECISION_DEADLINE_SECONDS: positive(
+    20,
+    600,
+    'longest a decision waits for an agent, retries included; then it proceeds with that agent as a fault',
+  ),
+  AGENT_MAX_REPLY_BYTES: int(262_144, 1024, 64 * 1024 * 1024, 'a model reply larger than this is refused as a fault'),
+  AGENT_FAILURE_POLICY: oneOf(
+    ['fail-closed', 'fail-open'],
+    'fail-closed',
+    'fail-closed: an entry is refused when an agent faults; fail-open: the decision goes on without it (exits are never gated)',
+  ),
   AGENT_CACHE_TTL_SECONDS: num(10, 0, 86_400, 'agent replies are reused for this long, keyed by agent + symbol + bar'),
   AGENT_CONTEXT_BARS: int(128, 16, 4096, 'recent closes an agent is shown (and the embedded forecaster fits on)'),
   AGENT_TAPE: str('', 'JSONL tape of agent replies for reproducible backtests (empty = none)'),
   AGENT_TAPE_MODE: oneOf(
-    ['replay', 'record', 'call-through'],
-    'replay',
-    'replay: answer from the tape only; record: call and write; call-through: replay, calling on a miss',
+    ['', 'replay', 'record', 'call-through'],
+    '',
+    'required with AGENT_TAPE — replay: answer from the tape only; record: call and write a new tape; call-through: replay, calling on a miss',
   ),
 });
 export type AgentSettings = z.infer<typeof AgentSettings>;
