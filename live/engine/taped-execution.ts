@@ -1,4 +1,4 @@
-import { filter, merge, Subject, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { filter, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { Bar, Order } from '../../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
@@ -23,27 +23,19 @@ export interface VenueTape {
   takeInInput(): VenueEvent[];
   /** replay: where recorded 'between' events are pushed in */
   setEmitter(emit: ((e: VenueEvent) => void) | null): void;
-  /** orders the pipeline produced during replay (sent before, or never sent if the crash came first) */
+  /** orders the pipeline produced during replay (sent before, or never sent: those are rejected after it) */
   onOrderDuringReplay(order: Order): void;
-  /** after replay: where orders that must still go out are handed to the real venue */
-  setResender(send: ((order: Order) => void) | null): void;
 }
 
 export function tapedExecution(inner: ExecutionPort, tape: VenueTape): ExecutionPort {
   return {
     attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
-      const resends = new Subject<Order>();
-      tape.setResender((o) => resends.next(o));
-      const live = merge(
-        orders.pipe(
-          filter((o) => {
-            if (!tape.replaying()) return true;
-            tape.onOrderDuringReplay(o);
-            return false;
-          }),
-        ),
-        resends,
-      ).pipe(
+      const live = orders.pipe(
+        filter((o) => {
+          if (!tape.replaying()) return true;
+          tape.onOrderDuringReplay(o);
+          return false;
+        }),
         filter((o) => tape.admit(o)),
         tap((o) => tape.recordOrder(o)),
       );
@@ -63,7 +55,6 @@ export function tapedExecution(inner: ExecutionPort, tape: VenueTape): Execution
           },
           teardown() {
             tape.setEmitter(null);
-            tape.setResender(null);
           },
         };
       });

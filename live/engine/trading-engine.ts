@@ -112,7 +112,6 @@ export class TradingEngine {
   private inApply = false;
   private pendingInInput: VenueEvent[] = [];
   private venueEmit: ((e: VenueEvent) => void) | null = null;
-  private resend: ((o: Order) => void) | null = null;
   private recordedOrderIds = new Set<string>();
   /** symbol → close time of the newest bar pushed in (journaled), whatever the pipeline has emitted yet */
   private readonly lastInput = new Map<string, number>();
@@ -185,9 +184,6 @@ export class TradingEngine {
       },
       onOrderDuringReplay: (o) => {
         if (!this.recordedOrderIds.has(o.clientOrderId)) this.unsent.push(o);
-      },
-      setResender: (send) => {
-        this.resend = send;
       },
     };
   }
@@ -379,8 +375,20 @@ export class TradingEngine {
       this.journalSync({ type: 'venue', time: e.time, data: { phase: 'between', event: e } });
       this.venueEmit?.(e);
     }
-    // produced before the crash but never recorded as sent: they go out now, under their own ids
-    for (const o of this.unsent.splice(0)) this.resend?.(o);
+    // produced by the replay but never recorded as sent: the recorded run never sent them (its
+    // pipeline had not got that far, e.g. a decision waiting for an agent). A replay must not
+    // send anything, so they are rejected; the strategy decides again on live bars.
+    for (const o of this.unsent.splice(0)) {
+      const rejected: VenueEvent = {
+        kind: 'order-rejected',
+        time: this.lastBarTime,
+        symbol: o.symbol,
+        clientOrderId: o.clientOrderId,
+        reason: 'not sent: produced while replaying the journal, never sent by the recorded run',
+      };
+      this.journalSync({ type: 'venue', time: rejected.time, data: { phase: 'between', event: rejected } });
+      this.venueEmit?.(rejected);
+    }
     // the book shows injected fills at the next bar's snapshot: compare with the exchange then
     if (outcomes.length > 0) this.verifyAtNextSnapshot = true;
     else await this.verifyBook();
