@@ -225,11 +225,15 @@ export class AgentGateway {
     const controller = new AbortController();
     const onCallAbort = (): void => controller.abort(call.reason);
     call.addEventListener('abort', onCallAbort, { once: true });
-    const limit = Math.max(1, Math.min(this.timeoutMs, endsAt - this.clock.now()));
+    const left = endsAt - this.clock.now();
+    const cutByDeadline = left < this.timeoutMs;
+    const limit = Math.max(1, Math.min(this.timeoutMs, left));
     let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.timers.setTimeout(() => {
-        const e = new AgentError('timeout', `${agent.name} gave no reply within ${Math.round(limit)} ms`, true);
+        const e = cutByDeadline
+          ? new AgentError('deadline', `${agent.name} gave no usable reply within ${this.deadlineMs} ms`)
+          : new AgentError('timeout', `${agent.name} gave no reply within ${Math.round(limit)} ms`, true);
         controller.abort(e);
         reject(e);
       }, limit);
