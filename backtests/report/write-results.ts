@@ -1,4 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import { join } from 'node:path';
 import type { Settings } from '../../pipelines/settings.ts';
 import { SECRET_SETTING_NAMES } from '../../pipelines/settings-kit.ts';
@@ -20,6 +21,8 @@ export interface ResultMeta {
   to?: number;
   /** `--seeds N`: the headline figures over N seeds (median, 5–95 % range, each run) */
   seeds?: SeedsSummary;
+  /** agents on: availability, faults by kind, share of decisions without each agent */
+  agents?: AgentHealth;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -49,6 +52,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     warmUpBars: result.warmUpBars,
     settings: publicSettings(meta.settings),
     ...(meta.seeds ? { seeds: meta.seeds } : {}),
+    ...(meta.agents ? { agents: meta.agents } : {}),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;

@@ -114,6 +114,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async (_request, reply) => {
     const redis = opts.probe.redis();
+    const agents = opts.probe.agents?.() ?? null;
     // a dead pipeline (or one shutting down) is not healthy: nothing trades, stops are not enforced
     const down = engine.failure !== null || engine.closed;
     if (down) reply.code(503);
@@ -129,7 +130,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       exchange: opts.probe.exchange(),
       risk_state: engine.riskState,
       last_bar_time: engine.lastBarTime > 0 ? new Date(engine.lastBarTime).toISOString() : null,
-      degraded: redis === 'down' || engine.lastError !== null,
+      agents,
+      degraded: redis === 'down' || engine.lastError !== null || agents?.degraded === true,
     };
   });
 

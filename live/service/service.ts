@@ -18,6 +18,7 @@ import { buildApp } from './app.ts';
 import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
 import { buildAgents } from '../../agents/build-agents.ts';
 import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../../operators/agents/agents.ts';
+import { agentHealth } from '../../operators/agents/agent-health.ts';
 import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentPort } from '../../pipelines/ports.ts';
 import { openMarketSource, type MarketSource } from './market-source.ts';
@@ -236,6 +237,8 @@ async function assemble(
   const agentCounts = newAgentStageCounts();
   // engine is created below: until then, and while it replays its journal, only the tape answers
   const agents = agentsFor(settings, metrics, () => engineRef?.replayingJournal !== false, agentCounts);
+  const agentFigures = () => (agents === undefined ? null : agentHealth(agentCounts));
+  metrics.watchAgents(agentFigures);
   const money = (v: number) => v.toFixed(2);
   const telegram = new TelegramNotifier({
     settings,
@@ -317,6 +320,7 @@ async function assemble(
         status: !settings.AGENTS_ENABLED ? 'disabled' : settings.LAGLLAMA_ENDPOINT ? 'remote' : 'embedded',
       },
     ],
+    agents: agentFigures,
   };
   const app = await buildApp({
     settings,

@@ -17,9 +17,19 @@ export interface AgentStageCounts {
   faults: Record<string, number>;
   /** agent → asked signals where it gave no opinion (a fault) */
   without?: Record<string, number>;
+  /** agent → its latest call faulted */
+  lastFaulted?: Record<string, boolean>;
+  /** the agents' names, in order (set by the stage) */
+  agents?: string[];
 }
 
-export const newAgentStageCounts = (): AgentStageCounts => ({ signals: 0, calls: 0, faults: {}, without: {} });
+export const newAgentStageCounts = (): AgentStageCounts => ({
+  signals: 0,
+  calls: 0,
+  faults: {},
+  without: {},
+  lastFaulted: {},
+});
 
 export interface AgentStageOptions {
   counts?: AgentStageCounts;
@@ -119,6 +129,7 @@ export function agentStage(
   const counts = options.counts;
   const policy = s.AGENT_FAILURE_POLICY;
   const collab = new Set(s.COLLAB_SYMBOLS);
+  if (counts) counts.agents = agents.map((a) => a.name);
   return (source) =>
     new Observable<PipelineEvent>((subscriber) => {
       const closes = new Map<string, Closes>();
@@ -153,7 +164,10 @@ export function agentStage(
       const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
         const out: PipelineEvent[] = [];
         const opinions: AgentOpinion[] = [];
+        // counted when decided, so `without / signals` is exact while calls are in flight
+        if (counts) counts.signals++;
         for (const o of outcomes) {
+          if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
           if ('kind' in o) {
             count(o);
             out.push(o);
@@ -180,7 +194,6 @@ export function agentStage(
           position: 0,
           proposedDirection: signal.direction,
         };
-        if (counts) counts.signals++;
         const outcomes: Outcome[] = new Array<Outcome>(agents.length);
         let pending: Promise<void>[] | null = null;
         for (let i = 0; i < agents.length; i++) {
