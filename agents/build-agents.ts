@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { PipelineEvent } from '../pipelines/model/index.ts';
-import type { AgentPort, ClockPort } from '../pipelines/ports.ts';
+import type { AgentContext, AgentPort, ClockPort } from '../pipelines/ports.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import type { AgentSettings } from '../operators/agents/agents.settings.ts';
 import type { ConsensusSettings } from '../operators/consensus/consensus.settings.ts';
@@ -27,6 +27,28 @@ export interface BuildAgentsOptions {
   backoffBaseMs?: number;
   /** the live service: true while its journal is replayed (the tape alone answers then) */
   replaying?: () => boolean;
+  /**
+   * Recording: calls wait for a free slot BEFORE their decision deadline starts. A recording
+   * asks at every signal at once; without this the queue, not the model, would use up deadlines.
+   */
+  queueBeforeDeadline?: boolean;
+}
+
+/** At most `limit` tasks at once, the rest in FIFO order. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
 }
 
 /** AGENT_TAPE_MODE when AGENT_TAPE is set; the mode is never guessed. */
@@ -70,10 +92,11 @@ export function buildAgents(s: AgentSettings, options: BuildAgentsOptions = {}):
     mode !== null && gateway
       ? new AgentTape(s.AGENT_TAPE, Object.fromEntries(remotes.map((r) => [r.name, r.identity])), mode)
       : null;
+  const queue = options.queueBeforeDeadline === true ? limiter(s.MAX_PARALLEL_AGENTS) : null;
   const remote = <R>(agent: RemoteAgent<R>): AgentPort => {
     if (tape === null || mode === null) return gateway!.wrap(agent);
-    const fetch =
-      mode === 'replay' ? undefined : (ctx: Parameters<AgentPort['opinion']>[0]) => gateway!.fetch(agent, ctx);
+    const ask = (ctx: AgentContext): Promise<R> => gateway!.fetch(agent, ctx);
+    const fetch = mode === 'replay' ? undefined : queue ? (ctx: AgentContext) => queue(() => ask(ctx)) : ask;
     return tapedAgent(agent, tape, mode, { fetch, replaying: options.replaying });
   };
   const agents: AgentPort[] = [

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, string> = {
   simulator: 'start the Aster-compatible exchange simulator',
   data: 'data download: fetch klines and funding rates from Aster into CSV',
   archive: 'archive put|get: store or fetch a dataset or result as a Walrus blob',
+  agents: 'agents record: record the agent tape a backtest replays (remote models, with progress)',
 };
 
 function usage(): string {
