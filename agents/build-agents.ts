@@ -73,6 +73,13 @@ export function tapeModeOf(s: Pick<AgentSettings, 'AGENT_TAPE' | 'AGENT_TAPE_MOD
  */
 export function buildAgents(s: AgentSettings, options: BuildAgentsOptions = {}): AgentSetup {
   const mode = tapeModeOf(s);
+  // a model that will be called needs its name: vLLM / OpenAI answer 404 to a guessed one
+  if (s.FINGPT_ENDPOINT !== '' && s.FINGPT_MODEL === '' && mode !== 'replay') {
+    throw new SapphireError(
+      'NOT_CONFIGURED',
+      'FINGPT_ENDPOINT is set but FINGPT_MODEL is empty: name the model the server serves (e.g. the id in GET /v1/models)',
+    );
+  }
   const remotes: RemoteAgent<unknown>[] = [];
   const thesis = s.FINGPT_ENDPOINT !== '' ? thesisClient(s) : null;
   const forecast = s.LAGLLAMA_ENDPOINT !== '' ? forecastClient(s) : null;

@@ -17,6 +17,7 @@ import { telemetryPublisher } from '../telemetry/publisher.ts';
 import { buildApp } from './app.ts';
 import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
 import { buildAgents } from '../../agents/build-agents.ts';
+import { probeThesisModel } from '../../agents/thesis-client.ts';
 import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../../operators/agents/agents.ts';
 import { agentHealth } from '../../operators/agents/agent-health.ts';
 import type { AgentOpinion } from '../../pipelines/model/index.ts';
@@ -239,6 +240,16 @@ async function assemble(
   const agents = agentsFor(settings, metrics, () => engineRef?.replayingJournal !== false, agentCounts);
   const agentFigures = () => (agents === undefined ? null : agentHealth(agentCounts));
   metrics.watchAgents(agentFigures);
+  let probeProblem: string | null = null;
+  if (agents !== undefined && settings.FINGPT_ENDPOINT !== '' && settings.AGENT_TAPE_MODE !== 'replay') {
+    // a wrong model name or URL shows at start (in /healthz and the log), not at the first signal
+    void probeThesisModel(settings).then((problem) => {
+      if (problem === null) return;
+      (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(problem);
+      probeProblem = problem;
+      if (engineRef !== null && engineRef.lastError === null) engineRef.lastError = problem;
+    });
+  }
   const money = (v: number) => v.toFixed(2);
   const telegram = new TelegramNotifier({
     settings,
@@ -345,6 +356,7 @@ async function assemble(
     logger: options.logger,
   });
   engineRef = engine;
+  if (probeProblem !== null && engine.lastError === null) engine.lastError = probeProblem;
   let closing: Promise<void> | undefined;
   opened.push({ what: 'HTTP server', close: () => app.close() });
   // bind first: a taken port (or any listen failure) stops the start before the engine exists

@@ -50,6 +50,7 @@ async function server(script: (n: number) => Behaviour): Promise<ModelServer> {
 function settingsFor(url: string, o: Record<string, unknown> = {}): Settings {
   return parseSettings({
     FINGPT_ENDPOINT: url,
+    FINGPT_MODEL: 'fingpt',
     FINGPT_API_KEY: KEY,
     LAGLLAMA_ENDPOINT: `${url}/forecast`,
     LAGLLAMA_API_KEY: KEY,

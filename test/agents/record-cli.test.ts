@@ -52,6 +52,7 @@ describe('sapphire agents record', () => {
       '--to',
       '2025-10-29',
       `FINGPT_ENDPOINT=${model.url}`,
+      'FINGPT_MODEL=test-model',
       'AGENT_RETRY_ATTEMPTS=0',
       'COLLAB_SYMBOLS=',
     ];

@@ -64,6 +64,7 @@ function remoteSettings(
   return activeSettings({
     AGENTS_ENABLED: true,
     FINGPT_ENDPOINT: url,
+    FINGPT_MODEL: 'fingpt',
     LAGLLAMA_ENDPOINT: forecast ? `${url}/forecast` : '',
     AGENT_TAPE: tape,
     AGENT_TAPE_MODE: mode,

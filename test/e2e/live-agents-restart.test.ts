@@ -76,6 +76,7 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
           'MOMENTUM_THRESHOLD=0.3',
           'AGENTS_ENABLED=true',
           `FINGPT_ENDPOINT=${model!.url}`,
+          'FINGPT_MODEL=test-model',
           'AGENT_RETRY_ATTEMPTS=0',
           'AGENT_FAILURE_POLICY=fail-open',
           'COLLAB_SYMBOLS=',
