@@ -7,7 +7,7 @@ import { freePort, until } from '../../soak/kit.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import { REPO } from '../kit/cli.ts';
-import { completion, startModelServer, type ModelServer } from '../agents/kit/model-server.ts';
+import { completion, startModelServer, type ModelServer, type SeenRequest } from '../agents/kit/model-server.ts';
 
 const TOKEN = 'live-agents-admin-77';
 const KEY = { apiKey: 'live-agents-api-key', secretKey: 'live-agents-secret-key' };
@@ -31,6 +31,10 @@ interface JournalLine {
   data: { symbol?: string; clientOrderId?: string; command?: string; origin?: string };
 }
 
+const isProbe = (r: SeenRequest): boolean => (r.body as { max_tokens?: number }).max_tokens === 1;
+/** model requests made for decisions (start-up probes left out) */
+const decisionAsks = (): number => model!.requests.filter((r) => !isProbe(r)).length;
+
 const readJournal = (path: string): JournalLine[] =>
   readFileSync(path, 'utf8')
     .split('\n')
@@ -41,7 +45,9 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
   it('restarts from journal and tape without asking the model again, re-sending or doubling an order', async () => {
     const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m'), symbols: ['BTCUSDT', 'ETHUSDT'] });
     model = await startModelServer((r) => {
-      if (r.n <= FAULTY_REQUESTS) return { status: 429, body: '{"error":"rate limited"}' };
+      // the start-up probe (one message, max_tokens 1) is answered and not counted below
+      if (isProbe(r)) return { status: 200, body: completion('pong') };
+      if (decisionAsks() <= FAULTY_REQUESTS) return { status: 429, body: '{"error":"rate limited"}' };
       const prompt = (r.body as { messages: { content: string }[] }).messages[1]!.content;
       const side = /proposes going long/.test(prompt) ? 'buy' : 'sell';
       const thesis = { thesis: `The tape reads as a ${side} for this bar.`, side, risk_score: 0.5, confidence: 0.9 };
@@ -103,9 +109,7 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
     await until(
       'model faults, then answers, then two exchange fills',
       async () =>
-        model!.requests.length > FAULTY_REQUESTS + 2 && simulator!.state(KEY.apiKey).fills.length >= 2
-          ? true
-          : undefined,
+        decisionAsks() > FAULTY_REQUESTS + 2 && simulator!.state(KEY.apiKey).fills.length >= 2 ? true : undefined,
       120_000,
     );
     clearInterval(ticker);
@@ -115,7 +119,7 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
     const endOf = new Map<string, number>();
     for (const e of before) if (e.type === 'bar') endOf.set(e.data.symbol!, e.time);
     const journalEnd = Math.max(...endOf.values());
-    const asked = model.requests.length;
+    const asked = decisionAsks();
     const ordersBefore = simulator.state(KEY.apiKey).orders.length;
     // the faults were taped as what they were
     const tape = readFileSync(`${journal}.agents.jsonl`, 'utf8');
@@ -123,7 +127,7 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
 
     serve();
     await until('healthz after restart', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
-    const afterReplay = model.requests.length;
+    const afterReplay = decisionAsks();
     ticker = setInterval(() => simulator!.advance(1), 100);
     await until(
       'a few live bars after the restart',
