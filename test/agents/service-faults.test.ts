@@ -29,7 +29,12 @@ const FAILURES: Behaviour[] = [
 
 describe('the live service with a failing remote agent', () => {
   it('goes on trading within the deadline, counts faults by kind and shows them in /healthz, /metrics and /dashboard', async () => {
-    model = await startModelServer((r) => FAILURES[(r.n - 1) % FAILURES.length]!);
+    let asks = 0;
+    model = await startModelServer((r) => {
+      // the start-up probe (max_tokens 1) is answered; decisions meet the failures in turn
+      if ((r.body as { max_tokens?: number }).max_tokens === 1) return { status: 200, body: completion('pong') };
+      return FAILURES[asks++ % FAILURES.length]!;
+    });
     service = await startService(
       parseSettings({
         SIMULATOR_DATA_DIR: join(REPO, 'data/sample/perp-5m'),
