@@ -1,11 +1,11 @@
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, tap } from 'rxjs';
 import type { BarColumns } from '../pipelines/model/index.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import { mergeBars } from '../backtests/data/index.ts';
 import { features } from '../operators/features/features.ts';
 import { momentum } from '../operators/signals/momentum.ts';
-import { agentStage, type AgentStageCounts } from '../operators/agents/agents.ts';
+import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../operators/agents/agents.ts';
 import { buildAgents, type BuildAgentsOptions } from './build-agents.ts';
 import type { GatewayStats } from './gateway.ts';
 
@@ -22,26 +22,37 @@ export interface TapeRecording {
  * the backtest can see, with the closes up to that bar and nothing later (no look-ahead). No
  * orders exist here, so every signal is asked as if flat (position 0): a superset of the entry
  * signals of any later run over the same bars and signal settings. Calls go through the gateway
- * (parallel limit, retries, timeout); failed calls are not written, and replay turns them into
- * AGENT_TAPE_MISS faults, exactly as the recording run went on without that agent. The file is
- * compacted (sorted) at the end, so equal replies give a byte-identical tape.
+ * (parallel limit, retries, deadline); a failed call is taped as the fault it ended in and
+ * replayed as that fault. The file is compacted (sorted) at the end, so equal replies give a
+ * byte-identical tape. `onProgress(bars done, bars total, replies taped)` follows the run.
  */
 export async function recordAgentTape(
   settings: Settings,
   series: readonly BarColumns[],
-  options: BuildAgentsOptions = {},
+  options: BuildAgentsOptions & { onProgress?: (done: number, total: number, taped: number) => void } = {},
 ): Promise<TapeRecording> {
   if (settings.AGENT_TAPE === '') throw new SapphireError('NOT_CONFIGURED', 'AGENT_TAPE is empty');
   if (settings.AGENT_TAPE_MODE === 'replay') {
     throw new SapphireError('NOT_CONFIGURED', 'recording needs AGENT_TAPE_MODE=record or call-through');
   }
-  const setup = buildAgents(settings, options);
+  const setup = buildAgents(settings, { ...options, queueBeforeDeadline: true });
   if (setup.tape === null) {
     throw new SapphireError('NOT_CONFIGURED', 'no remote agent endpoint is set: embedded agents need no tape');
   }
-  const counts: AgentStageCounts = { signals: 0, calls: 0, faults: {} };
+  const counts = newAgentStageCounts();
+  const total = series.reduce((n, c) => n + c.length, 0);
+  let done = 0;
+  const tape = setup.tape;
   await lastValueFrom(
-    mergeBars(series).pipe(features(settings), momentum(settings), agentStage(settings, setup.agents, { counts })),
+    mergeBars(series).pipe(
+      features(settings),
+      momentum(settings),
+      agentStage(settings, setup.agents, { counts }),
+      // after the stage: a bar counts as done once every signal before it has its answers
+      tap((e) => {
+        if (e.kind === 'bar') options.onProgress?.(++done, total, tape.size);
+      }),
+    ),
     { defaultValue: null },
   );
   setup.tape.compact();

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string> = {
   archive: 'archive put|get: store or fetch a dataset or result as a Walrus blob',
   verify: 'verify <blobId>: re-run a research bundle and check result.json byte for byte',
   new: 'new strategy NAME: scaffold a strategy file and its test (docs/strategies.md)',
+  agents: 'agents record: record the agent tape a backtest replays (remote models, with progress)',
 };
 
 function usage(): string {

@@ -13,6 +13,8 @@
  * No secret is ever part of a view or an event.
  */
 
+import type { AgentHealth } from '../operators/agents/agent-health.ts';
+
 export type RiskState = 'ACTIVE' | 'REDUCING' | 'HALTED';
 
 export interface PortfolioView {
@@ -133,6 +135,8 @@ export interface SystemView {
   /** e.g. connected | in-memory | error */
   redis: string;
   models: { name: string; status: string }[];
+  /** agent availability, faults by kind and share of decisions without each (null: agents off) */
+  agents?: AgentHealth | null;
 }
 
 export interface AnalyticsView {

@@ -1,4 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import { join } from 'node:path';
 import type { Settings } from '../../pipelines/settings.ts';
 import { redactSettings } from '../../secrets/redact.ts';
@@ -20,6 +21,8 @@ export interface ResultMeta {
   seeds?: SeedsSummary;
   /** how the run was asked for, beyond the settings (what `sapphire verify` needs to repeat it) */
   run?: RunOptions;
+  /** agents on: availability, faults by kind, share of decisions without each agent */
+  agents?: AgentHealth;
 }
 
 /** The backtest's command-line choices that change its figures. */
@@ -64,6 +67,7 @@ export function resultJson(result: BacktestResult, meta: ResultMeta): string {
     settings: publicSettings(meta.settings),
     ...(meta.run ? { run: meta.run } : {}),
     ...(meta.seeds ? { seeds: meta.seeds } : {}),
+    ...(meta.agents ? { agents: meta.agents } : {}),
   };
   // NaN/Infinity are not JSON: write null rather than a string that parses to something else
   return `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;

@@ -105,7 +105,12 @@ export async function benchAgents(): Promise<Figures> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const s = parseSettings({ FINGPT_ENDPOINT: url, MAX_PARALLEL_AGENTS: 4, AGENT_CACHE_TTL_SECONDS: 0 });
+  const s = parseSettings({
+    FINGPT_ENDPOINT: url,
+    FINGPT_MODEL: 'bench-model',
+    MAX_PARALLEL_AGENTS: 4,
+    AGENT_CACHE_TTL_SECONDS: 0,
+  });
   const gateway = new AgentGateway({ settings: s });
   const agent = thesisClient(s);
   const latencies: number[] = [];

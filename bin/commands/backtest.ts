@@ -10,6 +10,8 @@ import { runBacktest } from '../../backtests/run-backtest.ts';
 import { backtestFilters, loadFiltersFile } from '../../backtests/instruments.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
+import { newAgentStageCounts } from '../../operators/agents/agents.ts';
+import { agentHealth } from '../../operators/agents/agent-health.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
@@ -150,6 +152,7 @@ export async function run(argv: string[]): Promise<number> {
   checkGaps(gaps, intervalMs, settings.MAX_GAP_BARS, allowGaps);
 
   const bar = progressBar('backtest');
+  const agentCounts = newAgentStageCounts();
   const result = runBacktest({
     settings,
     series,
@@ -163,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     filters: extraFilters,
     shortData: 'error',
     // embedded agents, or remote ones replayed from AGENT_TAPE (never live calls in a backtest)
-    agents: backtestAgentStage(settings),
+    agents: backtestAgentStage(settings, { counts: agentCounts }),
     onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
@@ -184,7 +187,8 @@ export async function run(argv: string[]): Promise<number> {
     filters: values.filters ?? null,
     seeds: seedCount,
   } as const;
-  const meta = { dataDir, settings, from, to, series, seeds, run };
+  const agents = settings.AGENTS_ENABLED ? agentHealth(agentCounts) : undefined;
+  const meta = { dataDir, settings, from, to, series, seeds, run, agents };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
     'trades.csv': tradesCsv(result, backtestFilters(result.symbols, extraFilters)),
@@ -203,6 +207,18 @@ export async function run(argv: string[]): Promise<number> {
     if (denials.length > 0) {
       console.log('\nDenied decisions (stage:rule  count)');
       for (const [rule, n] of denials.slice(0, 8)) console.log(`  ${rule.padEnd(36)} ${n}`);
+    }
+    if (agents !== undefined) {
+      console.log(
+        `\nAgents (${agents.signals} entry signals asked; AGENT_FAILURE_POLICY=${settings.AGENT_FAILURE_POLICY})`,
+      );
+      for (const [name, row] of Object.entries(agents.agents)) {
+        const faults = Object.entries(row.faults).map(([k, n]) => `${k} ${n}`);
+        console.log(
+          `  ${name.padEnd(16)} without it ${(row.shareWithout * 100).toFixed(1)} % of decisions` +
+            (faults.length > 0 ? `  faults: ${faults.join(', ')}` : ''),
+        );
+      }
     }
     if (result.openTrades.length > 0) {
       console.log(

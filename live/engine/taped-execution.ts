@@ -1,4 +1,4 @@
-import { filter, merge, Subject, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { filter, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { Bar, Order } from '../../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
@@ -8,39 +8,37 @@ import { defineOperator } from '../../pipelines/operator-kit.ts';
  * replaying anything: every order is recorded BEFORE it is sent, every venue event (fill,
  * rejection) when it arrives, with where it arrived ('in-input' while an input was being
  * processed, else 'between' two inputs). On replay, orders are not sent again and the recorded
- * venue events are put back at the same places.
+ * venue events are put back at the same places. The send path refuses any order whose client
+ * order id the journal already holds, so no order can be sent (and filled) twice.
  */
 export interface VenueTape {
   replaying(): boolean;
   /** an input (bar, command) is being processed right now */
   inInput(): boolean;
+  /** false for an order whose client order id the journal already holds: it is never sent again */
+  admit(order: Order): boolean;
   recordOrder(order: Order): void;
   recordEvent(event: VenueEvent, phase: 'in-input' | 'between'): void;
   /** replay: recorded 'in-input' events of the input about to be pushed (drained) */
   takeInInput(): VenueEvent[];
   /** replay: where recorded 'between' events are pushed in */
   setEmitter(emit: ((e: VenueEvent) => void) | null): void;
-  /** orders the pipeline produced during replay (sent before, or never sent if the crash came first) */
+  /** orders the pipeline produced during replay (sent before, or never sent: those are rejected after it) */
   onOrderDuringReplay(order: Order): void;
-  /** after replay: where orders that must still go out are handed to the real venue */
-  setResender(send: ((order: Order) => void) | null): void;
 }
 
 export function tapedExecution(inner: ExecutionPort, tape: VenueTape): ExecutionPort {
   return {
     attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
-      const resends = new Subject<Order>();
-      tape.setResender((o) => resends.next(o));
-      const live = merge(
-        orders.pipe(
-          filter((o) => {
-            if (!tape.replaying()) return true;
-            tape.onOrderDuringReplay(o);
-            return false;
-          }),
-        ),
-        resends,
-      ).pipe(tap((o) => tape.recordOrder(o)));
+      const live = orders.pipe(
+        filter((o) => {
+          if (!tape.replaying()) return true;
+          tape.onOrderDuringReplay(o);
+          return false;
+        }),
+        filter((o) => tape.admit(o)),
+        tap((o) => tape.recordOrder(o)),
+      );
       const inject = defineOperator<Bar | VenueEvent, Bar | VenueEvent>((emit) => {
         tape.setEmitter((e) => emit(e));
         return {
@@ -57,7 +55,6 @@ export function tapedExecution(inner: ExecutionPort, tape: VenueTape): Execution
           },
           teardown() {
             tape.setEmitter(null);
-            tape.setResender(null);
           },
         };
       });

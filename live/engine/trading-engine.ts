@@ -112,8 +112,9 @@ export class TradingEngine {
   private inApply = false;
   private pendingInInput: VenueEvent[] = [];
   private venueEmit: ((e: VenueEvent) => void) | null = null;
-  private resend: ((o: Order) => void) | null = null;
   private recordedOrderIds = new Set<string>();
+  /** symbol → close time of the newest bar pushed in (journaled), whatever the pipeline has emitted yet */
+  private readonly lastInput = new Map<string, number>();
   private readonly unsent: Order[] = [];
   /** orders known to have been sent, with what came back, for reconciliation */
   private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
@@ -164,6 +165,13 @@ export class TradingEngine {
     return {
       replaying: () => this.replaying,
       inInput: () => this.inApply,
+      admit: (o) => {
+        if (!this.recordedOrderIds.has(o.clientOrderId)) return true;
+        // the journal says this id went out already: sending it again could fill twice
+        this.lastError = `order ${o.clientOrderId} (${o.symbol}) not sent: its client order id is already in the journal`;
+        this.version++;
+        return false;
+      },
       recordOrder: (o) => {
         this.journalSync({ type: 'order', time: o.time, data: o });
         this.recordedOrderIds.add(o.clientOrderId);
@@ -177,10 +185,12 @@ export class TradingEngine {
       onOrderDuringReplay: (o) => {
         if (!this.recordedOrderIds.has(o.clientOrderId)) this.unsent.push(o);
       },
-      setResender: (send) => {
-        this.resend = send;
-      },
     };
+  }
+
+  /** The journal is being replayed: agents answer from their tape only, nothing is sent. */
+  get replayingJournal(): boolean {
+    return this.replaying;
   }
 
   get running(): boolean {
@@ -275,7 +285,8 @@ export class TradingEngine {
     if (this.opts.venue) await this.reconcileWithVenue();
 
     const warmup = this.opts.warmup ? await this.opts.warmup() : [];
-    const fresh = warmup.filter((b) => b.time > this.lastBarTime);
+    // the journal's end, not what the pipeline has emitted: nothing older is ever appended
+    const fresh = warmup.filter((b) => b.time > Math.max(this.lastBarTime, this.lastInput.get(b.symbol) ?? -Infinity));
     if (fresh.length > 0) {
       // history (first start) or bars missed while down: feed them without trading on them
       const keepHalted = this.operatorHalted;
@@ -299,8 +310,8 @@ export class TradingEngine {
           this.lastError = `market feed: bar dropped (${String(bar?.symbol)} ${String(bar?.time)}: ${issue.path.join('.')}: ${issue.message})`;
           return;
         }
-        const seen = this.bars.get(bar.symbol)?.at(-1);
-        if (seen && bar.time <= seen.time) return;
+        const seen = this.lastInput.get(bar.symbol);
+        if (seen !== undefined && bar.time <= seen) return;
         if (bar.time <= historyUntil && !inHistory) {
           inHistory = true;
           haltedForHistory = !this.operatorHalted;
@@ -364,8 +375,20 @@ export class TradingEngine {
       this.journalSync({ type: 'venue', time: e.time, data: { phase: 'between', event: e } });
       this.venueEmit?.(e);
     }
-    // produced before the crash but never recorded as sent: they go out now, under their own ids
-    for (const o of this.unsent.splice(0)) this.resend?.(o);
+    // produced by the replay but never recorded as sent: the recorded run never sent them (its
+    // pipeline had not got that far, e.g. a decision waiting for an agent). A replay must not
+    // send anything, so they are rejected; the strategy decides again on live bars.
+    for (const o of this.unsent.splice(0)) {
+      const rejected: VenueEvent = {
+        kind: 'order-rejected',
+        time: this.lastBarTime,
+        symbol: o.symbol,
+        clientOrderId: o.clientOrderId,
+        reason: 'not sent: produced while replaying the journal, never sent by the recorded run',
+      };
+      this.journalSync({ type: 'venue', time: rejected.time, data: { phase: 'between', event: rejected } });
+      this.venueEmit?.(rejected);
+    }
     // the book shows injected fills at the next bar's snapshot: compare with the exchange then
     if (outcomes.length > 0) this.verifyAtNextSnapshot = true;
     else await this.verifyBook();
@@ -394,8 +417,9 @@ export class TradingEngine {
     if (entry.type === 'bar') {
       const bar = entry.data as Bar;
       // a bar older than one already processed for its symbol is a duplicate from a reconnect
-      const last = this.bars.get(bar.symbol)?.at(-1);
-      if (last && bar.time <= last.time) return;
+      const last = this.lastInput.get(bar.symbol);
+      if (last !== undefined && bar.time <= last) return;
+      this.lastInput.set(bar.symbol, bar.time);
       this.pushStarted = performance.now();
       this.inputs.next(bar);
     } else if (entry.type === 'control') {

@@ -17,7 +17,9 @@ import { telemetryPublisher } from '../telemetry/publisher.ts';
 import { buildApp } from './app.ts';
 import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
 import { buildAgents } from '../../agents/build-agents.ts';
-import { agentStage } from '../../operators/agents/agents.ts';
+import { probeThesisModel } from '../../agents/thesis-client.ts';
+import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../../operators/agents/agents.ts';
+import { agentHealth } from '../../operators/agents/agent-health.ts';
 import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentPort } from '../../pipelines/ports.ts';
 import { openMarketSource, type MarketSource } from './market-source.ts';
@@ -70,10 +72,17 @@ async function listenOrExplain(app: FastifyInstance, port: number, host: string)
 
 /**
  * The agent stage of the live service (AGENTS_ENABLED): embedded agents, or remote ones through
- * the gateway. Remote replies are taped beside the journal (call-through: a replayed bar gets the
- * reply it got before, a new bar calls the model), so a restart replays the same decisions.
+ * the gateway. Remote outcomes (replies and faults) are taped beside the journal (call-through),
+ * unless AGENT_TAPE and AGENT_TAPE_MODE say otherwise. While the journal is replayed
+ * (`replaying`) the tape alone answers: a replay never calls a model, so it reproduces the
+ * recorded decisions synchronously and cannot produce a decision the recorded run did not make.
  */
-export function agentsFor(settings: Settings, metrics: ServiceMetrics) {
+export function agentsFor(
+  settings: Settings,
+  metrics: ServiceMetrics,
+  replaying: () => boolean,
+  counts: AgentStageCounts = newAgentStageCounts(),
+) {
   if (!settings.AGENTS_ENABLED) return undefined;
   const remote = settings.FINGPT_ENDPOINT !== '' || settings.LAGLLAMA_ENDPOINT !== '';
   const withTape =
@@ -84,7 +93,7 @@ export function agentsFor(settings: Settings, metrics: ServiceMetrics) {
           'the service',
         )
       : settings;
-  const timed = buildAgents(withTape).agents.map((agent): AgentPort => ({
+  const timed = buildAgents(withTape, { replaying }).agents.map((agent): AgentPort => ({
     name: agent.name,
     opinion(context) {
       const started = performance.now();
@@ -97,7 +106,7 @@ export function agentsFor(settings: Settings, metrics: ServiceMetrics) {
       return answer instanceof Promise ? answer.then(observe) : observe(answer);
     },
   }));
-  return agentStage(withTape, timed);
+  return agentStage(withTape, timed, { counts });
 }
 
 /** The shortest admin token accepted where real money trades (live mode, the orchestrator). */
@@ -232,10 +241,24 @@ async function assemble(
 
   const execution: ExecutionPort =
     settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
-  const agents = agentsFor(settings, metrics);
   const listeners = new Set<(e: PipelineEvent) => void>();
   // engine is created below; the Telegram commands read it when a command arrives
   let engineRef: TradingEngine | null = null;
+  const agentCounts = newAgentStageCounts();
+  // engine is created below: until then, and while it replays its journal, only the tape answers
+  const agents = agentsFor(settings, metrics, () => engineRef?.replayingJournal !== false, agentCounts);
+  const agentFigures = () => (agents === undefined ? null : agentHealth(agentCounts));
+  metrics.watchAgents(agentFigures);
+  let probeProblem: string | null = null;
+  if (agents !== undefined && settings.FINGPT_ENDPOINT !== '' && settings.AGENT_TAPE_MODE !== 'replay') {
+    // a wrong model name or URL shows at start (in /healthz and the log), not at the first signal
+    void probeThesisModel(settings).then((problem) => {
+      if (problem === null) return;
+      (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(problem);
+      probeProblem = problem;
+      if (engineRef !== null && engineRef.lastError === null) engineRef.lastError = problem;
+    });
+  }
   const money = (v: number) => v.toFixed(2);
   const telegram = new TelegramNotifier({
     settings,
@@ -317,6 +340,7 @@ async function assemble(
         status: !settings.AGENTS_ENABLED ? 'disabled' : settings.LAGLLAMA_ENDPOINT ? 'remote' : 'embedded',
       },
     ],
+    agents: agentFigures,
   };
   const app = await buildApp({
     settings,
@@ -341,6 +365,7 @@ async function assemble(
     logger: options.logger,
   });
   engineRef = engine;
+  if (probeProblem !== null && engine.lastError === null) engine.lastError = probeProblem;
   let closing: Promise<void> | undefined;
   opened.push({ what: 'HTTP server', close: () => app.close() });
   // bind first: a taken port (or any listen failure) stops the start before the engine exists

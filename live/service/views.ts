@@ -1,3 +1,4 @@
+import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import type {
   AgentView,
   CandleView,
@@ -32,6 +33,8 @@ export interface SystemProbe {
   exchange(): string;
   redis(): string;
   models(): { name: string; status: string }[];
+  /** agent availability, faults by kind, share of decisions without each (null: agents off) */
+  agents?(): AgentHealth | null;
 }
 
 function gateView(g: GateOutcome): GateView {
@@ -122,6 +125,7 @@ export function systemView(engine: TradingEngine, probe: SystemProbe): SystemVie
     exchange: probe.exchange(),
     redis: probe.redis(),
     models: probe.models(),
+    agents: probe.agents?.() ?? null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import type { PipelineEvent } from '../../pipelines/model/index.ts';
 
 /**
@@ -23,6 +24,9 @@ export class ServiceMetrics {
   readonly marketFeedLatency: Histogram;
   readonly llmInferenceTime: Histogram<'agent'>;
   readonly llmConfidence: Gauge<'agent'>;
+  readonly agentFaults: Counter<'agent' | 'fault'>;
+  /** read at scrape time: the agent stage's health figures (null: agents off) */
+  private agentHealth: () => AgentHealth | null = () => null;
   readonly slippageViolations: Counter;
   readonly redisStreamFailures: Counter;
   readonly telegramNotifications: Counter<'outcome'>;
@@ -103,6 +107,33 @@ export class ServiceMetrics {
       labelNames: ['agent'],
       registers: r,
     });
+    this.agentFaults = new Counter({
+      name: 'agent_faults_total',
+      help: 'agent calls that ended without a usable opinion, by agent and fault kind',
+      labelNames: ['agent', 'fault'],
+      registers: r,
+    });
+    const health = () => this.agentHealth();
+    new Gauge({
+      name: 'agent_available',
+      help: '1 when the agent answered its latest call, 0 when that call faulted',
+      labelNames: ['agent'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [agent, row] of Object.entries(health()?.agents ?? {})) this.set({ agent }, row.available ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'agent_decisions_without_ratio',
+      help: 'share of agent-gated signals decided without this agent (it faulted)',
+      labelNames: ['agent'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [agent, row] of Object.entries(health()?.agents ?? {})) this.set({ agent }, row.shareWithout);
+      },
+    });
     this.slippageViolations = new Counter({
       name: 'slippage_violations_total',
       help: 'orders refused by the slippage guard',
@@ -128,8 +159,16 @@ export class ServiceMetrics {
   }
 
   /** Updates the metrics a pipeline event speaks to. Cheap: no allocation on the common path. */
+  /** Where the agent gauges read their figures from. */
+  watchAgents(health: () => AgentHealth | null): void {
+    this.agentHealth = health;
+  }
+
   observe(e: PipelineEvent): void {
     switch (e.kind) {
+      case 'agent-fault':
+        this.agentFaults.inc({ agent: e.agent, fault: e.fault });
+        return;
       case 'decision':
         this.decisions.inc({ bot_id: this.botId, symbol: e.symbol, action: e.action });
         for (const o of e.opinions) this.llmConfidence.set({ agent: o.agent }, o.confidence);

@@ -2,16 +2,34 @@ import { identity, Observable, type OperatorFunction } from 'rxjs';
 import type { AgentFault, AgentOpinion, PipelineEvent, Signal } from '../../pipelines/model/index.ts';
 import type { AgentContext, AgentPort } from '../../pipelines/ports.ts';
 import { isSapphireError, SapphireError } from '../../pipelines/errors.ts';
-import { AgentError } from './agent-error.ts';
+import { AgentError, ALWAYS_VETOING_FAULTS } from './agent-error.ts';
+import type { ConsensusSettings } from '../consensus/consensus.settings.ts';
 import type { AgentSettings } from './agents.settings.ts';
 import { embeddedAgents } from './embedded.ts';
 
-/** Counters a caller may pass in to observe the stage (faults by `agent:fault`, calls, signals). */
+/**
+ * Counters a caller may pass in to observe the stage: signals asked about, agent calls, faults by
+ * `agent:fault`, and per agent the signals decided without its opinion.
+ */
 export interface AgentStageCounts {
   signals: number;
   calls: number;
   faults: Record<string, number>;
+  /** agent → asked signals where it gave no opinion (a fault) */
+  without?: Record<string, number>;
+  /** agent → its latest call faulted */
+  lastFaulted?: Record<string, boolean>;
+  /** the agents' names, in order (set by the stage) */
+  agents?: string[];
 }
+
+export const newAgentStageCounts = (): AgentStageCounts => ({
+  signals: 0,
+  calls: 0,
+  faults: {},
+  without: {},
+  lastFaulted: {},
+});
 
 export interface AgentStageOptions {
   counts?: AgentStageCounts;
@@ -46,6 +64,30 @@ class Closes {
   }
 }
 
+/**
+ * What stands in for a faulted agent's opinion, if anything. Fail-closed (and a journal replay
+ * with no taped outcome) vetoes the entry through a `blocks-entry` gate; on a collaborative
+ * symbol a missing agent cannot agree, so a non-counting stand-in makes consensus refuse; under
+ * fail-open elsewhere the decision goes on without it.
+ */
+function standIn(
+  fault: AgentFault,
+  policy: AgentSettings['AGENT_FAILURE_POLICY'],
+  collaborative: boolean,
+): AgentOpinion | null {
+  const vetoes = policy === 'fail-closed' || ALWAYS_VETOING_FAULTS.has(fault.fault);
+  if (!vetoes && !collaborative) return null;
+  return {
+    agent: fault.agent,
+    direction: 0,
+    confidence: 0,
+    riskScore: 1,
+    accepted: false,
+    blocksEntry: vetoes,
+    summary: `no opinion (${fault.fault}); ${vetoes ? `${policy}: the entry is refused` : 'a collaborative symbol needs every agent'}`,
+  };
+}
+
 function faultOf(agent: string, signal: Signal, error: unknown): AgentFault {
   let fault = 'error';
   if (error instanceof AgentError) fault = error.fault;
@@ -65,10 +107,13 @@ function isThenable(x: unknown): x is PromiseLike<AgentOpinion> {
  * are never gated, so they are not asked then) it builds an AgentContext from data up to and
  * including the signal's bar — the last AGENT_CONTEXT_BARS bar closes seen by this stage, the bar's
  * features, the held position — and asks every agent at once (in parallel when they are remote).
- * Design: both agents are asked on every symbol; COLLAB_SYMBOLS differ only in consensus, which
- * there requires both to count and agree (see consensus.kernel.ts).
+ * Design: both agents are asked on every symbol; COLLAB_SYMBOLS differ in consensus, which
+ * there requires every agent to count and agree (see consensus.kernel.ts).
  * Emits: every input in order; a failed agent becomes an AgentFault event emitted just before the
- * signal, which carries the opinions of the agents that answered, in agent order.
+ * signal, which carries the opinions of the agents that answered, in agent order, plus a
+ * stand-in for a failed one when AGENT_FAILURE_POLICY=fail-closed or the symbol is collaborative
+ * (see standIn). Remote agents answer within their gateway's decision deadline, so an event is
+ * held back at most that long.
  *
  * Synchronous agents (embedded, tape replay) answer inline, so a backtest stays synchronous.
  * When an agent answers with a promise (remote, live), the signal and every event after it are
@@ -76,12 +121,15 @@ function isThenable(x: unknown): x is PromiseLike<AgentOpinion> {
  * waits for the last pending answer.
  */
 export function agentStage(
-  s: Pick<AgentSettings, 'AGENT_CONTEXT_BARS'>,
+  s: Pick<AgentSettings, 'AGENT_CONTEXT_BARS' | 'AGENT_FAILURE_POLICY'> & Pick<ConsensusSettings, 'COLLAB_SYMBOLS'>,
   agents: readonly AgentPort[],
   options: AgentStageOptions = {},
 ): OperatorFunction<PipelineEvent, PipelineEvent> {
   const size = s.AGENT_CONTEXT_BARS;
   const counts = options.counts;
+  const policy = s.AGENT_FAILURE_POLICY;
+  const collab = new Set(s.COLLAB_SYMBOLS);
+  if (counts) counts.agents = agents.map((a) => a.name);
   return (source) =>
     new Observable<PipelineEvent>((subscriber) => {
       const closes = new Map<string, Closes>();
@@ -95,6 +143,7 @@ export function agentStage(
         if (!counts) return;
         const key = `${f.agent}:${f.fault}`;
         counts.faults[key] = (counts.faults[key] ?? 0) + 1;
+        if (counts.without) counts.without[f.agent] = (counts.without[f.agent] ?? 0) + 1;
       };
 
       const flush = (): void => {
@@ -115,10 +164,15 @@ export function agentStage(
       const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
         const out: PipelineEvent[] = [];
         const opinions: AgentOpinion[] = [];
+        // counted when decided, so `without / signals` is exact while calls are in flight
+        if (counts) counts.signals++;
         for (const o of outcomes) {
+          if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
           if ('kind' in o) {
             count(o);
             out.push(o);
+            const stand = standIn(o, policy, collab.has(signal.symbol));
+            if (stand !== null) opinions.push(stand);
           } else opinions.push(o);
         }
         out.push({ ...signal, opinions });
@@ -140,7 +194,6 @@ export function agentStage(
           position: 0,
           proposedDirection: signal.direction,
         };
-        if (counts) counts.signals++;
         const outcomes: Outcome[] = new Array<Outcome>(agents.length);
         let pending: Promise<void>[] | null = null;
         for (let i = 0; i < agents.length; i++) {
@@ -222,7 +275,7 @@ export function agentStage(
 
 /** The stage with the embedded agents (no endpoint, no tape): what AGENTS_ENABLED uses by default. */
 export function embeddedAgentStage(
-  s: AgentSettings,
+  s: AgentSettings & Pick<ConsensusSettings, 'COLLAB_SYMBOLS'>,
   options?: AgentStageOptions,
 ): OperatorFunction<PipelineEvent, PipelineEvent> {
   return agentStage(s, embeddedAgents(s), options);
@@ -235,7 +288,9 @@ export function embeddedAgentStage(
  * the caller builds them (agents/build-agents.ts: backtestAgentStage, buildAgents) and passes
  * them as the pipeline's `agents` port.
  */
-export function defaultAgentStage(s: AgentSettings): OperatorFunction<PipelineEvent, PipelineEvent> {
+export function defaultAgentStage(
+  s: AgentSettings & Pick<ConsensusSettings, 'COLLAB_SYMBOLS'>,
+): OperatorFunction<PipelineEvent, PipelineEvent> {
   if (!s.AGENTS_ENABLED) return identity;
   if (s.FINGPT_ENDPOINT !== '' || s.LAGLLAMA_ENDPOINT !== '') {
     throw new SapphireError(

@@ -8,7 +8,22 @@ import { AgentError } from './agent-error.ts';
  * gates. Pure: no I/O, no clock.
  */
 
-const unit = z.number().finite().min(0).max(1);
+/**
+ * A 0..1 score as models write it: a number, a numeric string ("0.7"), or a percentage ("70%",
+ * or a bare whole number from 2 to 100, read as percent). Anything else is rejected — 1.5 is a
+ * scale error, not 1.5 %.
+ */
+const unit = z.preprocess((v) => {
+  let x = v;
+  let percent = false;
+  if (typeof x === 'string') {
+    const t = x.trim();
+    percent = t.endsWith('%');
+    x = t === '' ? Number.NaN : Number(percent ? t.slice(0, -1).trim() : t);
+  }
+  if (typeof x !== 'number') return v;
+  return percent || (Number.isInteger(x) && x >= 2 && x <= 100) ? x / 100 : x;
+}, z.number().finite().min(0).max(1));
 
 /** Sides a thesis model may answer with (case-insensitive). Anything else is a hallucination. */
 const SIDES: Record<string, Direction> = {
@@ -51,10 +66,12 @@ export const ForecastReply = z
 export type ForecastReply = z.infer<typeof ForecastReply>;
 
 /**
- * Finds the JSON object in a model's text: the whole text, else the first ```json fenced block,
+ * Finds the JSON object in a model's text, after dropping <think> blocks: the whole text, else the first ```json fenced block,
  * else the span from the first `{` to the last `}` (models like to wrap JSON in prose).
  */
-export function extractJson(text: string): unknown {
+export function extractJson(raw: string): unknown {
+  // reasoning models think aloud first: <think>…</think> (possibly unclosed if cut off) is not the answer
+  const text = raw.replace(/<think>[\s\S]*?(<\/think>|$)/gi, '');
   const candidates: string[] = [text.trim()];
   const fence = /```(?:json|JSON)?\s*([\s\S]*?)```/.exec(text);
   if (fence?.[1] !== undefined) candidates.push(fence[1].trim());

@@ -140,6 +140,7 @@ export async function fuzzRoutesScenario(opts: { requests: number; seed?: number
       ADMIN_API_TOKEN: TOKEN,
       RATE_LIMIT_PER_MINUTE: 100_000,
       FINGPT_ENDPOINT: model.url,
+      FINGPT_MODEL: 'soak-model',
       SIMULATOR_REPLAY_MS: 50,
     }),
     { port: 0, logger: false, dashboard: dashboardPlugin },

@@ -57,6 +57,7 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
     TELEGRAM_CHAT_ID: '42',
     TELEGRAM_API_URL: model.url,
     FINGPT_ENDPOINT: model.url,
+    FINGPT_MODEL: 'soak-model',
     REDIS_URL: redis.url,
     JOURNAL_PATH: journal,
     SIMULATOR_REPLAY_MS: '20',

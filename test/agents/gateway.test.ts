@@ -50,6 +50,7 @@ async function server(script: (n: number) => Behaviour): Promise<ModelServer> {
 function settingsFor(url: string, o: Record<string, unknown> = {}): Settings {
   return parseSettings({
     FINGPT_ENDPOINT: url,
+    FINGPT_MODEL: 'fingpt',
     FINGPT_API_KEY: KEY,
     LAGLLAMA_ENDPOINT: `${url}/forecast`,
     LAGLLAMA_API_KEY: KEY,
@@ -262,18 +263,54 @@ describe('forecast agent through the gateway', () => {
     }),
   });
 
-  it('sends the closes up to the bar and the horizon, and judges the reply', async () => {
+  it('sends the closes, horizon, freq and quantile levels; the platform derives confidence and anomaly', async () => {
     const ctx = ctxAt(500);
-    const srv = await server((n) => (n === 1 ? reply(ctx.price) : reply(ctx.price, { anomaly_score: 0.95 })));
+    const p = ctx.price;
+    const samples = Array.from({ length: 40 }, (_, i) => [p * (1 + (i - 9.5) / 4000), p * (1 + (i - 9.5) / 2000)]);
+    const srv = await server((n) =>
+      n === 1
+        ? reply(p)
+        : n === 2
+          ? { status: 200, body: JSON.stringify({ samples }) }
+          : {
+              status: 200,
+              body: JSON.stringify({
+                quantiles: {
+                  '0.05': [p * 0.99, p * 0.98],
+                  '0.5': [p * 0.999, p * 0.997],
+                  '0.95': [p * 1.01, p * 1.02],
+                },
+              }),
+            },
+    );
     const s = settingsFor(srv.url, { LAGLLAMA_HORIZON: 2, AGENT_CACHE_TTL_SECONDS: 0 });
     const g = gatewayFor(s);
     const op = await g.call(forecastClient(s), ctx);
-    expect(op).toMatchObject({ agent: 'lagllama', direction: 1, confidence: 0.75, accepted: true, blocksEntry: false });
+    // bands, as before; the model's own anomaly_score and confidence are ignored (0.1, 0.75)
+    expect(op).toMatchObject({ agent: 'lagllama', direction: 1, accepted: true });
+    expect(op.confidence).not.toBe(0.75);
+    expect(op.confidence).toBeGreaterThan(0.5);
     const req = srv.requests[0]!;
     expect(req.path).toBe('/forecast');
     expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(req.body).toEqual({ symbol: 'BTCUSDT', time: ctx.time, closes: ctx.closes, horizon: 2 });
-    expect((await g.call(forecastClient(s), ctx)).blocksEntry).toBe(true);
+    expect(req.body).toEqual({
+      symbol: 'BTCUSDT',
+      time: ctx.time,
+      closes: ctx.closes,
+      horizon: 2,
+      prediction_length: 2,
+      freq: '5min',
+      context_length: ctx.closes.length,
+      quantile_levels: [0.05, 0.5, 0.95],
+    });
+    // sample paths: 30 of 40 end above the price → confidence 0.75, direction up
+    const fromSamples = await g.call(forecastClient(s), ctx);
+    expect(fromSamples).toMatchObject({ direction: 1, confidence: 0.75, accepted: true });
+    // quantile paths: the median ends below the price → short view, confidence = mass below
+    const fromQuantiles = await g.call(forecastClient(s), ctx);
+    expect(fromQuantiles.direction).toBe(-1);
+    expect(fromQuantiles.confidence).toBeGreaterThan(0.5);
+    expect(fromQuantiles.confidence).toBeLessThan(0.6);
   });
 
   it('rejects a malformed forecast as invalid-reply', async () => {

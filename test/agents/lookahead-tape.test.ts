@@ -39,6 +39,7 @@ describe('the look-ahead check with taped agents (AGENT_TAPE replay)', { timeout
         AGENTS_ENABLED: true,
         COLLAB_SYMBOLS: '',
         FINGPT_ENDPOINT: srv.url,
+        FINGPT_MODEL: 'test-model',
         LAGLLAMA_ENDPOINT: `${srv.url}/forecast`,
         AGENT_TAPE: tape,
         AGENT_TAPE_MODE: mode,

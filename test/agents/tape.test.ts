@@ -64,6 +64,7 @@ function remoteSettings(
   return activeSettings({
     AGENTS_ENABLED: true,
     FINGPT_ENDPOINT: url,
+    FINGPT_MODEL: 'fingpt',
     LAGLLAMA_ENDPOINT: forecast ? `${url}/forecast` : '',
     AGENT_TAPE: tape,
     AGENT_TAPE_MODE: mode,
@@ -136,7 +137,8 @@ describe('agent tapes', { timeout: 120_000 }, () => {
 
     const before = srv.requests.length;
     const filled = await recordAgentTape(remoteSettings(srv.url, tape, 'call-through'), series, { backoffBaseMs: 1 });
-    expect(srv.requests.length - before).toBe(rec.entries - kept.length);
+    // the first kept line is the header
+    expect(srv.requests.length - before).toBe(rec.entries - (kept.length - 1));
     expect(filled.entries).toBe(rec.entries);
   });
 
@@ -162,6 +164,59 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     expect(off.denials['consensus:agent-gates']).toBeGreaterThan(0);
     const denied = off.events!.find((e) => e.kind === 'denied' && e.stage === 'consensus');
     expect(denied && denied.kind === 'denied' && denied.detail).toContain('fingpt:agrees');
+  });
+
+  it('judges taped raw replies at replay: agent thresholds change decisions, equal settings give equal bytes', async () => {
+    const srv = await modelPeer();
+    const tape = join(dir, 'judge.jsonl');
+    await recordAgentTape(remoteSettings(srv.url, tape, 'record'), series, { backoffBaseMs: 1 });
+    const asked = srv.requests.length;
+    const base = remoteSettings(srv.url, tape, 'replay');
+    const one = backtest(base);
+    expect(JSON.stringify(backtest(base))).toBe(JSON.stringify(one));
+    const entries = (r: ReturnType<typeof backtest>) => r.decisions.filter((d) => d.action !== 'exit').length;
+    expect(entries(one)).toBeGreaterThan(0);
+    // the model answers risk_score 0.5: a floor above it rejects every thesis
+    const strictRisk = backtest({ ...base, FINGPT_MIN_RISK_SCORE: 0.6 });
+    expect(entries(strictRisk)).toBeLessThan(entries(one));
+    // its bands are 2 % wide: a narrower ceiling rejects every forecast
+    const strictSpan = backtest({ ...base, LAGLLAMA_MAX_CI_SPAN: 0.001 });
+    expect(JSON.stringify(strictSpan.decisions)).not.toBe(JSON.stringify(one.decisions));
+    expect(srv.requests.length).toBe(asked);
+  });
+
+  it('tape files: a header naming each agent, a torn last line cut, record never overwrites, mode explicit', async () => {
+    const srv = await modelPeer();
+    const tape = join(dir, 'files.jsonl');
+    await recordAgentTape(remoteSettings(srv.url, tape, 'record'), series, { backoffBaseMs: 1 });
+    const text = readFileSync(tape, 'utf8');
+    const header = JSON.parse(text.slice(0, text.indexOf('\n'))) as { tape: string; agents: Record<string, unknown> };
+    expect(header.tape).toBe('sapphire-agent-tape');
+    expect(header.agents.fingpt).toMatchObject({ model: 'fingpt', endpoint: new URL(srv.url).host });
+    expect(header.agents.lagllama).toMatchObject({ horizon: 12, context: 128 });
+    // entries key the proposed direction and hold the raw reply
+    const first = JSON.parse(text.split('\n')[1]!) as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual(['agent', 'symbol', 'time', 'direction', 'reply']);
+
+    // a crash mid-write: the torn tail is cut on open, the rest replays
+    writeFileSync(tape, text + '{"agent":"fingpt","sym');
+    const replayed = backtest(remoteSettings(srv.url, tape, 'replay'));
+    expect(readFileSync(tape, 'utf8')).toBe(text);
+    expect(replayed.decisions.length).toBeGreaterThan(0);
+
+    // record refuses to overwrite a tape, naming it; the file is untouched
+    await expect(recordAgentTape(remoteSettings(srv.url, tape, 'record'), series)).rejects.toThrow(
+      /AGENT_TAPE=.*files\.jsonl already holds a tape/,
+    );
+    expect(readFileSync(tape, 'utf8')).toBe(text);
+    // AGENT_TAPE without AGENT_TAPE_MODE is an error, not a silent replay
+    expect(() => backtestAgentStage({ ...remoteSettings(srv.url, tape, 'replay'), AGENT_TAPE_MODE: '' })).toThrow(
+      /AGENT_TAPE_MODE/,
+    );
+    // a tape recorded for another model is refused, naming the field
+    expect(() => backtest({ ...remoteSettings(srv.url, tape, 'replay'), FINGPT_MODEL: 'other-model' })).toThrow(
+      /recorded for fingpt model=fingpt, the settings give model=other-model/,
+    );
   });
 
   it('refuses remote agents in a synchronous backtest without a replay tape', () => {

@@ -5,6 +5,7 @@ import type { AppOptions } from '../app.ts';
 export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { engine, settings, probe }) => {
   app.get('/healthz', async (_request, reply) => {
     const redis = probe.redis();
+    const agents = probe.agents?.() ?? null;
     const down = engine.failure !== null || engine.closed;
     if (down) reply.code(503);
     return {
@@ -19,7 +20,8 @@ export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { engine
       exchange: probe.exchange(),
       risk_state: engine.riskState,
       last_bar_time: engine.lastBarTime > 0 ? new Date(engine.lastBarTime).toISOString() : null,
-      degraded: redis === 'down' || engine.lastError !== null,
+      agents,
+      degraded: redis === 'down' || engine.lastError !== null || agents?.degraded === true,
     };
   });
 };

@@ -10,7 +10,7 @@ export interface SeenRequest {
 
 /** What the scripted server does with request number n (1-based). */
 export type Behaviour =
-  | { status: number; body: string; delayMs?: number }
+  | { status: number; body: string; delayMs?: number; headers?: Record<string, string> }
   /** never answer (the client must time out) */
   | { hang: true }
   /** close the socket without an answer */
@@ -70,7 +70,7 @@ export async function startModelServer(script: (req: SeenRequest) => Behaviour):
       state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
       const answer = (): void => {
         state.inFlight--;
-        res.writeHead(b.status, { 'content-type': 'application/json' });
+        res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers });
         res.end(b.body);
       };
       if (b.delayMs === undefined) answer();

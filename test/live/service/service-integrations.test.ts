@@ -99,6 +99,7 @@ describe('the assembled service (embedded simulator, paper)', () => {
         JOURNAL_PATH: journal,
         AGENTS_ENABLED: true,
         FINGPT_ENDPOINT: `http://127.0.0.1:${(model.address() as AddressInfo).port}`,
+        FINGPT_MODEL: 'test-model',
         FINGPT_API_KEY: 'model-secret-key',
         PORT: 0,
       }),

@@ -5,7 +5,7 @@ import type { AgentContext, AgentPort } from '../../../pipelines/ports.ts';
 import { runBacktest } from '../../../backtests/run-backtest.ts';
 import { features } from '../../../operators/features/features.ts';
 import { momentum } from '../../../operators/signals/momentum.ts';
-import { agentStage, type AgentStageCounts } from '../../../operators/agents/agents.ts';
+import { agentStage, newAgentStageCounts } from '../../../operators/agents/agents.ts';
 import { embeddedAgents, EMBEDDED_FORECAST, EMBEDDED_THESIS } from '../../../operators/agents/embedded.ts';
 import { AgentError } from '../../../operators/agents/agent-error.ts';
 import { fixtureColumns, mergedFixtureBars } from '../../kit/fixture-bars.ts';
@@ -94,8 +94,8 @@ describe('agent stage', () => {
     expect(sync.filter((e) => e.kind === 'signal' && e.opinions.length === 2).length).toBeGreaterThan(100);
   });
 
-  it('turns a failing agent into AgentFault events while the rest of the pipeline keeps trading', () => {
-    const settings = activeSettings({ AGENTS_ENABLED: true });
+  it('turns a failing agent into AgentFault events; fail-open goes on without it, fail-closed refuses the entry', () => {
+    const settings = activeSettings({ AGENTS_ENABLED: true, AGENT_FAILURE_POLICY: 'fail-open', COLLAB_SYMBOLS: '' });
     const broken: AgentPort = {
       name: 'broken',
       opinion() {
@@ -103,23 +103,31 @@ describe('agent stage', () => {
       },
     };
     const rejecting: AgentPort = { name: 'rejecting', opinion: () => Promise.reject(new Error('nope')) };
-    const counts: AgentStageCounts = { signals: 0, calls: 0, faults: {} };
+    const counts = newAgentStageCounts();
     const agents = [broken, ...embeddedAgents(settings)];
     const r = runBacktest({ settings, series, agents: agentStage(settings, agents, { counts }), keepEvents: true });
     const faults = r.events!.filter((e) => e.kind === 'agent-fault');
     expect(faults.length).toBe(counts.signals);
     expect(counts.faults['broken:http-5xx']).toBe(counts.signals);
+    expect(counts.without).toEqual({ broken: counts.signals });
     expect(faults[0]).toMatchObject({ agent: 'broken', fault: 'http-5xx', detail: 'model down' });
     // the fault comes right before its signal, which carries the other agents' opinions
     const i = r.events!.indexOf(faults[0]!);
     const next = r.events![i + 1]!;
     expect(next.kind === 'signal' && next.opinions.map((o) => o.agent)).toEqual([EMBEDDED_THESIS, EMBEDDED_FORECAST]);
-    // same decisions as without the broken agent
-    const healthy = runBacktest({ settings, series });
+    // fail-open: same decisions as without the broken agent
+    const healthy = runBacktest({ settings: { ...settings, COLLAB_SYMBOLS: [] }, series });
     expect(r.trades.length).toBeGreaterThan(0);
     expect(r.trades).toEqual(healthy.trades);
 
-    // every agent failing: momentum alone decides, like agents off
+    // fail-closed: the broken agent's stand-in blocks every entry it was asked about
+    const closed = { ...settings, AGENT_FAILURE_POLICY: 'fail-closed' as const };
+    const c = runBacktest({ settings: closed, series, agents: agentStage(closed, agents), keepEvents: true });
+    expect(c.trades).toEqual([]);
+    const denied = c.events!.find((e) => e.kind === 'signal' && e.opinions.length === 3);
+    expect(denied?.kind === 'signal' && denied.opinions[0]).toMatchObject({ agent: 'broken', blocksEntry: true });
+
+    // every agent failing under fail-open: momentum alone decides, like agents off
     return firstValueFrom(
       from(mergedFixtureBars(['BTCUSDT'])).pipe(
         features(settings),
