@@ -103,14 +103,17 @@ function openSizing(
     if (s.SIZING_MODE === 'kelly') {
       const est = kellyEstimate(record, s.EXPECTED_WIN_RATE, s.REWARD_TO_RISK, s.KELLY_PRIOR_TRADES);
       const fraction = kellyFraction(est, s.KELLY_FRACTION, s.KELLY_FRACTION_CAP);
-      if (!(fraction > 0)) {
-        // no measured edge: only an exploring episode trades (a probe), so Kelly keeps learning
-        // and can find an edge again instead of sizing to zero for good
+      quantity = (Math.max(0, fraction) * equity * a.share) / d.price;
+      // No tradeable edge — Kelly not positive, or smaller than the least the exchange takes: only
+      // an exploring episode trades (a probe), so Kelly keeps learning. Without this, a small
+      // positive estimate would be refused by the exchange filter on every bar and, with no trade
+      // ever closing, never update: Kelly would starve at its prior for good.
+      const minimum = minimumMarketQuantity(filters, d.price);
+      if (!(fraction > 0) || quantity < minimum) {
         if (a.mayExplore !== true && !explored)
-          return deny(d, 'no-edge', 'fractional Kelly is not positive: no measured edge', est.full, 0);
+          return deny(d, 'no-edge', 'Kelly size is not positive or below the exchange minimum', quantity, minimum);
         explored = true;
       }
-      quantity = (Math.max(0, fraction) * equity * a.share) / d.price;
     } else if (s.SIZING_MODE === 'fixed') {
       quantity = (s.NOTIONAL_FRACTION * equity * a.share) / d.price;
     } else {
