@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { PipelineEvent, PipelineEventKind } from './model/index.ts';
 import { operatorSetup, type OperatorHandler } from './operator-kit.ts';
 import { SapphireError } from './errors.ts';
-import type { Emit, EventOf, Stage, StageHandler } from './stage.ts';
+import type { Emit, EventOf, Stage, StageContext, StageHandler } from './stage.ts';
 
 /**
  * How a wrapped operator's state is rebuilt on restore, since it cannot be read out of the
@@ -33,7 +33,7 @@ interface ReplayState {
 /**
  * A stage around an operator whose code another module owns (signals, consensus, allocation):
  * the operator's own handler is called directly — no RxJS hop — and its state is kept as the
- * short list of events that rebuilds it (see RebuildFrom).
+ * list of events that rebuilds it (see RebuildFrom), kept only when the run is snapshotted.
  */
 export function operatorStage<K extends PipelineEventKind>(spec: OperatorStageSpec<K>): Stage<K> {
   const setup = operatorSetup(spec.operator);
@@ -42,13 +42,14 @@ export function operatorStage<K extends PipelineEventKind>(spec: OperatorStageSp
   }
   const every = new Set<string>(spec.rebuildFrom.every ?? []);
   const last = new Set<string>(spec.rebuildFrom.last ?? []);
-  const keeps = every.size > 0 || last.size > 0;
   return {
     name: spec.name,
     consumes: spec.consumes,
     produces: spec.produces,
     settings: spec.settings,
-    open(emit: Emit): StageHandler<K> {
+    open(emit: Emit, context: StageContext): StageHandler<K> {
+      // only a run that will be snapshotted keeps the events (a backtest makes ~300k decisions a year)
+      const keeps = context.snapshots && (every.size > 0 || last.size > 0);
       let sink: Emit = emit;
       const handler: OperatorHandler<PipelineEvent> = setup((e) => sink(e));
       /** the events that rebuild the state, in order; a `last` kind's older event is replaced */
@@ -79,7 +80,12 @@ export function operatorStage<K extends PipelineEventKind>(spec: OperatorStageSp
         },
         complete: () => handler.complete?.(),
         teardown: () => handler.teardown?.(),
-        snapshot: (): ReplayState => ({ events: compact() }),
+        snapshot(): ReplayState {
+          if (!keeps && (every.size > 0 || last.size > 0)) {
+            throw new SapphireError('JOURNAL_INVALID', `stage "${spec.name}" was opened without snapshots`);
+          }
+          return { events: compact() };
+        },
         restore(state) {
           const events = (state as ReplayState | null)?.events;
           if (!Array.isArray(events)) {

@@ -101,11 +101,12 @@ export function runStages(
       const emitters: Emit[] = [];
       // emitters are bound lazily through `routes`, which exists once every handler is open
       let routes: Routes[] = [];
+      const context = { snapshots: options.onOpen !== undefined || options.restore !== undefined };
       for (let i = 0; i < stages.length; i++) {
         const after = i + 1;
         const emit: Emit = (e) => routes[after]![e.kind]!(e);
         emitters.push(emit);
-        handlers.push(stages[i]!.open(emit));
+        handlers.push(stages[i]!.open(emit, context));
       }
       routes = buildRoutes(handlers, stages, out);
       if (options.restore) restoreStages(stages, handlers, options.restore);

@@ -36,7 +36,13 @@ export interface Stage<K extends PipelineEventKind = PipelineEventKind> {
   readonly produces: readonly PipelineEventKind[];
   /** the values of every setting the stage reads, by name */
   readonly settings: Readonly<Record<string, unknown>>;
-  open(emit: Emit): StageHandler<K>;
+  open(emit: Emit, context: StageContext): StageHandler<K>;
+}
+
+/** What a stage is told when a subscription opens it. */
+export interface StageContext {
+  /** the run will be snapshotted (a live journal): stages that must keep extra data to do so do */
+  readonly snapshots: boolean;
 }
 
 /**
@@ -48,7 +54,7 @@ export interface AnyStage {
   readonly consumes: readonly PipelineEventKind[];
   readonly produces: readonly PipelineEventKind[];
   readonly settings: Readonly<Record<string, unknown>>;
-  open(emit: Emit): AnyStageHandler;
+  open(emit: Emit, context: StageContext): AnyStageHandler;
 }
 
 export interface AnyStageHandler extends Omit<StageHandler<never>, 'next'> {
@@ -89,4 +95,24 @@ export function mapToEntries<V, J>(map: ReadonlyMap<string, V>, toJson: (v: V) =
 export function entriesToMap<J, V>(entries: unknown, fromJson: (j: J) => V, target: Map<string, V>): void {
   target.clear();
   for (const [k, j] of entries as [string, J][]) target.set(k, fromJson(j));
+}
+
+/**
+ * Stage states to JSON text and back. Numbers JSON cannot hold (±Infinity, NaN: a `lastTime` of
+ * −Infinity, a denial's NaN value) travel as {"$num": "…"} so a restore gets them back exactly.
+ */
+export function statesToJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v,
+  );
+}
+
+export function statesFromJson(text: string): unknown {
+  return JSON.parse(text, (_key, v: unknown) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const n = (v as { $num?: unknown }).$num;
+      if (typeof n === 'string' && Object.keys(v).length === 1) return Number(n);
+    }
+    return v;
+  });
 }
