@@ -84,7 +84,7 @@ describe('journal snapshots', () => {
     journal.close();
     appendFileSync(journal.path, '{"type":"bar","time":1,"data":{}}\n');
     expect(() => new FileJournal(journal.path).readSinceSnapshot(kernelFingerprint(stages()))).toThrow(
-      /journal\.jsonl:67: journal entry is invalid/,
+      /journal\.jsonl:62: journal entry is invalid/,
     );
   });
 });
