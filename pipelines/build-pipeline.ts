@@ -1,19 +1,21 @@
-import { defer, identity, mergeWith, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
+import { defer, identity, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
 import type { Decision, FundingRate, OperatorCommand, Order, PipelineEvent, SymbolFilters } from './model/index.ts';
 import type { ExecutionPort, MarketDataPort } from './ports.ts';
 import type { Settings } from './settings.ts';
-import { portfolio } from '../operators/portfolio/portfolio.ts';
-import { features } from '../operators/features/features.ts';
-import { strategySignals } from '../operators/signals/strategy-signals.ts';
+import { portfolioStage } from '../operators/portfolio/portfolio.ts';
+import { featuresStage } from '../operators/features/features.ts';
+import { strategySignalsStage } from '../operators/signals/strategy-signals.stage.ts';
 import { resolveStrategies } from '../strategies/registry.ts';
 import type { LoadedStrategy } from '../strategies/kit/contract.ts';
-import { consensus } from '../operators/consensus/consensus.ts';
+import { consensusStage } from '../operators/consensus/consensus.stage.ts';
 import { defaultAgentStage } from '../operators/agents/agents.ts';
-import { banditAllocation } from '../operators/allocation/bandit.ts';
-import { sizing } from '../operators/sizing/sizing.ts';
-import { risk } from '../operators/risk/risk.ts';
-import { trailingStop } from '../operators/stops/trailing-stop.ts';
-import { execution } from '../operators/execution/execution.ts';
+import { banditStage } from '../operators/allocation/bandit.stage.ts';
+import { sizingStage } from '../operators/sizing/sizing.ts';
+import { riskStage } from '../operators/risk/risk.ts';
+import { trailingStopStage } from '../operators/stops/trailing-stop.ts';
+import { executionStage } from '../operators/execution/execution.ts';
+import type { AnyStage } from './stage.ts';
+import { runStages, type RunningStages, type StageStates } from './stage-runner.ts';
 
 export interface PipelinePorts {
   market: MarketDataPort;
@@ -36,39 +38,83 @@ export interface PipelineDeps {
   strategies?: readonly LoadedStrategy[];
   /** funding history the strategies may read (rates published at or before each bar) */
   fundingRates?: readonly FundingRate[];
+  /** stage states to start from (a restart from a journal snapshot), by stage name */
+  restore?: StageStates;
+  /** receives, per subscription, the running stages (the journal store snapshots them) */
+  onOpen?: (running: RunningStages) => void;
+}
+
+/** The pipeline's stages, in order: signal stages (before the agents), then the rest. */
+export function pipelineStages(
+  settings: Settings,
+  deps: PipelineDeps,
+  submit: (order: Order) => void,
+): { signals: AnyStage[]; decisions: AnyStage[] } {
+  return {
+    signals: [
+      portfolioStage(settings),
+      featuresStage(settings),
+      strategySignalsStage(deps.strategies ?? resolveStrategies(settings), settings, {
+        fundingRates: deps.fundingRates,
+      }),
+    ],
+    decisions: [
+      consensusStage(settings),
+      banditStage(settings),
+      sizingStage(settings, deps),
+      riskStage(settings, deps),
+      trailingStopStage(settings),
+      executionStage(settings, { submit, maxSlippageBps: settings.MAX_SLIPPAGE_BPS }),
+    ],
+  };
+}
+
+/** Several runs of stages seen as one for snapshots: their states merged by stage name. */
+function joinedRuns(
+  onOpen: ((running: RunningStages) => void) | undefined,
+  runs: number,
+): (running: RunningStages) => void {
+  const open: RunningStages[] = [];
+  return (running) => {
+    open.push(running);
+    if (open.length === runs)
+      onOpen?.({ snapshot: () => Object.assign({}, ...open.map((r) => r.snapshot())) as StageStates });
+  };
 }
 
 /**
  * The composition root: the one pipeline that backtests, tuning, paper and live all run.
  *
- *   bars → venue (fills, funding) → portfolio → features → strategies → agents → consensus
- *        → bandit → sizing → risk → stops → execution ─┐
- *          ▲ orders (next bar at the earliest) ─────────┘
+ *   bars → venue (fills, funding) → [portfolio → features → strategies] → agents
+ *        → [consensus → bandit → sizing → risk → stops → execution] ─┐
+ *          ▲ orders (next bar at the earliest) ───────────────────────┘
+ *
+ * Each [ … ] is one stage runner: one RxJS hop per event for all its stages. The agent stage is
+ * an operator of its own (it may hold events back while remote agents answer); with no agents
+ * the two runs are one. Operator commands and external decisions join at the bandit, so an
+ * external decision meets the same allocation, sizing and risk as any other.
  *
  * The order loop is a Subject created per subscription: two subscriptions (two tuning trials)
  * never share orders or state. Every event of every stage comes out, in the order it happened.
  */
 export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: PipelineDeps): Observable<PipelineEvent> {
-  const strategies = deps.strategies ?? resolveStrategies(settings);
+  const agents = ports.agents ?? defaultAgentStage(settings);
   return defer(() => {
     const orders = new Subject<Order>();
-    const signals: Observable<PipelineEvent> = ports.market
-      .bars()
-      .pipe(
-        ports.execution.attach(orders),
-        portfolio(settings),
-        features(settings),
-        strategySignals(strategies, settings, { fundingRates: deps.fundingRates }),
+    const stages = pipelineStages(settings, deps, (o) => orders.next(o));
+    const inject = ports.control ? { at: 'bandit', events: ports.control } : undefined;
+    const bars = ports.market.bars().pipe(ports.execution.attach(orders));
+    if (agents === identity) {
+      return bars.pipe(
+        runStages([...stages.signals, ...stages.decisions], { inject, restore: deps.restore, onOpen: deps.onOpen }),
+        finalize(() => orders.complete()),
       );
-    return signals.pipe(
-      ports.agents ?? defaultAgentStage(settings),
-      consensus(settings),
-      ports.control ? mergeWith(ports.control) : identity,
-      banditAllocation(settings),
-      sizing(settings, deps),
-      risk(settings, deps),
-      trailingStop(settings),
-      execution(settings, { submit: (o) => orders.next(o), maxSlippageBps: settings.MAX_SLIPPAGE_BPS }),
+    }
+    const onOpen = joinedRuns(deps.onOpen, 2);
+    return bars.pipe(
+      runStages(stages.signals, { restore: deps.restore, onOpen }),
+      agents,
+      runStages(stages.decisions, { inject, restore: deps.restore, onOpen }),
       finalize(() => orders.complete()),
     );
   });

@@ -2,6 +2,7 @@ import { replayMarket } from '../../live/engine/replay-market.ts';
 import { cannon, loadSeries, tradingHarness, unloadedLatency } from '../../soak/scenarios/load.ts';
 import { percentile } from '../../soak/kit.ts';
 import type { Figures } from '../run.ts';
+import { benchJournalRestart } from './journal-restart.ts';
 
 /**
  * The trading service (issue 6, "How fast"): decision latency (bar arrival → order, through the
@@ -19,6 +20,7 @@ export async function benchService(): Promise<Figures> {
       note: `${note}, ${quiet.bars} bars, ${quiet.latencies.length} orders, no HTTP load`,
     },
     decision_latency_p99_ms: { value: ms(percentile(quiet.latencies, 99)), unit: 'ms', note: 'target ≤ 5 ms' },
+    ...benchJournalRestart(series, note),
   };
 
   const idle = await tradingHarness(

@@ -2,7 +2,15 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, ft
 import { dirname } from 'node:path';
 import type { JournalEntry, JournalPort } from '../../pipelines/ports.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { checkJournalEntry } from './journal-schema.ts';
+import { checkJournalEntry, SnapshotData } from './journal-schema.ts';
+
+/** What a start reads: the last snapshot (if any) and only the entries written after it. */
+export interface JournalTail {
+  readonly snapshot: SnapshotData | null;
+  readonly entries: JournalEntry[];
+}
+
+const SNAPSHOT_MARK = Buffer.from('{"type":"snapshot"');
 
 /**
  * The service's memory across restarts: every input the pipeline consumed (bars, operator
@@ -87,8 +95,51 @@ export class FileJournal implements JournalPort {
     if (!existsSync(this.path)) return [];
     this.repairTornTail();
     const text = this.unreadable('read', () => readFileSync(this.path, 'utf8'));
+    return this.parseLines(text, 0);
+  }
+
+  /**
+   * Appends a snapshot record (one fsync). A start then reads only from the last one on: restart
+   * time follows the entries since the last snapshot, not the journal's length.
+   */
+  appendSnapshotSync(time: number, snapshot: SnapshotData): void {
+    this.appendSync({ type: 'snapshot', time, data: snapshot });
+  }
+
+  /**
+   * The last snapshot and the entries after it, parsed from the end of the file: the bytes before
+   * the snapshot are searched, never parsed. With no snapshot, every entry. A last snapshot whose
+   * fingerprint is not `fingerprint` (other strategy settings, another kernel) is refused: the
+   * history it summarises was made by another strategy, and re-deriving it would send that
+   * strategy's orders.
+   */
+  readSinceSnapshot(fingerprint: string): JournalTail {
+    if (!existsSync(this.path)) return { snapshot: null, entries: [] };
+    this.repairTornTail();
+    const data = this.unreadable('read', () => readFileSync(this.path));
+    let at = data.lastIndexOf(SNAPSHOT_MARK);
+    while (at > 0 && data[at - 1] !== 0x0a) at = data.lastIndexOf(SNAPSHOT_MARK, at - 1);
+    if (at < 0) return { snapshot: null, entries: this.parseLines(data.toString('utf8'), 0) };
+    const lineNo = countLines(data, at);
+    const text = data.toString('utf8', at);
+    const [first] = this.parseLines(text.slice(0, text.indexOf('\n') + 1), lineNo);
+    const snapshot = first!.data as SnapshotData;
+    if (snapshot.fingerprint !== fingerprint) {
+      throw new SapphireError(
+        'JOURNAL_INVALID',
+        `${this.path}:${lineNo + 1}: the last snapshot was taken with fingerprint ${snapshot.fingerprint} ` +
+          `(${snapshot.kernel}), these settings give ${fingerprint}: the strategy settings or the kernel changed. ` +
+          'Start with the settings the journal was written with, or start from the exchange with a new JOURNAL_PATH',
+      );
+    }
+    const entries = this.parseLines(text.slice(text.indexOf('\n') + 1), lineNo + 1);
+    return { snapshot, entries };
+  }
+
+  /** JSON lines to checked entries; `lineNo` is the number of lines before `text` (for errors). */
+  private parseLines(text: string, firstLine: number): JournalEntry[] {
     const out: JournalEntry[] = [];
-    let lineNo = 0;
+    let lineNo = firstLine;
     for (const line of text.split('\n')) {
       lineNo++;
       if (line === '') continue;
@@ -119,4 +170,10 @@ export class FileJournal implements JournalPort {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+function countLines(data: Buffer, end: number): number {
+  let n = 0;
+  for (let i = data.indexOf(0x0a); i >= 0 && i < end; i = data.indexOf(0x0a, i + 1)) n++;
+  return n;
 }

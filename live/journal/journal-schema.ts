@@ -105,6 +105,19 @@ const VenueEvent = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * A snapshot record: the stage kernel's state after the journal's first `inputs` inputs, with the
+ * fingerprint it must match to be restored (pipelines/fingerprint.ts). The states are kept as the
+ * JSON text statesToJson wrote (it carries ±Infinity and NaN).
+ */
+export const SnapshotData = z.object({
+  kernel: z.string().min(1),
+  fingerprint: z.string().min(1),
+  inputs: z.number().int().nonnegative(),
+  states: z.string().min(2),
+});
+export type SnapshotData = z.infer<typeof SnapshotData>;
+
 export const JournalLine = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('meta'),
@@ -123,6 +136,7 @@ export const JournalLine = z.discriminatedUnion('type', [
     time,
     data: z.object({ phase: z.enum(['in-input', 'between']), event: VenueEvent }),
   }),
+  z.object({ type: z.literal('snapshot'), time, data: z.looseObject(SnapshotData.shape) }),
 ]);
 
 export type JournalMeta = { mode: 'paper' | 'live'; botId: string; symbols: string[] };

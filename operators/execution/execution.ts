@@ -1,8 +1,9 @@
 import type { OperatorFunction } from 'rxjs';
-import type { Order, PipelineEvent } from '../../pipelines/model/index.ts';
-import { defineOperator } from '../../pipelines/operator-kit.ts';
+import type { Order, OrderIntent, PipelineEvent, ProtectIntent } from '../../pipelines/model/index.ts';
+import { defineStage, NO_STATE, pickSettings, type Stage } from '../../pipelines/stage.ts';
+import { stageOperator } from '../../pipelines/stage-runner.ts';
 import { clientOrderId } from './client-order-id.ts';
-import type { ExecutionSettings } from './execution.settings.ts';
+import { ExecutionSettings } from './execution.settings.ts';
 
 export interface ExecutionDeps {
   /** hands an order to the venue; must not emit synchronously into the pipeline */
@@ -16,65 +17,76 @@ export interface ExecutionDeps {
  * intents a reduce-only STOP_MARKET plus TAKE_PROFIT_MARKET that close the whole position.
  * Emits: every input unchanged, then each Order as it is submitted.
  */
-export function execution(s: ExecutionSettings, deps: ExecutionDeps): OperatorFunction<PipelineEvent, PipelineEvent> {
-  return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
-    const send = (o: Order): void => {
-      emit(o);
-      deps.submit(o);
-    };
-    return {
-      next(e) {
-        emit(e);
-        if (e.kind === 'intent') {
-          send({
-            kind: 'order',
-            time: e.time,
-            symbol: e.symbol,
-            clientOrderId: e.clientOrderId,
-            side: e.side,
-            type: 'MARKET',
-            quantity: e.quantity,
-            reduceOnly: e.reduceOnly,
-            stopPrice: 0,
-            refPrice: e.refPrice,
-            maxSlippageBps: e.reduceOnly ? 0 : deps.maxSlippageBps,
-            reason: e.reason,
-            explored: e.explored === true,
-          });
-        } else if (e.kind === 'protect') {
-          const side = e.positionSide === 'LONG' ? 'SELL' : 'BUY';
-          send({
-            kind: 'order',
-            time: e.time,
-            symbol: e.symbol,
-            clientOrderId: clientOrderId(s.BOT_ID, e.symbol, e.decisionSeq, `s${e.generation}`),
-            side,
-            type: 'STOP_MARKET',
-            quantity: 0,
-            reduceOnly: true,
-            stopPrice: e.stopPrice,
-            refPrice: e.stopPrice,
-            maxSlippageBps: 0,
-            reason: e.cause === 'trail' ? 'trailing-stop' : 'stop',
-          });
-          if (e.cause === 'initial' && e.takeProfitPrice > 0) {
+export function executionStage(s: ExecutionSettings, deps: ExecutionDeps): Stage<'intent' | 'protect'> {
+  return defineStage({
+    name: 'execution',
+    consumes: ['intent', 'protect'],
+    produces: ['order'],
+    settings: { ...pickSettings(s, ExecutionSettings), MAX_SLIPPAGE_BPS: deps.maxSlippageBps },
+    open(emit) {
+      const send = (o: Order): void => {
+        emit(o);
+        deps.submit(o);
+      };
+      return {
+        ...NO_STATE,
+        next(e: OrderIntent | ProtectIntent) {
+          emit(e);
+          if (e.kind === 'intent') {
             send({
               kind: 'order',
               time: e.time,
               symbol: e.symbol,
-              clientOrderId: clientOrderId(s.BOT_ID, e.symbol, e.decisionSeq, 't'),
+              clientOrderId: e.clientOrderId,
+              side: e.side,
+              type: 'MARKET',
+              quantity: e.quantity,
+              reduceOnly: e.reduceOnly,
+              stopPrice: 0,
+              refPrice: e.refPrice,
+              maxSlippageBps: e.reduceOnly ? 0 : deps.maxSlippageBps,
+              reason: e.reason,
+              explored: e.explored === true,
+            });
+          } else if (e.kind === 'protect') {
+            const side = e.positionSide === 'LONG' ? 'SELL' : 'BUY';
+            send({
+              kind: 'order',
+              time: e.time,
+              symbol: e.symbol,
+              clientOrderId: clientOrderId(s.BOT_ID, e.symbol, e.decisionSeq, `s${e.generation}`),
               side,
-              type: 'TAKE_PROFIT_MARKET',
+              type: 'STOP_MARKET',
               quantity: 0,
               reduceOnly: true,
-              stopPrice: e.takeProfitPrice,
-              refPrice: e.takeProfitPrice,
+              stopPrice: e.stopPrice,
+              refPrice: e.stopPrice,
               maxSlippageBps: 0,
-              reason: 'take-profit',
+              reason: e.cause === 'trail' ? 'trailing-stop' : 'stop',
             });
+            if (e.cause === 'initial' && e.takeProfitPrice > 0) {
+              send({
+                kind: 'order',
+                time: e.time,
+                symbol: e.symbol,
+                clientOrderId: clientOrderId(s.BOT_ID, e.symbol, e.decisionSeq, 't'),
+                side,
+                type: 'TAKE_PROFIT_MARKET',
+                quantity: 0,
+                reduceOnly: true,
+                stopPrice: e.takeProfitPrice,
+                refPrice: e.takeProfitPrice,
+                maxSlippageBps: 0,
+                reason: 'take-profit',
+              });
+            }
           }
-        }
-      },
-    };
+        },
+      };
+    },
   });
+}
+
+export function execution(s: ExecutionSettings, deps: ExecutionDeps): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return stageOperator(executionStage(s, deps));
 }

@@ -20,6 +20,15 @@ export interface FeatureValues {
   change24h: number;
 }
 
+export interface FeatureStateData {
+  values: [number, number, number, number];
+  closes: number[];
+  returns: number[];
+  count: number;
+  prevClose: number;
+  sums: [number, number, number, number, number];
+}
+
 export class FeatureState implements FeatureValues {
   /** the latest values, valid after `update` returned true (read in place: no object per bar) */
   atr = 0;
@@ -43,6 +52,27 @@ export class FeatureState implements FeatureValues {
     this.returns = new Float64Array(p.volatilityWindow);
     // ATR needs atrPeriod true ranges, each needing a previous close; returns need one extra bar
     this.warmUp = Math.max(p.atrPeriod + 1, p.lookbackBars + 1, p.barsPerDay + 1, p.volatilityWindow + 1);
+  }
+
+  /** the indicator state as JSON data */
+  snapshot(): FeatureStateData {
+    return {
+      values: [this.atr, this.lookbackReturn, this.volatility, this.change24h],
+      closes: Array.from(this.closes),
+      returns: Array.from(this.returns),
+      count: this.count,
+      prevClose: this.prevClose,
+      sums: [this.smoothedAtr, this.trSum, this.retSum, this.retSumSq, this.retCount],
+    };
+  }
+
+  restore(d: FeatureStateData): void {
+    [this.atr, this.lookbackReturn, this.volatility, this.change24h] = d.values;
+    this.closes.set(d.closes);
+    this.returns.set(d.returns);
+    this.count = d.count;
+    this.prevClose = d.prevClose;
+    [this.smoothedAtr, this.trSum, this.retSum, this.retSumSq, this.retCount] = d.sums;
   }
 
   /** Adds a closed bar; true once warm (then the fields hold this bar's features). */

@@ -46,6 +46,15 @@ const EXIT_REASON: Record<OrderReason, ExitReason> = {
   'end-of-data': 'end-of-data',
 };
 
+export interface LedgerState {
+  balance: number;
+  realized: number;
+  fees: number;
+  funding: number;
+  peakEquity: number;
+  positions: OpenPosition[];
+}
+
 /** quantities are exchange steps ≥ 1e-8; anything smaller is floating dust */
 const DUST = 1e-10;
 
@@ -160,6 +169,28 @@ export class Ledger {
     let g = 0;
     for (const p of this.positions.values()) g += Math.abs(p.qty) * p.mark;
     return g;
+  }
+
+  /** the books as JSON data (positions in insertion order, which views and exposure iterate in) */
+  snapshot(): LedgerState {
+    return {
+      balance: this.balance,
+      realized: this.realized,
+      fees: this.fees,
+      funding: this.funding,
+      peakEquity: this.peakEquity,
+      positions: [...this.positions.values()].map((p) => ({ ...p })),
+    };
+  }
+
+  restore(state: LedgerState): void {
+    this.balance = state.balance;
+    this.realized = state.realized;
+    this.fees = state.fees;
+    this.funding = state.funding;
+    this.peakEquity = state.peakEquity;
+    this.positions.clear();
+    for (const p of state.positions) this.positions.set(p.symbol, { ...p });
   }
 
   views(): PositionView[] {

@@ -1,25 +1,39 @@
 import type { OperatorFunction } from 'rxjs';
 import type {
   Denied,
+  FeatureBar,
+  Fill,
+  OperatorCommand,
   OrderIntent,
+  OrderRejected,
   PipelineEvent,
+  PortfolioSnapshot,
   PositionView,
   RiskStateChanged,
   SymbolFilters,
-  TradingState,
+  TradeClosed,
 } from '../../pipelines/model/index.ts';
 import { intervalToMs } from '../../pipelines/model/index.ts';
-import { defineOperator } from '../../pipelines/operator-kit.ts';
+import { defineStage, pickSettings, type Emit, type Stage, type StageHandler } from '../../pipelines/stage.ts';
+import { stageOperator } from '../../pipelines/stage-runner.ts';
 import { clientOrderId, decisionSeq } from '../execution/client-order-id.ts';
 import { marketQuantity } from '../execution/precision.kernel.ts';
-import type { ExecutionSettings } from '../execution/execution.settings.ts';
+import { ExecutionSettings } from '../execution/execution.settings.ts';
 import type { PortfolioSettings } from '../portfolio/portfolio.settings.ts';
-import { checkEntry, stopOutsInWindow } from './risk.kernel.ts';
-import type { RiskSettings } from './risk.settings.ts';
+import { RiskBook, type RiskBookData } from './risk-book.ts';
+import { judgeEntry, type Refusal } from './entry-gate.ts';
+import { recordStopOut } from './stop-outs.ts';
+import { drawdownHalt, operatorCommand, volatilityDelever, type StateChange } from './trading-state.ts';
+import { RiskSettings } from './risk.settings.ts';
 
 export interface RiskDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
 }
+
+type RiskStageSettings = RiskSettings &
+  ExecutionSettings &
+  Pick<PortfolioSettings, 'LEVERAGE'> & { BAR_INTERVAL: string };
+type RiskKinds = 'portfolio' | 'command' | 'features' | 'fill' | 'order-rejected' | 'trade-closed' | 'intent';
 
 /**
  * The risk stage. Entries are checked against trading state, protections, concurrency, the
@@ -29,260 +43,169 @@ export interface RiskDeps {
  * - a symbol's realised volatility above the threshold → REDUCING: its position is cut to
  *   AUTO_DELEVER_FACTOR once per episode and new sizes on it are scaled by the same factor.
  * Emits: every input unchanged (intents only once approved), Denied, RiskStateChanged and its
- * own reduce-only intents.
+ * own reduce-only intents. The rules live beside it: entry-gate.ts (entries), stop-outs.ts
+ * (cooldown and stop-loss guard), trading-state.ts (halts and delever); the state in risk-book.ts.
  */
-export function risk(
-  s: RiskSettings & ExecutionSettings & Pick<PortfolioSettings, 'LEVERAGE'> & { BAR_INTERVAL: string },
-  deps: RiskDeps,
-): OperatorFunction<PipelineEvent, PipelineEvent> {
-  const barMs = intervalToMs(s.BAR_INTERVAL);
-  return defineOperator<PipelineEvent, PipelineEvent>((emit) => {
-    let state: TradingState = 'ACTIVE';
-    /** why HALTED: the drawdown floor, or an operator (halt / emergency stop) */
-    let haltedBy: 'drawdown' | 'operator' | null = null;
-    /** halt-and-flatten: any position that appears (a late entry fill) is flattened too */
-    let flattenAll = false;
-    const flattening = new Set<string>();
-    let equity = 0;
-    let grossExposure = 0;
-    let marginUsed = 0;
-    let drawdown = 0;
-    let positions: readonly PositionView[] = [];
-    let time = 0;
-    const delevering = new Set<string>();
-    const lastStopBar = new Map<string, number>();
-    const stopBars: number[] = [];
-    let lockedUntilBar = -1;
-    /**
-     * Entries approved but not yet in the books, by symbol: a second one must not stack on top,
-     * and their notional counts against the leverage cap and the margin until a portfolio
-     * snapshot includes them (a fill arrives before the snapshot that books it).
-     */
-    const inFlight = new Map<string, { clientOrderId: string; notional: number; filled: boolean }>();
-    let pendingExposure = 0;
-    const settle = (symbol: string): void => {
-      const p = inFlight.get(symbol);
-      if (p === undefined) return;
-      inFlight.delete(symbol);
-      pendingExposure = inFlight.size === 0 ? 0 : pendingExposure - p.notional;
-    };
-
-    const held = (symbol: string): PositionView | undefined => {
-      for (const p of positions) if (p.symbol === symbol) return p;
-      return undefined;
-    };
-
-    const setState = (to: TradingState, reason: string): void => {
-      if (to === state) return;
-      const change: RiskStateChanged = { kind: 'risk-state', time, from: state, to, reason };
-      state = to;
-      emit(change);
-    };
-
-    const deny = (i: OrderIntent, rule: string, detail: string, value = Number.NaN, limit = Number.NaN): void => {
-      const out: Denied = {
-        kind: 'denied',
-        time: i.time,
-        symbol: i.symbol,
-        stage: 'risk',
-        rule,
-        value,
-        limit,
-        detail,
-        decisionSeq: i.decisionSeq,
-      };
-      emit(out);
-    };
-
-    const reduce = (p: PositionView, keepFraction: number, reason: 'delever' | 'halt-flatten', at: number): void => {
-      const filters = deps.filters.get(p.symbol);
-      const wanted = Math.abs(p.quantity) * (1 - keepFraction);
-      const q =
-        keepFraction === 0
-          ? { ok: true as const, quantity: Math.abs(p.quantity) }
-          : filters
-            ? marketQuantity(filters, wanted, p.markPrice)
-            : null;
-      if (q === null || !q.ok) return; // too small to cut: the position stays as it is
-      const seq = decisionSeq(at);
-      const intent: OrderIntent = {
-        kind: 'intent',
-        time: at,
-        symbol: p.symbol,
-        clientOrderId: clientOrderId(s.BOT_ID, p.symbol, seq, reason === 'delever' ? 'd' : 'h'),
-        decisionSeq: seq,
-        side: p.quantity > 0 ? 'SELL' : 'BUY',
-        quantity: q.quantity,
-        reduceOnly: true,
-        reason,
-        refPrice: p.markPrice,
-        stopDistance: 0,
-      };
-      emit(intent);
-    };
-
-    const flattenRemaining = (at: number): void => {
-      for (const symbol of flattening) if (held(symbol) === undefined) flattening.delete(symbol);
-      for (const p of positions) {
-        if (flattening.has(p.symbol)) continue;
-        flattening.add(p.symbol);
-        reduce(p, 0, 'halt-flatten', at);
-      }
-    };
-
-    const approveEntry = (i: OrderIntent): void => {
-      const bar = Math.floor(i.time / barMs);
-      if (state === 'HALTED') {
-        return haltedBy === 'operator'
-          ? deny(i, 'operator-halt', 'trading halted by an operator: exits only')
-          : deny(i, 'drawdown-halt', 'drawdown reached MAX_DRAWDOWN: exits only', drawdown, s.MAX_DRAWDOWN);
-      }
-      const pending = inFlight.get(i.symbol);
-      if (pending !== undefined && !pending.filled)
-        return deny(i, 'entry-in-flight', 'an entry for this symbol is not yet filled');
-      if (pending !== undefined || held(i.symbol) !== undefined)
-        return deny(i, 'already-positioned', 'the symbol already has a position');
-      if (bar <= lockedUntilBar) {
-        return deny(i, 'stoploss-guard', 'too many stop-outs in the window: entries locked', lockedUntilBar - bar, 0);
-      }
-      const lastStop = lastStopBar.get(i.symbol);
-      if (lastStop !== undefined && bar - lastStop < s.COOLDOWN_BARS) {
-        return deny(i, 'cooldown', 'bars since the last stop-out on this symbol', bar - lastStop, s.COOLDOWN_BARS);
-      }
-      if (!(i.refPrice > 0)) return deny(i, 'slippage-guard', 'no valid reference price: fail closed', i.refPrice, 0);
-      const check = checkEntry({
-        quantity: i.quantity,
-        price: i.refPrice,
-        stopDistance: i.stopDistance,
-        equity,
-        grossExposure,
-        pendingExposure,
-        marginUsed,
-        leverage: s.LEVERAGE,
-        openPositions: positions.length + inFlight.size,
-        maxPositionRisk: s.MAX_POSITION_RISK,
-        maxLeverage: s.MAX_PORTFOLIO_LEVERAGE,
-        maxConcurrent: s.MAX_CONCURRENT_POSITIONS,
-        sizeScale: delevering.has(i.symbol) ? s.AUTO_DELEVER_FACTOR : 1,
-      });
-      if (!check.ok) return deny(i, check.rule, check.detail, check.value, check.limit);
-      let quantity = i.quantity;
-      if (check.quantity < i.quantity) {
-        const filters = deps.filters.get(i.symbol);
-        const q = filters
-          ? marketQuantity(filters, check.quantity, i.refPrice)
-          : { ok: true as const, quantity: check.quantity };
-        if (!q.ok) return deny(i, 'exchange-filter', `after ${check.notes.join(', ')}: ${q.reason}`);
-        quantity = q.quantity;
-      }
-      const notional = quantity * i.refPrice;
-      inFlight.set(i.symbol, { clientOrderId: i.clientOrderId, notional, filled: false });
-      pendingExposure += notional;
-      emit(quantity === i.quantity ? i : { ...i, quantity });
-    };
-
-    return {
-      next(e) {
-        switch (e.kind) {
-          case 'portfolio': {
-            emit(e);
-            time = e.time;
-            equity = e.equity;
-            grossExposure = e.grossExposure;
-            marginUsed = e.marginUsed;
-            // filled entries are in these books now: stop counting them as in flight
-            for (const [symbol, p] of inFlight) if (p.filled) settle(symbol);
-            drawdown = e.drawdown;
-            positions = e.positions;
-            if (state !== 'HALTED' && drawdown >= s.MAX_DRAWDOWN) {
-              setState(
-                'HALTED',
-                `drawdown ${(drawdown * 100).toFixed(2)} % reached MAX_DRAWDOWN ${s.MAX_DRAWDOWN * 100} %`,
-              );
-              haltedBy = 'drawdown';
-              flattenAll = true;
-            }
-            if (flattenAll) flattenRemaining(e.time);
-            return;
-          }
-          case 'command': {
-            emit(e);
-            time = e.time;
-            if (e.command === 'resume') {
-              // an operator may lift their own halt; the drawdown floor is lifted only by new settings
-              if (state === 'HALTED' && haltedBy === 'operator') {
-                haltedBy = null;
-                flattenAll = false;
-                flattening.clear();
-                setState(delevering.size > 0 ? 'REDUCING' : 'ACTIVE', `resumed: ${e.reason}`);
-              }
-              return;
-            }
-            if (state !== 'HALTED') haltedBy = 'operator';
-            setState('HALTED', `${e.command}: ${e.reason}`);
-            if (e.command === 'emergency-stop') {
-              flattenAll = true;
-              flattenRemaining(e.time);
-            }
-            return;
-          }
-          case 'features': {
-            emit(e);
-            time = e.time;
-            if (state === 'HALTED') return;
-            const high = e.volatility > s.VOLATILITY_DELEVER_THRESHOLD;
-            if (high && !delevering.has(e.symbol)) {
-              delevering.add(e.symbol);
-              const p = held(e.symbol);
-              if (p !== undefined) reduce(p, s.AUTO_DELEVER_FACTOR, 'delever', e.time);
-            } else if (!high) {
-              delevering.delete(e.symbol);
-            }
-            setState(
-              delevering.size > 0 ? 'REDUCING' : 'ACTIVE',
-              delevering.size > 0
-                ? `realised volatility above ${s.VOLATILITY_DELEVER_THRESHOLD} on ${[...delevering].join(', ')}`
-                : 'volatility back under the delever threshold',
-            );
-            return;
-          }
-          case 'fill': {
-            emit(e);
-            const p = inFlight.get(e.symbol);
-            if (p !== undefined && p.clientOrderId === e.clientOrderId) p.filled = true;
-            return;
-          }
-          case 'order-rejected':
-            emit(e);
-            if (inFlight.get(e.symbol)?.clientOrderId === e.clientOrderId) settle(e.symbol);
-            return;
-          case 'trade-closed': {
-            emit(e);
-            // a protective stop that lost money is a stop-out; a trailing stop that locked in profit is not
-            if (e.exitReason === 'stop' && e.netPnl < 0) {
-              const bar = Math.floor(e.time / barMs);
-              lastStopBar.set(e.symbol, bar);
-              stopBars.push(bar);
-              if (stopBars.length > 256) stopBars.splice(0, stopBars.length - 256);
-              if (
-                s.STOPLOSS_GUARD_TRADES > 0 &&
-                stopOutsInWindow(stopBars, bar, s.STOPLOSS_GUARD_WINDOW_BARS) >= s.STOPLOSS_GUARD_TRADES
-              ) {
-                lockedUntilBar = bar + s.STOPLOSS_GUARD_LOCK_BARS;
-              }
-            }
-            return;
-          }
-          case 'intent':
-            if (e.reduceOnly) {
-              emit(e); // exits and reductions are never blocked
-              return;
-            }
-            return approveEntry(e);
-          default:
-            emit(e);
-        }
-      },
-    };
+export function riskStage(s: RiskStageSettings, deps: RiskDeps): Stage<RiskKinds> {
+  return defineStage({
+    name: 'risk',
+    consumes: ['portfolio', 'command', 'features', 'fill', 'order-rejected', 'trade-closed', 'intent'],
+    produces: ['intent', 'denied', 'risk-state'],
+    settings: pickSettings(s, RiskSettings, ExecutionSettings, ['LEVERAGE', 'BAR_INTERVAL']),
+    open: (emit) => openRisk(s, deps, emit),
   });
+}
+
+export function risk(s: RiskStageSettings, deps: RiskDeps): OperatorFunction<PipelineEvent, PipelineEvent> {
+  return stageOperator(riskStage(s, deps));
+}
+
+function openRisk(s: RiskStageSettings, deps: RiskDeps, emit: Emit): StageHandler<RiskKinds> {
+  const barMs = intervalToMs(s.BAR_INTERVAL);
+  const book = new RiskBook();
+
+  const announce = (change: StateChange | null): void => {
+    if (change === null || change.to === book.state) return;
+    const out: RiskStateChanged = {
+      kind: 'risk-state',
+      time: book.time,
+      from: book.state,
+      to: change.to,
+      reason: change.reason,
+    };
+    book.state = change.to;
+    emit(out);
+  };
+
+  const deny = (i: OrderIntent, r: Refusal): void => {
+    const out: Denied = {
+      kind: 'denied',
+      time: i.time,
+      symbol: i.symbol,
+      stage: 'risk',
+      rule: r.rule,
+      value: r.value,
+      limit: r.limit,
+      detail: r.detail,
+      decisionSeq: i.decisionSeq,
+    };
+    emit(out);
+  };
+
+  /** a reduce-only market order keeping `keepFraction` of the position (0: close it all) */
+  const reduce = (p: PositionView, keepFraction: number, reason: 'delever' | 'halt-flatten', at: number): void => {
+    const filters = deps.filters.get(p.symbol);
+    const wanted = Math.abs(p.quantity) * (1 - keepFraction);
+    const q =
+      keepFraction === 0
+        ? { ok: true as const, quantity: Math.abs(p.quantity) }
+        : filters
+          ? marketQuantity(filters, wanted, p.markPrice)
+          : null;
+    if (q === null || !q.ok) return; // too small to cut: the position stays as it is
+    const seq = decisionSeq(at);
+    const intent: OrderIntent = {
+      kind: 'intent',
+      time: at,
+      symbol: p.symbol,
+      clientOrderId: clientOrderId(s.BOT_ID, p.symbol, seq, reason === 'delever' ? 'd' : 'h'),
+      decisionSeq: seq,
+      side: p.quantity > 0 ? 'SELL' : 'BUY',
+      quantity: q.quantity,
+      reduceOnly: true,
+      reason,
+      refPrice: p.markPrice,
+      stopDistance: 0,
+    };
+    emit(intent);
+  };
+
+  const flattenRemaining = (at: number): void => {
+    for (const symbol of book.flattening) if (book.held(symbol) === undefined) book.flattening.delete(symbol);
+    for (const p of book.positions) {
+      if (book.flattening.has(p.symbol)) continue;
+      book.flattening.add(p.symbol);
+      reduce(p, 0, 'halt-flatten', at);
+    }
+  };
+
+  const onPortfolio = (e: PortfolioSnapshot): void => {
+    emit(e);
+    book.time = e.time;
+    book.equity = e.equity;
+    book.grossExposure = e.grossExposure;
+    book.marginUsed = e.marginUsed;
+    // filled entries are in these books now: stop counting them as in flight
+    for (const [symbol, p] of book.inFlight) if (p.filled) book.settle(symbol);
+    book.drawdown = e.drawdown;
+    book.positions = e.positions;
+    announce(drawdownHalt(book, e, s));
+    if (book.flattenAll) flattenRemaining(e.time);
+  };
+
+  const onCommand = (e: OperatorCommand): void => {
+    emit(e);
+    book.time = e.time;
+    announce(operatorCommand(book, e));
+    if (e.command === 'emergency-stop') flattenRemaining(e.time);
+  };
+
+  const onFeatures = (e: FeatureBar): void => {
+    emit(e);
+    book.time = e.time;
+    const verdict = volatilityDelever(book, e, s);
+    if (verdict === null) return;
+    if (verdict.cut) {
+      const p = book.held(e.symbol);
+      if (p !== undefined) reduce(p, s.AUTO_DELEVER_FACTOR, 'delever', e.time);
+    }
+    announce(verdict.change);
+  };
+
+  const onFill = (e: Fill): void => {
+    emit(e);
+    const p = book.inFlight.get(e.symbol);
+    if (p !== undefined && p.clientOrderId === e.clientOrderId) p.filled = true;
+  };
+
+  const onRejected = (e: OrderRejected): void => {
+    emit(e);
+    if (book.inFlight.get(e.symbol)?.clientOrderId === e.clientOrderId) book.settle(e.symbol);
+  };
+
+  const onClosed = (e: TradeClosed): void => {
+    emit(e);
+    recordStopOut(book, e, s, barMs);
+  };
+
+  const onIntent = (i: OrderIntent): void => {
+    if (i.reduceOnly) return emit(i); // exits and reductions are never blocked
+    const verdict = judgeEntry(book, i, s, barMs, deps.filters.get(i.symbol));
+    if (!verdict.ok) return deny(i, verdict);
+    book.addInFlight(i.symbol, i.clientOrderId, verdict.quantity * i.refPrice);
+    emit(verdict.quantity === i.quantity ? i : { ...i, quantity: verdict.quantity });
+  };
+
+  return {
+    next(e) {
+      switch (e.kind) {
+        case 'portfolio':
+          return onPortfolio(e);
+        case 'command':
+          return onCommand(e);
+        case 'features':
+          return onFeatures(e);
+        case 'fill':
+          return onFill(e);
+        case 'order-rejected':
+          return onRejected(e);
+        case 'trade-closed':
+          return onClosed(e);
+        case 'intent':
+          return onIntent(e);
+      }
+    },
+    snapshot: (): RiskBookData => book.snapshot(),
+    restore: (state) => book.restore(state as RiskBookData),
+  };
 }

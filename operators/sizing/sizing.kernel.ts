@@ -69,3 +69,30 @@ export function kellyFraction(est: KellyEstimate, multiplier: number, cap: numbe
 export function atrRiskQuantity(equity: number, riskFraction: number, stopDistance: number): number {
   return stopDistance > 0 ? (equity * riskFraction) / stopDistance : 0;
 }
+
+export interface TradeRecordData {
+  wins: number;
+  losses: number;
+  winR: number;
+  lossR: number;
+  ring: number[];
+  count: number;
+}
+
+export function recordToData(r: TradeRecord): TradeRecordData {
+  return { wins: r.wins, losses: r.losses, winR: r.winR, lossR: r.lossR, ring: Array.from(r.ring), count: r.count };
+}
+
+export function recordFromData(d: TradeRecordData, window: number): TradeRecord {
+  if (d.ring.length !== window) {
+    throw new Error(`the saved Kelly window holds ${d.ring.length} trades, KELLY_WINDOW_TRADES is ${window}`);
+  }
+  return {
+    wins: d.wins,
+    losses: d.losses,
+    winR: d.winR,
+    lossR: d.lossR,
+    ring: Float64Array.from(d.ring),
+    count: d.count,
+  };
+}

@@ -4,12 +4,18 @@ import type { PipelineEvent } from '../../pipelines/model/index.ts';
 import { features } from '../../operators/features/features.ts';
 import { momentum } from '../../operators/signals/momentum.ts';
 import { consensus } from '../../operators/consensus/consensus.ts';
+import { strategySignals } from '../../operators/signals/strategy-signals.ts';
+import { resolveStrategies } from '../../strategies/registry.ts';
 import { banditAllocation } from '../../operators/allocation/bandit.ts';
 import { sizing } from '../../operators/sizing/sizing.ts';
 import { risk } from '../../operators/risk/risk.ts';
 import { trailingStop } from '../../operators/stops/trailing-stop.ts';
 import { execution } from '../../operators/execution/execution.ts';
 import { portfolio } from '../../operators/portfolio/portfolio.ts';
+import { embeddedAgentStage } from '../../operators/agents/agents.ts';
+import { pipelineStages } from '../../pipelines/build-pipeline.ts';
+import { runStages, type RunningStages, type StageStates } from '../../pipelines/stage-runner.ts';
+import { statesFromJson, statesToJson, type AnyStage } from '../../pipelines/stage.ts';
 import { filtersFor } from '../../backtests/instruments.ts';
 import { activeSettings, runFixture } from '../kit/pipeline-kit.ts';
 
@@ -43,6 +49,8 @@ const operators: {
     produces: ['order'],
     warmsUpOn: 'intent',
   },
+  // agents hand each signal on as a new signal carrying their opinions: no warm-up to compare
+  { name: 'agents', make: () => embeddedAgentStage(settings), produces: ['signal', 'agent-fault'] },
 ];
 
 let recorded: PipelineEvent[] = [];
@@ -144,5 +152,94 @@ describe('features warm-up', () => {
       const barsBefore = out.slice(0, idx).filter((e) => e.kind === 'bar' && e.symbol === symbol).length;
       expect(barsBefore).toBe(289); // max(ATR 15, lookback 49, 24 h 289, volatility 49)
     }
+  });
+});
+
+/** every stage of the pipeline, as buildPipeline builds them */
+const allStages = (): AnyStage[] => {
+  const { signals, decisions } = pipelineStages(settings, { filters }, () => undefined);
+  return [...signals, ...decisions];
+};
+
+/** runs `stage` alone over `input`, snapshotting after each index in `at` */
+function runWithSnapshots(
+  stage: AnyStage,
+  input: readonly PipelineEvent[],
+  at: readonly number[],
+  restore?: StageStates,
+): { out: PipelineEvent[]; outLengthAt: number[]; states: string[]; opened: string } {
+  let running: RunningStages | undefined;
+  let opened = '';
+  const source = new Subject<PipelineEvent>();
+  const out: PipelineEvent[] = [];
+  const outLengthAt: number[] = [];
+  const states: string[] = [];
+  source
+    .pipe(
+      runStages([stage], {
+        onOpen: (r) => {
+          running = r;
+          opened = statesToJson(r.snapshot());
+        },
+        restore,
+      }),
+    )
+    .subscribe((e) => out.push(e));
+  input.forEach((e, i) => {
+    source.next(e);
+    if (at.includes(i + 1)) {
+      outLengthAt.push(out.length);
+      states.push(statesToJson(running!.snapshot()));
+    }
+  });
+  source.complete();
+  return { out, outLengthAt, states, opened };
+}
+
+describe.each(allStages().map((stage) => ({ name: stage.name, stage })))('stage contract: $name', ({ name }) => {
+  const fresh = (): AnyStage => allStages().find((s) => s.name === name)!;
+
+  it('emits only the kinds it declares, and passes every event it does not consume untouched, in place', () => {
+    const stage = fresh();
+    const { out } = runWithSnapshots(stage, recorded, []);
+    const inputs = new Set(recorded);
+    for (const e of out) if (!inputs.has(e)) expect(stage.produces, `${name} emitted ${e.kind}`).toContain(e.kind);
+    const consumed = new Set<string>(stage.consumes);
+    const passedOn = out.filter((e) => inputs.has(e) && !consumed.has(e.kind));
+    expect(passedOn).toEqual(recorded.filter((e) => !consumed.has(e.kind)));
+  });
+
+  it('declares a settings fragment that names only real settings', () => {
+    const stage = fresh();
+    expect(Object.keys(stage.settings).length).toBeGreaterThan(0);
+    for (const key of Object.keys(stage.settings)) expect(settings, key).toHaveProperty(key);
+  });
+
+  it('restored from a snapshot (through JSON) goes on exactly as if never stopped', () => {
+    // cuts all through the run: flat and positioned, before and after stop-outs
+    const cuts = Array.from({ length: 12 }, (_, k) => Math.floor((recorded.length * (k + 1)) / 13));
+    const whole = runWithSnapshots(fresh(), recorded, cuts);
+    cuts.forEach((cut, k) => {
+      const restored = runWithSnapshots(
+        fresh(),
+        recorded.slice(cut),
+        [],
+        statesFromJson(whole.states[k]!) as StageStates,
+      );
+      // every field comes back (whether or not this fixture would show a missing one in the output)
+      expect(restored.opened, `${name} state restored at event ${cut}`).toBe(whole.states[k]);
+      expect(restored.out, `${name} restored at event ${cut}`).toEqual(whole.out.slice(whole.outLengthAt[k]));
+    });
+  });
+});
+
+describe.each([
+  { name: 'strategies', raw: () => strategySignals(resolveStrategies(settings), settings) },
+  { name: 'consensus', raw: () => consensus(settings) },
+  { name: 'bandit', raw: () => banditAllocation(settings) },
+])('wrapped stage: $name', ({ name, raw }) => {
+  it('gives inside the runner exactly what its operator gives alone (its consumed kinds are complete)', async () => {
+    const stage = allStages().find((s) => s.name === name)!;
+    expect(await run(runStages([stage]), recorded)).toEqual(await run(raw(), recorded));
   });
 });

@@ -45,3 +45,27 @@ describe('sizing kernel', () => {
     expect(atrRiskQuantity(10_000, 0.01, 0)).toBe(0);
   });
 });
+
+describe('the Kelly window', () => {
+  it('forgets trades older than KELLY_WINDOW_TRADES: only the last window counts', async () => {
+    const { emptyRecord, recordTrade } = await import('../../../operators/sizing/sizing.kernel.ts');
+    const r = emptyRecord(3);
+    for (const x of [2, 2, 2]) recordTrade(r, x);
+    expect(r).toMatchObject({ wins: 3, losses: 0, winR: 6, lossR: 0 });
+    for (const x of [-1, -1]) recordTrade(r, x);
+    expect(r).toMatchObject({ wins: 1, losses: 2, winR: 2, lossR: 2 });
+    recordTrade(r, -0.5);
+    expect(r).toMatchObject({ wins: 0, losses: 3, lossR: 2.5 });
+    expect(r.winR).toBeCloseTo(0, 12);
+  });
+
+  it('round-trips through its snapshot data and refuses a window of another size', async () => {
+    const { emptyRecord, recordTrade, recordToData, recordFromData } =
+      await import('../../../operators/sizing/sizing.kernel.ts');
+    const r = emptyRecord(4);
+    for (const x of [1, -1, 3]) recordTrade(r, x);
+    const back = recordFromData(JSON.parse(JSON.stringify(recordToData(r))), 4);
+    expect(back).toEqual(r);
+    expect(() => recordFromData(recordToData(r), 5)).toThrow(/KELLY_WINDOW_TRADES is 5/);
+  });
+});
