@@ -13,6 +13,8 @@ import { STREAM_NAMES, type StreamStore } from '../telemetry/streams.ts';
 import { adminGuard } from './admin-auth.ts';
 import { dashboardView, engineFeed, sseMessages, systemView, type SystemProbe } from './views.ts';
 import { proxyChat, type ChatProxyOptions } from './chat-proxy.ts';
+import { Desk } from './desk.ts';
+import { registerDeskRoutes } from './routes/desk.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -63,6 +65,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           },
         }
       : false,
+    // request lines go out at debug level (routes/desk.ts): the console shows trading, not traffic
+    disableRequestLogging: true,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
   });
@@ -111,6 +115,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const admin = adminGuard(settings.ADMIN_API_TOKEN);
   const limited = { config: { rateLimit: { max: settings.RATE_LIMIT_PER_MINUTE, timeWindow: 60_000 } } };
+  const desk = new Desk(engine, settings, opts.clock.now());
+  opts.onEvents((e) => desk.observe(e));
+  registerDeskRoutes(app, { engine, settings, desk, clock: opts.clock, admin, limited });
 
   app.get('/healthz', async (_request, reply) => {
     const redis = opts.probe.redis();
@@ -208,7 +215,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/dashboard', async (_request, reply) => {
     const now = performance.now();
     if (engine.version !== cached.version && now - cached.builtAt >= 250) {
-      const view = dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now());
+      const view = dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now(), desk);
       cached = { version: engine.version, builtAt: now, body: JSON.stringify(view) };
     }
     return reply.header('content-type', 'application/json; charset=utf-8').send(cached.body);

@@ -1,14 +1,17 @@
 import type {
   AgentView,
+  AuditLine,
   CandleView,
   DashboardEventName,
   DashboardEvents,
   DashboardView,
   DenialView,
   GateView,
+  LockView,
   MarkerView,
   PortfolioView,
   PositionRow,
+  RiskView,
   SystemView,
   TradeRow,
 } from '../../dashboard/dashboard-view.ts';
@@ -23,6 +26,8 @@ import type {
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
+import { armKeys, banditArms, entryLocks, performance } from './desk.kernel.ts';
+import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -48,6 +53,14 @@ function portfolioView(p: PortfolioSnapshot | null, settings: Settings): Portfol
     drawdown: p?.drawdown ?? 0,
     maxDrawdownLimit: settings.MAX_DRAWDOWN,
   };
+}
+
+/** Closed trades kept by the engine, newest first, with why each was opened. */
+export function tradeRows(engine: TradingEngine): TradeRow[] {
+  return engine.trades
+    .slice()
+    .reverse()
+    .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt)));
 }
 
 function tradeRow(t: TradeClosed, entryReasonText: string | null): TradeRow {
@@ -86,16 +99,21 @@ function entryReason(engine: TradingEngine, symbol: string, openedAt: number): s
   return d ? decisionText(d) : null;
 }
 
-/** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
-export function decisionText(d: Decision): string {
+/** A decision's numbers and the checks it passed, without naming its source. */
+export function signalText(d: Decision): string {
   const f = d.features;
   const head =
     d.source === 'external'
       ? `external ${d.action} (confidence ${(d.confidence * 100).toFixed(0)} %)`
-      : `${d.source}: ${(f.lookbackReturn * 100).toFixed(2)} % over the lookback, 24 h ${(f.change24h * 100).toFixed(2)} %, ` +
+      : `${(f.lookbackReturn * 100).toFixed(2)} % over the lookback, 24 h ${(f.change24h * 100).toFixed(2)} %, ` +
         `ATR ${f.atr.toPrecision(4)}, volatility ${(f.volatility * 100).toFixed(0)} %`;
   const checks = d.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', ');
   return checks ? `${head}; ${checks}` : head;
+}
+
+/** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
+export function decisionText(d: Decision): string {
+  return d.source === 'external' ? signalText(d) : `${d.source}: ${signalText(d)}`;
 }
 
 function positionRows(engine: TradingEngine): PositionRow[] {
@@ -189,14 +207,68 @@ function markers(engine: TradingEngine, symbol: string): MarkerView[] {
   return out.sort((a, b) => a.time - b.time);
 }
 
+const utc = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The signal source of the entry behind a closed trade (its bandit arm's source). */
+function tradeSource(engine: TradingEngine) {
+  return (t: TradeClosed): string | null => entryDecision(engine.decisions, t.symbol, t.openedAt)?.source ?? null;
+}
+
+/** The risk panel: the stage's state, what locks entries now and until when, the bandit's arms. */
+export function riskView(engine: TradingEngine, settings: Settings, desk: Desk): RiskView {
+  const locks: LockView[] = [];
+  if (engine.riskState === 'HALTED') {
+    const drawdown = !engine.operatorHalted && /drawdown/i.test(engine.riskReason);
+    locks.push({
+      kind: drawdown ? 'drawdown-halt' : 'operator-halt',
+      symbol: null,
+      until: null,
+      detail: drawdown
+        ? `${engine.riskReason}: only new settings lift it`
+        : `${engine.riskReason || 'stopped by an operator'}${engine.operatorHalted ? ': Start lifts it' : ''}`,
+    });
+  }
+  locks.push(...entryLocks(engine.trades, desk.entriesInFlight(), settings, engine.lastBarTime));
+  const everything = locks.find((l) => l.symbol === null);
+  const lockedSymbols = new Set(locks.filter((l) => l.symbol !== null).map((l) => l.symbol));
+  const openSymbols = settings.SYMBOLS.filter((s) => !lockedSymbols.has(s));
+  const entriesOpen = everything === undefined && openSymbols.length > 0;
+  let headline: string;
+  if (everything?.kind === 'stoploss-guard') {
+    headline = `ENTRIES LOCKED — stop-loss guard until ${utc(everything.until!)} (exits and stops still run)`;
+  } else if (everything !== undefined) {
+    headline = `HALTED — ${everything.detail}; exits and stops still run`;
+  } else if (!entriesOpen) {
+    headline = `ENTRIES LOCKED — every symbol is resting or has an entry in flight`;
+  } else if (engine.riskState === 'REDUCING') {
+    headline = `REDUCING — ${engine.riskReason || 'sizes cut on volatile symbols'}`;
+  } else {
+    headline =
+      lockedSymbols.size > 0
+        ? `ACTIVE — entries open on ${openSymbols.join(', ')}; locked on ${[...lockedSymbols].join(', ')}`
+        : 'ACTIVE — trading normally';
+  }
+  const arms = banditArms(engine.trades, tradeSource(engine), armKeys(engine.decisions), settings);
+  return {
+    state: engine.riskState,
+    headline,
+    entriesOpen,
+    locks,
+    arms,
+    recentDenials: engine.denials.slice(-20).reverse().map(denialView),
+  };
+}
+
 export function dashboardView(
   engine: TradingEngine,
   settings: Settings,
   probe: SystemProbe,
   reports: string[],
   now: number,
+  desk: Desk,
 ): DashboardView {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
+  const audit: AuditLine[] = desk.audit.slice(-50).reverse();
   return {
     time: now,
     portfolio: portfolioView(engine.portfolio, settings),
@@ -218,10 +290,15 @@ export function dashboardView(
       markers: markers(engine, symbol),
     })),
     agents: agentViews(engine, probe),
-    risk: { state: engine.riskState, recentDenials: engine.denials.slice(-20).reverse().map(denialView) },
+    risk: riskView(engine, settings, desk),
     system: systemView(engine, probe),
     reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
+    performance: performance(engine.trades, engine.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
+    openOrders: desk.openOrders(),
+    config: desk.config(now),
+    health: { lastError: engine.lastError, lastBarTime: engine.lastBarTime > 0 ? engine.lastBarTime : null },
+    audit,
   };
 }
 
@@ -269,7 +346,8 @@ export function sseMessages(e: PipelineEvent, feed: FeedContext, settings: Setti
       if (e.opinions.length === 0) {
         out.push({
           event: 'reasoning',
-          data: { time: e.time, symbol: e.symbol, agent: e.source, text: decisionText(e) },
+          // the source is the speaker: the text does not name it again
+          data: { time: e.time, symbol: e.symbol, agent: e.source, text: signalText(e) },
         });
       }
       return out;
