@@ -61,6 +61,8 @@ export interface LoadSettingsOptions {
   envFile?: string | null;
   /** explicit values that win over both (command-line overrides) */
   overrides?: Record<string, unknown>;
+  /** a command's own defaults: used only when no source above sets the name */
+  defaults?: Record<string, unknown>;
 }
 
 /**
@@ -69,7 +71,7 @@ export interface LoadSettingsOptions {
  */
 export function loadSettings(options: LoadSettingsOptions = {}): Settings {
   const envFile = options.envFile === undefined ? '.env' : options.envFile;
-  const merged: Record<string, unknown> = {};
+  const merged: Record<string, unknown> = { ...options.defaults };
   if (envFile && existsSync(envFile)) {
     for (const [k, v] of parseEnvFile(readFileSync(envFile, 'utf8'), envFile)) merged[k] = v;
   }
