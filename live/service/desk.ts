@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isAbsolute, relative } from 'node:path';
 import type { Order, PipelineEvent } from '../../pipelines/model/index.ts';
 import { MOMENTUM_SOURCE } from '../../operators/signals/momentum.ts';
 import type { Settings } from '../../pipelines/settings.ts';
@@ -9,6 +10,13 @@ import type { TradingEngine } from '../engine/trading-engine.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const AUDIT_KEEP = 200;
+
+/** A data folder as a person names it: relative to the working directory when inside it. */
+function shortPath(dir: string): string {
+  if (!isAbsolute(dir)) return dir;
+  const rel = relative(process.cwd(), dir);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : dir;
+}
 
 function packageVersion(): string {
   try {
@@ -138,7 +146,7 @@ export class Desk {
         { name: 'INITIAL_BALANCE', value: `${s.INITIAL_BALANCE} USDT` },
       ],
       dataSource: embedded ? `embedded simulator replaying ${s.SIMULATOR_DATA_DIR}` : `exchange ${s.ASTER_REST_URL}`,
-      replay: embedded ? { sample: s.SIMULATOR_DATA_DIR, msPerBar: s.SIMULATOR_REPLAY_MS } : null,
+      replay: embedded ? { sample: shortPath(s.SIMULATOR_DATA_DIR), msPerBar: s.SIMULATOR_REPLAY_MS } : null,
       adminConfigured: s.ADMIN_API_TOKEN !== '',
     };
   }
