@@ -378,6 +378,7 @@ function renderPositions(positions) {
           el('button', {
             type: 'button',
             class: 'admin close-position',
+            disabled: state.view && state.view.config && !state.view.config.adminConfigured ? '' : undefined,
             'data-symbol': p.symbol,
             text: 'Close',
             title: `Close ${p.symbol} at market (reduce-only, next bar)`,
@@ -808,6 +809,35 @@ function render(view) {
   document.body.dataset.loaded = '1';
 }
 
+// ---------- batched rendering ----------
+/**
+ * A busy replay sends dozens of events a second; panels they touch are redrawn at most every
+ * 100 ms (each once), so the page stays responsive to the operator.
+ */
+const pendingRenders = new Set();
+let renderTimer = null;
+function soon(fn) {
+  pendingRenders.add(fn);
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    const fns = [...pendingRenders];
+    pendingRenders.clear();
+    for (const f of fns) f();
+  }, 100);
+}
+
+/** Panel redraws from the current view, one function each so a batch draws each panel once. */
+const redraw = {
+  trades: () => renderTrades(state.view.trades),
+  portfolio: () => renderPortfolio(state.view.portfolio, state.view.equityCurve),
+  positions: () => {
+    renderPositions(state.view.positions);
+    renderControls(state.view);
+  },
+  risk: () => renderRisk(state.view.risk),
+};
+
 // ---------- feed ----------
 /** How far back a repeat is looked for: one bar's rows for a few symbols. */
 const COLLAPSE_WINDOW = 12;
@@ -890,7 +920,7 @@ const HANDLERS = {
       `${d.symbol} ${ACTION_TEXT[d.action] || d.action} @ ${price(d.price)} (conf ${pct(d.confidence, 0)})${gates ? ` — ${gates}` : ''}`,
       `decision|${d.symbol}|${d.action}|${d.source}`,
     );
-    renderWhy();
+    soon(renderWhy);
   },
   reasoning(r) {
     if (!r.text) return;
@@ -901,13 +931,13 @@ const HANDLERS = {
     state.reasoning.push(r);
     if (state.reasoning.length > 50) state.reasoning.shift();
     addFeed('reasoning', r.time, `${r.symbol} ${r.agent}: ${r.text}`, `reasoning|${r.symbol}|${r.agent}`);
-    renderWhy();
+    soon(renderWhy);
   },
   fill(f) {
     const d = state.lastDecision;
     if (d && !state.outcome && f.symbol === d.symbol && f.time >= d.time) {
       state.outcome = { level: 'pos', text: `Filled: ${f.side} ${qty(f.quantity)} @ ${price(f.price)} (${f.reason})` };
-      renderWhy();
+      soon(renderWhy);
     }
     addFeed(
       'fill',
@@ -920,8 +950,8 @@ const HANDLERS = {
     addFeed('trade', t.time, tradeText(t));
     if (state.view) {
       state.view.trades.unshift(t);
-      renderTrades(state.view.trades);
-      if (!state.lastDecision) renderWhy();
+      soon(redraw.trades);
+      if (!state.lastDecision) soon(renderWhy);
     }
     scheduleReload();
   },
@@ -935,9 +965,12 @@ const HANDLERS = {
       drawdown: p.drawdown,
       maxDrawdownLimit: p.maxDrawdownLimit,
     };
-    renderPortfolio(state.view.portfolio, state.view.equityCurve);
+    soon(redraw.portfolio);
     appendEquity(p.time, p.equity);
-    if (Array.isArray(p.positions)) renderPositions(p.positions);
+    if (Array.isArray(p.positions)) {
+      state.view.positions = p.positions;
+      soon(redraw.positions);
+    }
   },
   risk(r) {
     if (!state.view) return;
@@ -952,7 +985,7 @@ const HANDLERS = {
           item.classList.add('denied');
           item.lastElementChild.textContent = `DENIED (${r.denial.rule}) — ${item.lastElementChild.textContent}`;
         }
-        renderWhy();
+        soon(renderWhy);
       }
       state.view.risk.recentDenials.unshift(r.denial);
       state.view.risk.recentDenials.length = Math.min(state.view.risk.recentDenials.length, 20);
@@ -960,7 +993,7 @@ const HANDLERS = {
     } else {
       addFeed('risk', r.time, `risk state ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
     }
-    renderRisk(state.view.risk);
+    soon(redraw.risk);
   },
   status(s) {
     if (!state.view) return;

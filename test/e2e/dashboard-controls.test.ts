@@ -46,7 +46,7 @@ async function waitFor(what: string, done: () => boolean, ms = 90_000): Promise<
 
 async function openPage(service: RunningService, viewport: { width: number; height: number }) {
   const context = await browser.newContext({ viewport });
-  context.setDefaultTimeout(15_000);
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
