@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, relative } from 'node:path';
-import type { Order, PipelineEvent } from '../../pipelines/model/index.ts';
+import type { AgentOpinion, Order, PipelineEvent } from '../../pipelines/model/index.ts';
 import { MOMENTUM_SOURCE } from '../../operators/signals/momentum.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { AuditLine, ConfigView, OpenOrderView } from '../../dashboard/dashboard-view.ts';
@@ -45,6 +45,8 @@ function commitOf(): string {
  */
 export class Desk {
   private readonly pending = new Map<string, Order>();
+  /** each agent's latest opinion on any signal, denied or not (decisions keep only those that pass) */
+  readonly lastOpinion = new Map<string, { time: number; symbol: string; opinion: AgentOpinion }>();
   /** newest last */
   readonly audit: AuditLine[] = [];
   readonly startedAt: number;
@@ -59,7 +61,9 @@ export class Desk {
   }
 
   observe(e: PipelineEvent): void {
-    if (e.kind === 'order' && e.type === 'MARKET') this.pending.set(e.clientOrderId, e);
+    if (e.kind === 'signal') {
+      for (const o of e.opinions) this.lastOpinion.set(o.agent, { time: e.time, symbol: e.symbol, opinion: o });
+    } else if (e.kind === 'order' && e.type === 'MARKET') this.pending.set(e.clientOrderId, e);
     else if (e.kind === 'fill' || e.kind === 'order-rejected') this.pending.delete(e.clientOrderId);
     else if (e.kind === 'trade-closed') {
       // a position that went flat leaves no entry working on its symbol

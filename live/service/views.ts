@@ -144,21 +144,37 @@ export function systemView(engine: TradingEngine, probe: SystemProbe): SystemVie
 }
 
 /** Agents as the page shows them: last opinion per agent and how often trades it backed won. */
-function agentViews(engine: TradingEngine, probe: SystemProbe): AgentView[] {
+function agentViews(engine: TradingEngine, probe: SystemProbe, desk: Desk): AgentView[] {
   const byAgent = new Map<string, { decision: Decision; summary: string }>();
   for (const d of engine.decisions)
     for (const o of d.opinions) byAgent.set(o.agent, { decision: d, summary: o.summary });
+  // an agent's later opinion on a signal that never became a decision (gated) is its last word
+  const lastWord = (name: string, view: AgentView): AgentView => {
+    const seen = desk.lastOpinion.get(name);
+    const fromDecision = byAgent.get(name)?.decision.time ?? -Infinity;
+    if (!seen || seen.time <= fromDecision) return view;
+    const o = seen.opinion;
+    return {
+      ...view,
+      lastThesis: `${seen.symbol}: ${o.summary}`,
+      lastGates: [
+        { gate: o.accepted ? 'accepted' : 'rejected', passed: o.accepted, value: num(o.confidence), limit: null },
+      ],
+    };
+  };
   const statuses = new Map(probe.models().map((m) => [m.name, m.status]));
   const views: AgentView[] = [];
   for (const [name, status] of statuses) {
     const last = byAgent.get(name);
-    views.push({
-      name,
-      status,
-      lastThesis: last?.summary ?? null,
-      lastGates: last ? last.decision.gates.map(gateView) : [],
-      winRate: null,
-    });
+    views.push(
+      lastWord(name, {
+        name,
+        status,
+        lastThesis: last?.summary ?? null,
+        lastGates: last ? last.decision.gates.map(gateView) : [],
+        winRate: null,
+      }),
+    );
   }
   // agents seen in decisions but not configured as models (embedded ones) still show
   for (const [name, last] of byAgent) {
@@ -289,7 +305,7 @@ export function dashboardView(
       })),
       markers: markers(engine, symbol),
     })),
-    agents: agentViews(engine, probe),
+    agents: agentViews(engine, probe, desk),
     risk: riskView(engine, settings, desk),
     system: systemView(engine, probe),
     reports,
