@@ -126,8 +126,11 @@ describe('dashboard controls and views against the running paper service (Chromi
     // page's last update and the click: the answer then says so, and the next position is tried)
     let symbol = '';
     let answer = '';
-    for (let attempt = 0; attempt < 5 && !answer.includes('closing'); attempt++) {
+    for (let attempt = 0; attempt < 10 && !answer.includes('closing'); attempt++) {
       await waitFor('an open position', () => (engine.portfolio?.positions.length ?? 0) > 0, 120_000);
+      // a fresh view each try (at 50 bars a second the streamed book can lag the engine)
+      await page.reload();
+      await page.waitForSelector('body[data-loaded="1"]');
       await page.waitForSelector('#positions-body button.close-position');
       // the rows move with every bar: the dialog names the position the click really hit
       await page.locator('#positions-body button.close-position').first().click();

@@ -108,12 +108,10 @@ export function registerDeskRoutes(app: FastifyInstance, o: DeskRouteOptions): v
     if (!params.success) return badRequest(reply, 'params', params.error);
     const symbol = params.data.symbol.toUpperCase();
     if (!settings.SYMBOLS.includes(symbol)) {
-      return reply
-        .code(404)
-        .send({
-          error: 'not_found',
-          message: `params.symbol: ${symbol} is not traded (SYMBOLS=${settings.SYMBOLS.join(',')})`,
-        });
+      return reply.code(404).send({
+        error: 'not_found',
+        message: `params.symbol: ${symbol} is not traded (SYMBOLS=${settings.SYMBOLS.join(',')})`,
+      });
     }
     const position = engine.portfolio?.positions.find((p) => p.symbol === symbol && p.quantity !== 0);
     if (!position) {
