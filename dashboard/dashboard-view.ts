@@ -121,9 +121,127 @@ export interface DenialView {
   detail: string;
 }
 
+/** Something that keeps new entries out right now, and until when (market time). */
+export interface LockView {
+  kind: 'stoploss-guard' | 'cooldown' | 'entry-in-flight' | 'operator-halt' | 'drawdown-halt';
+  /** null: every symbol */
+  symbol: string | null;
+  /** market time from which entries are allowed again; null: until something happens */
+  until: number | null;
+  detail: string;
+}
+
+/** One bandit arm (symbol × signal source). */
+export interface ArmView {
+  /** "BTCUSDT:momentum" */
+  arm: string;
+  /** windowed mean of the clipped trade returns; null before its first trade */
+  meanReturn: number | null;
+  /** closed trades recorded on the arm */
+  pulls: number;
+  /** enough trades (BANDIT_MIN_TRADES) for its mean to be judged */
+  judged: boolean;
+  /** odds (0..1) that its next signal episode is funded: 1, or BANDIT_EPSILON for a losing arm */
+  fundedOdds: number;
+  allocation: 'funded' | 'probe-only';
+  /** share of the normal size a funded entry gets (BANDIT_PROBE_SHARE for a probe) */
+  share: number;
+}
+
 export interface RiskView {
   state: RiskState;
+  /** the real situation in words: "ENTRIES LOCKED — stop-loss guard until …" when a lock is in force */
+  headline: string;
+  /** entries can be opened on at least one symbol now */
+  entriesOpen: boolean;
+  locks: LockView[];
+  arms: ArmView[];
   recentDenials: DenialView[];
+}
+
+export interface SymbolPerformance {
+  /** the symbol (or, in perStrategy, the signal source) */
+  symbol: string;
+  trades: number;
+  netPnl: number;
+  /** 0..1, null without trades */
+  winRate: number | null;
+  /** gross wins / gross losses; null without a loss */
+  profitFactor: number | null;
+}
+
+export interface PerformanceView {
+  /** realised PnL since the start (the books, every trade) */
+  realizedPnl: number;
+  /** over the kept trades (the most recent ones) */
+  trades: number;
+  netPnl: number;
+  winRate: number | null;
+  profitFactor: number | null;
+  perSymbol: SymbolPerformance[];
+  perStrategy: SymbolPerformance[];
+  /** net PnL of the trades closed in each UTC day / ISO week (Monday), market time */
+  daily: { time: number; netPnl: number }[];
+  weekly: { time: number; netPnl: number }[];
+}
+
+/** A working order: an entry or exit not filled yet, or a protective stop / take-profit. */
+export interface OpenOrderView {
+  symbol: string;
+  /** MARKET | STOP_MARKET | TAKE_PROFIT_MARKET */
+  type: string;
+  side: 'BUY' | 'SELL';
+  /** 0 for protective orders: they close the whole position */
+  quantity: number;
+  /** trigger price of a protective order, null for market orders */
+  stopPrice: number | null;
+  reason: string;
+  /** market time it was placed; null when only its price is known (after a restart) */
+  time: number | null;
+  clientOrderId: string | null;
+}
+
+/** One operator action, as the service recorded it. */
+export interface AuditLine {
+  /** wall-clock time of the request */
+  wallTime: number;
+  /** "POST /stop" */
+  action: string;
+  status: number;
+  /** the remote address */
+  from: string;
+  /** what came of it, in words */
+  outcome: string;
+}
+
+/** The settings in force and the service's identity; never a secret. */
+export interface ConfigView {
+  version: string;
+  /** git commit of the running code, '' when unknown */
+  commit: string;
+  /** wall-clock start time */
+  startedAt: number;
+  uptimeS: number;
+  symbols: string[];
+  interval: string;
+  strategies: string[];
+  agentsEnabled: boolean;
+  sizing: string;
+  leverage: number;
+  limits: { name: string; value: string }[];
+  /** where bars come from: "embedded simulator (data/sample/perp-5m)" or the exchange URL */
+  dataSource: string;
+  /** the embedded simulator replays a sample: shown as a badge */
+  replay: { sample: string; msPerBar: number } | null;
+  /** ADMIN_API_TOKEN is set: the controls work */
+  adminConfigured: boolean;
+}
+
+/** /healthz figures the page shows. */
+export interface HealthView {
+  lastError: string | null;
+  /** market time of the last bar processed, null before the first */
+  lastBarTime: number | null;
 }
 
 export interface SystemView {
@@ -163,6 +281,12 @@ export interface DashboardView {
   /** names of HTML reports served under /reports/:name */
   reports: string[];
   analytics: AnalyticsView;
+  performance: PerformanceView;
+  openOrders: OpenOrderView[];
+  config: ConfigView;
+  health: HealthView;
+  /** recent operator actions, newest first */
+  audit: AuditLine[];
 }
 
 /** A decision, as the feed shows it. */

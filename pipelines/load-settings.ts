@@ -69,6 +69,8 @@ export interface LoadSettingsOptions {
   envFile?: string | null;
   /** explicit values that win over both (command-line overrides) */
   overrides?: Record<string, unknown>;
+  /** a command's own defaults: used only when no source above sets the name */
+  defaults?: Record<string, unknown>;
 }
 
 /**
@@ -90,7 +92,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
  */
 export function rawSettingValues(options: LoadSettingsOptions = {}): Record<string, unknown> {
   const envFile = options.envFile === undefined ? '.env' : options.envFile;
-  const merged: Record<string, unknown> = {};
+  const merged: Record<string, unknown> = { ...options.defaults };
   if (envFile && existsSync(envFile)) {
     for (const [k, v] of parseEnvFile(readFileSync(envFile, 'utf8'), envFile)) merged[k] = v;
   }

@@ -4,12 +4,14 @@ import { startService } from '../../live/service/service.ts';
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
 import { strategiesAtEdge } from '../kit/strategy-flag.ts';
+import { consoleLine, startupSummary } from '../../live/service/console-lines.ts';
 
 const USAGE = `usage: sapphire serve [--dotenv PATH] [NAME=VALUE ...]
 
 Starts the trading service: the pipeline on live bars, the admin API and the dashboard.
 With no configuration: paper mode against the embedded market (the real sample in
-data/sample/perp-5m replayed at SIMULATOR_REPLAY_MS per bar), dashboard at http://127.0.0.1:8080.
+data/sample/perp-5m replayed at SIMULATOR_REPLAY_MS per bar) with the embedded agents
+(AGENTS_ENABLED=false turns them off), dashboard at http://127.0.0.1:8080.
 Set ASTER_REST_URL and ASTER_WS_URL for the real exchange; TRADING_MODE=live for real orders
 (needs credentials and ADMIN_API_TOKEN). Admin routes need ADMIN_API_TOKEN.`;
 
@@ -24,7 +26,12 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const overrides = overridesFrom(positionals, USAGE);
-  const loaded = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
+  const loaded = loadSettings({
+    envFile: values.dotenv ?? '.env',
+    overrides,
+    // the demo shows the whole product: the embedded agents run unless turned off
+    defaults: { AGENTS_ENABLED: 'true' },
+  });
   // strategy files named in STRATEGIES are imported and checked before anything starts
   await strategiesAtEdge(loaded, { envFile: values.dotenv ?? '.env', overrides });
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
@@ -42,10 +49,14 @@ export async function run(argv: string[]): Promise<number> {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   console.log(
-    `sapphire ${s.TRADING_MODE} on ${s.SYMBOLS.join(', ')} (${service.market.status()} market); ` +
-      `dashboard ${service.url.replace('127.0.0.1', 'localhost')}\n  secrets: ${secrets}` +
+    `${startupSummary(s, service.engine, service.market.status(), service.url)}\n  secrets:    ${secrets}` +
       (s.ADMIN_API_TOKEN === '' ? '\n  admin routes are off: set ADMIN_API_TOKEN to use Start/Stop' : ''),
   );
+  // trades, fills, risk changes and errors, one line each (request logs are at debug level)
+  service.onEvents((e) => {
+    const line = consoleLine(e);
+    if (line) (line.level === 'error' ? console.error : console.log)(line.text);
+  });
   const ended = await new Promise<{ signal: string } | { failure: string }>((resolve) => {
     process.once('SIGINT', () => resolve({ signal: 'SIGINT' }));
     process.once('SIGTERM', () => resolve({ signal: 'SIGTERM' }));

@@ -23,7 +23,14 @@ const state = {
   charts: null,
   equity: { lastSec: -Infinity, peak: -Infinity },
   reloadTimer: null,
+  /** price chart timeframe in minutes of the bars' own interval multiples (1 = as traded) */
+  timeframe: 1,
+  feedFilter: 'all',
+  profitPeriod: 'daily',
+  tradesPage: 1,
+  priceLines: [],
 };
+const TRADES_PAGE = 25;
 
 // ---------- formatting ----------
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
@@ -44,12 +51,16 @@ function qty(v) {
 const pct = (fraction, digits = 2) => (isNum(fraction) ? `${fmt(fraction * 100, digits)} %` : '—');
 const signed = (v, f = money) => (isNum(v) && v > 0 ? `+${f(v)}` : f(v));
 const sign = (v) => (!isNum(v) || v === 0 ? '' : v > 0 ? 'pos' : 'neg');
+/** Market time (bars, trades, decisions): always with its year, always UTC. */
 function when(ms) {
   if (!isNum(ms)) return '—';
-  return new Date(ms).toISOString().slice(5, 19).replace('T', ' ');
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
+/** Wall-clock time (operator actions, uptime): labelled so it is never read as market time. */
+const wall = (ms) => (isNum(ms) ? `${when(ms)} UTC (wall)` : '—');
 const sec = (ms) => Math.floor(ms / 1000);
 const ACTION_TEXT = { 'enter-long': 'Go long', 'enter-short': 'Go short', exit: 'Exit' };
+const ACTION_DENIED_TEXT = { 'enter-long': 'long', 'enter-short': 'short', exit: 'exit' };
 const RISK_TEXT = {
   ACTIVE: 'trading normally',
   REDUCING: 'position sizes reduced (losses or drawdown)',
@@ -130,7 +141,11 @@ function initCharts() {
     borderVisible: false,
   });
   const markers = LC.createSeriesMarkers(candles, []);
-  state.charts = { eqChart, equity, ddChart, drawdown, priceChart, candles, markers };
+  const profitChart = makeChart($('profit-chart'));
+  const profit = profitChart.addSeries(LC.HistogramSeries, {
+    priceFormat: { type: 'price', precision: 2, minMove: 0.01 },
+  });
+  state.charts = { eqChart, equity, ddChart, drawdown, priceChart, candles, markers, profitChart, profit };
 }
 
 /** Unique ascending seconds (the last value of a second wins). */
@@ -199,13 +214,11 @@ function renderPrices(prices) {
   const c = state.charts;
   if (!c) return;
   const sel = prices.find((p) => p.symbol === state.symbol);
-  const bars = [];
-  for (const k of sel.candles) {
-    const t = sec(k.time);
-    if (bars.length && t <= bars[bars.length - 1].time) continue;
-    bars.push({ time: t, open: k.open, high: k.high, low: k.low, close: k.close });
-  }
+  const intervalS = barSeconds(sel.candles);
+  renderTimeframes(intervalS);
+  const bars = aggregate(sel.candles, intervalS * state.timeframe);
   c.candles.setData(bars);
+  drawPositionLines(sel.symbol);
   // markers sit on the bar that contains their time
   const times = bars.map((b) => b.time);
   const snap = (t) => {
@@ -249,6 +262,74 @@ function renderPrices(prices) {
   c.priceChart.timeScale().fitContent();
 }
 
+/** The bars' own interval in seconds (the smallest step between two candles). */
+function barSeconds(candles) {
+  let step = Infinity;
+  for (let i = 1; i < candles.length; i++) step = Math.min(step, sec(candles[i].time) - sec(candles[i - 1].time));
+  return isNum(step) && step > 0 ? step : 300;
+}
+
+/** Candles merged into `spanS`-second buckets (open of the first, close of the last). */
+function aggregate(candles, spanS) {
+  const bars = [];
+  for (const k of candles) {
+    const t = Math.floor(sec(k.time) / spanS) * spanS;
+    const last = bars[bars.length - 1];
+    if (last && t < last.time) continue;
+    if (last && t === last.time) {
+      last.high = Math.max(last.high, k.high);
+      last.low = Math.min(last.low, k.low);
+      last.close = k.close;
+    } else bars.push({ time: t, open: k.open, high: k.high, low: k.low, close: k.close });
+  }
+  return bars;
+}
+
+const spanText = (s) => (s % 3600 === 0 ? `${s / 3600}h` : `${s / 60}m`);
+
+function renderTimeframes(intervalS) {
+  $('timeframes').replaceChildren(
+    ...[1, 3, 12].map((n) =>
+      el('button', {
+        type: 'button',
+        role: 'tab',
+        'data-tf': String(n),
+        'aria-selected': String(n === state.timeframe),
+        text: spanText(intervalS * n),
+        onclick: () => {
+          state.timeframe = n;
+          renderPrices(state.view.prices);
+        },
+      }),
+    ),
+  );
+}
+
+/** Horizontal lines for the open position on the chart's symbol: entry, stop, take profit. */
+function drawPositionLines(symbol) {
+  const c = state.charts;
+  for (const l of state.priceLines) c.candles.removePriceLine(l);
+  state.priceLines = [];
+  const p = (state.view.positions || []).find((x) => x.symbol === symbol);
+  if (!p) return;
+  const line = (price, color, title, style) =>
+    isNum(price) &&
+    state.priceLines.push(c.candles.createPriceLine({ price, color, title, lineWidth: 1, lineStyle: style }));
+  line(p.entryPrice, COLORS.accent, `entry ${p.side}`, 0);
+  line(p.stopPrice, COLORS.neg, 'stop', 2);
+  line(p.takeProfitPrice, COLORS.pos, 'take profit', 2);
+}
+
+function renderProfitBars(perf) {
+  const c = state.charts;
+  if (!c) return;
+  const rows = perf[state.profitPeriod] || [];
+  c.profit.setData(
+    rows.map((r) => ({ time: sec(r.time), value: r.netPnl, color: r.netPnl >= 0 ? COLORS.pos : COLORS.neg })),
+  );
+  c.profitChart.timeScale().fitContent();
+}
+
 // ---------- sections ----------
 function renderPortfolio(p, curve) {
   $('pf-equity').textContent = money(p.equity);
@@ -284,13 +365,26 @@ function renderPositions(positions) {
         {},
         td(p.symbol),
         td(p.side, p.side === 'LONG' ? 'pos' : 'neg'),
+        td(signed(p.unrealizedPnl), `num ${sign(p.unrealizedPnl)}`),
         td(qty(p.quantity), 'num'),
         td(price(p.entryPrice), 'num'),
         td(price(p.markPrice), 'num'),
-        td(signed(p.unrealizedPnl), `num ${sign(p.unrealizedPnl)}`),
         td(p.stopPrice === null ? 'none' : price(p.stopPrice), 'num'),
         td(p.takeProfitPrice === null ? 'none' : price(p.takeProfitPrice), 'num'),
         td(p.reason || '—', 'wrap why-col'),
+        el(
+          'td',
+          {},
+          el('button', {
+            type: 'button',
+            class: 'admin close-position',
+            disabled: state.view && state.view.config && !state.view.config.adminConfigured ? '' : undefined,
+            'data-symbol': p.symbol,
+            text: 'Close',
+            title: `Close ${p.symbol} at market (reduce-only, next bar)`,
+            onclick: () => closePosition(p),
+          }),
+        ),
       ),
     ),
   );
@@ -307,29 +401,45 @@ function renderTradeCard(trades) {
   sub.className = `s ${sign(net)}`;
 }
 
+const tradeRowEl = (t) =>
+  el(
+    'tr',
+    {},
+    td(when(t.time)),
+    td(t.symbol),
+    td(signed(t.netPnl), `num ${sign(t.netPnl)}`),
+    td(t.side, t.side === 'LONG' ? 'pos' : 'neg'),
+    td(qty(t.quantity), 'num'),
+    td(price(t.entryPrice), 'num'),
+    td(price(t.exitPrice), 'num'),
+    td(pct(t.returnPct), `num ${sign(t.returnPct)}`),
+    td(t.exitReason),
+  );
+
+/** The history's first page comes with the view (and live trades); older pages from GET /trades. */
 function renderTrades(trades) {
   renderTradeCard(trades);
-  fillTable(
-    'trades-body',
-    'trades-empty',
-    trades
-      .slice(0, 100)
-      .map((t) =>
-        el(
-          'tr',
-          {},
-          td(when(t.time)),
-          td(t.symbol),
-          td(t.side, t.side === 'LONG' ? 'pos' : 'neg'),
-          td(qty(t.quantity), 'num'),
-          td(price(t.entryPrice), 'num'),
-          td(price(t.exitPrice), 'num'),
-          td(signed(t.netPnl), `num ${sign(t.netPnl)}`),
-          td(pct(t.returnPct), `num ${sign(t.returnPct)}`),
-          td(t.exitReason),
-        ),
-      ),
-  );
+  if (state.tradesPage !== 1) return;
+  fillTable('trades-body', 'trades-empty', trades.slice(0, TRADES_PAGE).map(tradeRowEl));
+  $('trades-page').textContent = `page 1 · newest ${Math.min(TRADES_PAGE, trades.length)}`;
+  $('trades-prev').disabled = true;
+  $('trades-next').disabled = trades.length <= TRADES_PAGE;
+}
+
+async function showTradesPage(page) {
+  if (page === 1) {
+    state.tradesPage = 1;
+    renderTrades(state.view.trades);
+    return;
+  }
+  const res = await fetch(`/trades?page=${page}&size=${TRADES_PAGE}`, { headers: { accept: 'application/json' } });
+  if (!res.ok) return showAnswer(`Trade history page ${page}: ${res.status} ${res.statusText}`, 'bad');
+  const body = await res.json();
+  state.tradesPage = body.page;
+  fillTable('trades-body', 'trades-empty', body.trades.map(tradeRowEl));
+  $('trades-page').textContent = `page ${body.page} of ${body.pages} · ${body.total} trades`;
+  $('trades-prev').disabled = body.page <= 1;
+  $('trades-next').disabled = body.page >= body.pages;
 }
 
 function gateList(gates) {
@@ -346,10 +456,22 @@ function gateList(gates) {
   );
 }
 
+const AGENT_KNOWN = new Set(['name', 'status', 'lastThesis', 'lastGates', 'winRate']);
+
+/** Fields a newer service adds to an agent (availability, last failure …), as "key: value". */
+function agentExtras(a) {
+  return Object.entries(a)
+    .filter(([k, v]) => !AGENT_KNOWN.has(k) && v !== null && v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k.replace(/([A-Z])/g, ' $1').toLowerCase()}: ${isNum(v) && v > 1e11 ? when(v) : String(v)}`);
+}
+
 function renderAgents(agents) {
-  $('agents-empty').hidden = agents.length > 0;
+  // agents off: no empty panel, one line in the system panel says so
+  const active = agents.filter((a) => a.status !== 'disabled');
+  $('agents').hidden = active.length === 0;
+  $('agents-empty').hidden = active.length > 0;
   $('agents-body').replaceChildren(
-    ...agents.map((a) =>
+    ...active.map((a) =>
       el(
         'tr',
         {},
@@ -358,9 +480,10 @@ function renderAgents(agents) {
           'td',
           {},
           el('span', {
-            class: `pill ${/^(ok|ready|active|enabled)$/i.test(a.status) ? 'ok' : /error|fail|down/i.test(a.status) ? 'bad' : 'warn'}`,
+            class: `pill ${/^(ok|ready|active|enabled|embedded|remote)$/i.test(a.status) ? 'ok' : /error|fail|down/i.test(a.status) ? 'bad' : 'warn'}`,
             text: a.status,
           }),
+          ...agentExtras(a).map((x) => el('div', { class: 'muted small', text: x })),
         ),
         td(isNum(a.winRate) ? pct(a.winRate, 0) : '—', 'num'),
         el('td', {}, gateList(a.lastGates)),
@@ -370,33 +493,216 @@ function renderAgents(agents) {
   );
 }
 
+const LOCK_TEXT = {
+  'stoploss-guard': 'stop-loss guard',
+  cooldown: 'cooldown',
+  'entry-in-flight': 'entry in flight',
+  'operator-halt': 'operator halt',
+  'drawdown-halt': 'drawdown halt',
+};
+
+/** Denials in a row that say the same thing (symbol, stage, rule) become one row with a count. */
+function collapseDenials(denials) {
+  const rows = [];
+  for (const d of denials) {
+    const last = rows[rows.length - 1];
+    if (last && last.symbol === d.symbol && last.stage === d.stage && last.rule === d.rule) {
+      last.count++;
+      last.first = d.time;
+    } else rows.push({ ...d, count: 1, first: d.time });
+  }
+  return rows;
+}
+
 function renderRisk(risk) {
-  const level = risk.state === 'ACTIVE' ? 'ok' : risk.state === 'REDUCING' ? 'warn' : 'bad';
+  const locked = risk.entriesOpen === false;
+  const level =
+    risk.state === 'HALTED' || locked ? 'bad' : risk.state === 'REDUCING' || risk.locks?.length ? 'warn' : 'ok';
   setPill('risk-state', `risk ${risk.state}`, level);
-  $('risk-state-text').textContent = risk.state;
-  $('risk-state-text').className = level === 'ok' ? 'pos' : level === 'bad' ? 'neg' : '';
-  $('risk-explain').textContent = RISK_TEXT[risk.state] || '';
+  $('risk-state-text').textContent = `${risk.state} — ${RISK_TEXT[risk.state] || ''}`;
+  $('risk-headline').textContent = risk.headline || risk.state;
+  $('risk-headline').className = level === 'ok' ? 'pos' : level === 'bad' ? 'neg' : 'warn-text';
+  fillTable(
+    'locks-body',
+    'locks-empty',
+    (risk.locks || []).map((l) =>
+      el(
+        'tr',
+        {},
+        td(LOCK_TEXT[l.kind] || l.kind),
+        td(l.symbol || 'all'),
+        td(l.until === null ? 'until lifted' : when(l.until)),
+        td(l.detail, 'wrap'),
+      ),
+    ),
+  );
+  fillTable(
+    'arms-body',
+    'arms-empty',
+    (risk.arms || []).map((a) =>
+      el(
+        'tr',
+        {},
+        td(a.arm),
+        td(a.meanReturn === null ? '—' : pct(a.meanReturn), `num ${sign(a.meanReturn)}`),
+        td(`${a.pulls}${a.judged ? '' : ' (not judged yet)'}`, 'num'),
+        td(pct(a.fundedOdds, 0), 'num'),
+        td(a.allocation === 'funded' ? 'funded, full size' : `probe only, ${pct(a.share, 0)} size`),
+      ),
+    ),
+  );
   fillTable(
     'denials-body',
     'denials-empty',
-    risk.recentDenials.map((d) =>
-      el('tr', {}, td(when(d.time)), td(d.symbol), td(d.stage), td(d.rule), td(d.detail, 'wrap')),
+    collapseDenials(risk.recentDenials).map((d) =>
+      el(
+        'tr',
+        {},
+        td(d.count > 1 ? `${when(d.first)} → ${when(d.time)}` : when(d.time)),
+        td(d.symbol),
+        td(d.stage),
+        td(d.count > 1 ? `${d.rule} ×${d.count}` : d.rule),
+        td(d.detail, 'wrap'),
+      ),
     ),
   );
+}
+
+function renderPerformance(perf) {
+  if (!perf) return;
+  $('pf-realised').textContent = signed(perf.realizedPnl);
+  $('pf-realised').className = `v ${sign(perf.realizedPnl)}`;
+  $('perf-winrate').textContent = pct(perf.winRate, 1);
+  $('perf-trades').textContent = `${perf.trades} closed trades kept`;
+  $('perf-pf').textContent = isNum(perf.profitFactor) ? fmt(perf.profitFactor, 2) : perf.trades ? 'no loss yet' : '—';
+  $('perf-net').textContent = signed(perf.netPnl);
+  $('perf-net').className = `v ${sign(perf.netPnl)}`;
+  const row = (r, what) =>
+    el(
+      'tr',
+      {},
+      td(`${r.symbol}${what}`),
+      td(signed(r.netPnl), `num ${sign(r.netPnl)}`),
+      td(r.trades, 'num'),
+      td(pct(r.winRate, 0), 'num'),
+      td(isNum(r.profitFactor) ? fmt(r.profitFactor, 2) : '—', 'num'),
+    );
+  const rows = perf.perSymbol.map((r) => row(r, ''));
+  if (perf.perStrategy.length > 1) rows.push(...perf.perStrategy.map((r) => row(r, ' (strategy)')));
+  $('perf-body').replaceChildren(...rows);
+  renderProfitBars(perf);
+}
+
+function renderOrders(orders) {
+  fillTable(
+    'orders-body',
+    'orders-empty',
+    (orders || []).map((o) =>
+      el(
+        'tr',
+        {},
+        td(o.symbol),
+        td(o.type),
+        td(o.side, o.side === 'BUY' ? 'pos' : 'neg'),
+        td(o.quantity === 0 ? 'whole position' : qty(o.quantity), 'num'),
+        td(o.stopPrice === null ? 'market' : price(o.stopPrice), 'num'),
+        td(o.reason),
+        td(o.time === null ? '—' : when(o.time)),
+      ),
+    ),
+  );
+}
+
+function renderHealth(h) {
+  if (!h) return;
+  $('health-bar').textContent = h.lastBarTime === null ? 'none yet' : `${when(h.lastBarTime)} UTC`;
+  $('health-error-wrap').hidden = !h.lastError;
+  $('health-error').textContent = h.lastError || '';
+}
+
+function renderAudit(lines) {
+  fillTable(
+    'audit-body',
+    'audit-empty',
+    (lines || []).map((a) =>
+      el(
+        'tr',
+        {},
+        td(wall(a.wallTime)),
+        td(a.action),
+        td(a.status, a.status < 300 ? 'pos' : 'neg'),
+        td(a.from),
+        td(a.outcome || '—', 'wrap'),
+      ),
+    ),
+  );
+}
+
+/** Controls apply only when they can act: Start when stopped, Stop when running; none without a token. */
+function renderControls(view) {
+  const admin = !view.config || view.config.adminConfigured;
+  const off = 'the service has no ADMIN_API_TOKEN: restart it with one';
+  $('admin-off').hidden = admin;
+  const drawdownHalt = (view.risk.locks || []).some((l) => l.kind === 'drawdown-halt');
+  const set = (id, enabled, why) => {
+    const b = $(id);
+    b.dataset.title ??= b.title;
+    b.disabled = !admin || !enabled;
+    b.title = !admin ? off : enabled ? b.dataset.title : why;
+  };
+  set(
+    'btn-start',
+    !view.system.running && !drawdownHalt,
+    drawdownHalt ? 'halted by the drawdown floor: only new settings lift it' : 'already running',
+  );
+  set('btn-stop', view.system.running, 'already stopped: new entries are off');
+  set('btn-emergency', true, '');
+  for (const b of document.querySelectorAll('button.admin')) {
+    b.disabled = !admin;
+    if (!admin) b.title = off;
+  }
+}
+
+function uptime(s) {
+  if (!isNum(s)) return '—';
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${d ? `${d} d ` : ''}${h} h ${m} min`;
 }
 
 function renderSystem(s) {
   setPill('mode', s.mode, s.mode === 'live' ? 'bad' : 'ok');
   setPill('running', s.running ? 'running' : 'stopped', s.running ? 'ok' : 'bad');
+  const c = state.view && state.view.config;
+  const badge = $('replay-badge');
+  badge.hidden = !(c && c.replay);
+  if (c && c.replay) badge.textContent = `replaying ${c.replay.sample} at 1 bar / ${c.replay.msPerBar} ms`;
   const rows = [
     ['Engine', s.running ? 'running' : 'stopped'],
     ['Mode', s.mode],
     ['Exchange', s.exchange],
     ['Redis', s.redis],
-    ...(s.models || []).map((m) => [`Model ${m.name}`, m.status]),
   ];
+  if (c) {
+    rows.push(
+      ['Version', `${c.version}${c.commit ? ` (${c.commit})` : ''}`],
+      ['Started', wall(c.startedAt)],
+      ['Uptime', uptime(c.uptimeS)],
+      ['Data source', c.dataSource],
+      ['Symbols', c.symbols.join(', ')],
+      ['Interval', c.interval],
+      ['Strategies', c.strategies.join(', ')],
+      ['Agents', c.agentsEnabled ? 'on (embedded or remote, see Agents)' : 'off (AGENTS_ENABLED=false)'],
+      ['Sizing', c.sizing],
+      ['Leverage', `${c.leverage}×`],
+      ...c.limits.map((l) => [l.name, l.value]),
+      ['Admin controls', c.adminConfigured ? 'on' : 'off: no ADMIN_API_TOKEN'],
+    );
+  }
+  rows.push(...(s.models || []).map((m) => [`Model ${m.name}`, m.status]));
   if (!(s.models || []).length) rows.push(['Models', 'none configured']);
-  if (state.view && isNum(state.view.time)) rows.push(['Snapshot', `${when(state.view.time)} UTC`]);
+  if (state.view && isNum(state.view.time)) rows.push(['Snapshot', wall(state.view.time)]);
   $('system-body').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v) })]));
 }
 
@@ -446,12 +752,15 @@ function renderWhy() {
   if (d) {
     const notes = state.reasoning.filter((r) => r.symbol === d.symbol && r.time === d.time && r.text);
     const o = state.outcome;
+    const denied = o && o.level === 'neg';
     parts.push(
       el('p', {
-        class: 'headline',
-        text: `${ACTION_TEXT[d.action] || d.action} ${d.symbol} @ ${price(d.price)} — confidence ${pct(d.confidence, 0)}`,
+        class: `headline${denied ? ' neg' : ''}`,
+        text: denied
+          ? `Denied: ${ACTION_DENIED_TEXT[d.action] || d.action} ${d.symbol} @ ${price(d.price)} (proposed at confidence ${pct(d.confidence, 0)})`
+          : `${ACTION_TEXT[d.action] || d.action} ${d.symbol} @ ${price(d.price)} — confidence ${pct(d.confidence, 0)}`,
       }),
-      el('p', { class: 'muted', text: `${when(d.time)} UTC · signal source ${d.source}` }),
+      el('p', { class: 'muted', text: `${when(d.time)} UTC (market) · signal source ${d.source}` }),
       el('p', {
         class: `outcome ${o ? o.level : 'muted'}`,
         text: o ? o.text : 'Outcome: not denied so far; waiting for an order or a fill.',
@@ -490,37 +799,114 @@ function render(view) {
   renderRisk(view.risk);
   renderSystem(view.system);
   renderReports(view.reports);
+  renderPerformance(view.performance);
+  renderOrders(view.openOrders);
+  renderHealth(view.health);
+  renderAudit(view.audit);
+  renderControls(view);
+  renderForceForm(view);
   renderWhy();
   document.body.dataset.loaded = '1';
 }
 
+// ---------- batched rendering ----------
+/**
+ * A busy replay sends dozens of events a second; panels they touch are redrawn at most every
+ * 100 ms (each once), so the page stays responsive to the operator.
+ */
+const pendingRenders = new Set();
+let renderTimer = null;
+function soon(fn) {
+  pendingRenders.add(fn);
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    const fns = [...pendingRenders];
+    pendingRenders.clear();
+    for (const f of fns) f();
+  }, 100);
+}
+
+/** Panel redraws from the current view, one function each so a batch draws each panel once. */
+const redraw = {
+  trades: () => renderTrades(state.view.trades),
+  portfolio: () => renderPortfolio(state.view.portfolio, state.view.equityCurve),
+  positions: () => {
+    renderPositions(state.view.positions);
+    renderControls(state.view);
+  },
+  risk: () => renderRisk(state.view.risk),
+};
+
 // ---------- feed ----------
-function addFeed(kind, time, text) {
+/** How far back a repeat is looked for: one bar's rows for a few symbols. */
+const COLLAPSE_WINDOW = 12;
+const FEED_KINDS = ['all', 'decision', 'reasoning', 'fill', 'trade', 'risk', 'status'];
+
+/**
+ * Adds a feed row. A row with a `key` that repeats one of the last few rows (the same denial of
+ * the same symbol, bar after bar) replaces it, with a count and the time span, so the feed is not
+ * a wall of identical lines.
+ */
+function addFeed(kind, time, text, key, cls) {
   const list = $('feed-list');
-  list.prepend(
-    el(
-      'li',
-      { 'data-kind': kind },
-      el('time', { text: when(time) }),
-      el('span', { class: `tag ${kind}`, text: kind }),
-      el('span', { text }),
+  let count = 1;
+  let first = time;
+  if (key) {
+    const recent = Array.from(list.children).slice(0, COLLAPSE_WINDOW);
+    const same = recent.find((li) => li.dataset.key === key);
+    if (same) {
+      count = Number(same.dataset.count) + 1;
+      first = Number(same.dataset.first);
+      same.remove();
+    }
+  }
+  const item = el(
+    'li',
+    { 'data-kind': kind, 'data-key': key, 'data-count': String(count), 'data-first': String(first), class: cls },
+    el('time', { text: count > 1 ? `${when(first)} → ${when(time)}` : when(time) }),
+    el('span', { class: `tag ${kind}`, text: kind }),
+    el('span', { text: count > 1 ? `${text} (×${count})` : text }),
+  );
+  list.prepend(item);
+  while (list.children.length > FEED_MAX) list.lastElementChild.remove();
+  return item;
+}
+
+function renderFeedFilter() {
+  $('feed-filter').replaceChildren(
+    ...FEED_KINDS.map((k) =>
+      el('button', {
+        type: 'button',
+        role: 'tab',
+        'data-filter': k,
+        'aria-selected': String(k === state.feedFilter),
+        text: k === 'all' ? 'All' : k,
+        onclick: () => {
+          state.feedFilter = k;
+          $('feed-list').dataset.filter = k;
+          renderFeedFilter();
+        },
+      }),
     ),
   );
-  while (list.children.length > FEED_MAX) list.lastElementChild.remove();
 }
 
 function seedFeed(view) {
   if ($('feed-list').children.length) return;
   const items = [
     ...view.trades.slice(0, 20).map((t) => ({ kind: 'trade', time: t.time, text: tradeText(t) })),
-    ...view.risk.recentDenials.slice(0, 20).map((d) => ({ kind: 'risk', time: d.time, text: denialText(d) })),
+    ...view.risk.recentDenials
+      .slice(0, 20)
+      .map((d) => ({ kind: 'risk', time: d.time, text: denialText(d), key: denialKey(d) })),
   ].sort((a, b) => a.time - b.time);
-  for (const i of items) addFeed(i.kind, i.time, i.text);
+  for (const i of items) addFeed(i.kind, i.time, i.text, i.key);
 }
 
 const tradeText = (t) =>
   `${t.symbol} ${t.side} closed (${t.exitReason}): ${signed(t.netPnl)} USDT, ${pct(t.returnPct)}`;
 const denialText = (d) => `${d.symbol} denied by ${d.stage}/${d.rule}: ${d.detail}`;
+const denialKey = (d) => `risk|${d.symbol}|${d.stage}|${d.rule}`;
 
 const HANDLERS = {
   decision(d) {
@@ -528,12 +914,13 @@ const HANDLERS = {
     state.outcome = null;
     state.reasoning = state.reasoning.filter((r) => r.time >= d.time);
     const gates = (d.gates || []).map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', ');
-    addFeed(
+    state.decisionItem = addFeed(
       'decision',
       d.time,
       `${d.symbol} ${ACTION_TEXT[d.action] || d.action} @ ${price(d.price)} (conf ${pct(d.confidence, 0)})${gates ? ` — ${gates}` : ''}`,
+      `decision|${d.symbol}|${d.action}|${d.source}`,
     );
-    renderWhy();
+    soon(renderWhy);
   },
   reasoning(r) {
     if (!r.text) return;
@@ -543,14 +930,14 @@ const HANDLERS = {
     if (seen) return; // a repeat (e.g. replayed after a reconnect)
     state.reasoning.push(r);
     if (state.reasoning.length > 50) state.reasoning.shift();
-    addFeed('reasoning', r.time, `${r.symbol} ${r.agent}: ${r.text}`);
-    renderWhy();
+    addFeed('reasoning', r.time, `${r.symbol} ${r.agent}: ${r.text}`, `reasoning|${r.symbol}|${r.agent}`);
+    soon(renderWhy);
   },
   fill(f) {
     const d = state.lastDecision;
     if (d && !state.outcome && f.symbol === d.symbol && f.time >= d.time) {
       state.outcome = { level: 'pos', text: `Filled: ${f.side} ${qty(f.quantity)} @ ${price(f.price)} (${f.reason})` };
-      renderWhy();
+      soon(renderWhy);
     }
     addFeed(
       'fill',
@@ -563,8 +950,8 @@ const HANDLERS = {
     addFeed('trade', t.time, tradeText(t));
     if (state.view) {
       state.view.trades.unshift(t);
-      renderTrades(state.view.trades);
-      if (!state.lastDecision) renderWhy();
+      soon(redraw.trades);
+      if (!state.lastDecision) soon(renderWhy);
     }
     scheduleReload();
   },
@@ -578,9 +965,12 @@ const HANDLERS = {
       drawdown: p.drawdown,
       maxDrawdownLimit: p.maxDrawdownLimit,
     };
-    renderPortfolio(state.view.portfolio, state.view.equityCurve);
+    soon(redraw.portfolio);
     appendEquity(p.time, p.equity);
-    if (Array.isArray(p.positions)) renderPositions(p.positions);
+    if (Array.isArray(p.positions)) {
+      state.view.positions = p.positions;
+      soon(redraw.positions);
+    }
   },
   risk(r) {
     if (!state.view) return;
@@ -589,15 +979,21 @@ const HANDLERS = {
       const d = state.lastDecision;
       if (d && r.denial.symbol === d.symbol && r.denial.time === d.time) {
         state.outcome = { level: 'neg', text: `Denied by ${r.denial.stage} (${r.denial.rule}): ${r.denial.detail}` };
-        renderWhy();
+        // the decision's feed row says it was denied, not only that it was proposed
+        const item = state.decisionItem;
+        if (item && item.isConnected && !item.classList.contains('denied')) {
+          item.classList.add('denied');
+          item.lastElementChild.textContent = `DENIED (${r.denial.rule}) — ${item.lastElementChild.textContent}`;
+        }
+        soon(renderWhy);
       }
       state.view.risk.recentDenials.unshift(r.denial);
       state.view.risk.recentDenials.length = Math.min(state.view.risk.recentDenials.length, 20);
-      addFeed('risk', r.time, denialText(r.denial));
+      addFeed('risk', r.time, denialText(r.denial), denialKey(r.denial));
     } else {
       addFeed('risk', r.time, `risk state ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
     }
-    renderRisk(state.view.risk);
+    soon(redraw.risk);
   },
   status(s) {
     if (!state.view) return;
@@ -673,14 +1069,31 @@ const ACTIONS = {
     path: '/emergency_stop',
     title: 'Emergency stop',
     what: 'EMERGENCY STOP: close every position at market and halt.',
+    danger: true,
   },
 };
 
-function askToken(title, what) {
+/** What an emergency stop will close, from the view: one line per position. */
+function closingList() {
+  const positions = (state.view && state.view.positions) || [];
+  if (!positions.length) return ['No open position: the bot halts, nothing is closed.'];
+  return positions.map(
+    (p) =>
+      `${p.symbol} ${p.side} ${qty(p.quantity)} @ ${price(p.entryPrice)} — unrealised ${signed(p.unrealizedPnl)} USDT`,
+  );
+}
+
+function askToken(title, what, opts = {}) {
   const dialog = $('token-dialog');
   const input = $('token-input');
   $('token-title').textContent = `${title}: admin token`;
   $('token-what').textContent = what;
+  const list = $('token-list');
+  list.hidden = !opts.list;
+  list.replaceChildren(...(opts.list || []).map((line) => el('li', { text: line })));
+  dialog.classList.toggle('danger', Boolean(opts.danger));
+  $('token-ok').textContent = opts.confirm || 'Send';
+  $('token-ok').className = opts.danger ? 'danger' : 'primary';
   input.value = sessionStorage.getItem(TOKEN_KEY) || '';
   return new Promise((resolve) => {
     const done = (value) => {
@@ -720,35 +1133,112 @@ function showAnswer(text, level) {
   a.className = `answer ${level || ''}`;
 }
 
-async function runAction(key) {
-  const { path, title, what } = ACTIONS[key];
-  const token = await askToken(title, what);
+/** An answer body in words: its message, note or reason, and what it did. */
+function answerText(body) {
+  if (!body || typeof body !== 'object') return String(body ?? '');
+  const parts = [];
+  const said = body.message || body.note || (body.accepted === false ? body.reason : null);
+  if (said) parts.push(said);
+  if (body.accepted === true && !body.message) parts.push('accepted by every stage');
+  if (typeof body.running === 'boolean') parts.push(`engine ${body.running ? 'running' : 'stopped'}`);
+  if (body.risk_state) parts.push(`risk ${body.risk_state}`);
+  if (Array.isArray(body.orders) && body.orders.length)
+    parts.push(`flatten orders: ${body.orders.map((o) => `${o.side} ${qty(o.quantity)} ${o.symbol}`).join(', ')}`);
+  if (Array.isArray(body.stages)) {
+    const denied = body.stages.find((x) => x.kind === 'denied');
+    const order = body.stages.find((x) => x.kind === 'order');
+    if (denied) parts.push(`denied by ${denied.stage} (${denied.rule}): ${denied.detail}`);
+    else if (order) parts.push(`order ${order.side} ${qty(order.quantity)} sent (${order.client_order_id})`);
+  }
+  return parts.join(' · ') || 'done';
+}
+
+/** Sends one admin request after asking for the token; shows the answer as a message. */
+async function adminRequest(path, title, what, body, opts) {
+  const token = await askToken(title, what, opts);
   if (token === null) {
-    showAnswer(`POST ${path}: cancelled, nothing sent.`, '');
-    return;
+    showAnswer(`${title} (POST ${path}): cancelled, nothing sent.`, '');
+    return null;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   let res;
   try {
-    res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const headers = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    res = await fetch(path, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
-    showAnswer(`POST ${path}: network error (${e instanceof Error ? e.message : String(e)})`, 'bad');
-    return;
+    showAnswer(`${title} (POST ${path}): network error (${e instanceof Error ? e.message : String(e)})`, 'bad');
+    return null;
   }
   const text = await res.text();
-  let body = text;
+  let parsed = text;
   try {
-    body = JSON.stringify(JSON.parse(text), null, 1);
+    parsed = JSON.parse(text);
   } catch {
     // not JSON: shown as sent
   }
   if (res.status === 401 || res.status === 403) sessionStorage.removeItem(TOKEN_KEY);
-  showAnswer(`POST ${path} → ${res.status} ${res.statusText}\n${body}`, res.ok ? 'ok' : 'bad');
-  if (res.ok) load();
+  const ok = res.ok && !(parsed && parsed.accepted === false);
+  showAnswer(`${title} (POST ${path} → ${res.status} ${res.statusText}): ${answerText(parsed)}`, ok ? 'ok' : 'bad');
+  load();
+  return res;
 }
+
+function runAction(key) {
+  const { path, title, what, danger } = ACTIONS[key];
+  const opts = danger ? { danger: true, list: closingList(), confirm: 'Close everything and halt' } : {};
+  return adminRequest(path, title, what, undefined, opts);
+}
+
+function closePosition(p) {
+  return adminRequest(
+    `/positions/${encodeURIComponent(p.symbol)}/close`,
+    `Close ${p.symbol}`,
+    `Close ${p.symbol}: a reduce-only market order, filled at the next bar.`,
+    undefined,
+    {
+      list: [`${p.symbol} ${p.side} ${qty(p.quantity)} — unrealised ${signed(p.unrealizedPnl)} USDT`],
+      confirm: 'Close it',
+    },
+  );
+}
+
+function renderForceForm(view) {
+  const select = $('force-symbol');
+  const symbols = (view.config && view.config.symbols) || view.prices.map((p) => p.symbol);
+  if (select.options.length === symbols.length) return;
+  select.replaceChildren(...symbols.map((sym) => el('option', { value: sym, text: sym })));
+}
+
+$('force-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const body = {
+    symbol: $('force-symbol').value,
+    action: $('force-action').value,
+    confidence: Number($('force-confidence').value),
+    reason: $('force-reason').value.trim() || 'operator decision',
+  };
+  void adminRequest(
+    '/inference/decisions',
+    'Force a decision',
+    `${ACTION_TEXT[body.action]} ${body.symbol} at confidence ${pct(body.confidence, 0)}: it goes through allocation, sizing and risk.`,
+    body,
+  );
+});
 
 $('btn-start').addEventListener('click', () => runAction('start'));
 $('btn-stop').addEventListener('click', () => runAction('stop'));
 $('btn-emergency').addEventListener('click', () => runAction('emergency'));
+$('trades-prev').addEventListener('click', () => void showTradesPage(state.tradesPage - 1));
+$('trades-next').addEventListener('click', () => void showTradesPage(state.tradesPage + 1));
+for (const b of document.querySelectorAll('#profit-period button')) {
+  b.addEventListener('click', () => {
+    state.profitPeriod = b.dataset.period;
+    for (const x of document.querySelectorAll('#profit-period button'))
+      x.setAttribute('aria-selected', String(x === b));
+    if (state.view) renderProfitBars(state.view.performance);
+  });
+}
+renderFeedFilter();
 
 load().then(connect);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { ClockPort } from '../../pipelines/ports.ts';
 import type { PipelineEvent } from '../../pipelines/model/index.ts';
@@ -16,6 +16,8 @@ import { inferenceRoutes } from './routes/inference.ts';
 import { dashboardDataRoutes, ViewCache } from './routes/dashboard-data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { redactQueryValues } from '../../secrets/redact.ts';
+import { Desk } from './desk.ts';
+import { deskAdminRoutes, registerDeskRoutes } from './routes/desk.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -60,6 +62,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { settings, metrics } = opts;
   const app = Fastify({
     logger: loggerOf(opts),
+    // request lines go out at debug level (routes/desk.ts): the console shows trading, not traffic
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
     // the client address comes from X-Forwarded-For only when the socket peer is a trusted proxy
@@ -79,8 +83,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return payload;
   });
 
+  // the desk: locks, arms, working orders and the operator audit trail the dashboard shows
+  const desk = new Desk(opts.engine, settings, opts.clock.now());
+  opts.onEvents((e) => desk.observe(e));
+  registerDeskRoutes(app, { engine: opts.engine, settings, desk, clock: opts.clock });
+
   await app.register(healthRoutes, opts);
-  await app.register(dashboardDataRoutes, { ...opts, views });
+  await app.register(dashboardDataRoutes, { ...opts, views, desk });
   await app.register(eventRoutes, opts);
   await app.register(async (admin) => {
     await admin.register(adminAuth, {
@@ -91,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
     await admin.register(controlRoutes, opts);
     await admin.register(inferenceRoutes, opts);
+    await admin.register(deskAdminRoutes, { engine: opts.engine, settings });
   });
 
   if (opts.dashboard) await app.register(opts.dashboard, { reportsDir: opts.reportsDir ?? 'out' });

@@ -34,6 +34,8 @@ export interface RunningService {
   settings: Settings;
   /** resolves with the reason if the pipeline dies (nothing trades, bot-held stops lapse) */
   failed: Promise<string>;
+  /** live pipeline events (never the journal replay); returns an unsubscribe function */
+  onEvents(listener: (e: PipelineEvent) => void): () => void;
   /**
    * Shuts down in order: no new inputs (market feed off, queued inputs finished), Telegram off,
    * event streams ended and the API closed, journal closed, telemetry flushed, market closed,
@@ -342,6 +344,10 @@ async function assemble(
     ],
     agents: agentFigures,
   };
+  const onEvents = (listener: (e: PipelineEvent) => void) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
   const app = await buildApp({
     settings,
     engine,
@@ -352,10 +358,7 @@ async function assemble(
     dashboard: options.dashboard,
     reportsDir: 'out',
     listReports: reportsIn('out'),
-    onEvents: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onEvents,
     chat: {
       endpoint: settings.FINGPT_ENDPOINT,
       apiKey: settings.FINGPT_API_KEY,
@@ -382,6 +385,7 @@ async function assemble(
     market,
     settings,
     failed,
+    onEvents,
     close() {
       closing ??= (async () => {
         // first nothing new: no bar, no command, no entry (queued inputs are finished)

@@ -1,15 +1,18 @@
 import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import type {
   AgentView,
+  AuditLine,
   CandleView,
   DashboardEventName,
   DashboardEvents,
   DashboardView,
   DenialView,
   GateView,
+  LockView,
   MarkerView,
   PortfolioView,
   PositionRow,
+  RiskView,
   SystemView,
   TradeRow,
 } from '../../dashboard/dashboard-view.ts';
@@ -24,6 +27,8 @@ import type {
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
+import { armKeys, banditArms, entryLocks, performance } from './desk.kernel.ts';
+import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -51,6 +56,14 @@ function portfolioView(p: PortfolioSnapshot | null, settings: Settings): Portfol
     drawdown: p?.drawdown ?? 0,
     maxDrawdownLimit: settings.MAX_DRAWDOWN,
   };
+}
+
+/** Closed trades kept by the engine, newest first, with why each was opened. */
+export function tradeRows(engine: TradingEngine): TradeRow[] {
+  return engine.trades
+    .slice()
+    .reverse()
+    .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt)));
 }
 
 function tradeRow(t: TradeClosed, entryReasonText: string | null): TradeRow {
@@ -89,16 +102,21 @@ function entryReason(engine: TradingEngine, symbol: string, openedAt: number): s
   return d ? decisionText(d) : null;
 }
 
-/** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
-export function decisionText(d: Decision): string {
+/** A decision's numbers and the checks it passed, without naming its source. */
+export function signalText(d: Decision): string {
   const f = d.features;
   const head =
     d.source === 'external'
       ? `external ${d.action} (confidence ${(d.confidence * 100).toFixed(0)} %)`
-      : `${d.source}: ${(f.lookbackReturn * 100).toFixed(2)} % over the lookback, 24 h ${(f.change24h * 100).toFixed(2)} %, ` +
+      : `${(f.lookbackReturn * 100).toFixed(2)} % over the lookback, 24 h ${(f.change24h * 100).toFixed(2)} %, ` +
         `ATR ${f.atr.toPrecision(4)}, volatility ${(f.volatility * 100).toFixed(0)} %`;
   const checks = d.gates.map((g) => `${g.gate} ${g.passed ? '✓' : '✗'}`).join(', ');
   return checks ? `${head}; ${checks}` : head;
+}
+
+/** A decision in one line: who proposed it, on what numbers, and the checks it passed. */
+export function decisionText(d: Decision): string {
+  return d.source === 'external' ? signalText(d) : `${d.source}: ${signalText(d)}`;
 }
 
 function positionRows(engine: TradingEngine): PositionRow[] {
@@ -130,21 +148,37 @@ export function systemView(engine: TradingEngine, probe: SystemProbe): SystemVie
 }
 
 /** Agents as the page shows them: last opinion per agent and how often trades it backed won. */
-function agentViews(engine: TradingEngine, probe: SystemProbe): AgentView[] {
+function agentViews(engine: TradingEngine, probe: SystemProbe, desk: Desk): AgentView[] {
   const byAgent = new Map<string, { decision: Decision; summary: string }>();
   for (const d of engine.decisions)
     for (const o of d.opinions) byAgent.set(o.agent, { decision: d, summary: o.summary });
+  // an agent's later opinion on a signal that never became a decision (gated) is its last word
+  const lastWord = (name: string, view: AgentView): AgentView => {
+    const seen = desk.lastOpinion.get(name);
+    const fromDecision = byAgent.get(name)?.decision.time ?? -Infinity;
+    if (!seen || seen.time <= fromDecision) return view;
+    const o = seen.opinion;
+    return {
+      ...view,
+      lastThesis: `${seen.symbol}: ${o.summary}`,
+      lastGates: [
+        { gate: o.accepted ? 'accepted' : 'rejected', passed: o.accepted, value: num(o.confidence), limit: null },
+      ],
+    };
+  };
   const statuses = new Map(probe.models().map((m) => [m.name, m.status]));
   const views: AgentView[] = [];
   for (const [name, status] of statuses) {
     const last = byAgent.get(name);
-    views.push({
-      name,
-      status,
-      lastThesis: last?.summary ?? null,
-      lastGates: last ? last.decision.gates.map(gateView) : [],
-      winRate: null,
-    });
+    views.push(
+      lastWord(name, {
+        name,
+        status,
+        lastThesis: last?.summary ?? null,
+        lastGates: last ? last.decision.gates.map(gateView) : [],
+        winRate: null,
+      }),
+    );
   }
   // agents seen in decisions but not configured as models (embedded ones) still show
   for (const [name, last] of byAgent) {
@@ -193,14 +227,68 @@ function markers(engine: TradingEngine, symbol: string): MarkerView[] {
   return out.sort((a, b) => a.time - b.time);
 }
 
+const utc = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The signal source of the entry behind a closed trade (its bandit arm's source). */
+function tradeSource(engine: TradingEngine) {
+  return (t: TradeClosed): string | null => entryDecision(engine.decisions, t.symbol, t.openedAt)?.source ?? null;
+}
+
+/** The risk panel: the stage's state, what locks entries now and until when, the bandit's arms. */
+export function riskView(engine: TradingEngine, settings: Settings, desk: Desk): RiskView {
+  const locks: LockView[] = [];
+  if (engine.riskState === 'HALTED') {
+    const drawdown = !engine.operatorHalted && /drawdown/i.test(engine.riskReason);
+    locks.push({
+      kind: drawdown ? 'drawdown-halt' : 'operator-halt',
+      symbol: null,
+      until: null,
+      detail: drawdown
+        ? `${engine.riskReason}: only new settings lift it`
+        : `${engine.riskReason || 'stopped by an operator'}${engine.operatorHalted ? ': Start lifts it' : ''}`,
+    });
+  }
+  locks.push(...entryLocks(engine.trades, desk.entriesInFlight(), settings, engine.lastBarTime));
+  const everything = locks.find((l) => l.symbol === null);
+  const lockedSymbols = new Set(locks.filter((l) => l.symbol !== null).map((l) => l.symbol));
+  const openSymbols = settings.SYMBOLS.filter((s) => !lockedSymbols.has(s));
+  const entriesOpen = everything === undefined && openSymbols.length > 0;
+  let headline: string;
+  if (everything?.kind === 'stoploss-guard') {
+    headline = `ENTRIES LOCKED — stop-loss guard until ${utc(everything.until!)} (exits and stops still run)`;
+  } else if (everything !== undefined) {
+    headline = `HALTED — ${everything.detail}; exits and stops still run`;
+  } else if (!entriesOpen) {
+    headline = `ENTRIES LOCKED — every symbol is resting or has an entry in flight`;
+  } else if (engine.riskState === 'REDUCING') {
+    headline = `REDUCING — ${engine.riskReason || 'sizes cut on volatile symbols'}`;
+  } else {
+    headline =
+      lockedSymbols.size > 0
+        ? `ACTIVE — entries open on ${openSymbols.join(', ')}; locked on ${[...lockedSymbols].join(', ')}`
+        : 'ACTIVE — trading normally';
+  }
+  const arms = banditArms(engine.trades, tradeSource(engine), armKeys(engine.decisions), settings);
+  return {
+    state: engine.riskState,
+    headline,
+    entriesOpen,
+    locks,
+    arms,
+    recentDenials: engine.denials.slice(-20).reverse().map(denialView),
+  };
+}
+
 export function dashboardView(
   engine: TradingEngine,
   settings: Settings,
   probe: SystemProbe,
   reports: string[],
   now: number,
+  desk: Desk,
 ): DashboardView {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
+  const audit: AuditLine[] = desk.audit.slice(-50).reverse();
   return {
     time: now,
     portfolio: portfolioView(engine.portfolio, settings),
@@ -221,11 +309,16 @@ export function dashboardView(
       })),
       markers: markers(engine, symbol),
     })),
-    agents: agentViews(engine, probe),
-    risk: { state: engine.riskState, recentDenials: engine.denials.slice(-20).reverse().map(denialView) },
+    agents: agentViews(engine, probe, desk),
+    risk: riskView(engine, settings, desk),
     system: systemView(engine, probe),
     reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
+    performance: performance(engine.trades, engine.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
+    openOrders: desk.openOrders(),
+    config: desk.config(now),
+    health: { lastError: engine.lastError, lastBarTime: engine.lastBarTime > 0 ? engine.lastBarTime : null },
+    audit,
   };
 }
 
@@ -273,7 +366,8 @@ export function sseMessages(e: PipelineEvent, feed: FeedContext, settings: Setti
       if (e.opinions.length === 0) {
         out.push({
           event: 'reasoning',
-          data: { time: e.time, symbol: e.symbol, agent: e.source, text: decisionText(e) },
+          // the source is the speaker: the text does not name it again
+          data: { time: e.time, symbol: e.symbol, agent: e.source, text: signalText(e) },
         });
       }
       return out;

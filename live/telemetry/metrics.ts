@@ -37,6 +37,10 @@ export class ServiceMetrics {
     this.botId = botId;
     const r = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // gauges named like counters fail `promtool check metrics`; the per-type gauges they sum
+    // (nodejs_active_handles, nodejs_active_requests, nodejs_active_resources) stay
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
     this.decisions = new Counter({
       name: 'trading_decisions_total',
       help: 'decisions taken by the strategy',

@@ -92,7 +92,7 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     expect(await page.locator('#why-body .entry-reason').textContent()).toBe(
       `Opened because: ${view.trades[0]!.entryReason}`,
     );
-    expect(await page.locator('#trades-body tr').count()).toBe(Math.min(100, view.trades.length));
+    expect(await page.locator('#trades-body tr').count()).toBe(Math.min(25, view.trades.length));
     expect(await page.locator('#agents-body tr').count()).toBe(view.agents.length);
     expect(await page.locator('#symbol-tabs button').count()).toBe(2);
     expect(await page.locator('#pf-equity').textContent()).toBe(
@@ -167,7 +167,7 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     for (const m of toMessages(trade!, settings)) peer.emit(m);
     await page.waitForSelector('#feed-list li[data-kind="trade"]:has-text("closed")', { timeout: 5_000 });
     expect(await page.locator('#feed-list li[data-kind="reasoning"]').count()).toBe(reasoningBefore);
-    expect(await page.locator('#trades-body tr').count()).toBe(Math.min(100, tradesBefore + 1));
+    expect(await page.locator('#trades-body tr').count()).toBe(Math.min(25, tradesBefore + 1));
     for (const m of toMessages(portfolio!, settings)) peer.emit(m);
     const expected = (portfolio as { equity: number }).equity.toLocaleString('en-US', {
       minimumFractionDigits: 2,

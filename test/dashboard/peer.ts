@@ -22,6 +22,7 @@ import type {
   TradeClosed,
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
+import { armKeys, banditArms, entryLocks, performance } from '../../live/service/desk.kernel.ts';
 
 /*
  * TEST PEER — not the Sapphire service. It stands in for live/service/ in the dashboard's own
@@ -183,6 +184,10 @@ export function viewFromBacktest(
       : [],
     risk: {
       state: riskState,
+      headline: riskState === 'ACTIVE' ? 'ACTIVE — trading normally' : riskState,
+      entriesOpen: riskState !== 'HALTED',
+      locks: entryLocks(trades, [], settings, opts.asOf),
+      arms: banditArms(trades, () => 'momentum', armKeys(result.decisions), settings),
       recentDenials: denials
         .slice(-20)
         .reverse()
@@ -191,6 +196,26 @@ export function viewFromBacktest(
     system: { running: opts.running, mode: 'paper', exchange: 'simulated (test peer)', redis: 'in-memory', models: [] },
     reports: listReports(opts.reportsDir),
     analytics: opts.analytics,
+    performance: performance(trades, snap.realizedPnl, () => 'momentum'),
+    openOrders: [],
+    config: {
+      version: '0.0.0-peer',
+      commit: '',
+      startedAt: opts.asOf,
+      uptimeS: 0,
+      symbols: [...settings.SYMBOLS],
+      interval: settings.BAR_INTERVAL,
+      strategies: ['momentum'],
+      agentsEnabled: settings.AGENTS_ENABLED,
+      sizing: settings.SIZING_MODE,
+      leverage: settings.LEVERAGE,
+      limits: [{ name: 'MAX_DRAWDOWN', value: `${settings.MAX_DRAWDOWN * 100} %` }],
+      dataSource: 'test peer (backtest fixture)',
+      replay: null,
+      adminConfigured: true,
+    },
+    health: { lastError: null, lastBarTime: opts.asOf },
+    audit: [],
   };
 }
 

@@ -4,6 +4,7 @@ import { STREAM_NAMES } from '../../telemetry/streams.ts';
 import type { AppOptions } from '../app.ts';
 import { dashboardView } from '../views.ts';
 import { badRequest } from '../http/errors.ts';
+import type { Desk } from '../desk.ts';
 
 const StreamParams = z.strictObject({ name: z.enum(STREAM_NAMES) });
 const StreamQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) });
@@ -28,11 +29,14 @@ export class ViewCache {
 }
 
 /** Public read-only data: GET /dashboard, /streams/:name, /metrics. */
-export const dashboardDataRoutes: FastifyPluginAsync<AppOptions & { views: ViewCache }> = async (app, opts) => {
+export const dashboardDataRoutes: FastifyPluginAsync<AppOptions & { views: ViewCache; desk: Desk }> = async (
+  app,
+  opts,
+) => {
   const { engine, settings, streams, metrics, views } = opts;
   app.get('/dashboard', async (_request, reply) => {
     const body = views.read(engine.version, () =>
-      dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now()),
+      dashboardView(engine, settings, opts.probe, opts.listReports?.() ?? [], opts.clock.now(), opts.desk),
     );
     return reply.header('content-type', 'application/json; charset=utf-8').send(body);
   });
