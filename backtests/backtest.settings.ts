@@ -3,7 +3,6 @@ import { int, num, str } from '../pipelines/settings-kit.ts';
 
 export const BacktestSettings = z.object({
   TAKER_FEE: num(0.00035, 0, 0.01, 'taker fee as a fraction of notional (Aster default 0.035 %)'),
-  MAKER_FEE: num(0.0001, -0.001, 0.01, 'maker fee as a fraction of notional (Aster default 0.01 %)'),
   SLIPPAGE_BPS: num(2, 0, 1000, 'simulated slippage of market fills against the bar price, in basis points'),
   LATENCY_MS: int(0, 0, 86_400_000, 'simulated delay from decision to order arrival; fills at the first bar after it'),
   FUNDING_RATE: num(0.0001, -0.01, 0.01, 'funding rate per 8 h when no funding CSV is given (longs pay when positive)'),

@@ -1,5 +1,5 @@
 import type { Observable, OperatorFunction } from 'rxjs';
-import type { AgentOpinion, Bar, Fill, FundingPayment, Order, OrderRejected, PipelineEvent } from './model/index.ts';
+import type { AgentOpinion, Bar, Fill, FundingPayment, Order, OrderRejected } from './model/index.ts';
 
 /** Closed bars of every configured symbol, merged in time order (ties: symbol order). */
 export interface MarketDataPort {
@@ -45,11 +45,6 @@ export interface AgentContext {
 export interface AgentPort {
   readonly name: string;
   opinion(context: AgentContext): Promise<AgentOpinion> | AgentOpinion;
-}
-
-/** Sink for pipeline events (Redis Streams, ring buffer, memory). Must never block or throw. */
-export interface TelemetryPort {
-  publish(event: PipelineEvent): void;
 }
 
 export interface JournalEntry {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { oneOf, positive } from '../../pipelines/settings-kit.ts';
+import { positive } from '../../pipelines/settings-kit.ts';
 import type { SearchSpace } from '../../pipelines/search-space.ts';
 
 export const StopSettings = z.object({
@@ -14,7 +14,6 @@ export const StopSettings = z.object({
     0.1,
     'smallest ratchet of the trailing stop, as a fraction of price (fewer order updates)',
   ),
-  STOP_MODE: oneOf(['bot', 'exchange'], 'bot', 'bot: stops held by Sapphire; exchange: native reduce-only stop orders'),
 });
 export type StopSettings = z.infer<typeof StopSettings>;
 

@@ -69,11 +69,10 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
       children.push(child);
       return child;
     };
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const first = serve();
     await until('healthz', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
     // the test drives the exchange's market clock, so it can hold it still to compare books
-    let ticker = setInterval(() => simulator!.advance(1), 40);
+    const ticker = setInterval(() => simulator!.advance(1), 40);
     await until(
       'two exchange fills',
       async () => (simulator!.state(KEY.apiKey).fills.length >= 2 ? true : undefined),
@@ -81,28 +80,60 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
     );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    // the market goes on while the service is down: its stops may fire unseen
-    await pause(1500);
     clearInterval(ticker);
+    // the market goes on while the service is down: its stops may fire unseen
+    for (let i = 0; i < 40; i++) simulator.advance(1);
 
     serve();
     await until('healthz after restart', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
-    ticker = setInterval(() => simulator!.advance(1), 100);
-    await pause(1500);
-    clearInterval(ticker);
-    await pause(1500);
-    const view = (await (await fetch(`${base}/dashboard`)).json()) as View;
-    const health = (await (await fetch(`${base}/healthz`)).json()) as { last_error: string | null; running: boolean };
-    const exchange = simulator.state(KEY.apiKey);
-    const theirs = exchange.positions.filter((p) => p.amount !== 0).map((p) => [p.symbol, p.amount]);
-    const ours = view.positions.map((p) => [p.symbol, p.side === 'LONG' ? p.quantity : -p.quantity]);
+    // then bar by bar, each one seen by the restarted service before the next (or it halted itself)
+    const health = async () =>
+      (await (await fetch(`${base}/healthz`)).json()) as {
+        last_error: string | null;
+        running: boolean;
+        last_bar_time: string | null;
+      };
+    for (let i = 0; i < 15; i++) {
+      const before = (await health()).last_bar_time;
+      simulator.advance(1);
+      await until(
+        `the restarted service to take bar ${i + 1}`,
+        async () => {
+          const h = await health();
+          return h.last_bar_time !== before || h.last_error !== null ? true : undefined;
+        },
+        30_000,
+        20,
+      );
+    }
+    const books = async () => {
+      const view = (await (await fetch(`${base}/dashboard`)).json()) as View;
+      const exchange = simulator!.state(KEY.apiKey);
+      return {
+        ...(await health()),
+        exchange,
+        theirs: exchange.positions.filter((p) => p.amount !== 0).map((p) => [p.symbol, p.amount]),
+        ours: view.positions.map((p) => [p.symbol, p.side === 'LONG' ? p.quantity : -p.quantity]),
+      };
+    };
+    // an order sent on the last bar may still be on its way back over the user stream
+    const { last_error, running, exchange, theirs, ours } = await until(
+      'the books to agree or the service to halt',
+      async () => {
+        const b = await books();
+        const agree = JSON.stringify([...b.ours].sort()) === JSON.stringify([...b.theirs].sort());
+        return agree || b.last_error !== null ? b : undefined;
+      },
+      15_000,
+      50,
+    );
     // restart safety: the rebuilt book agrees with the exchange, or the service saw that it does
     // not and halted itself — it never trades on a book it knows to be wrong
-    if (health.last_error === null) {
+    if (last_error === null) {
       expect(ours.sort()).toEqual(theirs.sort());
     } else {
-      expect(health.last_error).toMatch(/^reconciliation: /);
-      expect(health.running).toBe(false);
+      expect(last_error).toMatch(/^reconciliation: /);
+      expect(running).toBe(false);
     }
     const ids = exchange.orders.map((o) => o.clientOrderId);
     expect(new Set(ids).size).toBe(ids.length);

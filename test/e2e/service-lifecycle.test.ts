@@ -129,7 +129,7 @@ describe('sapphire serve shuts down with dashboards open (issue 14 item 8)', () 
     expect(ended!.afterMs).toBeLessThan(5_000);
     await until('streams to end', () => (streams.every((s) => s.ended) ? true : undefined), 2_000);
     const lines = journalLines(journal).length;
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // a fixed wait on purpose: proves nothing writes after exit
     expect(journalLines(journal).length).toBe(lines);
   }, 90_000);
 });

@@ -179,6 +179,7 @@ describe('simulator fault injection (observed by a raw client)', () => {
     for (let i = 0; i < 30; i++) {
       statuses.push((await raw(`${s.restUrl}/fapi/v1/time`)).status);
       expect((await raw(`${s.restUrl}/fapi/v1/ping`)).status).toBe(200);
+      // the plan's rate is per second, so requests are spread over time on purpose
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(statuses).toContain(429);

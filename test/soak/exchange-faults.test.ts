@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { killSpawned, sleep, until } from '../../soak/kit.ts';
+import { killSpawned, until } from '../../soak/kit.ts';
 import { barWatcher, serviceSettings, simulatorOf } from '../../soak/scenarios/service-runs.ts';
 import { startService } from '../../live/service/service.ts';
 
@@ -24,13 +24,12 @@ describe('soak 1 (short): exchange faults on the market-data path', () => {
       const after = service.engine.counts.bars;
       await until(
         'bars after the gap fill',
-        () => (service.engine.counts.bars > after + 30 ? true : undefined),
+        () => {
+          watch.poll();
+          return service.engine.counts.bars > after + 30 ? true : undefined;
+        },
         30_000,
       );
-      for (let i = 0; i < 3; i++) {
-        watch.poll();
-        await sleep(200);
-      }
       const { gaps, bars } = watch.gaps(300_000);
       expect(sim.state().faults['drop-market-ws']).toBe(1);
       expect(bars).toBeGreaterThan(100);
@@ -51,18 +50,24 @@ describe('soak 1 (short): exchange faults on the market-data path', () => {
       sim.injectFault('ban-418', { route: 'klines', retryAfterS: 1 });
       sim.injectFault('drop-market-ws');
       await until('the ban', () => (sim.state().faults['ban-418'] >= 1 ? true : undefined), 30_000);
-      await sleep(1500);
+      // the first hole can only be filled over REST once the ban is over, so a filled hole with
+      // bars beyond it means the second drop below lands after the ban
+      const atBan = service.engine.counts.bars;
+      await until(
+        'the first hole filled after the ban',
+        () => (service.engine.counts.bars > atBan + 10 && watch.gaps(300_000).gaps === 0 ? true : undefined),
+        30_000,
+      );
       sim.injectFault('drop-market-ws');
       const after = service.engine.counts.bars;
       await until(
         'bars after the second drop',
-        () => (service.engine.counts.bars > after + 60 ? true : undefined),
+        () => {
+          watch.poll();
+          return service.engine.counts.bars > after + 60 ? true : undefined;
+        },
         40_000,
       );
-      for (let i = 0; i < 3; i++) {
-        watch.poll();
-        await sleep(200);
-      }
       const { gaps } = watch.gaps(300_000);
       expect(sim.state().faults['drop-market-ws']).toBe(2);
       expect(gaps).toBe(0);

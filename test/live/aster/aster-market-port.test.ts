@@ -93,7 +93,7 @@ describe('asterMarketPort', () => {
     expect(out.slice(warm)).toEqual([BTC[20], ETH[20]]);
     // ETH arrives first for the next bar: held until BTC reaches the same time
     ws.send(klineFrame(ETH[21]!));
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise((r) => setTimeout(r, 30)); // a fixed wait on purpose: proves ETH stays held
     expect(out.length).toBe(warm + 2);
     ws.send(klineFrame(BTC[21]!));
     await waitFor(() => out.length === warm + 4);

@@ -71,6 +71,7 @@ describe('user-data stream liveness', () => {
     await ws.waitConnections(1);
     for (let i = 0; i < 8; i++) {
       ws.last.socket.ping();
+      // time passing is the scenario: 8 pings spread over more than two silence windows
       await new Promise((r) => setTimeout(r, SILENCE / 3));
     }
     expect(ws.connections.length).toBe(1);
@@ -277,7 +278,7 @@ describe('funding with bc "0"', () => {
     ws.send(frame); // the same settlement told twice
     await waitFor(() => out.some((e) => e.kind === 'funding'));
     await user.drain();
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // a fixed wait on purpose: proves the repeat is not told late
     const funding = out.filter((e) => e.kind === 'funding') as {
       amount: number;
       symbol: string;

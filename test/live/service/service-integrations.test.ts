@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseSettings } from '../../../pipelines/settings.ts';
 import { startService, checkModeRequirements, type RunningService } from '../../../live/service/service.ts';
 import { REPO } from '../../kit/cli.ts';
+import { until } from '../../../soak/kit.ts';
 
 let service: RunningService | null = null;
 const servers: Server[] = [];
@@ -58,9 +59,7 @@ describe('the assembled service (embedded simulator, paper)', () => {
       }),
       { port: 0 },
     );
-    const deadline = performance.now() + 60_000;
-    while (tg.messages.length === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(tg.messages.length).toBeGreaterThan(0);
+    await until('a Telegram sendMessage', () => (tg.messages.length > 0 ? true : undefined), 60_000);
     expect(tg.messages[0]!.path).toBe(`/bot${token}/sendMessage`);
     expect(tg.messages[0]!.text).toMatch(/BTCUSDT|ETHUSDT|SOLUSDT/);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
@@ -105,16 +104,34 @@ describe('the assembled service (embedded simulator, paper)', () => {
       }),
       { port: 0 },
     );
-    const deadline = performance.now() + 60_000;
-    while (calls < 3 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(calls).toBeGreaterThanOrEqual(3);
-    await new Promise((r) => setTimeout(r, 500));
-    const reasoning = (await (await fetch(`${service.url}/streams/reasoning?limit=200`)).json()) as {
-      entries: { fields: Record<string, string> }[];
-    };
+    await until('three model calls', () => (calls >= 3 ? true : undefined), 60_000);
+    const url = service.url;
+    // the reasoning entry and the timing metric are written after the model's reply arrives
+    const reasoning = await until(
+      'a reasoning entry with a fingpt opinion',
+      async () => {
+        const body = (await (await fetch(`${url}/streams/reasoning?limit=200`)).json()) as {
+          entries: { fields: Record<string, string> }[];
+        };
+        return body.entries.some((e) => (e.fields.opinions ?? '').includes('fingpt')) ? body : undefined;
+      },
+      30_000,
+    );
     expect(reasoning.entries.some((e) => (e.fields.opinions ?? '').includes('fingpt'))).toBe(true);
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const metrics = await until(
+      'the fingpt inference timing in /metrics',
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return /llm_inference_time_seconds_count\{agent="fingpt"\} [1-9]/.test(text) ? text : undefined;
+      },
+      30_000,
+    );
     expect(metrics).toMatch(/llm_inference_time_seconds_count\{agent="fingpt"\} [1-9]/);
+    await until(
+      'the agents tape beside the journal',
+      () => (existsSync(`${journal}.agents.jsonl`) ? true : undefined),
+      30_000,
+    );
     expect(existsSync(`${journal}.agents.jsonl`)).toBe(true);
     expect(readFileSync(`${journal}.agents.jsonl`, 'utf8')).not.toContain('model-secret-key');
   }, 90_000);
