@@ -102,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
+  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE, values.strategy);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
   applyStrategyFlag(values.strategy, overrides);
   let settings: Settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });

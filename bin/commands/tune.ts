@@ -459,7 +459,7 @@ export async function run(rawArgv: string[]): Promise<number> {
     return 0;
   }
   const envFile = values.dotenv ?? '.env';
-  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE);
+  const overrides: Record<string, unknown> = overridesFrom(positionals, USAGE, values.strategy);
   if (values.symbols !== undefined) overrides.SYMBOLS = values.symbols;
   applyStrategyFlag(values.strategy, overrides);
   const loaded = loadSettings({ envFile, overrides });

@@ -68,8 +68,16 @@ export function requireSettingsFile(path: string): void {
  * `NAME=VALUE` words (after the flags) become setting overrides. A name that is no setting is an
  * error with the nearest setting's name, as is a lower-case or misspelt word.
  */
-export function overridesFrom(positionals: readonly string[], usage: string): Record<string, string> {
+export function overridesFrom(
+  positionals: readonly string[],
+  usage: string,
+  strategyFlag?: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
+  // a strategy file brings settings of its own: names outside the root schema are then checked by
+  // strategiesAtEdge once the file is loaded (bin/kit/strategy-flag.ts), with the same did-you-mean
+  const strategies = strategyFlag ?? positionals.find((w) => w.startsWith('STRATEGIES='))?.slice(11) ?? '';
+  const namesFile = strategies.split(',').some((n) => /[/\\]|\.[cm]?[jt]s$/.test(n.trim()));
   for (const word of positionals) {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(word);
     if (!m) {
@@ -83,7 +91,7 @@ export function overridesFrom(positionals: readonly string[], usage: string): Re
       );
     }
     const name = m[1]!;
-    if (!(SETTING_NAMES as readonly string[]).includes(name))
+    if (!namesFile && !(SETTING_NAMES as readonly string[]).includes(name))
       throw new SapphireError(
         'CLI_USAGE',
         `unknown setting ${name} in ${JSON.stringify(word)}${didYouMean(name, SETTING_NAMES)}; every setting is listed in docs/configuration.md`,

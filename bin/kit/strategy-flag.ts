@@ -1,4 +1,6 @@
 import { rawSettingValues } from '../../pipelines/load-settings.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
+import { didYouMean } from './did-you-mean.ts';
 import { SETTING_NAMES, type Settings } from '../../pipelines/settings.ts';
 import type { LoadedStrategy } from '../../strategies/kit/contract.ts';
 import { preloadStrategies, resolveStrategies } from '../../strategies/registry.ts';
@@ -23,5 +25,15 @@ export async function strategiesAtEdge(
   source: { envFile: string; overrides: Record<string, unknown> },
 ): Promise<LoadedStrategy[]> {
   await preloadStrategies(settings.STRATEGIES, new Set(SETTING_NAMES), rawSettingValues(source));
-  return resolveStrategies(settings);
+  const strategies = resolveStrategies(settings);
+  // NAME=VALUE words the root schema does not know must belong to a running strategy
+  const known = [...SETTING_NAMES, ...strategies.flatMap((l) => Object.keys(l.settings))];
+  for (const name of Object.keys(source.overrides)) {
+    if (!known.includes(name))
+      throw new SapphireError(
+        'CLI_USAGE',
+        `unknown setting ${name}${didYouMean(name, known)}; every setting is listed in docs/configuration.md or declared by a strategy`,
+      );
+  }
+  return strategies;
 }

@@ -167,7 +167,12 @@ describe('dashboard page (against a test peer serving a real backtest)', () => {
     for (const m of toMessages(trade!, settings)) peer.emit(m);
     await page.waitForSelector('#feed-list li[data-kind="trade"]:has-text("closed")', { timeout: 5_000 });
     expect(await page.locator('#feed-list li[data-kind="reasoning"]').count()).toBe(reasoningBefore);
-    expect(await page.locator('#trades-body tr').count()).toBe(Math.min(25, tradesBefore + 1));
+    // tables redraw at most every 100 ms under a stream of events: wait for the new row
+    const rows = Math.min(25, tradesBefore + 1);
+    await page
+      .waitForFunction((n) => document.querySelectorAll('#trades-body tr').length === n, rows, { timeout: 5_000 })
+      .catch(() => undefined);
+    expect(await page.locator('#trades-body tr').count()).toBe(rows);
     for (const m of toMessages(portfolio!, settings)) peer.emit(m);
     const expected = (portfolio as { equity: number }).equity.toLocaleString('en-US', {
       minimumFractionDigits: 2,

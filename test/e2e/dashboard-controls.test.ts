@@ -21,7 +21,10 @@ beforeAll(async () => {
   trading = await startService(
     parseSettings({
       SIMULATOR_DATA_DIR: join(REPO, 'data/sample/perp-5m'),
-      SIMULATOR_REPLAY_MS: 20,
+      // a bar every 150 ms and wide stops: a position lives long enough (seconds) for a person —
+      // and this test on a loaded machine — to close it from its row before a stop does
+      SIMULATOR_REPLAY_MS: 150,
+      ATR_STOP_MULTIPLE: 8,
       JOURNAL_PATH: journal(),
       ADMIN_API_TOKEN: TOKEN,
       MAX_CONCURRENT_POSITIONS: 3,
@@ -79,7 +82,7 @@ describe('dashboard controls and views against the running paper service (Chromi
     expect(await page.locator('#arms-body tr').first().locator('td').first().textContent()).toMatch(/USDT:momentum$/);
     expect(await page.locator('#health-bar').textContent()).toMatch(/^20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     // times carry their year; the replay badge and the configuration are shown, no secret
-    expect(await page.locator('#replay-badge').textContent()).toContain('at 1 bar / 20 ms');
+    expect(await page.locator('#replay-badge').textContent()).toContain('at 1 bar / 150 ms');
     const system = await page.locator('#system-body').textContent();
     expect(system).toContain('Version');
     expect(system).toContain('Data source');
@@ -122,7 +125,7 @@ describe('dashboard controls and views against the running paper service (Chromi
     expect(forced).not.toContain('{');
     expect(forced).toMatch(/accepted|denied by|order/);
 
-    // close one position from its row (at 20 ms a bar a position may be stopped out between the
+    // close one position from its row (a position may be stopped out between the
     // page's last update and the click: the answer then says so, and the next position is tried)
     let symbol = '';
     let answer = '';

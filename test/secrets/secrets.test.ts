@@ -54,6 +54,7 @@ describe('env secrets provider', () => {
         'ASTER_SECRET_KEY',
         'ASTER_SIGNER_PRIVATE_KEY',
         'FINGPT_API_KEY',
+        'FINGPT_HEADERS',
         'LAGLLAMA_API_KEY',
         'TELEGRAM_BOT_TOKEN',
       ].sort(),
