@@ -9,7 +9,7 @@ import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/
 import { REPO } from '../kit/cli.ts';
 import { completion, startModelServer, type ModelServer, type SeenRequest } from '../agents/kit/model-server.ts';
 
-const TOKEN = 'live-agents-admin-77';
+const TOKEN = 'live-agents-admin-token-0123456789abcdef';
 const KEY = { apiKey: 'live-agents-api-key', secretKey: 'live-agents-secret-key' };
 /** the model answers 429 to its first requests, then agrees with every proposal */
 const FAULTY_REQUESTS = 6;
