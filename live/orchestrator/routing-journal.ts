@@ -1,7 +1,6 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { SapphireError } from '../../pipelines/errors.ts';
+import { JsonLinesAppender, readJsonLines } from '../../pipelines/jsonl-log.ts';
 
 /** One line of the orchestrator's append-only journal. */
 export type JournalEntry =
@@ -64,13 +63,7 @@ const EntrySchema = z.discriminatedUnion('t', [
 ]);
 
 /** Line `lineNo` of `path` as an entry, or an error naming the line and the problem. */
-function entryOf(path: string, lineNo: number, line: string): JournalEntry {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    throw new SapphireError('JOURNAL_INVALID', `${path}:${lineNo}: orchestrator journal line is not JSON${FIX}`);
-  }
+function entryOf(path: string, lineNo: number, parsed: unknown): JournalEntry {
   const checked = EntrySchema.safeParse(parsed);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
@@ -85,6 +78,7 @@ function entryOf(path: string, lineNo: number, line: string): JournalEntry {
 
 const FIX =
   '; a damaged routing record could route one client order id twice: fix or remove the line, or start with another --journal';
+const LABEL = { what: 'orchestrator journal', code: 'JOURNAL_INVALID', fix: FIX } as const;
 
 /**
  * Append-only JSONL, fsync'd per line: a routed id is on disk BEFORE the order goes to the
@@ -94,22 +88,19 @@ const FIX =
  * No path: in memory only.
  */
 export class RoutingJournal {
-  #fd: number | undefined;
+  #log: JsonLinesAppender | undefined;
   readonly #replayed: JournalEntry[] = [];
 
   constructor(path: string | undefined) {
     if (path === undefined || path === '') return;
-    const opened = fileError(path, 'opened', () => {
-      mkdirSync(dirname(path), { recursive: true });
-      return existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-    });
-    const complete = opened.subarray(0, opened.lastIndexOf(0x0a) + 1);
-    if (complete.length < opened.length) fileError(path, 'repaired', () => truncateSync(path, complete.length));
-    const lines = complete.toString('utf8').split('\n');
-    lines.forEach((line, i) => {
-      if (line.trim() !== '') this.#replayed.push(entryOf(path, i + 1, line));
-    });
-    this.#fd = fileError(path, 'written', () => openSync(path, 'a'));
+    // opening for appending cuts a torn last line (pipelines/jsonl-log.ts), then the rest replays
+    this.#log = new JsonLinesAppender(path, LABEL);
+    try {
+      for (const line of readJsonLines(path, LABEL).lines) this.#replayed.push(entryOf(path, line.lineNo, line.value));
+    } catch (error) {
+      this.close();
+      throw error;
+    }
   }
 
   /** Entries found on disk when opened, oldest first. */
@@ -118,23 +109,11 @@ export class RoutingJournal {
   }
 
   append(e: JournalEntry): void {
-    if (this.#fd === undefined) return;
-    writeSync(this.#fd, `${JSON.stringify(e)}\n`);
-    fsyncSync(this.#fd);
+    this.#log?.append(e);
   }
 
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
-  }
-}
-
-/** A file-system failure (a directory, no permission) as an error naming the journal. */
-function fileError<T>(path: string, what: string, act: () => T): T {
-  try {
-    return act();
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new SapphireError('JOURNAL_INVALID', `orchestrator journal ${path} cannot be ${what}: ${detail}`);
+    this.#log?.close();
+    this.#log = undefined;
   }
 }

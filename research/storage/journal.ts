@@ -1,17 +1,7 @@
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SapphireError } from '../../pipelines/errors.ts';
+import { JsonLinesAppender, readJsonLines, START, type JsonLinesCursor } from '../../pipelines/jsonl-log.ts';
 import type { Params } from '../samplers/types.ts';
 import { sameParamNames, type StudyMeta, type StudyStorage, type TrialRecord, type TrialResult } from './types.ts';
 
@@ -27,6 +17,7 @@ interface StudyState {
   trials: Map<number, TrialRecord>;
 }
 
+const LABEL = { what: 'study journal', code: 'STUDY_STORAGE' } as const;
 const LOCK_STALE_MS = 10_000;
 const LOCK_TRIES = 2_000;
 
@@ -38,13 +29,13 @@ function sleepSync(ms: number): void {
  * A study journal: one append-only JSONL file of operations, replayed into state. Each mutation
  * takes an exclusive lock file, reads what other processes appended since, checks its rule on
  * the fresh state, appends one line and fsyncs — so processes on one host can share a study, and
- * a crash loses at most the line being written (an unterminated last line is ignored on replay).
+ * a crash loses at most the line being written (the JSON-lines rule of pipelines/jsonl-log.ts:
+ * the next writer, holding the lock, cuts the torn line off).
  */
 export class JournalStorage implements StudyStorage {
   readonly description: string;
   private readonly studies = new Map<string, StudyState>();
-  private offset = 0;
-  private partial = '';
+  private read: JsonLinesCursor = START;
 
   constructor(private readonly path: string) {
     this.description = `journal ${path}`;
@@ -82,44 +73,20 @@ export class JournalStorage implements StudyStorage {
 
   /** Reads lines appended since the last read (by anyone) and applies them. */
   private refresh(): void {
-    const fd = openSync(this.path, 'r');
-    try {
-      const size = fstatSync(fd).size;
-      if (size <= this.offset) return;
-      const buf = Buffer.alloc(size - this.offset);
-      let got = 0;
-      while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, this.offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      this.offset += got;
-      const text = this.partial + buf.subarray(0, got).toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) this.apply(JSON.parse(line) as Op);
-    } finally {
-      closeSync(fd);
-    }
+    const chunk = readJsonLines(this.path, LABEL, this.read);
+    this.read = chunk;
+    for (const line of chunk.lines) this.apply(line.value as Op);
   }
 
+  /** Appends one operation; called holding the lock, so a torn tail is a dead writer's. */
   private append(op: Op): void {
-    const fd = openSync(this.path, 'a');
+    const log = new JsonLinesAppender(this.path, LABEL);
     try {
-      if (this.partial) {
-        // a previous writer died mid-line: terminate it so our line stays parseable
-        writeSync(fd, '\n');
-        this.partial = '';
-        this.offset += 1;
-      }
-      const line = `${JSON.stringify(op)}\n`;
-      writeSync(fd, line);
-      fsyncSync(fd);
-      this.offset += Buffer.byteLength(line);
+      log.append(op);
     } finally {
-      closeSync(fd);
+      log.close();
     }
-    this.apply(op);
+    this.refresh();
   }
 
   private apply(op: Op): void {
