@@ -16,7 +16,7 @@ import { chartBundle } from './reports/html-kit.ts';
  *                         traversal, no symlink followed)
  *
  * The page reads `GET /dashboard` and the server-sent events of `GET /events`, which the service
- * provides (types in dashboard-view.ts). Assets are read once at registration; nothing is fetched
+ * provides (types in live/service/dashboard-view.ts). Assets are read once at registration; nothing is fetched
  * from a CDN.
  */
 export interface DashboardPluginOptions {

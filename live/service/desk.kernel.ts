@@ -3,7 +3,7 @@ import { intervalToMs } from '../../pipelines/model/index.ts';
 import { stopOutsInWindow } from '../../operators/risk/risk.kernel.ts';
 import { armMean, chooseArm, emptyArm, rewardArm } from '../../operators/allocation/bandit.kernel.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import type { ArmView, LockView, PerformanceView, SymbolPerformance } from '../../dashboard/dashboard-view.ts';
+import type { ArmView, LockView, PerformanceView, SymbolPerformance } from './dashboard-view.ts';
 
 /**
  * What the desk (the dashboard) derives from the engine's record: the entry locks in force, the

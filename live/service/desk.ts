@@ -5,7 +5,7 @@ import { isAbsolute, relative } from 'node:path';
 import type { AgentOpinion, Order, PipelineEvent } from '../../pipelines/model/index.ts';
 import { MOMENTUM_SOURCE } from '../../operators/signals/momentum.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import type { AuditLine, ConfigView, OpenOrderView } from '../../dashboard/dashboard-view.ts';
+import type { AuditLine, ConfigView, OpenOrderView } from './dashboard-view.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

@@ -15,7 +15,7 @@ import type {
   RiskView,
   SystemView,
   TradeRow,
-} from '../../dashboard/dashboard-view.ts';
+} from './dashboard-view.ts';
 import type {
   Decision,
   Denied,

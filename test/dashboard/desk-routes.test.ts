@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DashboardView } from '../../dashboard/dashboard-view.ts';
+import type { DashboardView } from '../../live/service/dashboard-view.ts';
 import { ADMIN, auth, testService } from '../kit/service-kit.ts';
 
 type Service = Awaited<ReturnType<typeof testService>>;

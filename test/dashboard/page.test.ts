@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../backtests/run-backtest.ts';
-import type { AnalyticsView, DashboardView } from '../../dashboard/dashboard-view.ts';
+import type { AnalyticsView, DashboardView } from '../../live/service/dashboard-view.ts';
 import { renderBacktestHtml } from '../../dashboard/reports/backtest-html.ts';
 import type { BarColumns, Decision, Denied, PipelineEvent } from '../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../pipelines/settings.ts';

@@ -8,8 +8,8 @@ import type {
   MarkerView,
   PositionRow,
   TradeRow,
-} from '../../dashboard/dashboard-view.ts';
-import { formatSse } from '../../dashboard/dashboard-view.ts';
+} from '../../live/service/dashboard-view.ts';
+import { formatSse } from '../../live/service/dashboard-view.ts';
 import { dashboardPlugin, listReports } from '../../dashboard/plugin.ts';
 import { sseMessages, type SseMessage } from '../../live/service/views.ts';
 import type {

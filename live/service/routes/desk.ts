@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { z } from 'zod';
 import type { Settings } from '../../../pipelines/settings.ts';
 import type { ClockPort } from '../../../pipelines/ports.ts';
-import type { TradeRow } from '../../../dashboard/dashboard-view.ts';
+import type { TradeRow } from '../dashboard-view.ts';
 import type { TradingEngine } from '../../engine/trading-engine.ts';
 import type { Desk } from '../desk.ts';
 import { tradeRows } from '../views.ts';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { formatSse } from '../../../dashboard/dashboard-view.ts';
+import { formatSse } from '../dashboard-view.ts';
 import type { AppOptions } from '../app.ts';
 import { engineFeed, sseMessages, systemView } from '../views.ts';
 

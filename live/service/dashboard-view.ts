@@ -13,7 +13,7 @@
  * No secret is ever part of a view or an event.
  */
 
-import type { AgentHealth } from '../operators/agents/agent-health.ts';
+import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 
 export type RiskState = 'ACTIVE' | 'REDUCING' | 'HALTED';
 
