@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { SapphireError } from '../pipelines/errors.ts';
 import { parseSettings, withOverrides, type Settings } from '../pipelines/settings.ts';
 import { loadDatasetReport, loadFundingFile } from '../backtests/data/index.ts';
-import { loadFiltersFile } from '../backtests/instruments.ts';
+import { loadFiltersFile } from '../pipelines/instruments.ts';
 import { runBacktest } from '../backtests/run-backtest.ts';
 import { resultJson } from '../backtests/report/write-results.ts';
 import { headlineOf, runSeeds, summarizeSeeds, type SeedsSummary } from '../backtests/seeds/seeds.ts';

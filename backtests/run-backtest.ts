@@ -21,7 +21,7 @@ import { Ledger } from '../operators/portfolio/portfolio.kernel.ts';
 import { featureWarmUpBars } from '../operators/features/features.ts';
 import { mergeBars } from './data/index.ts';
 import { checkGaps, describeGap, findGaps, type DataGap } from './data/gaps.ts';
-import { backtestFilters } from './instruments.ts';
+import { backtestFilters } from '../pipelines/instruments.ts';
 import { simulatedVenue } from './simulated-venue.ts';
 import { withEndOfData, type SeriesEnd } from './end-of-data.ts';
 import { fundingCoverage, fundingSchedule } from './funding.kernel.ts';

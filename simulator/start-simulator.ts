@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { BarColumns, FundingRate, SymbolFilters } from '../pipelines/model/index.ts';
-import { asterFilters } from '../backtests/instruments.ts';
+import { asterFilters } from '../pipelines/instruments.ts';
 import { floorToStep, roundToTick } from '../operators/execution/precision.kernel.ts';
 import {
   accountOf,
@@ -165,7 +165,7 @@ interface Reply {
   body: unknown;
 }
 
-const EXCHANGE_INFO_FILE = fileURLToPath(new URL('../backtests/aster-exchange-info-2026-01-12.json', import.meta.url));
+const EXCHANGE_INFO_FILE = fileURLToPath(new URL('../pipelines/aster-exchange-info-2026-01-12.json', import.meta.url));
 const EIGHT_HOURS = 8 * 3_600_000;
 
 /**

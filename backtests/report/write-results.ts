@@ -5,7 +5,7 @@ import type { Settings } from '../../pipelines/settings.ts';
 import { redactSettings } from '../../secrets/redact.ts';
 import type { BacktestResult } from '../run-backtest.ts';
 import type { SeedsSummary } from '../seeds/seeds.ts';
-import { filtersFor } from '../instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 
 /** Settings as recorded in a report, redacted by the one rule (secrets/redact.ts). */
 export function publicSettings(settings: Settings): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadDataset } from '../../backtests/data/index.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
 import { parseSettings } from '../../pipelines/settings.ts';
 import { runLoopStrategy } from '../core/loop-strategy.ts';

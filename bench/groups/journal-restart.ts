@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { mergeBars } from '../../backtests/data/index.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { FileJournal } from '../../live/journal/file-journal.ts';
 import { pipelineStages } from '../../pipelines/build-pipeline.ts';
 import { kernelFingerprint, KERNEL_VERSION } from '../../pipelines/fingerprint.ts';

@@ -7,7 +7,7 @@ import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
-import { backtestFilters, loadFiltersFile } from '../../backtests/instruments.ts';
+import { backtestFilters, loadFiltersFile } from '../../pipelines/instruments.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { newAgentStageCounts } from '../../operators/agents/agents.ts';

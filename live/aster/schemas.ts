@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { SymbolFilters } from '../../pipelines/model/index.ts';
 
 /**
  * Lenient parsers for Aster payloads: unknown keys are kept, numbers may come as strings or
@@ -21,53 +20,8 @@ const id = z.union([z.number(), z.string()]).transform((v) => Number(v));
 
 export const ServerTimeSchema = z.looseObject({ serverTime: num });
 
-const FilterSchema = z.looseObject({ filterType: z.string() });
-export const SymbolInfoSchema = z.looseObject({
-  symbol: z.string(),
-  status: z.string().optional(),
-  pricePrecision: optNum,
-  quantityPrecision: optNum,
-  filters: z.array(FilterSchema),
-});
-export const ExchangeInfoSchema = z.looseObject({
-  serverTime: optNum,
-  symbols: z.array(SymbolInfoSchema),
-});
-export type SymbolInfo = z.infer<typeof SymbolInfoSchema>;
-
-function field(f: Record<string, unknown> | undefined, key: string): number {
-  if (f === undefined) return 0;
-  const v = f[key];
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : 0;
-  return Number.isFinite(n) ? n : 0;
-}
-
-/** exchangeInfo symbol → our SymbolFilters (a missing filter disables its rule: 0). */
-export function toSymbolFilters(s: SymbolInfo): SymbolFilters {
-  const byType = new Map<string, Record<string, unknown>>();
-  for (const f of s.filters) byType.set(f.filterType, f);
-  const price = byType.get('PRICE_FILTER');
-  const lot = byType.get('LOT_SIZE');
-  const market = byType.get('MARKET_LOT_SIZE');
-  const pct = byType.get('PERCENT_PRICE');
-  return {
-    symbol: s.symbol,
-    tickSize: field(price, 'tickSize'),
-    minPrice: field(price, 'minPrice'),
-    maxPrice: field(price, 'maxPrice'),
-    stepSize: field(lot, 'stepSize'),
-    minQty: field(lot, 'minQty'),
-    maxQty: field(lot, 'maxQty'),
-    marketStepSize: field(market, 'stepSize'),
-    marketMinQty: field(market, 'minQty'),
-    marketMaxQty: field(market, 'maxQty'),
-    minNotional: field(byType.get('MIN_NOTIONAL'), 'notional'),
-    multiplierUp: field(pct, 'multiplierUp'),
-    multiplierDown: field(pct, 'multiplierDown'),
-    pricePrecision: s.pricePrecision ?? 0,
-    quantityPrecision: s.quantityPrecision ?? 0,
-  };
-}
+// the exchange's trading rules have one parser, shared with backtests and the simulator
+export { ExchangeInfoSchema, SymbolInfoSchema, toSymbolFilters, type SymbolInfo } from '../../pipelines/instruments.ts';
 
 /** [openTime, o, h, l, c, v, closeTime, quoteVolume, trades, takerBase, takerQuote, ignore] */
 export const KlineRowSchema = z

@@ -5,7 +5,7 @@ import type { ClockPort, ExecutionPort } from '../../pipelines/ports.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import type { PipelineEvent } from '../../pipelines/model/index.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { FileJournal } from '../journal/file-journal.ts';
 import { acquireJournalLock } from '../journal/journal-lock.ts';

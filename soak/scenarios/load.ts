@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Bar, BarColumns, PipelineEvent } from '../../pipelines/model/index.ts';
 import { parseSettings, type Settings } from '../../pipelines/settings.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { TradingEngine } from '../../live/engine/trading-engine.ts';
 import { replayMarket, splitReplay } from '../../live/engine/replay-market.ts';

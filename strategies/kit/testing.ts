@@ -6,7 +6,7 @@ import { parseSettings, SETTING_NAMES, type Settings } from '../../pipelines/set
 import { loadDataset, mergeBars } from '../../backtests/data/index.ts';
 import { loadFundingFile } from '../../backtests/data/funding-files.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { strategySignals } from '../../operators/signals/strategy-signals.ts';
 import { checkStrategy } from '../registry.ts';
 import type { LoadedStrategy, Strategy } from './contract.ts';

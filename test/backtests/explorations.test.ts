@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { runBacktest, type BacktestResult } from '../../backtests/run-backtest.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { minimumMarketQuantity } from '../../operators/execution/precision.kernel.ts';
 import type { BarColumns, TradeClosed } from '../../pipelines/model/index.ts';
 import { parseSettings, type Settings } from '../../pipelines/settings.ts';

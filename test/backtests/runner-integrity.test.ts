@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { BarColumns, FeatureBar, FundingPayment } from '../../pipelines/model/index.ts';
 import { runBacktest, type BacktestResult } from '../../backtests/run-backtest.ts';
 import { loadDataset, loadDatasetReport, sliceColumns } from '../../backtests/data/index.ts';
-import { loadFiltersFile } from '../../backtests/instruments.ts';
+import { loadFiltersFile } from '../../pipelines/instruments.ts';
 import { activeSettings } from '../kit/pipeline-kit.ts';
 import { REPO } from '../kit/cli.ts';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
@@ -246,7 +246,7 @@ describe('unknown symbols and tape misses (finding 13)', () => {
     const s = activeSettings({ SYMBOLS: 'FOOUSDT' });
     expect(() => runBacktest({ settings: s, series: foo })).toThrow(/no exchange filters for FOOUSDT/);
     // the user's exchangeInfo (here: the bundled BTCUSDT entry under the new name)
-    const info = JSON.parse(readFileSync(join(REPO, 'backtests/aster-exchange-info-2026-01-12.json'), 'utf8')) as {
+    const info = JSON.parse(readFileSync(join(REPO, 'pipelines/aster-exchange-info-2026-01-12.json'), 'utf8')) as {
       symbols: { symbol: string }[];
     };
     const dir = mkdtempSync(join(tmpdir(), 'sapphire-filters-'));

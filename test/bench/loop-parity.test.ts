@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runLoopStrategy } from '../../bench/core/loop-strategy.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import type { PipelineEvent, TradeClosed } from '../../pipelines/model/index.ts';
 import { fixtureColumns, mergedFixtureBars } from '../kit/fixture-bars.ts';
 import { activeSettings, runFixture } from '../kit/pipeline-kit.ts';

@@ -148,7 +148,7 @@ describe('sapphire backtest: end of data, gaps, warm-up, filters, tape misses, f
     expect(r.stderr).toContain('no exchange filters for FOOUSDT');
     expect(existsSync(out)).toBe(false);
 
-    const info = JSON.parse(readFileSync(join(REPO, 'backtests/aster-exchange-info-2026-01-12.json'), 'utf8')) as {
+    const info = JSON.parse(readFileSync(join(REPO, 'pipelines/aster-exchange-info-2026-01-12.json'), 'utf8')) as {
       symbols: { symbol: string }[];
     };
     const filters = join(dir, 'exchangeInfo.json');

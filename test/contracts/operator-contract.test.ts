@@ -16,7 +16,7 @@ import { embeddedAgentStage } from '../../operators/agents/agents.ts';
 import { pipelineStages } from '../../pipelines/build-pipeline.ts';
 import { runStages, type RunningStages, type StageStates } from '../../pipelines/stage-runner.ts';
 import { statesFromJson, statesToJson, type AnyStage } from '../../pipelines/stage.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { activeSettings, runFixture } from '../kit/pipeline-kit.ts';
 
 type Op = OperatorFunction<PipelineEvent, PipelineEvent>;

@@ -3,7 +3,7 @@ import type { Bar, PipelineEvent } from '../../pipelines/model/index.ts';
 import { buildPipeline } from '../../pipelines/build-pipeline.ts';
 import { parseSettings, type Settings } from '../../pipelines/settings.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { mergedFixtureBars } from './fixture-bars.ts';
 
 /**

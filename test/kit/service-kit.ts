@@ -5,7 +5,7 @@ import { Subject } from 'rxjs';
 import type { FastifyInstance } from 'fastify';
 import type { Bar, PipelineEvent } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { TradingEngine, type EngineOptions } from '../../live/engine/trading-engine.ts';
 import { FileJournal } from '../../live/journal/file-journal.ts';

@@ -2,7 +2,7 @@ import { Observable, Subject } from 'rxjs';
 import { makeBar, type Bar, type BarColumns, type Order } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { filtersFor } from '../../backtests/instruments.ts';
+import { filtersFor } from '../../pipelines/instruments.ts';
 
 /** Helpers that run the backtest venue alone over real bars, with orders placed by hand. */
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureColumns } from '../kit/fixture-bars.ts';
-import { asterFilters } from '../../backtests/instruments.ts';
+import { asterFilters } from '../../pipelines/instruments.ts';
 import { roundToTick } from '../../operators/execution/precision.kernel.ts';
 import {
   applyFunding,

@@ -35,7 +35,7 @@ describe('simulator REST (real sockets, 127.0.0.1)', () => {
     expect(Number(time.headers.get('x-mbx-used-weight-1m'))).toBe(w1 + 1);
     const info = (await raw(`${base}/fapi/v1/exchangeInfo`)).json as { symbols: Obj[] };
     const real = JSON.parse(
-      readFileSync(new URL('../../backtests/aster-exchange-info-2026-01-12.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../pipelines/aster-exchange-info-2026-01-12.json', import.meta.url), 'utf8'),
     ) as { symbols: Obj[] };
     expect(info.symbols.map((s) => s.symbol).sort()).toEqual(['BTCUSDT', 'ETHUSDT']);
     expect(info.symbols.find((s) => s.symbol === 'BTCUSDT')!.filters).toEqual(

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generatePrivateKey } from 'viem/accounts';
-import { asterFilters } from '../../../backtests/instruments.ts';
+import { asterFilters } from '../../../pipelines/instruments.ts';
 import { AsterApiError, AsterRestClient } from '../../../live/aster/rest-client.ts';
 import { AsterUserStream, type OrderUpdate, type UserEvent } from '../../../live/aster/user-stream.ts';
 import { BTC, ETH, START, eventually, exchangeClientIds, startPeer, type Peer, type Version } from './kit.ts';

@@ -9,7 +9,7 @@ import { kernelFingerprint, KERNEL_VERSION } from '../../../pipelines/fingerprin
 import { runStages, type RunningStages, type StageStates } from '../../../pipelines/stage-runner.ts';
 import { statesFromJson, statesToJson } from '../../../pipelines/stage.ts';
 import type { Bar, PipelineEvent } from '../../../pipelines/model/index.ts';
-import { filtersFor } from '../../../backtests/instruments.ts';
+import { filtersFor } from '../../../pipelines/instruments.ts';
 import { activeSettings } from '../../kit/pipeline-kit.ts';
 import { mergedFixtureBars } from '../../kit/fixture-bars.ts';
 

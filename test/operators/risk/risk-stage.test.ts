@@ -1,7 +1,7 @@
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { risk } from '../../../operators/risk/risk.ts';
-import { filtersFor } from '../../../backtests/instruments.ts';
+import { filtersFor } from '../../../pipelines/instruments.ts';
 import type {
   Denied,
   OrderIntent,

@@ -50,7 +50,7 @@ export interface AsterPeer {
   close(): Promise<void>;
 }
 
-const EXCHANGE_INFO = readFileSync(`${REPO}backtests/aster-exchange-info-2026-01-12.json`, 'utf8');
+const EXCHANGE_INFO = readFileSync(`${REPO}pipelines/aster-exchange-info-2026-01-12.json`, 'utf8');
 const KNOWN = new Set((JSON.parse(EXCHANGE_INFO) as { symbols: { symbol: string }[] }).symbols.map((s) => s.symbol));
 
 export async function startAsterPeer(opts: { marks: Record<string, number>; wallet: number }): Promise<AsterPeer> {
