@@ -5,6 +5,7 @@ import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
 import { strategiesAtEdge } from '../kit/strategy-flag.ts';
 import { consoleLine, startupSummary } from '../../live/service/console-lines.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const USAGE = `usage: sapphire serve [--dotenv PATH] [NAME=VALUE ...]
 
@@ -35,7 +36,11 @@ export async function run(argv: string[]): Promise<number> {
   const settings = await resolveSecrets(loaded, secretsProviderFor(loaded));
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService(settings, { logger: settings.LOG_LEVEL !== 'silent', dashboard: dashboardPlugin });
+    service = await startService(settings, {
+      embeddedExchange: startExchangeSimulator,
+      logger: settings.LOG_LEVEL !== 'silent',
+      dashboard: dashboardPlugin,
+    });
   } catch (error) {
     // the failed start closed what it opened; should anything still hold the event loop, the
     // process ends anyway once the error is printed: never a running process without its API

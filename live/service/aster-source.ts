@@ -11,13 +11,8 @@ import { AsterUserStream } from '../aster/user-stream.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
-import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
-import type { MarketSource } from './market-source.ts';
+import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
-
-export interface AsterSourceHooks {
-  onRequest?: (info: { path: string; status: number; latencyMs: number }) => void;
-}
 
 /** The credentials the settings hold, if any (V3 API wallet preferred when both are set). */
 export function credentialsFrom(settings: Settings, chainId = 1666): AsterCredentials | undefined {
@@ -148,15 +143,36 @@ export async function asterMarketSource(
 }
 
 /**
+ * ASTER_REST_URL empty: the embedded exchange (`startEmbedded`, the simulator the composition root
+ * passes in); else the exchange it names.
+ */
+export async function openMarketSource(
+  settings: Settings,
+  hooks: AsterSourceHooks = {},
+  resumeAfter = -Infinity,
+  startEmbedded?: StartEmbeddedExchange,
+): Promise<MarketSource> {
+  if (settings.ASTER_REST_URL !== '') return asterMarketSource(settings, undefined, hooks);
+  if (startEmbedded === undefined) {
+    throw new SapphireError(
+      'NOT_CONFIGURED',
+      'ASTER_REST_URL is empty (trade on the embedded exchange simulator) but this process was started without one: set ASTER_REST_URL and ASTER_WS_URL, or start the service with `sapphire serve`',
+    );
+  }
+  return embeddedSimulatorSource(settings, startEmbedded, hooks, resumeAfter);
+}
+
+/**
  * The embedded default: the exchange simulator replaying real recorded bars over the Aster
  * protocol on 127.0.0.1, and the same Aster source as for the real exchange pointed at it.
  */
 export async function embeddedSimulatorSource(
   settings: Settings,
+  startEmbedded: StartEmbeddedExchange,
   hooks: AsterSourceHooks = {},
   /** the last bar the journal holds: a restarted service's market resumes right after it */
   resumeAfter = -Infinity,
-): Promise<MarketSource & { simulator: ExchangeSimulator }> {
+): Promise<MarketSource & { simulator: EmbeddedExchange }> {
   const all = await loadDataset({ dir: settings.SIMULATOR_DATA_DIR });
   const wanted = all.filter((c) => settings.SYMBOLS.includes(c.symbol));
   const series = wanted.length > 0 ? wanted : all;
@@ -167,7 +183,7 @@ export async function embeddedSimulatorSource(
       `SIMULATOR_DATA_DIR=${settings.SIMULATOR_DATA_DIR} has ${series[0]!.length} bars; the features need ${warm}`,
     );
   }
-  const simulator = await startExchangeSimulator({
+  const simulator = await startEmbedded({
     series,
     host: '127.0.0.1',
     port: 0,

@@ -1,9 +1,8 @@
 import type { Observable } from 'rxjs';
-import type { Bar, SymbolFilters } from '../../pipelines/model/index.ts';
+import type { Bar, BarColumns, SymbolFilters } from '../../pipelines/model/index.ts';
 import type { ExecutionPort } from '../../pipelines/ports.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import { featureParams } from '../../operators/features/features.ts';
-import type { AsterSourceHooks } from './aster-source.ts';
 import type { EngineOptions } from '../engine/trading-engine.ts';
 
 /** Where live bars come from: the stream starts with enough history to warm the features. */
@@ -29,13 +28,28 @@ export function warmupBars(settings: Settings): number {
   return Math.max(p.atrPeriod + 1, p.lookbackBars + 1, p.barsPerDay + 1, p.volatilityWindow + 1) + 1;
 }
 
-/** ASTER_REST_URL empty: the embedded exchange simulator; else the exchange it names. */
-export async function openMarketSource(
-  settings: Settings,
-  hooks: AsterSourceHooks = {},
-  resumeAfter = -Infinity,
-): Promise<MarketSource> {
-  const { asterMarketSource, embeddedSimulatorSource } = await import('./aster-source.ts');
-  if (settings.ASTER_REST_URL === '') return embeddedSimulatorSource(settings, hooks, resumeAfter);
-  return asterMarketSource(settings, undefined, hooks);
+export interface AsterSourceHooks {
+  onRequest?: (info: { path: string; status: number; latencyMs: number }) => void;
 }
+
+/** What the service asks of the embedded exchange it trades on when ASTER_REST_URL is empty. */
+export interface EmbeddedExchangeOptions {
+  series: BarColumns[];
+  host: string;
+  port: number;
+  replayMs: number;
+  startIndex: number;
+  initialBalance: number;
+}
+
+export interface EmbeddedExchange {
+  readonly restUrl: string;
+  readonly wsUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The port through which the composition root (`bin/commands/serve.ts`, tests, soak runs) hands
+ * the service the exchange simulator: `live/` does not import `simulator/` (layer rules).
+ */
+export type StartEmbeddedExchange = (options: EmbeddedExchangeOptions) => Promise<EmbeddedExchange>;

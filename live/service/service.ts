@@ -22,7 +22,8 @@ import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../../op
 import { agentHealth } from '../../operators/agents/agent-health.ts';
 import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentPort } from '../../pipelines/ports.ts';
-import { openMarketSource, type MarketSource } from './market-source.ts';
+import type { MarketSource, StartEmbeddedExchange } from './market-source.ts';
+import { openMarketSource } from './aster-source.ts';
 
 export const systemClock: ClockPort = { now: () => Date.now() };
 
@@ -52,6 +53,8 @@ export interface ServiceOptions {
   dashboard?: Parameters<typeof buildApp>[0]['dashboard'];
   /** where start-up notices go (a stale journal lock taken over); stderr by default */
   log?: (line: string) => void;
+  /** the exchange simulator to trade on when ASTER_REST_URL is empty (`startExchangeSimulator`) */
+  embeddedExchange?: StartEmbeddedExchange;
 }
 
 /** Listens, or fails with the cause in words (EADDRINUSE becomes "PORT=8080 is in use"). */
@@ -206,6 +209,7 @@ async function assemble(
       },
     },
     journaledUntil,
+    options.embeddedExchange,
   );
   opened.push({ what: 'market source', close: () => market.close() });
   let settings = input;

@@ -2,6 +2,7 @@ import { startService } from '../../live/service/service.ts';
 import { tokensEqual } from '../../live/service/admin-auth.ts';
 import { serviceSettings } from './service-runs.ts';
 import { fmt, percentile, type SoakRow } from '../kit.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const ADMIN_ROUTES = ['/start', '/stop', '/emergency_stop', '/inference/decisions', '/inference/chat'];
 const TOKEN = 'soak-auth-token-0123456789abcdef';
@@ -34,7 +35,7 @@ export async function authLimitsScenario(opts: { burst: number; timingRounds: nu
       CORS_ORIGINS: 'https://ops.example.com',
       SIMULATOR_REPLAY_MS: 1000,
     }),
-    { port: 0, logger: false },
+    { embeddedExchange: startExchangeSimulator, port: 0, logger: false },
   );
   const rows: SoakRow[] = [];
   try {

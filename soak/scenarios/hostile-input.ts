@@ -6,6 +6,7 @@ import { startService } from '../../live/service/service.ts';
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { serviceSettings } from './service-runs.ts';
 import { modelServer, REPO, tempDir, type SoakRow } from '../kit.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const TOKEN = 'soak-fuzz-token-9f8e7d';
 
@@ -143,7 +144,7 @@ export async function fuzzRoutesScenario(opts: { requests: number; seed?: number
       FINGPT_MODEL: 'soak-model',
       SIMULATOR_REPLAY_MS: 50,
     }),
-    { port: 0, logger: false, dashboard: dashboardPlugin },
+    { embeddedExchange: startExchangeSimulator, port: 0, logger: false, dashboard: dashboardPlugin },
   );
   const byStatus = new Map<number, number>();
   const failures: string[] = [];

@@ -8,6 +8,7 @@ import type { FaultKind } from '../../simulator/faults.ts';
 import { createRng } from '../../pipelines/rng.ts';
 import { ACTIVE_STRATEGY } from './crash-restart.ts';
 import { fmt, getJson, sleep, slope, spawnRedis, streamEntries, tempDir, until, type SoakRow } from '../kit.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 /** A real garbage collection when the runtime allows it (for flat-memory measurements). */
 export function collector(): (() => void) | null {
@@ -96,7 +97,7 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
   process.on('unhandledRejection', onUnhandled);
   const service = await startService(
     serviceSettings({ REDIS_URL: redis.url, SIMULATOR_REPLAY_MS: opts.replayMs ?? 20 }),
-    { port: 0, logger: false },
+    { embeddedExchange: startExchangeSimulator, port: 0, logger: false },
   );
   const rows: SoakRow[] = [];
   try {
@@ -230,7 +231,7 @@ export async function redisOutageScenario(opts: { outageMs: number; replayMs?: n
   const redis = await spawnRedis();
   const service = await startService(
     serviceSettings({ REDIS_URL: redis.url, SIMULATOR_REPLAY_MS: opts.replayMs ?? 20 }),
-    { port: 0, logger: false },
+    { embeddedExchange: startExchangeSimulator, port: 0, logger: false },
   );
   const base = service.url;
   try {

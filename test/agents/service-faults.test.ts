@@ -8,6 +8,7 @@ import { REPO } from '../kit/cli.ts';
 import { until } from '../../soak/kit.ts';
 import type { AgentHealth } from '../../operators/agents/agent-health.ts';
 import { completion, startModelServer, type Behaviour, type ModelServer } from './kit/model-server.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agents-service-faults-'));
 let service: RunningService | null = null;
@@ -47,7 +48,7 @@ describe('the live service with a failing remote agent', () => {
         AGENT_DECISION_DEADLINE_SECONDS: 0.5,
         PORT: 0,
       }),
-      { port: 0 },
+      { embeddedExchange: startExchangeSimulator, port: 0 },
     );
     await until('five model calls', async () => (model!.requests.length >= 5 ? true : undefined), 60_000);
     const health = (await (await fetch(`${service.url}/healthz`)).json()) as {

@@ -8,6 +8,7 @@ import { startService, type RunningService } from '../../live/service/service.ts
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { launchChromium, SCREENSHOTS, type Browser } from '../dashboard/browser.ts';
 import { REPO } from '../kit/cli.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const TOKEN = 'dashboard-controls-token-31';
 let trading: RunningService;
@@ -30,7 +31,7 @@ beforeAll(async () => {
       MAX_CONCURRENT_POSITIONS: 3,
       PORT: 0,
     }),
-    { port: 0, dashboard: dashboardPlugin },
+    { embeddedExchange: startExchangeSimulator, port: 0, dashboard: dashboardPlugin },
   );
   browser = await launchChromium();
 }, 90_000);
@@ -235,7 +236,7 @@ describe('dashboard controls and views against the running paper service (Chromi
         AGENTS_ENABLED: true,
         PORT: 0,
       }),
-      { port: 0, dashboard: dashboardPlugin },
+      { embeddedExchange: startExchangeSimulator, port: 0, dashboard: dashboardPlugin },
     );
     const { context, page, errors } = await openPage(noToken, { width: 1366, height: 900 });
     for (const id of ['#btn-start', '#btn-stop', '#btn-emergency', '#force-send'])

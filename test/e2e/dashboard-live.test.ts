@@ -7,6 +7,7 @@ import { startService, type RunningService } from '../../live/service/service.ts
 import { dashboardPlugin } from '../../dashboard/plugin.ts';
 import { launchChromium, SCREENSHOTS, type Browser } from '../dashboard/browser.ts';
 import { REPO } from '../kit/cli.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 const TOKEN = 'dashboard-e2e-token-77';
 let service: RunningService;
@@ -24,7 +25,7 @@ beforeAll(async () => {
       PLAUSIBLE_DOMAIN: 'desk.example.org',
       PORT: 0,
     }),
-    { port: 0, dashboard: dashboardPlugin },
+    { embeddedExchange: startExchangeSimulator, port: 0, dashboard: dashboardPlugin },
   );
   browser = await launchChromium();
 }, 60_000);

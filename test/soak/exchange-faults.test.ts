@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { killSpawned, until } from '../../soak/kit.ts';
 import { barWatcher, serviceSettings, simulatorOf } from '../../soak/scenarios/service-runs.ts';
 import { startService } from '../../live/service/service.ts';
+import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 afterAll(killSpawned);
 
@@ -9,7 +10,11 @@ describe('soak 1 (short): exchange faults on the market-data path', () => {
   // regression: a gap fill whose REST klines request failed (503) gave up and the next bar was
   // emitted after the hole, so the engine never saw the missed bars; the fill is now retried
   it('fills the gap after a dropped market socket even when the gap-fill requests fail with 503', async () => {
-    const service = await startService(serviceSettings({ SIMULATOR_REPLAY_MS: 20 }), { port: 0, logger: false });
+    const service = await startService(serviceSettings({ SIMULATOR_REPLAY_MS: 20 }), {
+      embeddedExchange: startExchangeSimulator,
+      port: 0,
+      logger: false,
+    });
     try {
       const sim = simulatorOf(service);
       const watch = barWatcher(service);
@@ -42,7 +47,11 @@ describe('soak 1 (short): exchange faults on the market-data path', () => {
   // every later gap fill failed and every later socket drop left a hole; the ban now ends when
   // the exchange says it does
   it('fills gaps again after a 418 ban with Retry-After has expired', async () => {
-    const service = await startService(serviceSettings({ SIMULATOR_REPLAY_MS: 20 }), { port: 0, logger: false });
+    const service = await startService(serviceSettings({ SIMULATOR_REPLAY_MS: 20 }), {
+      embeddedExchange: startExchangeSimulator,
+      port: 0,
+      logger: false,
+    });
     try {
       const sim = simulatorOf(service);
       const watch = barWatcher(service);

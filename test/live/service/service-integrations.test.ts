@@ -8,6 +8,7 @@ import { parseSettings } from '../../../pipelines/settings.ts';
 import { startService, checkModeRequirements, type RunningService } from '../../../live/service/service.ts';
 import { REPO } from '../../kit/cli.ts';
 import { until } from '../../../soak/kit.ts';
+import { startExchangeSimulator } from '../../../simulator/start-simulator.ts';
 
 let service: RunningService | null = null;
 const servers: Server[] = [];
@@ -57,7 +58,7 @@ describe('the assembled service (embedded simulator, paper)', () => {
         TELEGRAM_TRADE_COOLDOWN_SECONDS: 0,
         PORT: 0,
       }),
-      { port: 0 },
+      { embeddedExchange: startExchangeSimulator, port: 0 },
     );
     await until('a Telegram sendMessage', () => (tg.messages.length > 0 ? true : undefined), 60_000);
     expect(tg.messages[0]!.path).toBe(`/bot${token}/sendMessage`);
@@ -102,7 +103,7 @@ describe('the assembled service (embedded simulator, paper)', () => {
         FINGPT_API_KEY: 'model-secret-key',
         PORT: 0,
       }),
-      { port: 0 },
+      { embeddedExchange: startExchangeSimulator, port: 0 },
     );
     await until('three model calls', () => (calls >= 3 ? true : undefined), 60_000);
     const url = service.url;
