@@ -23,6 +23,11 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // the dependency-cruiser layer rules (CommonJS, as depcruise loads them)
+    files: ['*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
+  },
+  {
     files: ['operators/**', 'pipelines/**'],
     rules: {
       'no-restricted-properties': [

@@ -4,27 +4,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { backtestAgentStage } from '../../agents/build-agents.ts';
-import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
 import { parseSettings, SETTING_NAMES, withOverrides } from '../../pipelines/settings.ts';
 import { preloadStrategies } from '../../strategies/registry.ts';
-import { isSapphireError, type ErrorCode } from '../../pipelines/errors.ts';
+import { isSapphireError } from '../../pipelines/errors.ts';
 import { runBacktest } from '../run-backtest.ts';
-import { headlineOf, type SeedHeadline } from './seeds.ts';
-
-export interface SeedJob {
-  settings: Record<string, unknown>;
-  series: BarColumns[];
-  from?: number;
-  to?: number;
-  fundingRates?: FundingRate[];
-  /** values for strategy files' own settings (see preloadStrategies) */
-  strategyValues?: Record<string, unknown>;
-}
-
-export type SeedReply =
-  | { ready: true }
-  | { seed: number; ok: true; headline: SeedHeadline }
-  | { seed: number; ok: false; error: string; code?: ErrorCode };
+import { headlineOf, type SeedJob, type SeedReply } from './seeds.ts';
 
 const job = workerData as SeedJob;
 const port = parentPort!;

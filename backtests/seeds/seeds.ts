@@ -7,13 +7,28 @@ import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
 import { SapphireError, type ErrorCode } from '../../pipelines/errors.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import type { BacktestMetrics } from '../report/metrics.ts';
-import type { SeedJob, SeedReply } from './seed-worker.ts';
 
 /**
  * `--seeds N`: the same backtest under N seeds (SEED, SEED+1, …) in worker threads, so a reader
  * sees how much of a result is the bandit's dice. Each headline figure is reported as the median
  * and the 5–95 % range over the seeds.
  */
+
+/** What a seed worker (`seed-worker.ts`, started by URL) is given and answers. */
+export interface SeedJob {
+  settings: Record<string, unknown>;
+  series: BarColumns[];
+  from?: number;
+  to?: number;
+  fundingRates?: FundingRate[];
+  /** values for strategy files' own settings (see preloadStrategies) */
+  strategyValues?: Record<string, unknown>;
+}
+
+export type SeedReply =
+  | { ready: true }
+  | { seed: number; ok: true; headline: SeedHeadline }
+  | { seed: number; ok: false; error: string; code?: ErrorCode };
 
 /** The figures compared across seeds (the headline of one run). */
 export interface SeedHeadline {

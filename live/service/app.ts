@@ -1,13 +1,5 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import type { Settings } from '../../pipelines/settings.ts';
-import type { ClockPort } from '../../pipelines/ports.ts';
-import type { PipelineEvent } from '../../pipelines/model/index.ts';
-import type { TradingEngine } from '../engine/trading-engine.ts';
-import type { ServiceMetrics } from '../telemetry/metrics.ts';
-import type { StreamStore } from '../telemetry/streams.ts';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { adminAuth } from './admin-auth.ts';
-import type { SystemProbe } from './views.ts';
-import type { ChatProxyOptions } from './chat-proxy.ts';
 import { errorAnswers } from './http/errors.ts';
 import { origins } from './http/origins.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -17,24 +9,8 @@ import { dashboardDataRoutes, ViewCache } from './routes/dashboard-data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { redactQueryValues } from '../../secrets/redact.ts';
 import { Desk } from './desk.ts';
+import type { AppOptions } from './app-options.ts';
 import { deskAdminRoutes, registerDeskRoutes } from './routes/desk.ts';
-
-export interface AppOptions {
-  settings: Settings;
-  engine: TradingEngine;
-  streams: StreamStore;
-  metrics: ServiceMetrics;
-  clock: ClockPort;
-  probe: SystemProbe;
-  /** the dashboard page and reports (GET /, /assets/*, /reports/*) */
-  dashboard?: FastifyPluginAsync<{ reportsDir: string }>;
-  reportsDir?: string;
-  listReports?: () => string[];
-  /** subscribe to live pipeline events (for /events); returns an unsubscribe function */
-  onEvents: (listener: (e: PipelineEvent) => void) => () => void;
-  chat?: ChatProxyOptions;
-  logger?: boolean;
-}
 
 /** Fastify's logger for the service: never credentials, never query values. */
 function loggerOf(opts: AppOptions) {

@@ -12,7 +12,8 @@ import { FileJournal } from '../../live/journal/file-journal.ts';
 import { ServiceMetrics } from '../../live/telemetry/metrics.ts';
 import { RingBufferStreams, type StreamStore } from '../../live/telemetry/streams.ts';
 import { telemetryPublisher } from '../../live/telemetry/publisher.ts';
-import { buildApp, type AppOptions } from '../../live/service/app.ts';
+import { buildApp } from '../../live/service/app.ts';
+import type { AppOptions } from '../../live/service/app-options.ts';
 import { mergedFixtureBars } from './fixture-bars.ts';
 import { activeSettings } from './pipeline-kit.ts';
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppOptions } from '../app.ts';
+import type { AppOptions } from '../app-options.ts';
 
 /** Operator controls (admin scope): POST /start, /stop, /emergency_stop. */
 export const controlRoutes: FastifyPluginAsync<AppOptions> = async (app, { engine }) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { STREAM_NAMES } from '../../telemetry/streams.ts';
-import type { AppOptions } from '../app.ts';
+import type { AppOptions } from '../app-options.ts';
 import { dashboardView } from '../views.ts';
 import { badRequest } from '../http/errors.ts';
 import type { Desk } from '../desk.ts';

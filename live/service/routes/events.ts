@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { formatSse } from '../dashboard-view.ts';
-import type { AppOptions } from '../app.ts';
+import type { AppOptions } from '../app-options.ts';
 import { engineFeed, sseMessages, systemView } from '../views.ts';
 
 /** GET /events: the live event stream (SSE) the dashboard listens to. */

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppOptions } from '../app.ts';
+import type { AppOptions } from '../app-options.ts';
 
 /** GET /healthz: public, and not ok (503) when nothing trades and stops are not enforced. */
 export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { engine, settings, probe }) => {

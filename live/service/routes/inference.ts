@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { AppOptions } from '../app.ts';
+import type { AppOptions } from '../app-options.ts';
 import { proxyChat } from '../chat-proxy.ts';
 import { badRequest } from '../http/errors.ts';
 
