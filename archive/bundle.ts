@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SapphireError } from '../pipelines/errors.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { symbolFromFileName } from '../backtests/data/index.ts';
+import { RunBlock } from '../backtests/recorded-run.ts';
 import { isSecretName } from '../secrets/redact.ts';
 import { collectFiles, tarGz, type TarEntry } from './tar.ts';
 import type { ContentKind } from './envelope.ts';
@@ -28,16 +29,6 @@ const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BAR_FILE = /\.(csv|csv\.gz|parquet)$/i;
 
 const FileDigest = z.strictObject({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number() });
-
-export const RunBlock = z.object({
-  closeAtEnd: z.boolean(),
-  allowGaps: z.boolean(),
-  tapeMiss: z.enum(['error', 'skip']),
-  funding: z.string().nullable(),
-  filters: z.string().nullable(),
-  seeds: z.number().int().min(1),
-});
-export type RunBlock = z.infer<typeof RunBlock>;
 
 /** Where the bundle keeps an input file the run read, and which setting or flag named it. */
 const InputRef = z.strictObject({

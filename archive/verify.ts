@@ -3,13 +3,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SapphireError } from '../pipelines/errors.ts';
 import { parseSettings, withOverrides, type Settings } from '../pipelines/settings.ts';
-import { loadDatasetReport, loadFundingFile } from '../backtests/data/index.ts';
-import { loadFiltersFile } from '../pipelines/instruments.ts';
-import { runBacktest } from '../backtests/run-backtest.ts';
+import { loadDatasetReport } from '../backtests/data/index.ts';
+import { DEFAULT_RUN, runRecordedBacktest } from '../backtests/recorded-run.ts';
 import { resultJson } from '../backtests/report/write-results.ts';
-import { headlineOf, runSeeds, summarizeSeeds, type SeedsSummary } from '../backtests/seeds/seeds.ts';
-import { backtestAgentStage } from '../agents/build-agents.ts';
-import { BundleManifest, MANIFEST_FILE, packageLockHash, sha256, type RunBlock } from './bundle.ts';
+import { BundleManifest, MANIFEST_FILE, packageLockHash, sha256 } from './bundle.ts';
 import { untarGz, type TarEntry } from './tar.ts';
 
 /**
@@ -32,15 +29,6 @@ export interface VerifyOutcome {
   /** things that may explain a difference (another package lock, another Node) */
   notes: string[];
 }
-
-const DEFAULT_RUN: RunBlock = {
-  closeAtEnd: false,
-  allowGaps: false,
-  tapeMiss: 'error',
-  funding: null,
-  filters: null,
-  seeds: 1,
-};
 
 interface Opened {
   manifest: BundleManifest;
@@ -156,28 +144,7 @@ async function rerun(opened: Opened, root: string, doc: ResultDocument): Promise
     ? join(root, manifest.files.find((f) => f.path.startsWith('data/'))!.path)
     : join(root, 'data');
   const { series } = await loadDatasetReport({ dir: dataDir, symbols: settings.SYMBOLS, to, allowGaps: true });
-  const fundingPath = input('funding');
-  const fundingRates = fundingPath === undefined ? undefined : loadFundingFile(fundingPath);
-  const filtersPath = input('filters');
-  const result = runBacktest({
-    settings,
-    series,
-    from,
-    to,
-    fundingRates,
-    closeAtEnd: run.closeAtEnd,
-    allowGaps: run.allowGaps,
-    tapeMiss: run.tapeMiss,
-    filters: filtersPath === undefined ? undefined : loadFiltersFile(filtersPath),
-    shortData: 'error',
-    agents: backtestAgentStage(settings),
-  });
-  let seeds: SeedsSummary | undefined;
-  if (run.seeds > 1) {
-    const others = Array.from({ length: run.seeds - 1 }, (_, i) => settings.SEED + 1 + i);
-    const runs = await runSeeds({ settings, series, from, to, fundingRates }, others);
-    seeds = summarizeSeeds([headlineOf(settings.SEED, result.metrics), ...runs]);
-  }
+  const { result, seeds } = await runRecordedBacktest({ settings, series, from, to, run, inputPath: input });
   return resultJson(result, {
     dataDir: doc.dataDir,
     settings: reported,

@@ -6,10 +6,9 @@ import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
-import { runBacktest } from '../../backtests/run-backtest.ts';
-import { backtestFilters, loadFiltersFile } from '../../pipelines/instruments.ts';
+import { backtestFilters } from '../../pipelines/instruments.ts';
+import { runRecordedBacktest, type RunBlock } from '../../backtests/recorded-run.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
-import { backtestAgentStage } from '../../agents/build-agents.ts';
 import { newAgentStageCounts } from '../../operators/agents/agents.ts';
 import { agentHealth } from '../../operators/agents/agent-health.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
@@ -17,13 +16,7 @@ import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
 import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
-import {
-  formatSeedsTable,
-  headlineOf,
-  runSeeds,
-  summarizeSeeds,
-  type SeedsSummary,
-} from '../../backtests/seeds/seeds.ts';
+import { formatSeedsTable } from '../../backtests/seeds/seeds.ts';
 
 const USAGE = `usage: sapphire backtest [options] [NAME=VALUE ...]
 
@@ -118,7 +111,6 @@ export async function run(argv: string[]): Promise<number> {
     throw new SapphireError('CLI_USAGE', `--tape-miss ${JSON.stringify(tapeMiss)} must be error or skip`);
   }
   const allowGaps = values['allow-gaps'] === true;
-  const extraFilters = values.filters !== undefined ? loadFiltersFile(values.filters) : undefined;
   const seedCount = values.seeds === undefined ? 1 : Number(values.seeds);
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 10_000)
     throw new SapphireError(
@@ -144,54 +136,43 @@ export async function run(argv: string[]): Promise<number> {
   const interval = intervalMs % 3_600_000 === 0 ? `${intervalMs / 3_600_000}h` : `${intervalMs / 60_000}m`;
   if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  const fundingRates = values.funding ? loadFundingFile(values.funding) : defaultFunding(settings.FUNDING_CSV);
   // gaps inside what the run reads (the window and its warm-up), named by file and line
   const runFrom = from === undefined ? -Infinity : from - featureWarmUpBars(settings) * intervalMs;
   const used = new Set(series.map((c) => c.symbol));
   const gaps = loaded.gaps.filter((g) => used.has(g.symbol) && g.firstAfter > runFrom);
   checkGaps(gaps, intervalMs, settings.MAX_GAP_BARS, allowGaps);
 
-  const bar = progressBar('backtest');
-  const agentCounts = newAgentStageCounts();
-  const result = runBacktest({
-    settings,
-    series,
-    from,
-    to,
-    fundingRates,
-    strategies,
-    closeAtEnd: values['close-at-end'] === true,
-    allowGaps,
-    tapeMiss,
-    filters: extraFilters,
-    shortData: 'error',
-    // embedded agents, or remote ones replayed from AGENT_TAPE (never live calls in a backtest)
-    agents: backtestAgentStage(settings, { counts: agentCounts }),
-    onProgress: (done, total) => bar.update(done, total),
-  });
-  bar.done();
-
-  let seeds: SeedsSummary | undefined;
-  if (seedCount > 1) {
-    const others = Array.from({ length: seedCount - 1 }, (_, i) => settings.SEED + 1 + i);
-    const runs = await runSeeds({ settings, series, from, to, fundingRates }, others);
-    seeds = summarizeSeeds([headlineOf(settings.SEED, result.metrics), ...runs]);
-  }
-
-  const outDir = resolve(values.out ?? 'out/backtest');
-  const run = {
+  // the run block result.json records: `sapphire verify` re-runs from exactly these options
+  const run: RunBlock = {
     closeAtEnd: values['close-at-end'] === true,
     allowGaps,
     tapeMiss,
     funding: values.funding ?? null,
     filters: values.filters ?? null,
     seeds: seedCount,
-  } as const;
+  };
+  const bar = progressBar('backtest');
+  const agentCounts = newAgentStageCounts();
+  const { result, seeds, filters } = await runRecordedBacktest({
+    settings,
+    series,
+    from,
+    to,
+    run,
+    inputPath: (name) => values[name],
+    defaultFunding: values.funding ? undefined : defaultFunding(settings.FUNDING_CSV),
+    strategies,
+    agentCounts,
+    onProgress: (done, total) => bar.update(done, total),
+  });
+  bar.done();
+
+  const outDir = resolve(values.out ?? 'out/backtest');
   const agents = settings.AGENTS_ENABLED ? agentHealth(agentCounts) : undefined;
   const meta = { dataDir, settings, from, to, series, seeds, run, agents };
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
-    'trades.csv': tradesCsv(result, backtestFilters(result.symbols, extraFilters)),
+    'trades.csv': tradesCsv(result, backtestFilters(result.symbols, filters)),
     'equity.csv': equityCsv(result),
   };
   if (values.html) {
