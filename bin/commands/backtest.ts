@@ -1,22 +1,29 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FundingRate } from '../../pipelines/model/index.ts';
+import type { FundingRate, SymbolFilters } from '../../pipelines/model/index.ts';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
+import {
+  checkGaps,
+  describeGap,
+  loadDatasetReport,
+  loadFundingFile,
+  type DataGap,
+} from '../../backtests/data/index.ts';
 import { backtestFilters } from '../../pipelines/instruments.ts';
 import { runRecordedBacktest, type RunBlock } from '../../backtests/recorded-run.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import { newAgentStageCounts } from '../../operators/agents/agents.ts';
-import { agentHealth } from '../../operators/agents/agent-health.ts';
+import { agentHealth, type AgentHealth } from '../../operators/agents/agent-health.ts';
 import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
 import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
-import { formatSeedsTable } from '../../backtests/seeds/seeds.ts';
+import { formatSeedsTable, type SeedsSummary } from '../../backtests/seeds/seeds.ts';
+import type { BacktestResult } from '../../backtests/run-backtest.ts';
 
 const USAGE = `usage: sapphire backtest [options] [NAME=VALUE ...]
 
@@ -111,12 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new SapphireError('CLI_USAGE', `--tape-miss ${JSON.stringify(tapeMiss)} must be error or skip`);
   }
   const allowGaps = values['allow-gaps'] === true;
-  const seedCount = values.seeds === undefined ? 1 : Number(values.seeds);
-  if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 10_000)
-    throw new SapphireError(
-      'CLI_USAGE',
-      `--seeds ${JSON.stringify(values.seeds)}: expected a whole number from 1 to 10000`,
-    );
+  const seedCount = seedCountOf(values.seeds);
 
   // symbols asked for explicitly must exist; the default list is narrowed to what the data has
   const explicit = values.symbols !== undefined || 'SYMBOLS' in overrides;
@@ -170,58 +172,87 @@ export async function run(argv: string[]): Promise<number> {
   const outDir = resolve(values.out ?? 'out/backtest');
   const agents = settings.AGENTS_ENABLED ? agentHealth(agentCounts) : undefined;
   const meta = { dataDir, settings, from, to, series, seeds, run, agents };
+  const written = await writeBacktestFiles(outDir, result, meta, filters, values.html === true);
+  if (!values.quiet) printSummary(result, settings, agents, gaps, seeds);
+  // warnings go to stderr even with --quiet: the numbers depend on them
+  for (const w of result.warnings) console.error(`warning: ${w}`);
+  console.log(`\nwritten: ${written.join(', ')}`);
+  return 0;
+}
+
+/** The run's figures on stdout: headline table, denials, agents, open trades, gaps, seeds. */
+function printSummary(
+  result: BacktestResult,
+  settings: Settings,
+  agents: AgentHealth | undefined,
+  gaps: readonly DataGap[],
+  seeds: SeedsSummary | undefined,
+): void {
+  console.log(`\nSapphire backtest — ${result.symbols.join(', ')} ${settings.BAR_INTERVAL}, ${result.bars} bars`);
+  console.log(backtestSpan(result.start, result.end, settings.INITIAL_BALANCE));
+  console.log(formatMetricsTable(result.metrics));
+  const denials = Object.entries(result.denials).sort((a, b) => b[1] - a[1]);
+  if (denials.length > 0) {
+    console.log('\nDenied decisions (stage:rule  count)');
+    for (const [rule, n] of denials.slice(0, 8)) console.log(`  ${rule.padEnd(36)} ${n}`);
+  }
+  if (agents !== undefined) {
+    console.log(
+      `\nAgents (${agents.signals} entry signals asked; AGENT_FAILURE_POLICY=${settings.AGENT_FAILURE_POLICY})`,
+    );
+    for (const [name, row] of Object.entries(agents.agents)) {
+      const faults = Object.entries(row.faults).map(([k, n]) => `${k} ${n}`);
+      console.log(
+        `  ${name.padEnd(16)} without it ${(row.shareWithout * 100).toFixed(1)} % of decisions` +
+          (faults.length > 0 ? `  faults: ${faults.join(', ')}` : ''),
+      );
+    }
+  }
+  if (result.openTrades.length > 0) {
+    console.log(
+      '\nOpen at the end (marked at the last close; not in the trade statistics; --close-at-end closes them)',
+    );
+    for (const t of result.openTrades) {
+      console.log(
+        `  ${t.symbol.padEnd(10)} ${t.side.padEnd(5)} qty ${t.quantity} entry ${t.entryPrice} mark ${t.markPrice}` +
+          `  unrealised ${t.unrealizedPnl.toFixed(2)}  net ${t.netPnl.toFixed(2)} USDT`,
+      );
+    }
+  }
+  if (result.gaps.length > 0) {
+    console.log(`\nData gaps (${result.gaps.length}, longer than one bar)`);
+    for (const g of result.gaps.slice(0, 10))
+      console.log(`  ${describeGap(gaps.find((x) => x.symbol === g.symbol && x.firstAfter === g.firstAfter) ?? g)}`);
+    if (result.gaps.length > 10) console.log(`  … ${result.gaps.length - 10} more in result.json`);
+  }
+  if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
+}
+
+/** result.json, trades.csv, equity.csv and (with --html) report.html, written together. */
+async function writeBacktestFiles(
+  outDir: string,
+  result: BacktestResult,
+  meta: Parameters<typeof resultJson>[1] &
+    Parameters<typeof import('../../dashboard/reports/backtest-html.ts').renderBacktestHtml>[1],
+  filters: ReadonlyMap<string, SymbolFilters> | undefined,
+  html: boolean,
+): Promise<string[]> {
   const files: Record<string, string> = {
     'result.json': resultJson(result, meta),
     'trades.csv': tradesCsv(result, backtestFilters(result.symbols, filters)),
     'equity.csv': equityCsv(result),
   };
-  if (values.html) {
+  if (html) {
     const { renderBacktestHtml } = await import('../../dashboard/reports/backtest-html.ts');
     files['report.html'] = renderBacktestHtml(result, meta);
   }
-  const written = writeResults(outDir, files);
-  if (!values.quiet) {
-    console.log(`\nSapphire backtest — ${result.symbols.join(', ')} ${settings.BAR_INTERVAL}, ${result.bars} bars`);
-    console.log(backtestSpan(result.start, result.end, settings.INITIAL_BALANCE));
-    console.log(formatMetricsTable(result.metrics));
-    const denials = Object.entries(result.denials).sort((a, b) => b[1] - a[1]);
-    if (denials.length > 0) {
-      console.log('\nDenied decisions (stage:rule  count)');
-      for (const [rule, n] of denials.slice(0, 8)) console.log(`  ${rule.padEnd(36)} ${n}`);
-    }
-    if (agents !== undefined) {
-      console.log(
-        `\nAgents (${agents.signals} entry signals asked; AGENT_FAILURE_POLICY=${settings.AGENT_FAILURE_POLICY})`,
-      );
-      for (const [name, row] of Object.entries(agents.agents)) {
-        const faults = Object.entries(row.faults).map(([k, n]) => `${k} ${n}`);
-        console.log(
-          `  ${name.padEnd(16)} without it ${(row.shareWithout * 100).toFixed(1)} % of decisions` +
-            (faults.length > 0 ? `  faults: ${faults.join(', ')}` : ''),
-        );
-      }
-    }
-    if (result.openTrades.length > 0) {
-      console.log(
-        '\nOpen at the end (marked at the last close; not in the trade statistics; --close-at-end closes them)',
-      );
-      for (const t of result.openTrades) {
-        console.log(
-          `  ${t.symbol.padEnd(10)} ${t.side.padEnd(5)} qty ${t.quantity} entry ${t.entryPrice} mark ${t.markPrice}` +
-            `  unrealised ${t.unrealizedPnl.toFixed(2)}  net ${t.netPnl.toFixed(2)} USDT`,
-        );
-      }
-    }
-    if (result.gaps.length > 0) {
-      console.log(`\nData gaps (${result.gaps.length}, longer than one bar)`);
-      for (const g of result.gaps.slice(0, 10))
-        console.log(`  ${describeGap(gaps.find((x) => x.symbol === g.symbol && x.firstAfter === g.firstAfter) ?? g)}`);
-      if (result.gaps.length > 10) console.log(`  … ${result.gaps.length - 10} more in result.json`);
-    }
-    if (seeds) console.log(`\n${formatSeedsTable(seeds)}`);
-  }
-  // warnings go to stderr even with --quiet: the numbers depend on them
-  for (const w of result.warnings) console.error(`warning: ${w}`);
-  console.log(`\nwritten: ${written.join(', ')}`);
-  return 0;
+  return writeResults(outDir, files);
+}
+
+/** --seeds N: a whole number from 1 to 10000 (1 without the flag). */
+function seedCountOf(flag: string | undefined): number {
+  const count = flag === undefined ? 1 : Number(flag);
+  if (!Number.isInteger(count) || count < 1 || count > 10_000)
+    throw new SapphireError('CLI_USAGE', `--seeds ${JSON.stringify(flag)}: expected a whole number from 1 to 10000`);
+  return count;
 }
