@@ -53,39 +53,61 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
 ];
 
 /**
- * Routing tables: `routes[i][kind]` delivers an event of that kind to the first stage at index
- * ≥ i that consumes it, or to the output when none does. A stage's emit looks up `routes[i + 1]`,
- * so an event travels depth-first exactly as through a chain of operators — the order every stage
- * sees is the chain's order — but skips, in one lookup, the stages that would only pass it on.
+ * Where a stage's events go. Most of what a stage emits is the very event it is being handed,
+ * passed on: that one goes straight to the next consumer of its kind, found when the routes were
+ * built; anything else is looked up by kind in the stage's table (routes[i + 1]).
  */
-function buildRoutes(handlers: readonly AnyStageHandler[], stages: readonly AnyStage[], out: Deliver): Routes[] {
+class Outlet {
+  table: Routes = new Map();
+  /** the event the stage is handling now (null between events), and where passing it on goes */
+  handing: PipelineEvent | null = null;
+  passOn: Deliver = () => undefined;
+  readonly emit: Emit = (e) => (e === this.handing ? this.passOn(e) : this.table.get(e.kind)!(e));
+}
+
+/** Hands `handler` an event, telling its outlet where that event goes if passed on. */
+function handOver(handler: AnyStageHandler, outlet: Outlet, passOn: Deliver): Deliver {
+  return (e) => {
+    // saved and put back: an event injected while a stage is busy may reach the same stage
+    const outerEvent = outlet.handing;
+    const outerPass = outlet.passOn;
+    outlet.handing = e;
+    outlet.passOn = passOn;
+    try {
+      handler.next(e as never);
+    } finally {
+      outlet.handing = outerEvent;
+      outlet.passOn = outerPass;
+    }
+  };
+}
+
+/**
+ * Routing tables: `routes[i].get(kind)` delivers an event of that kind to the first stage at
+ * index ≥ i that consumes it, or to the output when none does. A stage's outlet reads
+ * `routes[i + 1]`, so an event travels depth-first exactly as through a chain of operators — the
+ * order every stage sees is the chain's order — but skips the stages that would only pass it on.
+ */
+function buildRoutes(
+  handlers: readonly AnyStageHandler[],
+  outlets: readonly Outlet[],
+  stages: readonly AnyStage[],
+  out: Deliver,
+): Routes[] {
   const routes: Routes[] = new Array<Routes>(stages.length + 1);
   let next: Routes = new Map(ALL_KINDS.map((kind) => [kind, out]));
   routes[stages.length] = next;
   for (let i = stages.length - 1; i >= 0; i--) {
-    const handler = handlers[i]!;
     const consumed = new Set<string>(stages[i]!.consumes);
-    const deliver: Deliver = (e) => handler.next(e as never);
     const after = next;
-    const here: Routes = new Map(ALL_KINDS.map((kind) => [kind, consumed.has(kind) ? deliver : after.get(kind)!]));
+    outlets[i]!.table = after;
+    const deliverTo = (kind: string): Deliver =>
+      consumed.has(kind) ? handOver(handlers[i]!, outlets[i]!, after.get(kind)!) : after.get(kind)!;
+    const here: Routes = new Map(ALL_KINDS.map((kind) => [kind, deliverTo(kind)]));
     routes[i] = here;
     next = here;
   }
   return routes;
-}
-
-/**
- * A stage's emit, bound to its routing table once every handler is open: one keyed lookup per
- * event (the table sits in the closure, not behind an array index).
- */
-function routedEmit(): { emit: Emit; bind(table: Routes): void } {
-  let table: Routes | null = null;
-  return {
-    emit: (e) => table!.get(e.kind)!(e),
-    bind(t) {
-      table = t;
-    },
-  };
 }
 
 function checkUnique(stages: readonly AnyStage[]): void {
@@ -115,16 +137,15 @@ export function runStages(
       let stopped = false;
       const out: Deliver = (e) => subscriber.next(e);
       const handlers: AnyStageHandler[] = [];
-      // each emitter is bound to its table once `routes` exists, which needs every handler open
-      const emitters: ReturnType<typeof routedEmit>[] = [];
+      // each outlet gets its table once `routes` exists, which needs every handler open
+      const outlets: Outlet[] = [];
       const context = { snapshots: options.onOpen !== undefined || options.restore !== undefined };
       for (let i = 0; i < stages.length; i++) {
-        const emitter = routedEmit();
-        emitters.push(emitter);
-        handlers.push(stages[i]!.open(emitter.emit, context));
+        const outlet = new Outlet();
+        outlets.push(outlet);
+        handlers.push(stages[i]!.open(outlet.emit, context));
       }
-      const routes = buildRoutes(handlers, stages, out);
-      for (let i = 0; i < stages.length; i++) emitters[i]!.bind(routes[i + 1]!);
+      const routes = buildRoutes(handlers, outlets, stages, out);
       if (options.restore) restoreStages(stages, handlers, options.restore);
       options.onOpen?.({ snapshot: () => snapshotStages(stages, handlers) });
 
