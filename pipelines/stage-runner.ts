@@ -59,26 +59,22 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
  */
 class Outlet {
   table: Routes = new Map();
-  /** the event the stage is handling now (null between events), and where passing it on goes */
+  /** the event the stage was last handed, and where passing it on goes */
   handing: PipelineEvent | null = null;
   passOn: Deliver = () => undefined;
   readonly emit: Emit = (e) => (e === this.handing ? this.passOn(e) : this.table.get(e.kind)!(e));
 }
 
-/** Hands `handler` an event, telling its outlet where that event goes if passed on. */
+/**
+ * Hands `handler` an event, telling its outlet where that event goes if passed on. The pair is
+ * always (an event, the route of its kind from this stage), so it stays right when left set after
+ * the event is done, or when an injected event reaches a stage in the middle of another.
+ */
 function handOver(handler: AnyStageHandler, outlet: Outlet, passOn: Deliver): Deliver {
   return (e) => {
-    // saved and put back: an event injected while a stage is busy may reach the same stage
-    const outerEvent = outlet.handing;
-    const outerPass = outlet.passOn;
     outlet.handing = e;
     outlet.passOn = passOn;
-    try {
-      handler.next(e as never);
-    } finally {
-      outlet.handing = outerEvent;
-      outlet.passOn = outerPass;
-    }
+    handler.next(e as never);
   };
 }
 
