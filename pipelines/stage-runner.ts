@@ -53,59 +53,39 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
 ];
 
 /**
- * Where a stage's events go. Most of what a stage emits is of the kind it is being handed (the
- * event itself, passed on): that kind's route from this stage was found when the routes were
- * built and goes straight there; any other kind is looked up in the stage's table (routes[i + 1]).
- * The outlet keeps a kind, not the event: both are long-lived, so setting them per event costs no
- * write-barrier work (keeping the young event object did, more than the lookups saved: callgrind).
+ * Routing tables: `routes[i][kind]` delivers an event of that kind to the first stage at index
+ * ≥ i that consumes it, or to the output when none does. A stage's emit looks up `routes[i + 1]`,
+ * so an event travels depth-first exactly as through a chain of operators — the order every stage
+ * sees is the chain's order — but skips, in one lookup, the stages that would only pass it on.
  */
-class Outlet {
-  table: Routes = new Map();
-  /** the kind the stage was last handed, and that kind's route from this stage */
-  kind = '';
-  passOn: Deliver = () => undefined;
-  readonly emit: Emit = (e) => (e.kind === this.kind ? this.passOn(e) : this.table.get(e.kind)!(e));
-}
-
-/**
- * Hands `handler` an event of `kind`, telling its outlet that kind's route on. The pair is always
- * (a kind, its route from this stage), so it stays right when an injected event reaches a stage
- * in the middle of another.
- */
-function handOver(handler: AnyStageHandler, outlet: Outlet, kind: string, passOn: Deliver): Deliver {
-  return (e) => {
-    outlet.kind = kind;
-    outlet.passOn = passOn;
-    handler.next(e as never);
-  };
-}
-
-/**
- * Routing tables: `routes[i].get(kind)` delivers an event of that kind to the first stage at
- * index ≥ i that consumes it, or to the output when none does. A stage's outlet reads
- * `routes[i + 1]`, so an event travels depth-first exactly as through a chain of operators — the
- * order every stage sees is the chain's order — but skips the stages that would only pass it on.
- */
-function buildRoutes(
-  handlers: readonly AnyStageHandler[],
-  outlets: readonly Outlet[],
-  stages: readonly AnyStage[],
-  out: Deliver,
-): Routes[] {
+function buildRoutes(handlers: readonly AnyStageHandler[], stages: readonly AnyStage[], out: Deliver): Routes[] {
   const routes: Routes[] = new Array<Routes>(stages.length + 1);
   let next: Routes = new Map(ALL_KINDS.map((kind) => [kind, out]));
   routes[stages.length] = next;
   for (let i = stages.length - 1; i >= 0; i--) {
+    const handler = handlers[i]!;
     const consumed = new Set<string>(stages[i]!.consumes);
+    const deliver: Deliver = (e) => handler.next(e as never);
     const after = next;
-    outlets[i]!.table = after;
-    const deliverTo = (kind: string): Deliver =>
-      consumed.has(kind) ? handOver(handlers[i]!, outlets[i]!, kind, after.get(kind)!) : after.get(kind)!;
-    const here: Routes = new Map(ALL_KINDS.map((kind) => [kind, deliverTo(kind)]));
+    const here: Routes = new Map(ALL_KINDS.map((kind) => [kind, consumed.has(kind) ? deliver : after.get(kind)!]));
     routes[i] = here;
     next = here;
   }
   return routes;
+}
+
+/**
+ * A stage's emit, bound to its routing table once every handler is open: one keyed lookup per
+ * event (the table sits in the closure, not behind an array index).
+ */
+function routedEmit(): { emit: Emit; bind(table: Routes): void } {
+  let table: Routes | null = null;
+  return {
+    emit: (e) => table!.get(e.kind)!(e),
+    bind(t) {
+      table = t;
+    },
+  };
 }
 
 function checkUnique(stages: readonly AnyStage[]): void {
@@ -135,15 +115,16 @@ export function runStages(
       let stopped = false;
       const out: Deliver = (e) => subscriber.next(e);
       const handlers: AnyStageHandler[] = [];
-      // each outlet gets its table once `routes` exists, which needs every handler open
-      const outlets: Outlet[] = [];
+      // each emitter is bound to its table once `routes` exists, which needs every handler open
+      const emitters: ReturnType<typeof routedEmit>[] = [];
       const context = { snapshots: options.onOpen !== undefined || options.restore !== undefined };
       for (let i = 0; i < stages.length; i++) {
-        const outlet = new Outlet();
-        outlets.push(outlet);
-        handlers.push(stages[i]!.open(outlet.emit, context));
+        const emitter = routedEmit();
+        emitters.push(emitter);
+        handlers.push(stages[i]!.open(emitter.emit, context));
       }
-      const routes = buildRoutes(handlers, outlets, stages, out);
+      const routes = buildRoutes(handlers, stages, out);
+      for (let i = 0; i < stages.length; i++) emitters[i]!.bind(routes[i + 1]!);
       if (options.restore) restoreStages(stages, handlers, options.restore);
       options.onOpen?.({ snapshot: () => snapshotStages(stages, handlers) });
 
