@@ -25,7 +25,11 @@ export interface RunStagesOptions {
 }
 
 type Deliver = (event: PipelineEvent) => void;
-type Routes = Record<string, Deliver>;
+/**
+ * Deliver by kind. A Map, not a plain object: kind strings come from events of many shapes, and a
+ * keyed load from an object on such a varied path costs several times a Map lookup (callgrind).
+ */
+type Routes = ReadonlyMap<string, Deliver>;
 
 /** Every kind a pipeline event can have: the routing tables hold one entry per kind. */
 const ALL_KINDS: readonly PipelineEventKind[] = [
@@ -50,25 +54,38 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
 
 /**
  * Routing tables: `routes[i][kind]` delivers an event of that kind to the first stage at index
- * ≥ i that consumes it, or to the output when none does. A stage's emit is `routes[i + 1]`, so
- * an event travels depth-first exactly as through a chain of operators — the order every stage
+ * ≥ i that consumes it, or to the output when none does. A stage's emit looks up `routes[i + 1]`,
+ * so an event travels depth-first exactly as through a chain of operators — the order every stage
  * sees is the chain's order — but skips, in one lookup, the stages that would only pass it on.
  */
 function buildRoutes(handlers: readonly AnyStageHandler[], stages: readonly AnyStage[], out: Deliver): Routes[] {
   const routes: Routes[] = new Array<Routes>(stages.length + 1);
-  let next: Routes = {};
-  for (const kind of ALL_KINDS) next[kind] = out;
+  let next: Routes = new Map(ALL_KINDS.map((kind) => [kind, out]));
   routes[stages.length] = next;
   for (let i = stages.length - 1; i >= 0; i--) {
     const handler = handlers[i]!;
     const consumed = new Set<string>(stages[i]!.consumes);
-    const here: Routes = {};
     const deliver: Deliver = (e) => handler.next(e as never);
-    for (const kind of ALL_KINDS) here[kind] = consumed.has(kind) ? deliver : next[kind]!;
+    const after = next;
+    const here: Routes = new Map(ALL_KINDS.map((kind) => [kind, consumed.has(kind) ? deliver : after.get(kind)!]));
     routes[i] = here;
     next = here;
   }
   return routes;
+}
+
+/**
+ * A stage's emit, bound to its routing table once every handler is open: one keyed lookup per
+ * event (the table sits in the closure, not behind an array index).
+ */
+function routedEmit(): { emit: Emit; bind(table: Routes): void } {
+  let table: Routes | null = null;
+  return {
+    emit: (e) => table!.get(e.kind)!(e),
+    bind(t) {
+      table = t;
+    },
+  };
 }
 
 function checkUnique(stages: readonly AnyStage[]): void {
@@ -98,17 +115,16 @@ export function runStages(
       let stopped = false;
       const out: Deliver = (e) => subscriber.next(e);
       const handlers: AnyStageHandler[] = [];
-      const emitters: Emit[] = [];
-      // emitters are bound lazily through `routes`, which exists once every handler is open
-      let routes: Routes[] = [];
+      // each emitter is bound to its table once `routes` exists, which needs every handler open
+      const emitters: ReturnType<typeof routedEmit>[] = [];
       const context = { snapshots: options.onOpen !== undefined || options.restore !== undefined };
       for (let i = 0; i < stages.length; i++) {
-        const after = i + 1;
-        const emit: Emit = (e) => routes[after]![e.kind]!(e);
-        emitters.push(emit);
-        handlers.push(stages[i]!.open(emit, context));
+        const emitter = routedEmit();
+        emitters.push(emitter);
+        handlers.push(stages[i]!.open(emitter.emit, context));
       }
-      routes = buildRoutes(handlers, stages, out);
+      const routes = buildRoutes(handlers, stages, out);
+      for (let i = 0; i < stages.length; i++) emitters[i]!.bind(routes[i + 1]!);
       if (options.restore) restoreStages(stages, handlers, options.restore);
       options.onOpen?.({ snapshot: () => snapshotStages(stages, handlers) });
 
@@ -135,7 +151,7 @@ export function runStages(
         next(e: PipelineEvent): void {
           if (stopped) return;
           try {
-            table[e.kind]!(e);
+            table.get(e.kind)!(e);
           } catch (error) {
             fail(error);
           }

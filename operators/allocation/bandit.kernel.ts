@@ -54,7 +54,12 @@ export function rewardArm(a: ArmStats, tradeReturn: number, clip: number): void 
   if (slot === a.ring.length - 1) a.rewardSum = a.ring.reduce((sum, x) => sum + x, 0);
 }
 
-export type ArmChoice = { take: true; explored: boolean } | { take: false; mean: number };
+export type ArmChoice =
+  { readonly take: true; readonly explored: boolean } | { readonly take: false; readonly mean: number };
+
+// the two ways to take an arm, made once: this runs on every entry decision
+const EXPLOIT: ArmChoice = Object.freeze({ take: true, explored: false });
+const EXPLORE: ArmChoice = Object.freeze({ take: true, explored: true });
 
 /**
  * Epsilon-greedy over the binary choice "fund this arm now or not". An arm is judged only once it
@@ -64,8 +69,8 @@ export type ArmChoice = { take: true; explored: boolean } | { take: false; mean:
  */
 export function chooseArm(a: ArmStats, epsilon: number, draw: number, minTrades: number): ArmChoice {
   const mean = armMean(a);
-  if (a.pulls < minTrades || mean >= 0) return { take: true, explored: false };
-  if (draw < epsilon) return { take: true, explored: true };
+  if (a.pulls < minTrades || mean >= 0) return EXPLOIT;
+  if (draw < epsilon) return EXPLORE;
   return { take: false, mean };
 }
 

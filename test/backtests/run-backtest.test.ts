@@ -37,6 +37,12 @@ describe('runBacktest over real bars', () => {
     expect(result.counts.fills).toBe(events.filter((e) => e.kind === 'fill').length);
     const denials = events.filter((e) => e.kind === 'denied').length;
     expect(Object.values(result.denials).reduce((a, b) => a + b, 0)).toBe(denials);
+    // by stage:rule, keyed in the order each first occurred (the report lists them so)
+    const byRule: Record<string, number> = {};
+    for (const e of events)
+      if (e.kind === 'denied') byRule[`${e.stage}:${e.rule}`] = (byRule[`${e.stage}:${e.rule}`] ?? 0) + 1;
+    expect(Object.keys(byRule).length).toBeGreaterThan(1);
+    expect(Object.entries(result.denials)).toEqual(Object.entries(byRule));
   });
 
   it('respects a [from, to) window: no bar, decision or trade outside it', () => {
