@@ -294,17 +294,17 @@ async function assemble(
     commands: {
       status: () =>
         engineRef
-          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.riskState}` +
+          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.read.riskState}` +
             (engineRef.lastError ? ` · last error: ${engineRef.lastError}` : '')
           : 'starting',
       portfolio: () => {
-        const p = engineRef?.portfolio;
+        const p = engineRef?.read.portfolio;
         return p
           ? `equity ${money(p.equity)} USDT · balance ${money(p.balance)} · drawdown ${(p.drawdown * 100).toFixed(2)} % · exposure ${money(p.grossExposure)}`
           : 'no portfolio yet';
       },
       positions: () => {
-        const ps = engineRef?.portfolio?.positions ?? [];
+        const ps = engineRef?.read.portfolio?.positions ?? [];
         return ps.length === 0
           ? 'no open positions'
           : ps
