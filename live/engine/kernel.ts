@@ -1,7 +1,11 @@
 import { Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import type { Bar, Decision, OperatorCommand, PipelineEvent, SymbolFilters } from '../../pipelines/model/index.ts';
 import { buildPipeline, pipelineStages, VENUE_STATE } from '../../pipelines/build-pipeline.ts';
-import { codeVersion, kernelFingerprint, KERNEL_VERSION } from '../../pipelines/fingerprint.ts';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kernelFingerprint, KERNEL_VERSION } from '../../pipelines/fingerprint.ts';
 import type { ExecutionPort } from '../../pipelines/ports.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import { pickSettings, type AnyStage } from '../../pipelines/stage.ts';
@@ -12,7 +16,7 @@ export interface KernelIdentity {
   /** `kernel v<KERNEL_VERSION>` */
   readonly kernel: string;
   readonly fingerprint: string;
-  /** hash of the kernel's source (pipelines/fingerprint.ts codeVersion) */
+  /** hash of the kernel's source (codeVersion) */
   readonly code: string;
   /** every fingerprinted setting, by stage name */
   readonly settings: Record<string, Readonly<Record<string, unknown>>>;
@@ -60,6 +64,34 @@ export function kernelIdentity(settings: Settings, filters: ReadonlyMap<string, 
     code,
     settings: byStage,
   };
+}
+
+/** The source trees whose code decides what the kernel does with an input. */
+const KERNEL_SOURCES = ['operators', 'strategies', 'pipelines', 'backtests/simulated-venue.ts'];
+
+let codeVersionMemo: string | null = null;
+
+/**
+ * A hash of the kernel's source code (stages, strategies, pipeline, simulated venue): a snapshot
+ * taken by other code is refused, since its state may mean something else to this code. Read once
+ * per process.
+ */
+export function codeVersion(): string {
+  if (codeVersionMemo !== null) return codeVersionMemo;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const files: string[] = [];
+  for (const source of KERNEL_SOURCES) {
+    const path = join(root, source);
+    if (!existsSync(path)) continue;
+    if (statSync(path).isFile()) files.push(source);
+    else
+      for (const name of readdirSync(path, { recursive: true }) as string[])
+        if (name.endsWith('.ts')) files.push(join(source, name));
+  }
+  const hash = createHash('sha256');
+  for (const file of files.sort()) hash.update(file).update(readFileSync(join(root, file)));
+  codeVersionMemo = `c${hash.digest('hex').slice(0, 16)}`;
+  return codeVersionMemo;
 }
 
 export interface KernelOptions {
