@@ -97,11 +97,11 @@ export const LiveSettings = z.object({
     1000,
     10,
     1_000_000,
-    'inputs (bars, commands) between snapshot records in the journal: a restart restores the last one and replays at most this many (no snapshots while AGENTS_ENABLED)',
+    'inputs (bars, commands) between snapshot records in the journal: a restart restores the last one and replays at most this many (paper mode without agents; live mode and AGENTS_ENABLED replay the whole journal)',
   ),
   START_FROM_EXCHANGE: bool(
     false,
-    "when the journal was written with other strategy settings or code: set it aside (renamed *.superseded-<time>) and start from the exchange's positions instead of refusing to start (CLI: serve --from-exchange)",
+    'when the journal was written with other strategy settings or code: set it aside (renamed *.superseded-<time>) and begin a new one instead of refusing to start; live mode compares the new book with the exchange before anything is sent and halts entries on a difference (CLI: serve --from-exchange)',
   ),
   TELEGRAM_BOT_TOKEN: str('', 'Telegram bot token (secret); empty = no Telegram'),
   TELEGRAM_CHAT_ID: str('', 'the only chat that receives notices and may send commands'),

@@ -60,8 +60,8 @@ export function kernelMismatch(where: string, changes: string): SapphireError {
     'JOURNAL_INVALID',
     `${where}: the journal was written with other strategy settings or code (${changes}). ` +
       'Replaying it would re-derive a history these settings never made and could send its orders. ' +
-      `Start with the settings and code the journal was written with, or start from the exchange's positions ` +
-      `with ${FROM_EXCHANGE_FLAG}: the journal is then set aside and a new one begun`,
+      `Start with the settings and code the journal was written with, or start from the exchange ` +
+      `with ${FROM_EXCHANGE_FLAG}: the journal is then set aside, a new one begun and the book compared with the exchange`,
   );
 }
 

@@ -105,7 +105,7 @@ export interface KernelOptions {
  * The pipeline as the live engine runs it: bars and control events in, every event out, and the
  * state of its stages (and of the simulated venue) as JSON data for a snapshot. Agents are an
  * operator of their own whose remote replies arrive later, so a kernel with agents takes no
- * snapshots: its restart replays the journal from the start.
+ * snapshots (nor does live mode, see `snapshots`): its restart replays the journal from the start.
  */
 export class Kernel {
   private readonly inputs = new Subject<Bar>();
@@ -115,9 +115,18 @@ export class Kernel {
 
   constructor(private readonly opts: KernelOptions) {}
 
-  /** Snapshots are possible: no agent stage (whose replies may still be on their way). */
+  /**
+   * Snapshots are taken: no agent stage (whose replies may still be on their way), and a venue
+   * whose state the snapshot holds (the simulated one). Live mode replays its journal from the
+   * start: a live restart from a snapshot once disagreed with the exchange in the live-mode restart
+   * test (journal short 0.014 BTC) and is not trusted with real money until that is understood.
+   */
   get snapshots(): boolean {
-    return this.opts.agents === undefined && !this.opts.settings.AGENTS_ENABLED;
+    return (
+      this.opts.agents === undefined &&
+      !this.opts.settings.AGENTS_ENABLED &&
+      this.opts.settings.TRADING_MODE === 'paper'
+    );
   }
 
   get started(): boolean {

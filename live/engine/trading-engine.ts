@@ -321,8 +321,9 @@ export class TradingEngine {
   private async verifyBook(): Promise<void> {
     const mismatch = await this.reconciler!.venue.verify(this.portfolio?.positions ?? []);
     if (mismatch !== null) {
-      this.lastError = `reconciliation: ${mismatch}`;
+      // the error shows once the halt is in force: a reader never sees the one without the other
       await this.enqueue(this.command('halt', `reconciliation: ${mismatch}`, this.lastBarTime));
+      this.lastError = `reconciliation: ${mismatch}`;
     }
   }
 
