@@ -132,7 +132,6 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
     if (last_error === null) {
       expect(ours.sort()).toEqual(theirs.sort());
     } else {
-      console.log(`LASTERR ${last_error}`);
       expect(last_error).toMatch(/^reconciliation: /);
       expect(running).toBe(false);
     }
