@@ -9,7 +9,8 @@ import type {
   OrderRejected,
   SymbolFilters,
 } from '../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
+import type { ExecutionPort, VenueEvent, VenueStateHooks } from '../pipelines/ports.ts';
+import { entriesToMap, mapToEntries } from '../pipelines/stage.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
 import { slippedInBar, slippageBps, stopTriggerPrice, takeProfitTriggerPrice } from './fill-model.kernel.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
@@ -88,11 +89,13 @@ export function simulatedVenue(
   const funding = deps.funding ?? fundingSchedule(deps.fundingRates ?? [], s.FUNDING_RATE);
 
   return {
-    attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         const books = new Map<string, SymbolBook>();
         // the account as the exchange sees it: wallet balance and positions (for margin)
         const ledger = new Ledger(s.INITIAL_BALANCE ?? 10_000);
+        if (state?.restore !== undefined && state.restore !== null) restoreVenue(state.restore, books, ledger);
+        state?.onOpen?.(() => ({ books: mapToEntries(books, (b) => ({ ...b })), ledger: ledger.snapshot() }));
         const book = (symbol: string): SymbolBook => {
           let b = books.get(symbol);
           if (b === undefined)
@@ -324,4 +327,11 @@ export function simulatedVenue(
       });
     },
   };
+}
+
+/** Puts a simulated venue's snapshot (books and account) back into a fresh subscription. */
+function restoreVenue(state: unknown, books: Map<string, SymbolBook>, ledger: Ledger): void {
+  const st = state as { books: [string, SymbolBook][]; ledger: Parameters<Ledger['restore']>[0] };
+  entriesToMap<SymbolBook, SymbolBook>(st.books, (b) => ({ ...b, market: [...b.market] }), books);
+  ledger.restore(st.ledger);
 }

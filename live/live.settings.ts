@@ -93,6 +93,16 @@ export const LiveSettings = z.object({
   ),
   REDIS_STREAM_MAXLEN: int(2000, 10, 10_000_000, 'approximate length cap of each telemetry stream'),
   JOURNAL_PATH: str('.sapphire/journal.jsonl', 'append-only journal of decisions, orders and fills (restart safety)'),
+  JOURNAL_SNAPSHOT_EVERY: int(
+    1000,
+    10,
+    1_000_000,
+    'inputs (bars, commands) between snapshot records in the journal: a restart restores the last one and replays at most this many (paper mode without agents; live mode and AGENTS_ENABLED replay the whole journal)',
+  ),
+  START_FROM_EXCHANGE: bool(
+    false,
+    'when the journal was written with other strategy settings or code: set it aside (renamed *.superseded-<time>) and begin a new one instead of refusing to start; live mode compares the new book with the exchange before anything is sent and halts entries on a difference (CLI: serve --from-exchange)',
+  ),
   TELEGRAM_BOT_TOKEN: str('', 'Telegram bot token (secret); empty = no Telegram'),
   TELEGRAM_CHAT_ID: str('', 'the only chat that receives notices and may send commands'),
   TELEGRAM_API_URL: str('https://api.telegram.org', 'Telegram Bot API base URL'),

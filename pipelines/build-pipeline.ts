@@ -44,6 +44,9 @@ export interface PipelineDeps {
   onOpen?: (running: RunningStages) => void;
 }
 
+/** The key of the venue's own state among the stage states of a snapshot (no stage has this name). */
+export const VENUE_STATE = 'venue';
+
 /** The pipeline's stages, in order: signal stages (before the agents), then the rest. */
 export function pipelineStages(
   settings: Settings,
@@ -103,14 +106,26 @@ export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: Pi
     const orders = new Subject<Order>();
     const stages = pipelineStages(settings, deps, (o) => orders.next(o));
     const inject = ports.control ? { at: 'bandit', events: ports.control } : undefined;
-    const bars = ports.market.bars().pipe(ports.execution.attach(orders));
+    // the venue's own state (the simulated venue's books) travels in snapshots as `venue`
+    let venueState: (() => unknown) | null = null;
+    const venueHooks =
+      deps.onOpen || deps.restore
+        ? { restore: deps.restore?.[VENUE_STATE], onOpen: (snap: () => unknown) => (venueState = snap) }
+        : undefined;
+    const bars = ports.market.bars().pipe(ports.execution.attach(orders, venueHooks));
+    const withVenue = (running: RunningStages): void =>
+      deps.onOpen?.({ snapshot: () => ({ ...running.snapshot(), [VENUE_STATE]: venueState?.() ?? null }) });
     if (agents === identity) {
       return bars.pipe(
-        runStages([...stages.signals, ...stages.decisions], { inject, restore: deps.restore, onOpen: deps.onOpen }),
+        runStages([...stages.signals, ...stages.decisions], {
+          inject,
+          restore: deps.restore,
+          onOpen: deps.onOpen && withVenue,
+        }),
         finalize(() => orders.complete()),
       );
     }
-    const onOpen = joinedRuns(deps.onOpen, 2);
+    const onOpen = joinedRuns(deps.onOpen && withVenue, 2);
     return bars.pipe(
       runStages(stages.signals, { restore: deps.restore, onOpen }),
       agents,

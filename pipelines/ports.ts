@@ -16,7 +16,19 @@ export type VenueEvent = Fill | OrderRejected | FundingPayment;
  * the bar that produced it); the live venue sends it over REST and merges user-data fills.
  */
 export interface ExecutionPort {
-  attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent>;
+  attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent>;
+}
+
+/**
+ * A venue that keeps its own state in the process (the simulated one: books, resting orders, the
+ * account) puts it into a journal snapshot beside the stages' and takes it back on a restart. A
+ * real exchange keeps its state itself and ignores both.
+ */
+export interface VenueStateHooks {
+  /** the state a snapshot took, put back before the first bar */
+  readonly restore?: unknown;
+  /** called once per subscription with a function returning the state now (JSON data) */
+  readonly onOpen?: (snapshot: () => unknown) => void;
 }
 
 /** Injected time for live adapters (gateways, journals). Operators take time from events. */

@@ -198,8 +198,9 @@ export function spawnServe(
   port: number,
   settings: Record<string, string>,
   secrets: Record<string, string> = {},
+  flags: readonly string[] = [],
 ): ServeProcess {
-  const args = Object.entries({ PORT: String(port), ...settings }).map(([k, v]) => `${k}=${v}`);
+  const args = [...flags, ...Object.entries({ PORT: String(port), ...settings }).map(([k, v]) => `${k}=${v}`)];
   const child = track(
     spawn(process.execPath, ['--import', import.meta.resolve('tsx'), `${REPO}bin/sapphire.ts`, 'serve', ...args], {
       cwd: REPO,

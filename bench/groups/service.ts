@@ -20,7 +20,7 @@ export async function benchService(): Promise<Figures> {
       note: `${note}, ${quiet.bars} bars, ${quiet.latencies.length} orders, no HTTP load`,
     },
     decision_latency_p99_ms: { value: ms(percentile(quiet.latencies, 99)), unit: 'ms', note: 'target ≤ 5 ms' },
-    ...benchJournalRestart(series, note),
+    ...(await benchJournalRestart(series, note)),
   };
 
   const idle = await tradingHarness(

@@ -7,19 +7,21 @@ import { strategiesAtEdge } from '../kit/strategy-flag.ts';
 import { consoleLine, startupSummary } from '../../live/service/console-lines.ts';
 import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
-const USAGE = `usage: sapphire serve [--dotenv PATH] [NAME=VALUE ...]
+const USAGE = `usage: sapphire serve [--dotenv PATH] [--from-exchange] [NAME=VALUE ...]
 
 Starts the trading service: the pipeline on live bars, the admin API and the dashboard.
 With no configuration: paper mode against the embedded market (the real sample in
 data/sample/perp-5m replayed at SIMULATOR_REPLAY_MS per bar) with the embedded agents
 (AGENTS_ENABLED=false turns them off), dashboard at http://127.0.0.1:8080.
 Set ASTER_REST_URL and ASTER_WS_URL for the real exchange; TRADING_MODE=live for real orders
-(needs credentials and ADMIN_API_TOKEN). Admin routes need ADMIN_API_TOKEN.`;
+(needs credentials and ADMIN_API_TOKEN). Admin routes need ADMIN_API_TOKEN.
+A journal written with other strategy settings or code is refused; --from-exchange
+(START_FROM_EXCHANGE=true) sets it aside and begins a new one, checked against the exchange.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { dotenv: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { dotenv: { type: 'string' }, 'from-exchange': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   if (values.help) {
@@ -27,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const overrides = overridesFrom(positionals, USAGE);
+  if (values['from-exchange']) overrides.START_FROM_EXCHANGE = 'true';
   const loaded = loadSettings({
     envFile: values.dotenv ?? '.env',
     overrides,

@@ -1,6 +1,6 @@
 import { filter, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { Bar, Order } from '../../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
+import type { ExecutionPort, VenueEvent, VenueStateHooks } from '../../pipelines/ports.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 
 /**
@@ -29,7 +29,7 @@ export interface VenueTape {
 
 export function tapedExecution(inner: ExecutionPort, tape: VenueTape): ExecutionPort {
   return {
-    attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
       const live = orders.pipe(
         filter((o) => {
           if (!tape.replaying()) return true;
@@ -58,7 +58,7 @@ export function tapedExecution(inner: ExecutionPort, tape: VenueTape): Execution
           },
         };
       });
-      return (bars) => bars.pipe(inner.attach(live), inject);
+      return (bars) => bars.pipe(inner.attach(live, state), inject);
     },
   };
 }

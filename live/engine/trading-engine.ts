@@ -1,30 +1,43 @@
-import { Subject, type Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import type { Observable, OperatorFunction, Subscription } from 'rxjs';
 import type {
   Bar,
   Decision,
-  Denied,
-  FeatureBar,
-  Fill,
   OperatorCommand,
   Order,
   PipelineEvent,
-  PositionView,
-  PortfolioSnapshot,
-  RiskStateChanged,
   SymbolFilters,
-  TradeClosed,
-  TradingState,
 } from '../../pipelines/model/index.ts';
 import { NONE } from '../../pipelines/model/index.ts';
-import { buildPipeline } from '../../pipelines/build-pipeline.ts';
 import type { ClockPort, ExecutionPort, JournalEntry, JournalPort, VenueEvent } from '../../pipelines/ports.ts';
-import { tapedExecution, type VenueTape } from './taped-execution.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { JournalBar } from '../journal/journal-schema.ts';
+import { statesFromJson, statesToJson } from '../../pipelines/stage.ts';
+import type { StageStates } from '../../pipelines/stage-runner.ts';
 import type { Settings } from '../../pipelines/settings.ts';
+import { JournalBar, type SnapshotData } from '../journal/journal-schema.ts';
+import type { JournalTail } from '../journal/file-journal.ts';
+import { tapedExecution } from './taped-execution.ts';
+import { Kernel, kernelIdentity, type KernelIdentity } from './kernel.ts';
+import { Projections, type ReadModel } from './projections.ts';
+import { VenueReconciler, type VenuePort } from './venue-reconciler.ts';
+import { kernelChanges, kernelMismatch, snapshotRecord, type EngineState } from './engine-snapshot.ts';
+import { decisionOutcome, type SubmitOutcome } from './decision-outcome.ts';
+
+export type { SubmitOutcome } from './decision-outcome.ts';
+export type { ReadModel } from './projections.ts';
 
 /** Where the engine's events go besides its own state: telemetry, metrics, Telegram, SSE. */
 export type EventSink = (event: PipelineEvent) => void;
+
+/** The journal store as the engine uses it (live/journal/file-journal.ts). */
+export interface EngineJournal extends JournalPort {
+  readonly path: string;
+  appendSync(entry: JournalEntry): void;
+  appendManySync(entries: readonly JournalEntry[]): void;
+  readSinceSnapshot(): JournalTail;
+  appendSnapshotSync(time: number, snapshot: SnapshotData): void;
+  /** the line number of the last snapshot (for an error naming it) */
+  snapshotLine(): number;
+}
 
 export interface EngineOptions {
   settings: Settings;
@@ -40,7 +53,9 @@ export interface EngineOptions {
   historyUntil?: number;
   execution: ExecutionPort;
   agents?: OperatorFunction<PipelineEvent, PipelineEvent>;
-  journal: JournalPort;
+  journal: EngineJournal;
+  /** the journal's tail when the caller has read it already (the service checks it first) */
+  tail?: JournalTail;
   clock: ClockPort;
   /** receive every event once, live only (never the journal replay) */
   sinks?: EventSink[];
@@ -55,12 +70,7 @@ export interface EngineOptions {
    * A real venue (live mode): its orders and events are journaled too (see taped-execution.ts),
    * and after a replay the exchange is asked about what the journal cannot know.
    */
-  venue?: {
-    /** orders sent before the restart that had no final outcome: the exchange tells what became of them */
-    reconcile(open: readonly { order: Order; filled: number }[]): Promise<VenueEvent[]>;
-    /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
-    verify(positions: readonly PositionView[]): Promise<string | null>;
-  };
+  venue?: VenuePort;
 }
 
 /** What an emergency stop did: the flatten orders it produced, and positions left without one. */
@@ -75,54 +85,38 @@ export interface EmergencyOutcome {
   uncovered: string[];
 }
 
-export interface SubmitOutcome {
-  accepted: boolean;
-  /** what the pipeline did with it, in order: allocated / denied / intent / order events */
-  events: PipelineEvent[];
-  reason?: string;
-}
-
-const KEEP = { trades: 200, decisions: 200, denials: 100, equity: 2000, bars: 300, fills: 200 };
-
-function pushBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max + 32) list.splice(0, list.length - max);
-}
-
 /**
- * The live runner: the SAME pipeline as the backtest, fed by live bars, with its inputs
- * journaled before they are processed. On start it replays the journal (rebuilding positions,
- * stops, risk state), warms up on fresh history if the journal is empty, then follows the
- * market. Commands (halt, resume, emergency stop) and external decisions travel the pipeline as
- * events, so a replay meets them at the same place and the outcome is the same.
+ * The live runner: the SAME pipeline as the backtest (the kernel), fed by live bars, with its
+ * inputs journaled before they are processed. Every JOURNAL_SNAPSHOT_EVERY inputs it writes a
+ * snapshot record (kernel state, its own, the read models). On start it restores the last
+ * snapshot whose fingerprint matches and replays only the entries after it (refusing one written
+ * by other settings or code), asks the venue about orders in flight and compares the book with
+ * the exchange before anything is sent, warms up on fresh history, then follows the market.
+ * Commands and external decisions travel the pipeline as events, so a replay meets them at the
+ * same place and the outcome is the same.
  */
 export class TradingEngine {
-  private readonly inputs = new Subject<Bar>();
-  private readonly control = new Subject<OperatorCommand | Decision>();
-  private pipelineSub: Subscription | null = null;
+  private readonly kernel: Kernel;
+  private readonly projections = new Projections();
+  private readonly reconciler: VenueReconciler | null;
+  private readonly identity: KernelIdentity;
   private marketSub: Subscription | null = null;
   private queue: Promise<void> = Promise.resolve();
   private replaying = false;
+  private inApply = false;
   private collecting: PipelineEvent[] | null = null;
   private pushStarted = 0;
   private externalCount = 0;
+  private inputs = 0;
+  private inputsSinceSnapshot = 0;
+  private lastInputTime = 0;
+  private verifyAtNextSnapshot = false;
   private readonly startedAt: number;
-  private readonly execution: ExecutionPort;
-  // ---- venue tape (live mode) ----
-  private inApply = false;
-  private pendingInInput: VenueEvent[] = [];
-  private venueEmit: ((e: VenueEvent) => void) | null = null;
-  private recordedOrderIds = new Set<string>();
   /** symbol → close time of the newest bar pushed in (journaled), whatever the pipeline has emitted yet */
   private readonly lastInput = new Map<string, number>();
-  private readonly unsent: Order[] = [];
-  /** orders known to have been sent, with what came back, for reconciliation */
-  private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
-
   /** symbol → client order id of its halt-flatten order still in flight */
   private readonly flattenInFlight = new Map<string, string>();
 
-  // ---- state the API and dashboard read ----
   /** start() has finished: the journal is replayed and the market is followed */
   ready = false;
   /** shutdown() was called: no input is taken any more */
@@ -131,61 +125,79 @@ export class TradingEngine {
   failure: string | null = null;
   /** bumped on every event: readers cache what they derive from the state until it moves */
   version = 0;
-  lastBarTime = 0;
   lastError: string | null = null;
-  portfolio: PortfolioSnapshot | null = null;
-  riskState: TradingState = 'ACTIVE';
-  riskReason = '';
   /** an operator halt (stop / emergency stop) is in force */
   operatorHalted = false;
-  readonly trades: TradeClosed[] = [];
-  readonly decisions: Decision[] = [];
-  readonly denials: Denied[] = [];
-  readonly fills: Fill[] = [];
-  readonly equityCurve: { time: number; equity: number }[] = [];
-  readonly bars = new Map<string, Bar[]>();
-  readonly features = new Map<string, FeatureBar>();
-  readonly riskChanges: RiskStateChanged[] = [];
-  readonly counts = { bars: 0, decisions: 0, orders: 0, fills: 0, rejections: 0, denials: 0, replayed: 0 };
-  /** open protective stop / take-profit price per symbol, from the latest orders */
-  readonly protection = new Map<string, { stop?: number; takeProfit?: number }>();
 
   constructor(private readonly opts: EngineOptions) {
     this.startedAt = opts.clock.now();
-    this.execution = opts.venue ? tapedExecution(opts.execution, this.tape()) : opts.execution;
+    this.identity = kernelIdentity(opts.settings, opts.filters);
+    this.reconciler = opts.venue
+      ? new VenueReconciler(opts.venue, {
+          journalSync: (entry) => opts.journal.appendSync(entry),
+          replaying: () => this.replaying,
+          inInput: () => this.inApply,
+          report: (error) => {
+            this.lastError = error;
+            this.version++;
+          },
+        })
+      : null;
+    const execution = this.reconciler ? tapedExecution(opts.execution, this.reconciler.tape()) : opts.execution;
+    this.kernel = new Kernel({ settings: opts.settings, filters: opts.filters, execution, agents: opts.agents });
   }
 
-  private journalSync(entry: JournalEntry): void {
-    const journal = this.opts.journal as JournalPort & { appendSync?: (e: JournalEntry) => void };
-    if (!journal.appendSync) throw new Error('a real venue needs a journal with synchronous appends');
-    journal.appendSync(entry);
+  // ---- the read models (API, dashboard, Telegram, metrics) ----
+  /** every read model, read-only */
+  get read(): ReadModel {
+    return this.projections;
+  }
+  get portfolio() {
+    return this.projections.portfolio;
+  }
+  get riskState() {
+    return this.projections.riskState;
+  }
+  get riskReason() {
+    return this.projections.riskReason;
+  }
+  get lastBarTime() {
+    return this.projections.lastBarTime;
+  }
+  get trades() {
+    return this.read.trades;
+  }
+  get decisions() {
+    return this.read.decisions;
+  }
+  get denials() {
+    return this.read.denials;
+  }
+  get fills() {
+    return this.read.fills;
+  }
+  get equityCurve() {
+    return this.read.equityCurve;
+  }
+  get bars() {
+    return this.read.bars;
+  }
+  get features() {
+    return this.read.features;
+  }
+  get riskChanges() {
+    return this.read.riskChanges;
+  }
+  get counts() {
+    return this.read.counts;
+  }
+  get protection() {
+    return this.read.protection;
   }
 
-  private tape(): VenueTape {
-    return {
-      replaying: () => this.replaying,
-      inInput: () => this.inApply,
-      admit: (o) => {
-        if (!this.recordedOrderIds.has(o.clientOrderId)) return true;
-        // the journal says this id went out already: sending it again could fill twice
-        this.lastError = `order ${o.clientOrderId} (${o.symbol}) not sent: its client order id is already in the journal`;
-        this.version++;
-        return false;
-      },
-      recordOrder: (o) => {
-        this.journalSync({ type: 'order', time: o.time, data: o });
-        this.recordedOrderIds.add(o.clientOrderId);
-        this.sentOrders.set(o.clientOrderId, { order: o, filled: 0, done: false });
-      },
-      recordEvent: (e, phase) => this.journalSync({ type: 'venue', time: e.time, data: { phase, event: e } }),
-      takeInInput: () => this.pendingInInput.splice(0),
-      setEmitter: (emit) => {
-        this.venueEmit = emit;
-      },
-      onOrderDuringReplay: (o) => {
-        if (!this.recordedOrderIds.has(o.clientOrderId)) this.unsent.push(o);
-      },
-    };
+  /** What a snapshot of this engine must match: kernel, code and settings fingerprint. */
+  get kernelIdentity(): KernelIdentity {
+    return this.identity;
   }
 
   /** The journal is being replayed: agents answer from their tape only, nothing is sent. */
@@ -194,7 +206,7 @@ export class TradingEngine {
   }
 
   get running(): boolean {
-    return this.pipelineSub !== null && !this.pipelineSub.closed && !this.operatorHalted;
+    return this.kernel.started && !this.operatorHalted;
   }
 
   /** Takes commands and decisions: started, not shutting down, pipeline alive. */
@@ -210,6 +222,14 @@ export class TradingEngine {
     return null;
   }
 
+  get started(): boolean {
+    return this.kernel.started;
+  }
+
+  uptimeSeconds(): number {
+    return (this.opts.clock.now() - this.startedAt) / 1000;
+  }
+
   private fail(error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
     this.lastError = reason;
@@ -220,83 +240,109 @@ export class TradingEngine {
     this.opts.onFailure?.(reason);
   }
 
-  get started(): boolean {
-    return this.pipelineSub !== null && !this.pipelineSub.closed;
-  }
-
-  uptimeSeconds(): number {
-    return (this.opts.clock.now() - this.startedAt) / 1000;
-  }
-
-  /** Replays the journal, warms up if new, then follows the live market. */
+  /**
+   * Restores the last snapshot (if any) and replays what follows it, asks the venue what the
+   * journal cannot know, warms up if new, then follows the live market.
+   */
   async start(): Promise<void> {
-    if (this.pipelineSub) return;
-    const { settings, filters } = this.opts;
-    const pipeline = buildPipeline(
-      settings,
-      {
-        market: { bars: () => this.inputs },
-        execution: this.execution,
-        agents: this.opts.agents,
-        control: this.control,
-      },
-      { filters },
-    );
-    this.pipelineSub = pipeline.subscribe({
-      next: (e) => this.onEvent(e),
-      error: (error: unknown) => this.fail(error),
-    });
-
+    if (this.kernel.started) return;
+    const tail = this.opts.tail ?? this.opts.journal.readSinceSnapshot();
+    const restore = tail.snapshot ? this.restoreEngine(tail.snapshot) : undefined;
+    this.kernel.start(restore, { next: (e) => this.onEvent(e), error: (error: unknown) => this.fail(error) });
     this.replaying = true;
-    const all: JournalEntry[] = [];
-    for await (const entry of this.opts.journal.replay()) all.push(entry);
-    for (const e of all) {
-      if (e.type !== 'order') continue;
-      const o = e.data as Order;
-      this.recordedOrderIds.add(o.clientOrderId);
-      this.sentOrders.set(o.clientOrderId, { order: o, filled: 0, done: false });
+    try {
+      this.replay(tail.entries);
+    } finally {
+      this.replaying = false;
     }
-    for (let i = 0; i < all.length; i++) {
-      const entry = all[i]!;
-      if (entry.type === 'bar' || entry.type === 'control') {
-        // venue events recorded while this input was processed go back in before it is passed on
-        for (let j = i + 1; j < all.length; j++) {
-          const next = all[j]!;
-          if (next.type === 'order') continue;
-          const v = next.data as { phase?: string; event?: VenueEvent };
-          if (next.type !== 'venue' || v.phase !== 'in-input') break;
-          this.pendingInInput.push(v.event!);
-        }
-        this.apply(entry);
-        this.pendingInInput.length = 0;
-      } else if (entry.type === 'venue') {
-        const v = entry.data as { phase: string; event: VenueEvent };
-        if (v.phase === 'between') this.venueEmit?.(v.event);
-      }
-    }
-    this.counts.replayed = all.length;
-    this.replaying = false;
+    this.projections.counts.replayed = tail.entries.length;
     if (this.failure !== null) {
       throw new SapphireError(
         'JOURNAL_INVALID',
         `the pipeline stopped while replaying the journal: ${this.failure}; nothing was sent`,
       );
     }
-    if (this.opts.venue) await this.reconcileWithVenue();
+    if (this.reconciler) await this.reconcileWithVenue();
+    await this.warmUp();
+    this.follow();
+    this.ready = true;
+  }
 
+  /** Puts the engine's own state back from a snapshot; returns the stage states for the kernel. */
+  private restoreEngine(snapshot: SnapshotData): StageStates {
+    const changes = kernelChanges(snapshot, this.identity);
+    if (changes !== null) {
+      throw kernelMismatch(`${this.opts.journal.path}:${this.opts.journal.snapshotLine()}`, changes);
+    }
+    const engine = statesFromJson(snapshot.engine) as EngineState;
+    for (const [symbol, time] of engine.lastInput) this.lastInput.set(symbol, time);
+    for (const [symbol, id] of engine.flattenInFlight) this.flattenInFlight.set(symbol, id);
+    this.externalCount = engine.externalCount;
+    this.operatorHalted = engine.operatorHalted;
+    this.projections.restore(engine.projections);
+    if (engine.reconciler !== null) this.reconciler?.restore(engine.reconciler);
+    this.inputs = snapshot.inputs;
+    this.lastInputTime = snapshot.lastInputTime;
+    return statesFromJson(snapshot.states) as StageStates;
+  }
+
+  /** Replays journal entries: inputs through the kernel, recorded venue events at their places. */
+  private replay(entries: readonly JournalEntry[]): void {
+    for (const e of entries) if (e.type === 'order') this.reconciler?.noteSent(e.data as Order);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.type === 'bar' || entry.type === 'control') {
+        // venue events recorded while this input was processed go back in before it is passed on
+        for (let j = i + 1; j < entries.length; j++) {
+          const next = entries[j]!;
+          if (next.type === 'order') continue;
+          const v = next.data as { phase?: string; event?: VenueEvent };
+          if (next.type !== 'venue' || v.phase !== 'in-input') break;
+          this.reconciler?.queueInInput(v.event!);
+        }
+        this.apply(entry);
+        this.reconciler?.clearInInput();
+        this.countInput(entry);
+      } else if (entry.type === 'venue') {
+        const v = entry.data as { phase: string; event: VenueEvent };
+        if (v.phase === 'between') this.reconciler?.emitRecorded(v.event);
+      }
+    }
+  }
+
+  /** After a replay: what became of orders in flight at the crash, orders never sent, and the book. */
+  private async reconcileWithVenue(): Promise<void> {
+    const outcomes = await this.reconciler!.reconcile(this.lastBarTime);
+    // the book shows injected fills at the next bar's snapshot: compare with the exchange then
+    if (outcomes) this.verifyAtNextSnapshot = true;
+    else await this.verifyBook();
+  }
+
+  private async verifyBook(): Promise<void> {
+    const mismatch = await this.reconciler!.venue.verify(this.portfolio?.positions ?? []);
+    if (mismatch !== null) {
+      // the error shows once the halt is in force: a reader never sees the one without the other
+      await this.enqueue(this.command('halt', `reconciliation: ${mismatch}`, this.lastBarTime));
+      this.lastError = `reconciliation: ${mismatch}`;
+    }
+  }
+
+  /** History (first start) or bars missed while down: fed without trading on them. */
+  private async warmUp(): Promise<void> {
     const warmup = this.opts.warmup ? await this.opts.warmup() : [];
     // the journal's end, not what the pipeline has emitted: nothing older is ever appended
     const fresh = warmup.filter((b) => b.time > Math.max(this.lastBarTime, this.lastInput.get(b.symbol) ?? -Infinity));
-    if (fresh.length > 0) {
-      // history (first start) or bars missed while down: feed them without trading on them
-      const keepHalted = this.operatorHalted;
-      const entries: JournalEntry[] = fresh.map((bar) => ({ type: 'bar', time: bar.time, data: bar }));
-      if (!keepHalted) {
-        entries.unshift(this.command('halt', 'warm-up on history', fresh[0]!.time, 'warm-up'));
-        entries.push(this.command('resume', 'warm-up done', fresh.at(-1)!.time, 'warm-up'));
-      }
-      await this.enqueueBatch(entries);
+    if (fresh.length === 0) return;
+    const entries: JournalEntry[] = fresh.map((bar) => ({ type: 'bar', time: bar.time, data: bar }));
+    if (!this.operatorHalted) {
+      entries.unshift(this.command('halt', 'warm-up on history', fresh[0]!.time, 'warm-up'));
+      entries.push(this.command('resume', 'warm-up done', fresh.at(-1)!.time, 'warm-up'));
     }
+    await this.enqueueBatch(entries);
+  }
+
+  /** Follows the live market: each new bar is journaled, then processed. */
+  private follow(): void {
     const historyUntil = this.opts.historyUntil ?? -Infinity;
     let inHistory = false;
     let haltedForHistory = false;
@@ -327,7 +373,6 @@ export class TradingEngine {
         this.lastError = `market feed: ${error instanceof Error ? error.message : String(error)}`;
       },
     });
-    this.ready = true;
   }
 
   private command(
@@ -347,183 +392,100 @@ export class TradingEngine {
       if (this.failure !== null) return;
       await this.opts.journal.append(entry);
       this.apply(entry);
+      this.countInput(entry);
+      this.snapshotIfDue(entry.time);
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
   }
 
-  /** Like enqueue for many inputs, journaled together (one durable write when the journal can). */
+  /** Like enqueue for many inputs, journaled together (one durable write). */
   private enqueueBatch(entries: JournalEntry[]): Promise<void> {
-    const journal = this.opts.journal as JournalPort & { appendManySync?: (e: readonly JournalEntry[]) => void };
     const run = async () => {
-      if (journal.appendManySync) journal.appendManySync(entries);
-      else for (const e of entries) await journal.append(e);
-      for (const e of entries) this.apply(e);
+      this.opts.journal.appendManySync(entries);
+      for (const e of entries) {
+        this.apply(e);
+        this.countInput(e);
+      }
+      this.snapshotIfDue(entries.at(-1)!.time);
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
   }
 
-  /** After a replay: what became of orders in flight at the crash, orders never sent, and the book. */
-  private async reconcileWithVenue(): Promise<void> {
-    const venue = this.opts.venue!;
-    const open = [...this.sentOrders.values()]
-      .filter((s) => !s.done)
-      .map((s) => ({ order: s.order, filled: s.filled }));
-    const outcomes = await venue.reconcile(open);
-    for (const e of outcomes) {
-      this.journalSync({ type: 'venue', time: e.time, data: { phase: 'between', event: e } });
-      this.venueEmit?.(e);
-    }
-    // produced by the replay but never recorded as sent: the recorded run never sent them (its
-    // pipeline had not got that far, e.g. a decision waiting for an agent). A replay must not
-    // send anything, so they are rejected; the strategy decides again on live bars.
-    for (const o of this.unsent.splice(0)) {
-      const rejected: VenueEvent = {
-        kind: 'order-rejected',
-        time: this.lastBarTime,
-        symbol: o.symbol,
-        clientOrderId: o.clientOrderId,
-        reason: 'not sent: produced while replaying the journal, never sent by the recorded run',
-      };
-      this.journalSync({ type: 'venue', time: rejected.time, data: { phase: 'between', event: rejected } });
-      this.venueEmit?.(rejected);
-    }
-    // the book shows injected fills at the next bar's snapshot: compare with the exchange then
-    if (outcomes.length > 0) this.verifyAtNextSnapshot = true;
-    else await this.verifyBook();
+  private countInput(entry: JournalEntry): void {
+    if (entry.type !== 'bar' && entry.type !== 'control') return;
+    this.inputs++;
+    this.inputsSinceSnapshot++;
+    if (entry.time > this.lastInputTime) this.lastInputTime = entry.time;
   }
 
-  private verifyAtNextSnapshot = false;
-
-  private async verifyBook(): Promise<void> {
-    const mismatch = await this.opts.venue!.verify(this.portfolio?.positions ?? []);
-    if (mismatch !== null) {
-      this.lastError = `reconciliation: ${mismatch}`;
-      await this.enqueue(this.command('halt', `reconciliation: ${mismatch}`, this.lastBarTime));
-    }
+  /** Every JOURNAL_SNAPSHOT_EVERY inputs: a snapshot record, so a restart replays at most that many. */
+  private snapshotIfDue(time: number): void {
+    if (this.inputsSinceSnapshot < this.opts.settings.JOURNAL_SNAPSHOT_EVERY || this.failure !== null) return;
+    const states = this.kernel.snapshot();
+    if (states === null) return;
+    const engine: EngineState = {
+      lastInput: [...this.lastInput],
+      externalCount: this.externalCount,
+      operatorHalted: this.operatorHalted,
+      flattenInFlight: [...this.flattenInFlight],
+      projections: this.projections.snapshot(),
+      reconciler: this.reconciler?.snapshot() ?? null,
+    };
+    const record = snapshotRecord(
+      this.identity,
+      this.inputs,
+      this.lastInputTime,
+      statesToJson(states),
+      statesToJson(engine),
+    );
+    this.opts.journal.appendSnapshotSync(time, record);
+    this.inputsSinceSnapshot = 0;
   }
 
   private apply(entry: JournalEntry): void {
     this.inApply = true;
     try {
-      this.applyInput(entry);
+      if (entry.type === 'bar') {
+        const bar = entry.data as Bar;
+        // a bar older than one already processed for its symbol is a duplicate from a reconnect
+        const last = this.lastInput.get(bar.symbol);
+        if (last !== undefined && bar.time <= last) return;
+        this.lastInput.set(bar.symbol, bar.time);
+        this.pushStarted = performance.now();
+        this.kernel.push(bar);
+      } else if (entry.type === 'control') {
+        const event = entry.data as OperatorCommand | Decision;
+        if (event.kind === 'decision' && event.source === 'external') this.externalCount++;
+        this.pushStarted = performance.now();
+        this.kernel.command(event);
+      }
     } finally {
       this.inApply = false;
-    }
-  }
-
-  private applyInput(entry: JournalEntry): void {
-    if (entry.type === 'bar') {
-      const bar = entry.data as Bar;
-      // a bar older than one already processed for its symbol is a duplicate from a reconnect
-      const last = this.lastInput.get(bar.symbol);
-      if (last !== undefined && bar.time <= last) return;
-      this.lastInput.set(bar.symbol, bar.time);
-      this.pushStarted = performance.now();
-      this.inputs.next(bar);
-    } else if (entry.type === 'control') {
-      const event = entry.data as OperatorCommand | Decision;
-      if (event.kind === 'decision' && event.source === 'external') this.externalCount++;
-      this.pushStarted = performance.now();
-      this.control.next(event);
     }
   }
 
   private onEvent(e: PipelineEvent): void {
     this.version++;
     this.collecting?.push(e);
-    switch (e.kind) {
-      case 'bar': {
-        this.counts.bars++;
-        if (e.time > this.lastBarTime) this.lastBarTime = e.time;
-        let list = this.bars.get(e.symbol);
-        if (!list) this.bars.set(e.symbol, (list = []));
-        pushBounded(list, e, KEEP.bars);
-        break;
-      }
-      case 'features':
-        this.features.set(e.symbol, e);
-        break;
-      case 'portfolio': {
-        this.portfolio = e;
-        if (this.verifyAtNextSnapshot && !this.replaying) {
-          this.verifyAtNextSnapshot = false;
-          void this.verifyBook();
-        }
-        const last = this.equityCurve.at(-1);
-        if (last && last.time === e.time) last.equity = e.equity;
-        else pushBounded(this.equityCurve, { time: e.time, equity: e.equity }, KEEP.equity);
-        break;
-      }
-      case 'decision':
-        this.counts.decisions++;
-        pushBounded(this.decisions, e, KEEP.decisions);
-        break;
-      case 'denied':
-        this.counts.denials++;
-        pushBounded(this.denials, e, KEEP.denials);
-        break;
-      case 'order':
-        this.counts.orders++;
-        this.trackProtection(e);
-        if (e.reason === 'halt-flatten') this.flattenInFlight.set(e.symbol, e.clientOrderId);
-        if (e.type !== 'MARKET') {
-          // a new stop / take-profit generation replaces the previous one at the venue
-          for (const s of this.sentOrders.values()) {
-            if (s.order.symbol === e.symbol && s.order.type === e.type && s.order.clientOrderId !== e.clientOrderId) {
-              s.done = true;
-            }
-          }
-        }
-        if (!this.replaying) this.opts.onOrderLatency?.((performance.now() - this.pushStarted) / 1000);
-        break;
-      case 'fill': {
-        this.counts.fills++;
-        pushBounded(this.fills, e, KEEP.fills);
-        const sent = this.sentOrders.get(e.clientOrderId);
-        if (sent) {
-          sent.filled += e.quantity;
-          // a MARKET order is done when filled; a stop/take-profit closes the position in one go
-          if (sent.order.quantity === 0 || sent.filled >= sent.order.quantity - 1e-12) sent.done = true;
-        }
-        break;
-      }
-      case 'order-rejected': {
-        this.counts.rejections++;
-        if (this.flattenInFlight.get(e.symbol) === e.clientOrderId) this.flattenInFlight.delete(e.symbol);
-        const sent = this.sentOrders.get(e.clientOrderId);
-        if (sent) sent.done = true;
-        break;
-      }
-      case 'trade-closed':
-        pushBounded(this.trades, e, KEEP.trades);
-        this.protection.delete(e.symbol);
-        this.flattenInFlight.delete(e.symbol);
-        for (const s of this.sentOrders.values())
-          if (s.order.symbol === e.symbol && s.order.type !== 'MARKET') s.done = true;
-        break;
-      case 'risk-state':
-        this.riskState = e.to;
-        this.riskReason = e.reason;
-        pushBounded(this.riskChanges, e, 50);
-        break;
-      case 'command':
-        if (e.command === 'resume') this.operatorHalted = false;
-        else if (e.origin === 'operator') this.operatorHalted = true;
-        break;
-      default:
-        break;
+    this.projections.observe(e);
+    this.reconciler?.observe(e);
+    if (e.kind === 'portfolio' && this.verifyAtNextSnapshot && !this.replaying) {
+      this.verifyAtNextSnapshot = false;
+      void this.verifyBook();
+    } else if (e.kind === 'order') {
+      if (e.reason === 'halt-flatten') this.flattenInFlight.set(e.symbol, e.clientOrderId);
+      if (!this.replaying) this.opts.onOrderLatency?.((performance.now() - this.pushStarted) / 1000);
+    } else if (e.kind === 'order-rejected') {
+      if (this.flattenInFlight.get(e.symbol) === e.clientOrderId) this.flattenInFlight.delete(e.symbol);
+    } else if (e.kind === 'trade-closed') {
+      this.flattenInFlight.delete(e.symbol);
+    } else if (e.kind === 'command') {
+      if (e.command === 'resume') this.operatorHalted = false;
+      else if (e.origin === 'operator') this.operatorHalted = true;
     }
     if (!this.replaying && this.opts.sinks) for (const sink of this.opts.sinks) sink(e);
-  }
-
-  private trackProtection(o: Order): void {
-    if (o.type === 'STOP_MARKET')
-      this.protection.set(o.symbol, { ...this.protection.get(o.symbol), stop: o.stopPrice });
-    if (o.type === 'TAKE_PROFIT_MARKET') {
-      this.protection.set(o.symbol, { ...this.protection.get(o.symbol), takeProfit: o.stopPrice });
-    }
   }
 
   /** Commands need a live engine: a command to a dead pipeline would be journaled and do nothing. */
@@ -580,7 +542,7 @@ export class TradingEngine {
   /**
    * An external decision (POST /inference/decisions). It is built on the symbol's latest
    * features and goes through allocation, sizing and risk like any decision; the answer lists
-   * what each stage did with it.
+   * what each stage did with it (only its own events, whatever else was processed meanwhile).
    */
   async submitDecision(input: {
     symbol: string;
@@ -611,13 +573,7 @@ export class TradingEngine {
       opinions: NONE,
     };
     const events = await this.collect({ type: 'control', time, data: decision });
-    const relevant = events.filter((e) => e.kind !== 'portfolio' && e.kind !== 'bar');
-    const denied = relevant.find((e) => e.kind === 'denied');
-    return {
-      accepted: denied === undefined,
-      events: relevant,
-      reason: denied?.kind === 'denied' ? `${denied.stage}:${denied.rule}: ${denied.detail}` : undefined,
-    };
+    return decisionOutcome(events, decision);
   }
 
   /** Resolves when every input received so far has been journaled and processed. */
@@ -636,7 +592,6 @@ export class TradingEngine {
     this.closed = true;
     this.version++;
     await this.idle();
-    this.pipelineSub?.unsubscribe();
-    this.inputs.complete();
+    this.kernel.stop();
   }
 }

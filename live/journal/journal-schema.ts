@@ -106,15 +106,22 @@ const VenueEvent = z.discriminatedUnion('kind', [
 ]);
 
 /**
- * A snapshot record: the stage kernel's state after the journal's first `inputs` inputs, with the
+ * A snapshot record: the kernel's state after the journal's first `inputs` inputs, with the
  * fingerprint it must match to be restored (pipelines/fingerprint.ts). The states are kept as the
- * JSON text statesToJson wrote (it carries ±Infinity and NaN).
+ * JSON text statesToJson wrote (it carries ±Infinity and NaN): `states` the stages' (and the
+ * simulated venue's), `engine` the live engine's own (inputs seen, orders in flight, read models).
+ * `settings` (the fingerprinted settings by stage) and `code` say what changed on a mismatch.
  */
 export const SnapshotData = z.object({
   kernel: z.string().min(1),
   fingerprint: z.string().min(1),
+  code: z.string().min(1),
+  settings: z.string().min(2),
   inputs: z.number().int().nonnegative(),
+  /** close time of the last input before the snapshot (a bar's, or a command's) */
+  lastInputTime: z.number(),
   states: z.string().min(2),
+  engine: z.string().min(2),
 });
 export type SnapshotData = z.infer<typeof SnapshotData>;
 
@@ -122,7 +129,16 @@ export const JournalLine = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('meta'),
     time,
-    data: z.object({ mode: z.enum(['paper', 'live']), botId: z.string(), symbols: z.array(symbol).min(1) }),
+    data: z.object({
+      mode: z.enum(['paper', 'live']),
+      botId: z.string(),
+      symbols: z.array(symbol).min(1),
+      // the kernel the journal is written with (journals from before snapshots have none)
+      kernel: z.string().min(1).optional(),
+      fingerprint: z.string().min(1).optional(),
+      code: z.string().min(1).optional(),
+      settings: z.string().min(2).optional(),
+    }),
   }),
   z.object({ type: z.literal('bar'), time, data: JournalBar }),
   z.object({
@@ -139,7 +155,15 @@ export const JournalLine = z.discriminatedUnion('type', [
   z.object({ type: z.literal('snapshot'), time, data: z.looseObject(SnapshotData.shape) }),
 ]);
 
-export type JournalMeta = { mode: 'paper' | 'live'; botId: string; symbols: string[] };
+export type JournalMeta = {
+  mode: 'paper' | 'live';
+  botId: string;
+  symbols: string[];
+  kernel?: string;
+  fingerprint?: string;
+  code?: string;
+  settings?: string;
+};
 
 /** The entry, or the first problem in words naming the field (e.g. `data.close: must be > 0`). */
 export function checkJournalEntry(value: unknown): { entry: JournalEntry } | { problem: string } {

@@ -11,6 +11,8 @@ import { FileJournal } from '../journal/file-journal.ts';
 import { acquireJournalLock } from '../journal/journal-lock.ts';
 import type { JournalMeta } from '../journal/journal-schema.ts';
 import { TradingEngine } from '../engine/trading-engine.ts';
+import { kernelIdentity } from '../engine/kernel.ts';
+import { journalKernelChanges, kernelMismatch } from '../engine/engine-snapshot.ts';
 import { ServiceMetrics } from '../telemetry/metrics.ts';
 import { RedisStreams, RingBufferStreams, type StreamStore } from '../telemetry/streams.ts';
 import { telemetryPublisher } from '../telemetry/publisher.ts';
@@ -194,10 +196,12 @@ async function assemble(
   // a restarted service's embedded market resumes where the journal stopped
   const journal = new FileJournal(input.JOURNAL_PATH);
   opened.push({ what: 'journal', close: () => journal.close() });
-  // every entry is validated here, before anything is opened that could trade
-  const journaled = journal.readAll();
-  let journaledUntil = -Infinity;
-  for (const e of journaled) if (e.type === 'bar') journaledUntil = e.time;
+  // the header and what follows the last snapshot are validated here, before anything is
+  // opened that could trade (the bytes before the snapshot are never read)
+  let header = journal.readFirst();
+  let tail = journal.readSinceSnapshot();
+  let journaledUntil = tail.snapshot?.lastInputTime ?? -Infinity;
+  for (const e of tail.entries) if (e.type === 'bar') journaledUntil = e.time;
   const market = await openMarketSource(
     input,
     {
@@ -218,8 +222,29 @@ async function assemble(
   }
   const filters = market.filters ?? filtersFor(settings.SYMBOLS);
 
-  const header = journaled.find((e) => e.type === 'meta');
-  const identity = { mode: settings.TRADING_MODE, botId: settings.BOT_ID, symbols: settings.SYMBOLS };
+  if (header?.type !== 'meta') header = null;
+  const kernel = kernelIdentity(settings, filters);
+  const changes = journalKernelChanges(header?.data as JournalMeta | undefined, tail.snapshot, kernel);
+  if (changes !== null) {
+    if (!settings.START_FROM_EXCHANGE) throw kernelMismatch(settings.JOURNAL_PATH, changes);
+    // never re-derive a history these settings did not make: a new journal, and the book is
+    // compared with the exchange before anything is sent
+    const old = journal.setAside(clock.now());
+    (options.log ?? ((line: string) => console.error(line)))(
+      `sapphire: ${changes}; START_FROM_EXCHANGE: the journal was set aside as ${old}, starting from the exchange`,
+    );
+    header = null;
+    tail = { snapshot: null, entries: [] };
+  }
+  const identity: JournalMeta = {
+    mode: settings.TRADING_MODE,
+    botId: settings.BOT_ID,
+    symbols: settings.SYMBOLS,
+    kernel: kernel.kernel,
+    fingerprint: kernel.fingerprint,
+    code: kernel.code,
+    settings: JSON.stringify(kernel.settings),
+  };
   if (header) {
     const seen = header.data as JournalMeta;
     if (
@@ -273,17 +298,17 @@ async function assemble(
     commands: {
       status: () =>
         engineRef
-          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.riskState}` +
+          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.read.riskState}` +
             (engineRef.lastError ? ` · last error: ${engineRef.lastError}` : '')
           : 'starting',
       portfolio: () => {
-        const p = engineRef?.portfolio;
+        const p = engineRef?.read.portfolio;
         return p
           ? `equity ${money(p.equity)} USDT · balance ${money(p.balance)} · drawdown ${(p.drawdown * 100).toFixed(2)} % · exposure ${money(p.grossExposure)}`
           : 'no portfolio yet';
       },
       positions: () => {
-        const ps = engineRef?.portfolio?.positions ?? [];
+        const ps = engineRef?.read.portfolio?.positions ?? [];
         return ps.length === 0
           ? 'no open positions'
           : ps
@@ -315,6 +340,7 @@ async function assemble(
     execution,
     agents,
     journal,
+    tail,
     clock,
     sinks: [
       (e) => metrics.observe(e),

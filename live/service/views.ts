@@ -60,7 +60,7 @@ function portfolioView(p: PortfolioSnapshot | null, settings: Settings): Portfol
 
 /** Closed trades kept by the engine, newest first, with why each was opened. */
 export function tradeRows(engine: TradingEngine): TradeRow[] {
-  return engine.trades
+  return engine.read.trades
     .slice()
     .reverse()
     .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt)));
@@ -98,7 +98,7 @@ function entryDecision(decisions: readonly Decision[], symbol: string, openedAt:
 
 /** Why a position was opened, in words. */
 function entryReason(engine: TradingEngine, symbol: string, openedAt: number): string | null {
-  const d = entryDecision(engine.decisions, symbol, openedAt);
+  const d = entryDecision(engine.read.decisions, symbol, openedAt);
   return d ? decisionText(d) : null;
 }
 
@@ -120,8 +120,8 @@ export function decisionText(d: Decision): string {
 }
 
 function positionRows(engine: TradingEngine): PositionRow[] {
-  return (engine.portfolio?.positions ?? []).map((p) => {
-    const guard = engine.protection.get(p.symbol);
+  return (engine.read.portfolio?.positions ?? []).map((p) => {
+    const guard = engine.read.protection.get(p.symbol);
     return {
       symbol: p.symbol,
       side: p.quantity > 0 ? 'LONG' : 'SHORT',
@@ -150,7 +150,7 @@ export function systemView(engine: TradingEngine, probe: SystemProbe): SystemVie
 /** Agents as the page shows them: last opinion per agent and how often trades it backed won. */
 function agentViews(engine: TradingEngine, probe: SystemProbe, desk: Desk): AgentView[] {
   const byAgent = new Map<string, { decision: Decision; summary: string }>();
-  for (const d of engine.decisions)
+  for (const d of engine.read.decisions)
     for (const o of d.opinions) byAgent.set(o.agent, { decision: d, summary: o.summary });
   // an agent's later opinion on a signal that never became a decision (gated) is its last word
   const lastWord = (name: string, view: AgentView): AgentView => {
@@ -195,8 +195,8 @@ function agentViews(engine: TradingEngine, probe: SystemProbe, desk: Desk): Agen
   for (const view of views) {
     let wins = 0;
     let total = 0;
-    for (const t of engine.trades) {
-      const entry = entryDecision(engine.decisions, t.symbol, t.openedAt);
+    for (const t of engine.read.trades) {
+      const entry = entryDecision(engine.read.decisions, t.symbol, t.openedAt);
       if (!entry?.opinions.some((o) => o.agent === view.name && o.accepted)) continue;
       total++;
       if (t.netPnl > 0) wins++;
@@ -208,7 +208,7 @@ function agentViews(engine: TradingEngine, probe: SystemProbe, desk: Desk): Agen
 
 function markers(engine: TradingEngine, symbol: string): MarkerView[] {
   const out: MarkerView[] = [];
-  for (const t of engine.trades) {
+  for (const t of engine.read.trades) {
     if (t.symbol !== symbol) continue;
     out.push({
       time: t.openedAt,
@@ -219,7 +219,7 @@ function markers(engine: TradingEngine, symbol: string): MarkerView[] {
     });
     out.push({ time: t.time, kind: 'exit', side: t.side, price: t.exitPrice, text: t.exitReason });
   }
-  for (const p of engine.portfolio?.positions ?? []) {
+  for (const p of engine.read.portfolio?.positions ?? []) {
     if (p.symbol !== symbol) continue;
     const side = p.quantity > 0 ? 'LONG' : 'SHORT';
     out.push({ time: p.openedAt, kind: 'entry', side, price: p.entryPrice, text: side === 'LONG' ? 'Long' : 'Short' });
@@ -231,24 +231,24 @@ const utc = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T'
 
 /** The signal source of the entry behind a closed trade (its bandit arm's source). */
 function tradeSource(engine: TradingEngine) {
-  return (t: TradeClosed): string | null => entryDecision(engine.decisions, t.symbol, t.openedAt)?.source ?? null;
+  return (t: TradeClosed): string | null => entryDecision(engine.read.decisions, t.symbol, t.openedAt)?.source ?? null;
 }
 
 /** The risk panel: the stage's state, what locks entries now and until when, the bandit's arms. */
 export function riskView(engine: TradingEngine, settings: Settings, desk: Desk): RiskView {
   const locks: LockView[] = [];
-  if (engine.riskState === 'HALTED') {
-    const drawdown = !engine.operatorHalted && /drawdown/i.test(engine.riskReason);
+  if (engine.read.riskState === 'HALTED') {
+    const drawdown = !engine.operatorHalted && /drawdown/i.test(engine.read.riskReason);
     locks.push({
       kind: drawdown ? 'drawdown-halt' : 'operator-halt',
       symbol: null,
       until: null,
       detail: drawdown
-        ? `${engine.riskReason}: only new settings lift it`
-        : `${engine.riskReason || 'stopped by an operator'}${engine.operatorHalted ? ': Start lifts it' : ''}`,
+        ? `${engine.read.riskReason}: only new settings lift it`
+        : `${engine.read.riskReason || 'stopped by an operator'}${engine.operatorHalted ? ': Start lifts it' : ''}`,
     });
   }
-  locks.push(...entryLocks(engine.trades, desk.entriesInFlight(), settings, engine.lastBarTime));
+  locks.push(...entryLocks(engine.read.trades, desk.entriesInFlight(), settings, engine.read.lastBarTime));
   const everything = locks.find((l) => l.symbol === null);
   const lockedSymbols = new Set(locks.filter((l) => l.symbol !== null).map((l) => l.symbol));
   const openSymbols = settings.SYMBOLS.filter((s) => !lockedSymbols.has(s));
@@ -260,22 +260,22 @@ export function riskView(engine: TradingEngine, settings: Settings, desk: Desk):
     headline = `HALTED — ${everything.detail}; exits and stops still run`;
   } else if (!entriesOpen) {
     headline = `ENTRIES LOCKED — every symbol is resting or has an entry in flight`;
-  } else if (engine.riskState === 'REDUCING') {
-    headline = `REDUCING — ${engine.riskReason || 'sizes cut on volatile symbols'}`;
+  } else if (engine.read.riskState === 'REDUCING') {
+    headline = `REDUCING — ${engine.read.riskReason || 'sizes cut on volatile symbols'}`;
   } else {
     headline =
       lockedSymbols.size > 0
         ? `ACTIVE — entries open on ${openSymbols.join(', ')}; locked on ${[...lockedSymbols].join(', ')}`
         : 'ACTIVE — trading normally';
   }
-  const arms = banditArms(engine.trades, tradeSource(engine), armKeys(engine.decisions), settings);
+  const arms = banditArms(engine.read.trades, tradeSource(engine), armKeys(engine.read.decisions), settings);
   return {
-    state: engine.riskState,
+    state: engine.read.riskState,
     headline,
     entriesOpen,
     locks,
     arms,
-    recentDenials: engine.denials.slice(-20).reverse().map(denialView),
+    recentDenials: engine.read.denials.slice(-20).reverse().map(denialView),
   };
 }
 
@@ -291,14 +291,14 @@ export function dashboardView(
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
   return {
     time: now,
-    portfolio: portfolioView(engine.portfolio, settings),
-    equityCurve: engine.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
+    portfolio: portfolioView(engine.read.portfolio, settings),
+    equityCurve: engine.read.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
     positions: positionRows(engine),
-    trades: engine.trades
+    trades: engine.read.trades
       .slice(-100)
       .reverse()
       .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt))),
-    prices: [...engine.bars.entries()].map(([symbol, bars]) => ({
+    prices: [...engine.read.bars.entries()].map(([symbol, bars]) => ({
       symbol,
       candles: bars.map((b): CandleView => ({
         time: b.openTime,
@@ -314,10 +314,10 @@ export function dashboardView(
     system: systemView(engine, probe),
     reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
-    performance: performance(engine.trades, engine.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
+    performance: performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
     openOrders: desk.openOrders(),
     config: desk.config(now),
-    health: { lastError: engine.lastError, lastBarTime: engine.lastBarTime > 0 ? engine.lastBarTime : null },
+    health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
     audit,
   };
 }
@@ -335,7 +335,7 @@ export interface FeedContext {
 export function engineFeed(engine: TradingEngine): FeedContext {
   return {
     get riskState() {
-      return engine.riskState;
+      return engine.read.riskState;
     },
     positions: () => positionRows(engine),
     entryReason: (symbol, openedAt) => entryReason(engine, symbol, openedAt),

@@ -35,8 +35,12 @@ function kernelRun(input: readonly Bar[], journal?: FileJournal, snapshotAfter =
       journal!.appendSnapshotSync(bar.time, {
         kernel: `kernel v${KERNEL_VERSION}`,
         fingerprint: kernelFingerprint(stages()),
+        code: 'test',
+        settings: '{}',
         inputs: i + 1,
+        lastInputTime: bar.time,
         states: statesToJson(running!.snapshot()),
+        engine: '{}',
       });
     }
   });
@@ -53,37 +57,36 @@ describe('journal snapshots', () => {
     const before = kernelRun(bars.slice(0, cut), second, cut);
     second.close();
 
-    const tail = new FileJournal(second.path).readSinceSnapshot(kernelFingerprint(stages()));
+    const tail = new FileJournal(second.path).readSinceSnapshot();
     expect(tail.snapshot?.inputs).toBe(cut);
     expect(tail.entries).toEqual([]);
     const restarted = kernelRun(bars.slice(cut), undefined, -1, statesFromJson(tail.snapshot!.states) as StageStates);
     expect(restarted.out).toEqual(whole.out.slice(before.out.length));
-    expect(journal.readSinceSnapshot(kernelFingerprint(stages())).entries).toHaveLength(
-      bars.length - Math.floor(bars.length / 3),
-    );
+    expect(journal.readSinceSnapshot().entries).toHaveLength(bars.length - Math.floor(bars.length / 3));
   });
 
-  it('refuses a snapshot taken with other strategy settings, naming the line and both fingerprints', () => {
-    const journal = new FileJournal(journalPath());
-    kernelRun(bars.slice(0, 400), journal, 300);
-    const other = pipelineStages(activeSettings({ MOMENTUM_THRESHOLD: 0.5 }), { filters }, () => undefined);
-    const theirs = kernelFingerprint([...other.signals, ...other.decisions]);
-    expect(theirs).not.toBe(kernelFingerprint(stages()));
-    expect(() => journal.readSinceSnapshot(theirs)).toThrow(
-      new RegExp(
-        `journal.jsonl:301: the last snapshot was taken with fingerprint ${kernelFingerprint(stages())}.*these settings give ${theirs}`,
-      ),
-    );
+  it('finds the last snapshot from the end of a journal much longer than one read chunk, and names its line', () => {
+    const path = journalPath();
+    // 4 MB of earlier history (four read chunks): never parsed, only searched
+    const early = `${JSON.stringify({ type: 'bar', time: bars[0]!.time, data: bars[0] })}\n`;
+    appendFileSync(path, early.repeat(Math.ceil((4 << 20) / early.length)));
+    const before = Math.ceil((4 << 20) / early.length);
+    const journal = new FileJournal(path);
+    kernelRun(bars, journal, 300);
+    const tail = journal.readSinceSnapshot();
+    expect(tail.snapshot?.inputs).toBe(300);
+    expect(tail.entries).toHaveLength(bars.length - 300);
+    expect(journal.snapshotLine()).toBe(before + 301);
   });
 
   it('without a snapshot gives every entry; a damaged line after the snapshot is named by its line', () => {
     const journal = new FileJournal(journalPath());
     kernelRun(bars.slice(0, 50), journal);
-    expect(journal.readSinceSnapshot('any').entries).toHaveLength(50);
+    expect(journal.readSinceSnapshot().entries).toHaveLength(50);
     kernelRun(bars.slice(50, 60), journal, 5);
     journal.close();
     appendFileSync(journal.path, '{"type":"bar","time":1,"data":{}}\n');
-    expect(() => new FileJournal(journal.path).readSinceSnapshot(kernelFingerprint(stages()))).toThrow(
+    expect(() => new FileJournal(journal.path).readSinceSnapshot()).toThrow(
       /journal\.jsonl:62: journal entry is invalid/,
     );
   });
