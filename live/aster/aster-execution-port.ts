@@ -5,7 +5,7 @@ import type { Bar, Fill, FundingPayment, Order, OrderReason, OrderRejected } fro
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { NewOrderRequest } from './order-precision.ts';
 import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
-import type { AccountUpdate, FundingIncome, OrderUpdate, UserEvent } from './user-stream.ts';
+import type { AccountUpdate, FundingIncome, OrderUpdate, UserEvent } from './user-events.ts';
 
 /** what the port needs from AsterRestClient */
 export interface OrderApi {
@@ -69,13 +69,30 @@ export function toNewOrderRequest(o: Order): NewOrderRequest {
   };
 }
 
-function inferReason(u: OrderUpdate): OrderReason {
+/** why an order we have no record of was sent, read from its type and client order id */
+export function inferReason(u: OrderUpdate): OrderReason {
   if (u.orderType === 'STOP_MARKET' || u.orderType === 'STOP') return 'stop';
   if (u.orderType === 'TAKE_PROFIT_MARKET' || u.orderType === 'TAKE_PROFIT') return 'take-profit';
   if (u.orderType === 'TRAILING_STOP_MARKET') return 'trailing-stop';
   if (u.clientOrderId.startsWith('autoclose-')) return 'liquidation';
   if (u.clientOrderId.startsWith('adl_autoclose')) return 'delever';
   return u.reduceOnly || u.closePosition ? 'exit' : 'entry';
+}
+
+/** A TRADE update as the pipeline's Fill (never stamped before `notBefore`: time stays monotonic). */
+export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): Fill {
+  return {
+    kind: 'fill',
+    time: Math.max(u.tradeTime, notBefore),
+    symbol: u.symbol,
+    clientOrderId: u.clientOrderId,
+    side: u.side,
+    quantity: u.lastQty,
+    price: u.lastPrice,
+    fee: u.commission,
+    liquidity: u.isMaker ? 'maker' : 'taker',
+    reason,
+  };
 }
 
 /**
@@ -194,18 +211,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
                 clientOrderId: u.clientOrderId,
                 detail: `${u.side} ${u.lastQty} ${u.symbol} @ ${u.lastPrice}`,
               });
-            const f: Fill = {
-              kind: 'fill',
-              time: Math.max(u.tradeTime, lastTime),
-              symbol: u.symbol,
-              clientOrderId: u.clientOrderId,
-              side: u.side,
-              quantity: u.lastQty,
-              price: u.lastPrice,
-              fee: u.commission,
-              liquidity: u.isMaker ? 'maker' : 'taker',
-              reason: mine?.reason ?? inferReason(u),
-            };
+            const f = fillOf(u, mine?.reason ?? inferReason(u), lastTime);
             if (u.commissionAsset !== '' && u.commissionAsset !== quote && u.commission !== 0)
               opts.onIssue?.({
                 kind: 'fee-asset',

@@ -56,8 +56,15 @@ export interface EngineOptions {
    * and after a replay the exchange is asked about what the journal cannot know.
    */
   venue?: {
-    /** orders sent before the restart that had no final outcome: the exchange tells what became of them */
-    reconcile(open: readonly { order: Order; filled: number }[]): Promise<VenueEvent[]>;
+    /**
+     * Orders sent before the restart that had no final outcome: the exchange tells what became of
+     * them, and which fills the journal lacks (`journaled`: the quantity it holds per client order
+     * id and its newest fill's time; see live/aster/restart-catch-up.ts).
+     */
+    reconcile(
+      open: readonly { order: Order; filled: number }[],
+      journaled: { readonly filled: ReadonlyMap<string, number>; readonly lastFillTime: number },
+    ): Promise<VenueEvent[]>;
     /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
     verify(positions: readonly PositionView[]): Promise<string | null>;
   };
@@ -119,6 +126,8 @@ export class TradingEngine {
   /** orders known to have been sent, with what came back, for reconciliation */
   private readonly sentOrders = new Map<string, { order: Order; filled: number; done: boolean }>();
 
+  /** every fill replayed or taken, for the start's catch-up of fills the journal lacks */
+  private readonly journaledFills = { filled: new Map<string, number>(), lastFillTime: -Infinity };
   /** symbol → client order id of its halt-flatten order still in flight */
   private readonly flattenInFlight = new Map<string, string>();
 
@@ -370,7 +379,7 @@ export class TradingEngine {
     const open = [...this.sentOrders.values()]
       .filter((s) => !s.done)
       .map((s) => ({ order: s.order, filled: s.filled }));
-    const outcomes = await venue.reconcile(open);
+    const outcomes = await venue.reconcile(open, this.journaledFills);
     for (const e of outcomes) {
       this.journalSync({ type: 'venue', time: e.time, data: { phase: 'between', event: e } });
       this.venueEmit?.(e);
@@ -449,7 +458,11 @@ export class TradingEngine {
         this.portfolio = e;
         if (this.verifyAtNextSnapshot && !this.replaying) {
           this.verifyAtNextSnapshot = false;
-          void this.verifyBook();
+          // an exchange that does not answer now is a reason to say so, not to crash the process
+          this.verifyBook().catch((e: unknown) => {
+            this.lastError = `reconciliation: the book could not be compared with the exchange: ${e instanceof Error ? e.message : String(e)}`;
+            this.version++;
+          });
         }
         const last = this.equityCurve.at(-1);
         if (last && last.time === e.time) last.equity = e.equity;
@@ -481,6 +494,9 @@ export class TradingEngine {
       case 'fill': {
         this.counts.fills++;
         pushBounded(this.fills, e, KEEP.fills);
+        const { filled } = this.journaledFills;
+        filled.set(e.clientOrderId, (filled.get(e.clientOrderId) ?? 0) + e.quantity);
+        this.journaledFills.lastFillTime = Math.max(this.journaledFills.lastFillTime, e.time);
         const sent = this.sentOrders.get(e.clientOrderId);
         if (sent) {
           sent.filled += e.quantity;

@@ -8,12 +8,16 @@ import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
 import { asterExecutionPort } from '../aster/aster-execution-port.ts';
 import { AsterUserStream } from '../aster/user-stream.ts';
+import { mergeRestartFills, restartSince } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import type { MarketSource } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
+
+/** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
+const CATCH_UP_SLACK_MS = 5_000;
 
 export interface AsterSourceHooks {
   onRequest?: (info: { path: string; status: number; latencyMs: number }) => void;
@@ -106,19 +110,15 @@ export async function asterMarketSource(
     historyUntil,
     bars: port.bars(),
     execution: () => {
-      if (!userStream) {
-        // after every reconnect, fills, cancels and funding it missed are read back over REST
-        userStream = new AsterUserStream({
-          wsUrl: urls.wsUrl,
-          rest: client,
-          catchUp: client,
-          symbols,
-          now: () => client.serverNow(),
-        });
-        void userStream.start().catch((e: unknown) => {
-          state = `user stream failed: ${e instanceof Error ? e.message : String(e)}`;
-        });
-      }
+      // opened by the restart reconciliation below, once the journal is replayed; after every
+      // reconnect, fills, cancels and funding it missed are read back over REST
+      userStream ??= new AsterUserStream({
+        wsUrl: urls.wsUrl,
+        rest: client,
+        catchUp: client,
+        symbols,
+        now: () => client.serverNow(),
+      });
       // with ORCHESTRATOR_URL the wallet's orchestrator routes (and guards) every order; fills
       // still come from this account's user-data stream
       const orders =
@@ -134,7 +134,14 @@ export async function asterMarketSource(
       return asterExecutionPort({ client: orders, userEvents: userStream.events });
     },
     venue: {
-      reconcile: (open) => reconcileOrders(client, open, settings.TAKER_FEE),
+      // before anything is sent: the lookups, then the socket, then the fills it cannot replay
+      reconcile: async (open, journaled) => {
+        const lookups = await reconcileOrders(client, open, settings.TAKER_FEE);
+        if (userStream === null) return lookups;
+        const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
+        const trades = await userStream.startCaughtUp(since, journaled.filled);
+        return mergeRestartFills(lookups, trades, open);
+      },
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
     },
     status: () => state,
