@@ -8,7 +8,7 @@ import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
 import { asterExecutionPort } from '../aster/aster-execution-port.ts';
 import { AsterUserStream } from '../aster/user-stream.ts';
-import { mergeRestartFills, restartSince } from '../aster/restart-catch-up.ts';
+import { mergeRestartFills, restartSince, type JournaledFills } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
@@ -110,8 +110,7 @@ export async function asterMarketSource(
     historyUntil,
     bars: port.bars(),
     execution: () => {
-      // opened by the restart reconciliation below, once the journal is replayed; after every
-      // reconnect, fills, cancels and funding it missed are read back over REST
+      // opened by reconcileAtStart once the journal is replayed; every reconnect catches up over REST
       userStream ??= new AsterUserStream({
         wsUrl: urls.wsUrl,
         rest: client,
@@ -134,14 +133,7 @@ export async function asterMarketSource(
       return asterExecutionPort({ client: orders, userEvents: userStream.events });
     },
     venue: {
-      // before anything is sent: the lookups, then the socket, then the fills it cannot replay
-      reconcile: async (open, journaled) => {
-        const lookups = await reconcileOrders(client, open, settings.TAKER_FEE);
-        if (userStream === null) return lookups;
-        const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
-        const trades = await userStream.startCaughtUp(since, journaled.filled);
-        return mergeRestartFills(lookups, trades, open);
-      },
+      reconcile: (open, journaled) => reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE),
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
     },
     status: () => state,
@@ -300,6 +292,24 @@ export async function reconcileOrders(
     }
   }
   return out;
+}
+
+/**
+ * A restart, before anything is sent: the lookups of the orders the journal knows as working,
+ * then the user stream opened and the fills it cannot replay read back (restart-catch-up.ts).
+ */
+export async function reconcileAtStart(
+  client: AsterRestClient,
+  userStream: AsterUserStream | null,
+  open: readonly { order: Order; filled: number }[],
+  journaled: JournaledFills,
+  takerFee: number,
+): Promise<VenueEvent[]> {
+  const lookups = await reconcileOrders(client, open, takerFee);
+  if (userStream === null) return lookups;
+  const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
+  const trades = await userStream.startCaughtUp(since, journaled.filled);
+  return mergeRestartFills(lookups, trades, open);
 }
 
 /** The rebuilt book against the exchange's positions; null when they agree to the step size. */
