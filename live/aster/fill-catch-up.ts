@@ -170,11 +170,12 @@ export function beyondJournal(events: readonly MissedEvent[], journaled: Readonl
     const e = x.event;
     if (e.kind !== 'order-update' || e.executionType !== 'TRADE') continue;
     const known = held.get(e.clientOrderId) ?? 0;
-    const before = e.cumQty - e.lastQty;
-    const fresh = e.cumQty - Math.max(known, before);
-    if (!(fresh > 1e-12 * Math.max(1, e.cumQty))) continue;
-    held.set(e.clientOrderId, Math.max(known, e.cumQty));
-    out.push(fresh === e.lastQty ? x : { ...x, event: { ...e, lastQty: fresh } });
+    const eps = 1e-12 * Math.max(1, e.cumQty);
+    if (known >= e.cumQty - eps) continue;
+    held.set(e.clientOrderId, e.cumQty);
+    // the trade's own quantity unless the journal holds part of it (float noise stays out)
+    const overlap = known > e.cumQty - e.lastQty + eps;
+    out.push(overlap ? { ...x, event: { ...e, lastQty: e.cumQty - known } } : x);
   }
   return out;
 }
