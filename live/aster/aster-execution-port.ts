@@ -1,11 +1,13 @@
 import type { Observable, OperatorFunction } from 'rxjs';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import type { Bar, Fill, FundingPayment, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
+import type { Bar, Fill, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { NewOrderRequest } from './order-precision.ts';
 import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
-import type { AccountUpdate, FundingIncome, OrderUpdate, UserEvent } from './user-stream.ts';
+import type { OrderUpdate, UserEvent } from './user-events.ts';
+import { fundingAttribution } from './funding-attribution.ts';
+import { protectiveOrders } from './protective-orders.ts';
 
 /** what the port needs from AsterRestClient */
 export interface OrderApi {
@@ -31,6 +33,8 @@ export interface AsterExecutionPortOptions {
 }
 
 const PROTECTIVE = new Set(['STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+/** an order in one of these states is done: the port forgets it (its trades stay deduplicated) */
+const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
 /** fills of these orders leave the symbol flat (a delever only cuts it) */
 const CLOSES_POSITION = new Set<OrderReason>(['stop', 'trailing-stop', 'take-profit', 'exit', 'halt-flatten']);
 
@@ -69,13 +73,76 @@ export function toNewOrderRequest(o: Order): NewOrderRequest {
   };
 }
 
-function inferReason(u: OrderUpdate): OrderReason {
+/** why an order we have no record of was sent, read from its type and client order id */
+export function inferReason(u: OrderUpdate): OrderReason {
   if (u.orderType === 'STOP_MARKET' || u.orderType === 'STOP') return 'stop';
   if (u.orderType === 'TAKE_PROFIT_MARKET' || u.orderType === 'TAKE_PROFIT') return 'take-profit';
   if (u.orderType === 'TRAILING_STOP_MARKET') return 'trailing-stop';
   if (u.clientOrderId.startsWith('autoclose-')) return 'liquidation';
   if (u.clientOrderId.startsWith('adl_autoclose')) return 'delever';
   return u.reduceOnly || u.closePosition ? 'exit' : 'entry';
+}
+
+/** what a fill tells besides itself: an order we did not send, a fee in another asset */
+function fillIssues(u: OrderUpdate, mine: Order | undefined, quote: string): ExecutionIssue[] {
+  const issues: ExecutionIssue[] = [];
+  if (mine === undefined)
+    issues.push({
+      kind: 'foreign-fill',
+      clientOrderId: u.clientOrderId,
+      detail: `${u.side} ${u.lastQty} ${u.symbol} @ ${u.lastPrice}`,
+    });
+  if (u.commissionAsset !== '' && u.commissionAsset !== quote && u.commission !== 0)
+    issues.push({
+      kind: 'fee-asset',
+      clientOrderId: u.clientOrderId,
+      detail: `commission ${u.commission} ${u.commissionAsset} is not in ${quote}: reported unconverted`,
+    });
+  return issues;
+}
+
+function rejection(o: Order, reason: string, time: number): OrderRejected {
+  return { kind: 'order-rejected', time, symbol: o.symbol, clientOrderId: o.clientOrderId, reason };
+}
+
+/** why an order of ours ended without a fill (null: it did not end, or it filled) */
+function whyGone(u: OrderUpdate, mine: Order): string | null {
+  if (u.cumQty > 0) return null;
+  if (u.executionType !== 'EXPIRED' && u.status !== 'REJECTED' && u.executionType !== 'CANCELED') return null;
+  return u.executionType === 'EXPIRED' && mine.type === 'MARKET' && mine.maxSlippageBps > 0
+    ? `slippage guard: no fill within ${mine.maxSlippageBps} bps of ${mine.refPrice} (IOC expired)`
+    : `${u.executionType}/${u.status} by the exchange`;
+}
+
+/** a set of the newest `max` keys: add is false for a key already there */
+function boundedKeys(max: number): { add(key: string): boolean } {
+  const keys = new Set<string>();
+  const order: string[] = [];
+  return {
+    add(key) {
+      if (keys.has(key)) return false;
+      keys.add(key);
+      order.push(key);
+      if (order.length > max) keys.delete(order.shift()!);
+      return true;
+    },
+  };
+}
+
+/** A TRADE update as the pipeline's Fill (never stamped before `notBefore`: time stays monotonic). */
+export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): Fill {
+  return {
+    kind: 'fill',
+    time: Math.max(u.tradeTime, notBefore),
+    symbol: u.symbol,
+    clientOrderId: u.clientOrderId,
+    side: u.side,
+    quantity: u.lastQty,
+    price: u.lastPrice,
+    fee: u.commission,
+    liquidity: u.isMaker ? 'maker' : 'taker',
+    reason,
+  };
 }
 
 /**
@@ -101,27 +168,15 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         let closed = false;
         const lastClose = new Map<string, number>();
         const sent = new Map<string, Order>();
-        /** symbol → type → client order id of the live protective order */
-        const protective = new Map<string, Map<string, string>>();
-        const cancelling = new Set<string>();
-        const seenTrades = new Set<string>();
-        const tradeOrder: string[] = [];
+        const protective = protectiveOrders(opts.client, opts.onIssue);
+        const seenTrades = boundedKeys(10_000);
 
         const out = (e: Bar | VenueEvent): void => {
           if (closed) return;
           lastTime = Math.max(lastTime, e.time);
           emit(e);
         };
-        const reject = (o: Order, reason: string): void => {
-          const r: OrderRejected = {
-            kind: 'order-rejected',
-            time: Math.max(o.time, lastTime),
-            symbol: o.symbol,
-            clientOrderId: o.clientOrderId,
-            reason,
-          };
-          out(r);
-        };
+        const reject = (o: Order, reason: string): void => out(rejection(o, reason, Math.max(o.time, lastTime)));
 
         const place = async (o: Order): Promise<void> => {
           sent.set(o.clientOrderId, o);
@@ -138,44 +193,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           if (result.status === 'rejected') return reject(o, `${result.stage}: ${result.reason}`);
           if (result.status === 'unknown')
             return opts.onIssue?.({ kind: 'order-unknown', clientOrderId: o.clientOrderId, detail: result.reason });
-          if (PROTECTIVE.has(o.type)) {
-            let bySymbol = protective.get(o.symbol);
-            if (bySymbol === undefined) protective.set(o.symbol, (bySymbol = new Map()));
-            const previous = bySymbol.get(o.type);
-            bySymbol.set(o.type, o.clientOrderId);
-            if (previous !== undefined && previous !== o.clientOrderId) {
-              cancelling.add(previous);
-              await opts.client.cancelOrder({ symbol: o.symbol, origClientOrderId: previous }).catch((e: unknown) => {
-                opts.onIssue?.({
-                  kind: 'cancel-failed',
-                  clientOrderId: previous,
-                  detail: e instanceof Error ? e.message : String(e),
-                });
-              });
-            }
-          }
-        };
-
-        /**
-         * The position is gone (its stop, take-profit or exit filled): the other closePosition
-         * orders of the symbol must go too, or a stop left working would close the NEXT position.
-         */
-        const cancelSiblings = async (symbol: string, filledId: string): Promise<void> => {
-          const bySymbol = protective.get(symbol);
-          if (bySymbol === undefined) return;
-          protective.delete(symbol);
-          for (const id of bySymbol.values()) {
-            if (id === filledId) continue;
-            cancelling.add(id);
-            await opts.client.cancelOrder({ symbol, origClientOrderId: id }).catch((e: unknown) => {
-              // already triggered or gone: nothing is left working, which is what we want
-              opts.onIssue?.({
-                kind: 'cancel-failed',
-                clientOrderId: id,
-                detail: e instanceof Error ? e.message : String(e),
-              });
-            });
-          }
+          if (PROTECTIVE.has(o.type)) await protective.accepted(o);
         };
 
         const onOrderUpdate = (u: OrderUpdate): void => {
@@ -183,108 +201,37 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           if (u.executionType === 'TRADE' && u.lastQty > 0) {
             // a trade id names a fill whichever way it came (socket or the REST catch-up, whose
             // cumulative quantity is reconstructed); without one, the order's cumulative quantity
-            const key = u.tradeId > 0 ? `${u.symbol}:t${u.tradeId}` : `${u.symbol}:${u.orderId}:${u.cumQty}`;
-            if (seenTrades.has(key)) return;
-            seenTrades.add(key);
-            tradeOrder.push(key);
-            if (tradeOrder.length > 10_000) seenTrades.delete(tradeOrder.shift()!);
-            if (mine === undefined)
-              opts.onIssue?.({
-                kind: 'foreign-fill',
-                clientOrderId: u.clientOrderId,
-                detail: `${u.side} ${u.lastQty} ${u.symbol} @ ${u.lastPrice}`,
-              });
-            const f: Fill = {
-              kind: 'fill',
-              time: Math.max(u.tradeTime, lastTime),
-              symbol: u.symbol,
-              clientOrderId: u.clientOrderId,
-              side: u.side,
-              quantity: u.lastQty,
-              price: u.lastPrice,
-              fee: u.commission,
-              liquidity: u.isMaker ? 'maker' : 'taker',
-              reason: mine?.reason ?? inferReason(u),
-            };
-            if (u.commissionAsset !== '' && u.commissionAsset !== quote && u.commission !== 0)
-              opts.onIssue?.({
-                kind: 'fee-asset',
-                clientOrderId: u.clientOrderId,
-                detail: `commission ${u.commission} ${u.commissionAsset} is not in ${quote}: reported unconverted`,
-              });
-            positions.set(u.symbol, (positions.get(u.symbol) ?? 0) + (u.side === 'BUY' ? u.lastQty : -u.lastQty));
+            if (!seenTrades.add(u.tradeId > 0 ? `${u.symbol}:t${u.tradeId}` : `${u.symbol}:${u.orderId}:${u.cumQty}`))
+              return;
+            for (const issue of fillIssues(u, mine, quote)) opts.onIssue?.(issue);
+            const f = fillOf(u, mine?.reason ?? inferReason(u), lastTime);
+            funding.moved(u.symbol, u.side === 'BUY' ? u.lastQty : -u.lastQty);
             out(f);
             if (u.status === 'FILLED' && mine !== undefined && CLOSES_POSITION.has(mine.reason)) {
-              void cancelSiblings(u.symbol, u.clientOrderId);
+              void protective.positionGone(u.symbol, u.clientOrderId);
             }
             return;
           }
-          if (mine === undefined || u.cumQty > 0) return;
-          const gone = u.executionType === 'EXPIRED' || u.status === 'REJECTED' || u.executionType === 'CANCELED';
-          if (!gone) return;
-          if (cancelling.delete(u.clientOrderId)) return; // we replaced it
-          const why =
-            u.executionType === 'EXPIRED' && mine.type === 'MARKET' && mine.maxSlippageBps > 0
-              ? `slippage guard: no fill within ${mine.maxSlippageBps} bps of ${mine.refPrice} (IOC expired)`
-              : `${u.executionType}/${u.status} by the exchange`;
-          reject(mine, why);
+          const why = mine === undefined ? null : whyGone(u, mine);
+          // an order we replaced ourselves is no rejection
+          if (why !== null && !protective.cancelledByUs(u.clientOrderId)) reject(mine!, why);
         };
 
         const orderSub = orders.subscribe({ next: (o) => void place(o) });
-        /** signed position per symbol: from ACCOUNT_UPDATE positions, moved by our fills in between */
-        const positions = new Map<string, number>();
-        const funding = (symbol: string, change: number, time: number): void => {
-          const qty = positions.get(symbol) ?? 0;
-          const mark = lastClose.get(symbol) ?? Number.NaN;
-          const amount = -change;
-          const f: FundingPayment = {
-            kind: 'funding',
-            time: Math.max(time, lastTime),
-            symbol,
-            rate: qty !== 0 && mark > 0 ? amount / (qty * mark) : 0,
-            positionQty: qty,
-            markPrice: mark,
-            amount,
-          };
-          out(f);
-        };
-        const onAccountUpdate = (u: AccountUpdate): void => {
-          for (const p of u.positions) if (p.positionSide === 'BOTH') positions.set(p.symbol, p.positionAmt);
-          if (u.reason !== 'FUNDING_FEE') return;
-          const change = u.balances.find((b) => b.asset === quote)?.change ?? 0;
-          // bc "0": the user stream reads the amount from /fapi/v1/income (a funding-income event)
-          if (change === 0) return;
-          // isolated: the position is listed; cross: only the balance, so it must be our one open position
-          const listed = u.positions.filter((p) => p.positionAmt !== 0);
-          const open = [...positions].filter(([, q]) => q !== 0);
-          const symbol = listed.length === 1 ? listed[0]!.symbol : open.length === 1 ? open[0]![0] : undefined;
-          if (symbol === undefined)
-            return opts.onIssue?.({
-              kind: 'funding-unattributed',
-              clientOrderId: '',
-              detail: `funding ${change} ${quote} with ${open.length} open positions`,
-            });
-          funding(symbol, change, u.eventTime);
-        };
-        /** the ledger names the symbol: no attribution needed */
-        const onFundingIncome = (u: FundingIncome): void => {
-          if (u.asset !== quote || u.symbol === '')
-            return opts.onIssue?.({
-              kind: 'funding-unattributed',
-              clientOrderId: '',
-              detail: `funding ${u.income} ${u.asset} (tranId ${u.tranId}) for symbol '${u.symbol}'`,
-            });
-          funding(u.symbol, u.income, u.time);
-        };
+        const funding = fundingAttribution({
+          quote,
+          markOf: (symbol) => lastClose.get(symbol) ?? Number.NaN,
+          notBefore: () => lastTime,
+          emit: out,
+          onIssue: opts.onIssue,
+        });
 
-        const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
         const userSub = opts.userEvents.subscribe({
           next: (e) => {
-            if (e.kind === 'account-update') return onAccountUpdate(e);
-            if (e.kind === 'funding-income') return onFundingIncome(e);
+            if (e.kind === 'account-update') return funding.onAccountUpdate(e);
+            if (e.kind === 'funding-income') return funding.onFundingIncome(e);
             if (e.kind !== 'order-update') return;
             onOrderUpdate(e);
-            // done with it: forget the order (its trades stay deduplicated by the trade keys)
             if (TERMINAL.has(e.status)) sent.delete(e.clientOrderId);
           },
         });

@@ -1,232 +1,20 @@
 import { Subject } from 'rxjs';
 import WebSocket from 'ws';
-import { z } from 'zod';
-import type { Side } from '../../pipelines/model/index.ts';
-import type { AsterIncome, AsterOrder, AsterUserTrade } from './schemas.ts';
+import { SapphireError } from '../../pipelines/errors.ts';
 import { backoffDelay, realScheduler, type Scheduler } from './scheduler.ts';
+import {
+  beyondJournal,
+  fundingKey,
+  orderKey,
+  readMissedEvents,
+  type CatchUpRead,
+  type MissedEvent,
+  type UserCatchUpApi,
+} from './fill-catch-up.ts';
+import { parseUserEvent, type OrderUpdate, type UserEvent } from './user-events.ts';
 
-const num = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const n = Number(v);
-  if (v === '' || !Number.isFinite(n)) {
-    ctx.addIssue({ code: 'custom', message: `not a number: ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return n;
-});
-
-const OrderTradeUpdateSchema = z.looseObject({
-  e: z.literal('ORDER_TRADE_UPDATE'),
-  E: num,
-  T: num.optional(),
-  o: z.looseObject({
-    s: z.string(),
-    c: z.string(),
-    S: z.enum(['BUY', 'SELL']),
-    o: z.string(),
-    f: z.string().optional(),
-    q: num,
-    p: num.optional(),
-    ap: num.optional(),
-    sp: num.optional(),
-    x: z.string(),
-    X: z.string(),
-    i: z.union([z.number(), z.string()]).transform(Number),
-    l: num,
-    z: num,
-    L: num,
-    N: z.string().optional(),
-    n: num.optional(),
-    T: num,
-    t: z.union([z.number(), z.string()]).transform(Number).optional(),
-    m: z.boolean().optional(),
-    R: z.boolean().optional(),
-    ot: z.string().optional(),
-    ps: z.string().optional(),
-    cp: z.boolean().optional(),
-    rp: num.optional(),
-  }),
-});
-
-const AccountUpdateSchema = z.looseObject({
-  e: z.literal('ACCOUNT_UPDATE'),
-  E: num,
-  T: num.optional(),
-  a: z.looseObject({
-    m: z.string(),
-    B: z.array(z.looseObject({ a: z.string(), wb: num, cw: num.optional(), bc: num.optional() })).default([]),
-    P: z
-      .array(
-        z.looseObject({
-          s: z.string(),
-          pa: num,
-          ep: num,
-          up: num.optional(),
-          mt: z.string().optional(),
-          ps: z.string().optional(),
-        }),
-      )
-      .default([]),
-  }),
-});
-
-/** ORDER_TRADE_UPDATE, numbers converted */
-export interface OrderUpdate {
-  readonly kind: 'order-update';
-  readonly eventTime: number;
-  readonly symbol: string;
-  readonly clientOrderId: string;
-  readonly orderId: number;
-  readonly side: Side;
-  readonly orderType: string;
-  /** NEW CANCELED CALCULATED EXPIRED TRADE */
-  readonly executionType: string;
-  /** NEW PARTIALLY_FILLED FILLED CANCELED EXPIRED … */
-  readonly status: string;
-  readonly origQty: number;
-  readonly price: number;
-  readonly avgPrice: number;
-  readonly stopPrice: number;
-  readonly lastQty: number;
-  readonly lastPrice: number;
-  readonly cumQty: number;
-  readonly commission: number;
-  readonly commissionAsset: string;
-  readonly tradeTime: number;
-  readonly tradeId: number;
-  readonly isMaker: boolean;
-  readonly reduceOnly: boolean;
-  readonly closePosition: boolean;
-  readonly positionSide: string;
-  readonly realizedPnl: number;
-}
-
-export interface AccountUpdate {
-  readonly kind: 'account-update';
-  readonly eventTime: number;
-  /** T: when the balance moved (E when absent) */
-  readonly transactionTime: number;
-  readonly reason: string;
-  readonly balances: readonly { asset: string; walletBalance: number; crossWalletBalance: number; change: number }[];
-  readonly positions: readonly {
-    symbol: string;
-    positionAmt: number;
-    entryPrice: number;
-    unrealizedPnl: number;
-    marginType: string;
-    positionSide: string;
-  }[];
-}
-
-export interface ListenKeyExpired {
-  readonly kind: 'listen-key-expired';
-  readonly eventTime: number;
-}
-
-/** any other event type (MARGIN_CALL, ACCOUNT_CONFIG_UPDATE, announcement …), passed on raw */
-export interface OtherUserEvent {
-  readonly kind: 'other';
-  readonly type: string;
-  readonly raw: unknown;
-}
-
-/**
- * Funding read from the exchange's ledger (`/fapi/v1/income`, incomeType FUNDING_FEE): after a
- * reconnect, or when an ACCOUNT_UPDATE FUNDING_FEE carries no balance change (`bc` "0").
- */
-export interface FundingIncome {
-  readonly kind: 'funding-income';
-  readonly symbol: string;
-  readonly asset: string;
-  /** signed balance change: negative = paid */
-  readonly income: number;
-  readonly time: number;
-  readonly tranId: number;
-}
-
-export type UserEvent = OrderUpdate | AccountUpdate | ListenKeyExpired | FundingIncome | OtherUserEvent;
-
-export type ParseResult = { ok: true; event: UserEvent } | { ok: false; detail: string };
-
-/** one user-data frame (raw or wrapped as {stream, data}) → typed event, or why it is malformed */
-export function parseUserEvent(text: string): ParseResult {
-  let msg: unknown;
-  try {
-    msg = JSON.parse(text);
-  } catch {
-    return { ok: false, detail: 'frame is not JSON' };
-  }
-  const data = typeof msg === 'object' && msg !== null && 'data' in msg ? (msg as { data: unknown }).data : msg;
-  const e = typeof data === 'object' && data !== null ? (data as { e?: unknown }).e : undefined;
-  if (typeof e !== 'string') return { ok: false, detail: 'frame has no event type' };
-  if (e === 'ORDER_TRADE_UPDATE') {
-    const p = OrderTradeUpdateSchema.safeParse(data);
-    if (!p.success) return { ok: false, detail: `malformed ORDER_TRADE_UPDATE: ${p.error.issues[0]?.message ?? ''}` };
-    const o = p.data.o;
-    return {
-      ok: true,
-      event: {
-        kind: 'order-update',
-        eventTime: p.data.E,
-        symbol: o.s,
-        clientOrderId: o.c,
-        orderId: o.i,
-        side: o.S,
-        orderType: o.o,
-        executionType: o.x,
-        status: o.X,
-        origQty: o.q,
-        price: o.p ?? 0,
-        avgPrice: o.ap ?? 0,
-        stopPrice: o.sp ?? 0,
-        lastQty: o.l,
-        lastPrice: o.L,
-        cumQty: o.z,
-        commission: o.n ?? 0,
-        commissionAsset: o.N ?? '',
-        tradeTime: o.T,
-        tradeId: o.t ?? 0,
-        isMaker: o.m ?? false,
-        reduceOnly: o.R ?? false,
-        closePosition: o.cp ?? false,
-        positionSide: o.ps ?? 'BOTH',
-        realizedPnl: o.rp ?? 0,
-      },
-    };
-  }
-  if (e === 'ACCOUNT_UPDATE') {
-    const p = AccountUpdateSchema.safeParse(data);
-    if (!p.success) return { ok: false, detail: `malformed ACCOUNT_UPDATE: ${p.error.issues[0]?.message ?? ''}` };
-    const a = p.data.a;
-    return {
-      ok: true,
-      event: {
-        kind: 'account-update',
-        eventTime: p.data.E,
-        transactionTime: p.data.T ?? p.data.E,
-        reason: a.m,
-        balances: a.B.map((b) => ({
-          asset: b.a,
-          walletBalance: b.wb,
-          crossWalletBalance: b.cw ?? b.wb,
-          change: b.bc ?? 0,
-        })),
-        positions: a.P.map((x) => ({
-          symbol: x.s,
-          positionAmt: x.pa,
-          entryPrice: x.ep,
-          unrealizedPnl: x.up ?? 0,
-          marginType: x.mt ?? '',
-          positionSide: x.ps ?? 'BOTH',
-        })),
-      },
-    };
-  }
-  if (e === 'listenKeyExpired') {
-    const t = Number((data as { E?: unknown }).E);
-    return { ok: true, event: { kind: 'listen-key-expired', eventTime: Number.isFinite(t) ? t : 0 } };
-  }
-  return { ok: true, event: { kind: 'other', type: e, raw: data } };
-}
+export * from './user-events.ts';
+export type { UserCatchUpApi } from './fill-catch-up.ts';
 
 export type UserStreamStatus =
   | { readonly kind: 'connected'; readonly listenKeyRenewed: boolean; readonly rollover?: boolean }
@@ -246,19 +34,6 @@ export interface ListenKeyApi {
   createListenKey(): Promise<string>;
   keepAliveListenKey(): Promise<void>;
   closeListenKey(): Promise<void>;
-}
-
-/** REST reads for the catch-up after a reconnect (AsterRestClient has them all) */
-export interface UserCatchUpApi {
-  openOrders(): Promise<readonly AsterOrder[]>;
-  allOrders(q: { symbol: string; limit: number }): Promise<readonly AsterOrder[]>;
-  userTrades(q: {
-    symbol: string;
-    startTime?: number;
-    fromId?: number;
-    limit: number;
-  }): Promise<readonly AsterUserTrade[]>;
-  income(q: { incomeType: 'FUNDING_FEE'; startTime: number; limit: number }): Promise<readonly AsterIncome[]>;
 }
 
 export interface UserStreamOptions {
@@ -288,6 +63,8 @@ export interface UserStreamOptions {
   readonly silenceMs?: number;
   /** how far before the last event seen the catch-up reads (clock skew, late indexing); default 5 s */
   readonly catchUpSlackMs?: number;
+  /** startCaughtUp: the longest wait for the first socket before the start fails; default 30 s */
+  readonly connectWaitMs?: number;
 }
 
 /** the close code reported when the silence watchdog drops a socket (4000–4999: application codes) */
@@ -485,7 +262,7 @@ export class AsterUserStream {
   }
 
   /** A transient REST failure is retried with back-off, a bounded number of times. */
-  private async retried<T>(fetch: () => Promise<T>, attempts = 8): Promise<T> {
+  private readonly retried = async <T>(fetch: () => Promise<T>, attempts = 8): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fetch();
@@ -495,87 +272,75 @@ export class AsterUserStream {
         await new Promise<void>((resolve) => this.scheduler.setTimeout(resolve, ms));
       }
     }
-  }
+  };
 
-  /** every trade of `symbol` from `since`, page by page (1000 a page, at most 20 pages) */
-  private async tradesSince(api: UserCatchUpApi, symbol: string, since: number): Promise<AsterUserTrade[]> {
-    const out: AsterUserTrade[] = [];
-    let page = await this.retried(() => api.userTrades({ symbol, startTime: since, limit: 1000 }));
-    for (let n = 1; ; n++) {
-      out.push(...page);
-      if (page.length < 1000 || n >= 20) break;
-      const fromId = Math.max(...page.map((t) => t.id)) + 1;
-      page = await this.retried(() => api.userTrades({ symbol, fromId, limit: 1000 }));
-    }
-    const ids = new Set<number>();
-    return out.filter((t) => !ids.has(t.id) && (ids.add(t.id), true));
-  }
-
+  /** After a reconnect: what the socket missed, emitted on `events` once each. */
   private async catchUp(api: UserCatchUpApi, since: number, fundingOnly: boolean): Promise<void> {
-    const out: { time: number; seq: number; event: UserEvent; key: string }[] = [];
-    let fills = 0;
-    let orders = 0;
-    let funding = 0;
-    if (!fundingOnly) {
-      const open = await this.retried(() => api.openOrders());
-      const symbols = [...new Set([...(this.opts.symbols ?? []), ...open.map((o) => o.symbol)])];
-      for (const symbol of symbols) {
-        const [all, trades] = await Promise.all([
-          this.retried(() => api.allOrders({ symbol, limit: 1000 })),
-          this.tradesSince(api, symbol, since),
-        ]);
-        const byId = new Map(all.map((o) => [o.orderId, o]));
-        const recent = trades.filter((t) => t.time >= since).sort((a, b) => a.id - b.id);
-        for (const [i, t] of recent.entries()) {
-          const o = byId.get(t.orderId);
-          // the cumulative quantity after this trade: what the order has now, less its later trades
-          const later = recent.slice(i + 1).filter((x) => x.orderId === t.orderId);
-          const executed =
-            o?.executedQty ?? recent.filter((x) => x.orderId === t.orderId).reduce((a, x) => a + x.qty, 0);
-          const cumQty = executed - later.reduce((a, x) => a + x.qty, 0);
-          const status = later.length === 0 && o !== undefined ? o.status : 'PARTIALLY_FILLED';
-          const e = tradeUpdate(t, o, cumQty, status === 'NEW' ? 'PARTIALLY_FILLED' : status);
-          out.push({ time: t.time, seq: t.id, event: e, key: orderKey(e)! });
-        }
-        // orders that ended without a fill while the socket was down
-        for (const o of all) {
-          const at = o.updateTime ?? o.time ?? 0;
-          if (at < since || (o.executedQty ?? 0) > 0) continue;
-          if (o.status !== 'CANCELED' && o.status !== 'EXPIRED' && o.status !== 'REJECTED') continue;
-          const e = endUpdate(o, at);
-          out.push({ time: at, seq: o.orderId, event: e, key: orderKey(e)! });
-        }
-      }
-    }
-    const income = await this.retried(() => api.income({ incomeType: 'FUNDING_FEE', startTime: since, limit: 1000 }));
-    for (const r of income) {
-      if (r.incomeType !== 'FUNDING_FEE' || r.time < since) continue;
-      const e: FundingIncome = {
-        kind: 'funding-income',
-        symbol: r.symbol ?? '',
-        asset: r.asset,
-        income: r.income,
-        time: r.time,
-        tranId: r.tranId,
-      };
-      out.push({ time: r.time, seq: r.tranId, event: e, key: `funding-tran:${r.tranId}` });
-    }
-    out.sort((a, b) => a.time - b.time || a.seq - b.seq);
-    for (const x of out) {
+    const read = await readMissedEvents(api, this.retried, { since, symbols: this.opts.symbols ?? [], fundingOnly });
+    const counts = { fills: 0, orders: 0, funding: 0 };
+    for (const x of this.unseen(read)) {
       if (this.stopped) return;
-      if (!this.remember(x.key)) continue;
-      if (x.event.kind === 'funding-income') {
-        // the socket may have carried it (with bc); the ledger row is then a repeat
-        if (!this.remember(fundingKey(x.event.asset, x.event.time, x.event.income))) continue;
-        funding++;
-      } else if (x.event.kind === 'order-update') {
-        if (x.event.executionType === 'TRADE') fills++;
-        else orders++;
-      }
-      this.lastEventTime = Math.max(this.lastEventTime, x.time);
+      if (x.event.kind === 'funding-income') counts.funding++;
+      else if (x.event.kind === 'order-update' && x.event.executionType === 'TRADE') counts.fills++;
+      else counts.orders++;
       this.events.next(x.event);
     }
-    this.status.next({ kind: 'caught-up', since, fills, orders, funding });
+    this.status.next({ kind: 'caught-up', since, ...counts });
+  }
+
+  /** the events not seen yet (socket or an earlier catch-up), now remembered */
+  private unseen(read: readonly MissedEvent[]): MissedEvent[] {
+    const out: MissedEvent[] = [];
+    for (const x of read) {
+      if (!this.remember(x.key)) continue;
+      // the socket may have carried a funding payment (with bc); the ledger row is then a repeat
+      if (x.event.kind === 'funding-income' && !this.remember(fundingKey(x.event.asset, x.event.time, x.event.income)))
+        continue;
+      this.lastEventTime = Math.max(this.lastEventTime, x.time);
+      out.push(x);
+    }
+    return out;
+  }
+
+  /**
+   * The start of a restarted service, before anything is sent: opens the socket (so nothing
+   * that happens from now on is missed), then reads back the fills since `since` beyond what the
+   * journal holds per client order id (`journaled`). They are returned, not emitted: the caller
+   * puts them into the pipeline where a restart puts venue events. The socket's later repeats of
+   * them are dropped like any catch-up's.
+   */
+  async startCaughtUp(since: number, journaled: ReadonlyMap<string, number>): Promise<OrderUpdate[]> {
+    const api = this.opts.catchUp;
+    if (api === undefined)
+      throw new SapphireError(
+        'SETTINGS_INVALID',
+        'the user stream has no REST catch-up API: a restart cannot read missed fills',
+      );
+    const open = this.connections > 0 && this.ws?.readyState === WebSocket.OPEN;
+    const connected = open ? Promise.resolve() : this.nextConnection(this.opts.connectWaitMs ?? 30_000);
+    await this.start();
+    await connected;
+    const read: CatchUpRead = { since, symbols: this.opts.symbols ?? [], fillsOnly: true };
+    const missed = beyondJournal(await readMissedEvents(api, this.retried, read), journaled);
+    const fresh = this.unseen(missed).map((x) => x.event as OrderUpdate);
+    this.status.next({ kind: 'caught-up', since, fills: fresh.length, orders: 0, funding: 0 });
+    return fresh;
+  }
+
+  /** resolves at the next socket open; an error naming the wait when none opens within `ms` */
+  private nextConnection(ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.scheduler.setTimeout(() => {
+        sub.unsubscribe();
+        reject(new SapphireError('EXCHANGE_UNAVAILABLE', `user-data stream: no connection within ${ms} ms`));
+      }, ms);
+      const sub = this.status.subscribe((s) => {
+        if (s.kind !== 'connected') return;
+        this.scheduler.clearTimeout(timer);
+        sub.unsubscribe();
+        resolve();
+      });
+    });
   }
 
   private retryLater(code: number): void {
@@ -639,77 +404,4 @@ export class AsterUserStream {
       this.opts.keepAliveMs ?? 30 * 60_000,
     );
   }
-}
-
-/** a fill by its trade id; an order's end (no fill) by order id and status; other updates: none */
-function orderKey(e: OrderUpdate): string | null {
-  if (e.executionType === 'TRADE' && e.lastQty > 0)
-    return e.tradeId > 0 ? `trade:${e.symbol}:${e.tradeId}` : `trade:${e.symbol}:${e.orderId}:${e.cumQty}`;
-  if (e.executionType === 'CANCELED' || e.executionType === 'EXPIRED' || e.status === 'REJECTED')
-    return `end:${e.symbol}:${e.orderId}:${e.status}`;
-  return null;
-}
-
-function fundingKey(asset: string, time: number, amount: number): string {
-  return `funding:${asset}:${time}:${amount.toFixed(8)}`;
-}
-
-function tradeUpdate(t: AsterUserTrade, o: AsterOrder | undefined, cumQty: number, status: string): OrderUpdate {
-  return {
-    kind: 'order-update',
-    eventTime: t.time,
-    symbol: t.symbol,
-    clientOrderId: o?.clientOrderId ?? '',
-    orderId: t.orderId,
-    side: t.side === 'SELL' ? 'SELL' : 'BUY',
-    orderType: o?.type ?? '',
-    executionType: 'TRADE',
-    status,
-    origQty: o?.origQty ?? cumQty,
-    price: o?.price ?? 0,
-    avgPrice: o?.avgPrice ?? 0,
-    stopPrice: o?.stopPrice ?? 0,
-    lastQty: t.qty,
-    lastPrice: t.price,
-    cumQty,
-    commission: t.commission ?? 0,
-    commissionAsset: t.commissionAsset ?? '',
-    tradeTime: t.time,
-    tradeId: t.id,
-    isMaker: t.maker ?? false,
-    reduceOnly: o?.reduceOnly ?? false,
-    closePosition: o?.closePosition ?? false,
-    positionSide: t.positionSide ?? o?.positionSide ?? 'BOTH',
-    realizedPnl: t.realizedPnl ?? 0,
-  };
-}
-
-function endUpdate(o: AsterOrder, at: number): OrderUpdate {
-  return {
-    kind: 'order-update',
-    eventTime: at,
-    symbol: o.symbol,
-    clientOrderId: o.clientOrderId,
-    orderId: o.orderId,
-    side: o.side === 'SELL' ? 'SELL' : 'BUY',
-    orderType: o.type,
-    executionType: o.status === 'REJECTED' ? 'REJECTED' : o.status,
-    status: o.status,
-    origQty: o.origQty ?? 0,
-    price: o.price ?? 0,
-    avgPrice: o.avgPrice ?? 0,
-    stopPrice: o.stopPrice ?? 0,
-    lastQty: 0,
-    lastPrice: 0,
-    cumQty: 0,
-    commission: 0,
-    commissionAsset: '',
-    tradeTime: at,
-    tradeId: 0,
-    isMaker: false,
-    reduceOnly: o.reduceOnly ?? false,
-    closePosition: o.closePosition ?? false,
-    positionSide: o.positionSide ?? 'BOTH',
-    realizedPnl: 0,
-  };
 }

@@ -473,7 +473,11 @@ export class TradingEngine {
     this.reconciler?.observe(e);
     if (e.kind === 'portfolio' && this.verifyAtNextSnapshot && !this.replaying) {
       this.verifyAtNextSnapshot = false;
-      void this.verifyBook();
+      // an exchange that does not answer now is a reason to say so, not to crash the process
+      this.verifyBook().catch((err: unknown) => {
+        this.lastError = `reconciliation: the book could not be compared with the exchange: ${err instanceof Error ? err.message : String(err)}`;
+        this.version++;
+      });
     } else if (e.kind === 'order') {
       if (e.reason === 'halt-flatten') this.flattenInFlight.set(e.symbol, e.clientOrderId);
       if (!this.replaying) this.opts.onOrderLatency?.((performance.now() - this.pushStarted) / 1000);

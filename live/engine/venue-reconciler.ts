@@ -4,10 +4,20 @@ import type { VenueTape } from './taped-execution.ts';
 
 /** A real venue as the engine needs it at start (live mode). */
 export interface VenuePort {
-  /** orders sent before the restart that had no final outcome: the exchange tells what became of them */
-  reconcile(open: readonly { order: Order; filled: number }[]): Promise<VenueEvent[]>;
+  /**
+   * Orders sent before the restart that had no final outcome: the exchange tells what became of
+   * them, and which fills the journal lacks (`journaled`: the quantity it holds per client order
+   * id and its newest fill's time; see live/aster/restart-catch-up.ts).
+   */
+  reconcile(open: readonly { order: Order; filled: number }[], journaled: JournaledFills): Promise<VenueEvent[]>;
   /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
   verify(positions: readonly PositionView[]): Promise<string | null>;
+}
+
+/** what the journal holds of fills: quantity per client order id and the newest fill's time */
+export interface JournaledFills {
+  readonly filled: ReadonlyMap<string, number>;
+  readonly lastFillTime: number;
 }
 
 interface SentOrder {
@@ -38,6 +48,8 @@ export class VenueReconciler {
   private readonly sentOrders = new Map<string, SentOrder>();
   private readonly unsent: Order[] = [];
   private pendingInInput: VenueEvent[] = [];
+  /** every fill replayed or taken, for the start's catch-up of fills the journal lacks */
+  private readonly journaledFills = { filled: new Map<string, number>(), lastFillTime: -Infinity };
   private venueEmit: ((e: VenueEvent) => void) | null = null;
 
   constructor(
@@ -100,6 +112,9 @@ export class VenueReconciler {
         if (s.order.symbol === e.symbol && s.order.type === e.type && s.order.clientOrderId !== e.clientOrderId)
           s.done = true;
     } else if (e.kind === 'fill') {
+      const { filled } = this.journaledFills;
+      filled.set(e.clientOrderId, (filled.get(e.clientOrderId) ?? 0) + e.quantity);
+      this.journaledFills.lastFillTime = Math.max(this.journaledFills.lastFillTime, e.time);
       const sent = this.sentOrders.get(e.clientOrderId);
       if (!sent) return;
       sent.filled += e.quantity;
@@ -123,7 +138,7 @@ export class VenueReconciler {
     const open = [...this.sentOrders.values()]
       .filter((s) => !s.done)
       .map((s) => ({ order: s.order, filled: s.filled }));
-    const outcomes = await this.venue.reconcile(open);
+    const outcomes = await this.venue.reconcile(open, this.journaledFills);
     for (const e of outcomes) this.between(e);
     // produced by the replay but never recorded as sent: the recorded run never sent them (its
     // pipeline had not got that far, e.g. a decision waiting for an agent). A replay must not
@@ -149,12 +164,22 @@ export class VenueReconciler {
   snapshot(): unknown {
     const inFlight = [...this.sentOrders.values()].filter((s) => !s.done);
     const ids = [...this.recordedOrderIds].slice(-KEEP_RECORDED_IDS);
-    return { inFlight, ids };
+    // fills of the orders still remembered, so a restart's catch-up does not count them again
+    const kept = new Set(ids);
+    const fills = [...this.journaledFills.filled].filter(([id]) => kept.has(id));
+    return { inFlight, ids, fills, lastFillTime: this.journaledFills.lastFillTime };
   }
 
   restore(state: unknown): void {
-    const st = state as { inFlight: SentOrder[]; ids: string[] };
+    const st = state as {
+      inFlight: SentOrder[];
+      ids: string[];
+      fills?: [string, number][];
+      lastFillTime?: number | null;
+    };
     for (const id of st.ids) this.recordedOrderIds.add(id);
+    for (const [id, qty] of st.fills ?? []) this.journaledFills.filled.set(id, qty);
+    if (typeof st.lastFillTime === 'number') this.journaledFills.lastFillTime = st.lastFillTime;
     for (const s of st.inFlight) {
       this.recordedOrderIds.add(s.order.clientOrderId);
       this.sentOrders.set(s.order.clientOrderId, { ...s });

@@ -8,11 +8,15 @@ import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
 import { asterExecutionPort } from '../aster/aster-execution-port.ts';
 import { AsterUserStream } from '../aster/user-stream.ts';
+import { mergeRestartFills, restartSince, type JournaledFills } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
 import type { VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
+
+/** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
+const CATCH_UP_SLACK_MS = 5_000;
 
 /** The credentials the settings hold, if any (V3 API wallet preferred when both are set). */
 export function credentialsFrom(settings: Settings, chainId = 1666): AsterCredentials | undefined {
@@ -101,19 +105,14 @@ export async function asterMarketSource(
     historyUntil,
     bars: port.bars(),
     execution: () => {
-      if (!userStream) {
-        // after every reconnect, fills, cancels and funding it missed are read back over REST
-        userStream = new AsterUserStream({
-          wsUrl: urls.wsUrl,
-          rest: client,
-          catchUp: client,
-          symbols,
-          now: () => client.serverNow(),
-        });
-        void userStream.start().catch((e: unknown) => {
-          state = `user stream failed: ${e instanceof Error ? e.message : String(e)}`;
-        });
-      }
+      // opened by reconcileAtStart once the journal is replayed; every reconnect catches up over REST
+      userStream ??= new AsterUserStream({
+        wsUrl: urls.wsUrl,
+        rest: client,
+        catchUp: client,
+        symbols,
+        now: () => client.serverNow(),
+      });
       // with ORCHESTRATOR_URL the wallet's orchestrator routes (and guards) every order; fills
       // still come from this account's user-data stream
       const orders =
@@ -129,7 +128,7 @@ export async function asterMarketSource(
       return asterExecutionPort({ client: orders, userEvents: userStream.events });
     },
     venue: {
-      reconcile: (open) => reconcileOrders(client, open, settings.TAKER_FEE),
+      reconcile: (open, journaled) => reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE),
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
     },
     status: () => state,
@@ -309,6 +308,24 @@ export async function reconcileOrders(
     }
   }
   return out;
+}
+
+/**
+ * A restart, before anything is sent: the lookups of the orders the journal knows as working,
+ * then the user stream opened and the fills it cannot replay read back (restart-catch-up.ts).
+ */
+export async function reconcileAtStart(
+  client: AsterRestClient,
+  userStream: AsterUserStream | null,
+  open: readonly { order: Order; filled: number }[],
+  journaled: JournaledFills,
+  takerFee: number,
+): Promise<VenueEvent[]> {
+  const lookups = await reconcileOrders(client, open, takerFee);
+  if (userStream === null) return lookups;
+  const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
+  const trades = await userStream.startCaughtUp(since, journaled.filled);
+  return mergeRestartFills(lookups, trades, open);
 }
 
 /** The rebuilt book against the exchange's positions; null when they agree to the step size. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { startExchangeSimulator, type ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import { ACTIVE_STRATEGY } from './crash-restart.ts';
-import { freePort, getJson, REPO, spawnServe, tempDir, until, type ServeProcess, type SoakRow } from '../kit.ts';
+import { freePort, getJson, REPO, sleep, spawnServe, tempDir, until, type ServeProcess, type SoakRow } from '../kit.ts';
 
 const KEY = { apiKey: 'soak-live-api-key', secretKey: 'soak-live-secret-key' };
 const TOKEN = 'soak-live-admin-token-5d1e9a7c3b0f2468';
@@ -194,6 +194,9 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
         LOG_LEVEL: 'silent',
         // the scenario's own entries come right after exits and stop-outs: no rest between them
         COOLDOWN_BARS: '0',
+        // the simulator stamps fills on the wall clock while its bars replay 2025: a stop-out
+        // would look to the cooldown like one in the future and refuse every later entry
+        ATR_STOP_MULTIPLE: '50',
         STOPLOSS_GUARD_TRADES: '0',
         RATE_LIMIT_PER_MINUTE: '1000',
       },
@@ -210,12 +213,15 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
       if (r.killedInFlight) inFlightKills++;
       log(`live life ${life}: ${sim.state(KEY.apiKey).orders.length} exchange orders so far`);
     }
-    // settle: the market stands still, the last life catches up and agrees (or says it does not)
+    // settle: the market steps one bar per look (the book shows a fill at the next bar's
+    // snapshot), the last life catches up and agrees (or says it does not)
     clearInterval(ticker);
     const p = proc!;
     const agreed = await until(
       'the service to agree with the exchange',
       async () => {
+        sim.advance(1);
+        await sleep(100);
         const view = await getJson<View>(`${p.base}/dashboard`);
         const theirs = sim
           .state(KEY.apiKey)
@@ -228,7 +234,8 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
       20_000,
       250,
     ).catch(() => null);
-    return report(sim, journal, p, { kills: opts.kills, inFlightKills, agreed: agreed !== null });
+    // awaited here, or the finally below kills the service while the report still asks it
+    return await report(sim, journal, p, { kills: opts.kills, inFlightKills, agreed: agreed !== null });
   } finally {
     clearInterval(ticker);
     await proc?.kill9();
