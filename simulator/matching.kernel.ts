@@ -11,6 +11,7 @@ import {
   type MarginPosition,
 } from '../pipelines/margin/margin.kernel.ts';
 import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
+import { checkAmounts, isRej, qtyClean, reject, type OrderAmounts } from './order-rules.kernel.ts';
 
 /**
  * The simulator's matching engine: pure bookkeeping, no I/O and no clock (time is passed in).
@@ -199,7 +200,6 @@ export interface Rejection {
 }
 export type PlaceResult = { ok: true; order: SimOrder; events: EngineEvent[] } | Rejection;
 
-const reject = (code: number, msg: string): Rejection => ({ ok: false, code, msg });
 const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 
 export function createEngine(cfg: EngineConfig): Engine {
@@ -302,63 +302,6 @@ export function openOrderMargin(engine: Engine, account: AccountState): number {
   return m;
 }
 
-// ---------- number helpers ----------
-
-function decimals(raw: string): number {
-  const dot = raw.indexOf('.');
-  if (dot < 0) return 0;
-  return raw.slice(dot + 1).replace(/0+$/, '').length;
-}
-
-function onGrid(value: number, origin: number, step: number): boolean {
-  if (!(step > 0)) return true;
-  const units = (value - origin) / step;
-  return Math.abs(units - Math.round(units)) < 1e-7;
-}
-
-function parseNum(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^-?\d+(\.\d+)?$/.test(raw.trim())) return NaN;
-  return Number(raw);
-}
-
-function qtyClean(q: number): number {
-  return Number(q.toFixed(10));
-}
-
-// ---------- validation ----------
-
-function checkPrice(f: SymbolFilters, raw: string, name: string): Rejection | number {
-  const v = parseNum(raw);
-  if (v === undefined || !Number.isFinite(v))
-    return reject(-1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
-  if (v <= 0) return reject(-4001, 'Price less than 0.');
-  if (decimals(raw) > Math.max(f.pricePrecision, 0) && f.pricePrecision > 0)
-    return reject(-1111, 'Precision is over the maximum defined for this asset.');
-  if (f.minPrice > 0 && v < f.minPrice) return reject(-4013, 'Price less than min price.');
-  if (f.maxPrice > 0 && v > f.maxPrice) return reject(-4002, 'Price greater than max price.');
-  if (!onGrid(v, f.minPrice, f.tickSize)) return reject(-4014, 'Price not increased by tick size.');
-  return v;
-}
-
-function checkQty(f: SymbolFilters, raw: string, market: boolean): Rejection | number {
-  const v = parseNum(raw);
-  if (v === undefined || !Number.isFinite(v))
-    return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
-  if (v <= 0) return reject(-4003, 'Quantity less than or equal to zero.');
-  if (decimals(raw) > f.quantityPrecision && f.quantityPrecision >= 0 && f.stepSize > 0)
-    return reject(-1111, 'Precision is over the maximum defined for this asset.');
-  const step = market && f.marketStepSize > 0 ? f.marketStepSize : f.stepSize;
-  const minQty = market && f.marketMinQty > 0 ? f.marketMinQty : f.minQty;
-  const maxQty = market && f.marketMaxQty > 0 ? f.marketMaxQty : f.maxQty;
-  if (minQty > 0 && v < minQty - 1e-12) return reject(-4004, 'Quantity less than min quantity.');
-  if (maxQty > 0 && v > maxQty + 1e-12) return reject(-4005, 'Quantity greater than max quantity.');
-  if (!onGrid(v, minQty, step)) return reject(-4023, 'Qty not increased by step size.');
-  return v;
-}
-
-const isRej = (x: unknown): x is Rejection => typeof x === 'object' && x !== null && (x as Rejection).ok === false;
-
 function countOpen(engine: Engine, account: string, symbol: string): { plain: number; algo: number } {
   let plain = 0;
   let algo = 0;
@@ -368,6 +311,60 @@ function countOpen(engine: Engine, account: string, symbol: string): { plain: nu
     else plain++;
   }
   return { plain, algo };
+}
+
+/** rules that depend on the account: client id, open-order limits, min notional, reduce-only, margin */
+function checkAccountRules(
+  engine: Engine,
+  account: AccountState,
+  req: OrderRequest,
+  amounts: OrderAmounts,
+  clientOrderId: string,
+  last: number,
+): Rejection | undefined {
+  const f = engine.cfg.filters.get(req.symbol)!;
+  const t = req.type;
+  const { qty, price, stopPrice } = amounts;
+  const reduceOnly = req.reduceOnly === true;
+  const closePosition = req.closePosition === true;
+  // client order id
+  if (!CLIENT_ID.test(clientOrderId)) return reject(-4015, 'Client order id is not valid.');
+  if (account.openClientIds.has(clientOrderId)) return reject(-4116, 'ClientOrderId is duplicated.');
+
+  // limits on open orders
+  const counts = countOpen(engine, account.id, req.symbol);
+  if (ALGO_TYPES.has(t) && counts.algo >= engine.cfg.maxNumAlgoOrders)
+    return reject(-4045, 'Reach max stop order limit.');
+  if (!ALGO_TYPES.has(t) && counts.plain >= engine.cfg.maxNumOrders)
+    return reject(-2025, 'Reach max open order limit.');
+
+  // min notional (reduce-only and close-position orders are exempt)
+  const refPrice = price > 0 ? price : stopPrice > 0 ? stopPrice : last;
+  if (!reduceOnly && !closePosition && f.minNotional > 0 && qty * refPrice < f.minNotional - 1e-9)
+    return reject(
+      -4164,
+      `Order's notional must be no smaller than ${f.minNotional.toFixed(1)} (unless you choose reduce only)`,
+    );
+
+  const pos = positionOf(account, req.symbol);
+  const dir = req.side === 'BUY' ? 1 : -1;
+  // a reduce-only MARKET/LIMIT that cannot reduce is refused now; conditional ones are checked when they trigger
+  if (reduceOnly && (t === 'MARKET' || t === 'LIMIT') && !(pos.amount * dir < 0))
+    return reject(-2022, 'ReduceOnly Order is rejected.');
+
+  // margin: only the part that opens or adds exposure needs margin
+  if (!reduceOnly && !closePosition) {
+    const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
+    const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
+    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
+    const brackets = bracketTable(engine).get(req.symbol);
+    const after = Math.abs(pos.amount + dir * qty) * refPrice;
+    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
+      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
+    if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
+  }
+
+  return undefined;
 }
 
 /**
@@ -402,113 +399,13 @@ export function placeOrder(
     if (reduceOnly) return reject(-1106, "Parameter 'reduceOnly' sent when not required.");
   }
 
-  // quantity
-  let qty = 0;
-  if (!closePosition) {
-    if (req.quantity === undefined)
-      return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
-    const q = checkQty(f, req.quantity, t !== 'LIMIT' && t !== 'STOP' && t !== 'TAKE_PROFIT');
-    if (isRej(q)) return q;
-    qty = q;
-  }
+  const amounts = checkAmounts(f, req, last);
+  if (isRej(amounts)) return amounts;
+  const { qty, price, stopPrice, activatePrice, priceRate } = amounts;
 
-  // price
-  let price = 0;
-  if (t === 'LIMIT' || t === 'STOP' || t === 'TAKE_PROFIT') {
-    if (req.price === undefined)
-      return reject(-1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.");
-    const p = checkPrice(f, req.price, 'price');
-    if (isRej(p)) return p;
-    price = p;
-    if (f.multiplierUp > 0 && req.side === 'BUY' && price > last * f.multiplierUp)
-      return reject(
-        -4016,
-        `Limit price can't be higher than ${roundToTick(last * f.multiplierUp, f.tickSize, 'down')}.`,
-      );
-    if (f.multiplierDown > 0 && req.side === 'SELL' && price < last * f.multiplierDown)
-      return reject(
-        -4024,
-        `Limit price can't be lower than ${roundToTick(last * f.multiplierDown, f.tickSize, 'up')}.`,
-      );
-  } else if (req.price !== undefined && t !== 'MARKET') {
-    return reject(-1106, "Parameter 'price' sent when not required.");
-  }
-
-  // stop price
-  let stopPrice = 0;
-  if (t === 'STOP' || t === 'STOP_MARKET' || t === 'TAKE_PROFIT' || t === 'TAKE_PROFIT_MARKET') {
-    if (req.stopPrice === undefined)
-      return reject(-1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.");
-    const s = checkPrice(f, req.stopPrice, 'stopPrice');
-    if (isRej(s)) return s;
-    stopPrice = s;
-    const isStop = t === 'STOP' || t === 'STOP_MARKET';
-    const wouldTrigger =
-      req.side === 'BUY'
-        ? isStop
-          ? last >= stopPrice
-          : last <= stopPrice
-        : isStop
-          ? last <= stopPrice
-          : last >= stopPrice;
-    if (wouldTrigger) return reject(-2021, 'Order would immediately trigger.');
-  }
-
-  // trailing
-  let activatePrice: number | undefined;
-  let priceRate: number | undefined;
-  if (t === 'TRAILING_STOP_MARKET') {
-    const cb = parseNum(req.callbackRate);
-    if (cb === undefined || !Number.isFinite(cb))
-      return reject(-1102, "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.");
-    if (cb < 0.1 || cb > 5) return reject(-2007, 'Invalid callBackRate.');
-    priceRate = cb;
-    if (req.activationPrice !== undefined) {
-      const a = checkPrice(f, req.activationPrice, 'activationPrice');
-      if (isRej(a)) return a;
-      if ((req.side === 'BUY' && a >= last) || (req.side === 'SELL' && a <= last))
-        return reject(-2021, 'Order would immediately trigger.');
-      activatePrice = a;
-    }
-  }
-
-  // client order id
   const clientOrderId = req.clientOrderId ?? `sim_${engine.nextOrderId}`;
-  if (!CLIENT_ID.test(clientOrderId)) return reject(-4015, 'Client order id is not valid.');
-  if (account.openClientIds.has(clientOrderId)) return reject(-4116, 'ClientOrderId is duplicated.');
-
-  // limits on open orders
-  const counts = countOpen(engine, accountId, req.symbol);
-  if (ALGO_TYPES.has(t) && counts.algo >= engine.cfg.maxNumAlgoOrders)
-    return reject(-4045, 'Reach max stop order limit.');
-  if (!ALGO_TYPES.has(t) && counts.plain >= engine.cfg.maxNumOrders)
-    return reject(-2025, 'Reach max open order limit.');
-
-  // min notional (reduce-only and close-position orders are exempt)
-  const refPrice = price > 0 ? price : stopPrice > 0 ? stopPrice : last;
-  if (!reduceOnly && !closePosition && f.minNotional > 0 && qty * refPrice < f.minNotional - 1e-9)
-    return reject(
-      -4164,
-      `Order's notional must be no smaller than ${f.minNotional.toFixed(1)} (unless you choose reduce only)`,
-    );
-
-  const pos = positionOf(account, req.symbol);
-  const dir = req.side === 'BUY' ? 1 : -1;
-  // a reduce-only MARKET/LIMIT that cannot reduce is refused now; conditional ones are checked when they trigger
-  if (reduceOnly && (t === 'MARKET' || t === 'LIMIT') && !(pos.amount * dir < 0))
-    return reject(-2022, 'ReduceOnly Order is rejected.');
-
-  // margin: only the part that opens or adds exposure needs margin
-  if (!reduceOnly && !closePosition) {
-    const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
-    const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
-    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
-    const brackets = bracketTable(engine).get(req.symbol);
-    const after = Math.abs(pos.amount + dir * qty) * refPrice;
-    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
-      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
-    if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
-  }
+  const refused = checkAccountRules(engine, account, req, amounts, clientOrderId, last);
+  if (refused) return refused;
 
   // post-only that would take
   const marketable = t === 'LIMIT' && (req.side === 'BUY' ? price >= last : price <= last);
