@@ -1,4 +1,5 @@
 import type { BarColumns, FundingRate, SymbolFilters } from '../pipelines/model/index.ts';
+import type { LiquiditySettings } from '../pipelines/liquidity/liquidity.settings.ts';
 import type { BracketTable } from '../pipelines/margin/margin.kernel.ts';
 import type { V1Credential, V3Credential } from './auth.ts';
 import type { FaultCounters, FaultKind, FaultOptions, FaultPlan } from './faults.ts';
@@ -54,6 +55,8 @@ export interface SimulatorOptions {
   /** ORDERS limits per account (Aster: 300 per 10 s, 1200 per minute); over them a new order gets 429 / -1015 */
   orderLimitPer10s?: number;
   orderLimitPerMinute?: number;
+  /** the liquidity model (pipelines/liquidity; defaults: its settings' defaults) */
+  liquidity?: Partial<LiquiditySettings>;
 }
 
 export interface SimulatorState {

@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_LIQUIDITY } from '../pipelines/liquidity/liquidity.settings.ts';
+import { liquidityParams } from '../pipelines/liquidity/liquidity.kernel.ts';
 import type { SymbolFilters } from '../pipelines/model/index.ts';
 import { asterFilters } from '../backtests/instruments.ts';
 import {
@@ -69,6 +71,7 @@ function engineFor(opts: SimulatorOptions, filters: Map<string, SymbolFilters>):
     maxNumAlgoOrders: 10,
     ...(opts.brackets !== undefined ? { brackets: opts.brackets } : {}),
     ...(opts.liquidationFee !== undefined ? { liquidationFee: opts.liquidationFee } : {}),
+    liquidity: liquidityParams({ ...DEFAULT_LIQUIDITY, ...opts.liquidity }),
   });
 }
 
@@ -165,7 +168,7 @@ function stepMarket(sim: SimContext): boolean {
   if (released.length === 0 && replay.done()) return false;
   expireCountdowns(sim, replay.cursorTime);
   for (const { series: s, index: i } of released) {
-    const bar = { open: s.open[i]!, high: s.high[i]!, low: s.low[i]!, close: s.close[i]! };
+    const bar = { open: s.open[i]!, high: s.high[i]!, low: s.low[i]!, close: s.close[i]!, volume: s.volume[i]! };
     sim.dispatch(onBar(engine, s.symbol, bar, sim.eventTime()));
     publishBar(sim, s, i, sim.eventTime());
   }
@@ -195,8 +198,11 @@ export async function startExchangeSimulator(opts: SimulatorOptions): Promise<Ex
     orderLimitPerMinute: opts.orderLimitPerMinute ?? 1200,
   });
 
-  // initial bars: set prices, no fills
-  for (const r of sim.replay.releaseToCursor()) sim.engine.last.set(r.series.symbol, r.series.close[r.index]!);
+  // initial bars: set prices and book depth, no fills
+  for (const r of sim.replay.releaseToCursor()) {
+    sim.engine.last.set(r.series.symbol, r.series.close[r.index]!);
+    sim.engine.volume.set(r.series.symbol, r.series.volume[r.index]!);
+  }
 
   const advance = (n = 1): number => {
     let steps = 0;
