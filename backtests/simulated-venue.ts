@@ -31,6 +31,8 @@ import {
 } from '../pipelines/margin/margin.kernel.ts';
 import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
 import { SapphireError } from '../pipelines/errors.ts';
+import { DEFAULT_LIQUIDITY, type LiquiditySettings } from '../pipelines/liquidity/liquidity.settings.ts';
+import { levelQuantity, liquidityParams, walkPrice } from '../pipelines/liquidity/liquidity.kernel.ts';
 
 export interface SimulatedVenueDeps {
   filters: ReadonlyMap<string, SymbolFilters>;
@@ -52,6 +54,8 @@ interface SymbolBook {
   pendingStop: Order | null;
   pendingTakeProfit: Order | null;
   lastOpenTime: number;
+  /** traded volume of the symbol's last bar: the book depth the next fills walk (liquidity kernel) */
+  lastVolume: number | undefined;
 }
 
 /**
@@ -59,7 +63,9 @@ interface SymbolBook {
  * fills at the open of the first bar of its symbol that starts at or after that moment — never on
  * the bar that produced it. Protective stop/take-profit orders work inside each bar (after any
  * entry at its open), conservatively; a replaced one keeps working until its replacement is live.
- * No fill prints outside the bar's [low, high] (slippage is clamped to the range). Funding is
+ * Slippage never prints outside the bar's [low, high] (it is clamped to the range); market impact
+ * comes on top (pipelines/liquidity, the simulator's kernel): a fill walks a book modelled on the
+ * symbol's previous bar volume, so a large order can pay beyond the range. Funding is
  * settled by funding.kernel.ts's rule (a rate applies at the first bar opening at or after its time).
  *
  * Margin (pipelines/margin): the venue keeps the account's wallet balance. On each bar of a held
@@ -70,9 +76,17 @@ interface SymbolBook {
  */
 export function simulatedVenue(
   s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'> &
-    Partial<Pick<PortfolioSettings, 'INITIAL_BALANCE' | 'LEVERAGE' | 'LEVERAGE_BRACKETS_FILE' | 'LIQUIDATION_FEE'>>,
+    Partial<Pick<PortfolioSettings, 'INITIAL_BALANCE' | 'LEVERAGE' | 'LEVERAGE_BRACKETS_FILE' | 'LIQUIDATION_FEE'>> &
+    Partial<LiquiditySettings>,
   deps: SimulatedVenueDeps,
 ): ExecutionPort {
+  const liquidity = liquidityParams({ ...DEFAULT_LIQUIDITY, ...definedOnly(s) });
+  /** the taker's average price for `qty` from `touch` through the book modelled on the symbol's last bar */
+  const withImpact = (touch: number, side: 'BUY' | 'SELL', qty: number, b: SymbolBook, symbol: string): number => {
+    if (b.lastVolume === undefined) return touch; // no bar seen yet: no depth to model
+    const minQty = deps.filters.get(symbol)?.minQty ?? 0;
+    return walkPrice(liquidity, touch, side, qty, levelQuantity(liquidity, b.lastVolume, minQty));
+  };
   const brackets = deps.brackets ?? leverageBrackets(s.LEVERAGE_BRACKETS_FILE ?? '');
   const bracketSource = s.LEVERAGE_BRACKETS_FILE || 'the shipped leverage brackets (pipelines/margin)';
   const liquidationRate = s.LIQUIDATION_FEE ?? 0.025;
@@ -109,6 +123,7 @@ export function simulatedVenue(
                 pendingStop: null,
                 pendingTakeProfit: null,
                 lastOpenTime: -Infinity,
+                lastVolume: undefined,
               }),
             );
           return b;
@@ -153,13 +168,15 @@ export function simulatedVenue(
         };
 
         const fillMarket = (o: Order, b: SymbolBook, bar: Bar): void => {
-          const price = slippedInBar(bar.open, o.side, s.SLIPPAGE_BPS, bar);
           let qty = o.quantity;
           if (o.reduceOnly) {
             const closing = o.side === 'BUY' ? -b.position : b.position;
             if (closing <= 0) return reject(o, bar.openTime, 'reduce-only order with no position to reduce');
             qty = Math.min(qty, closing);
-          } else if (o.maxSlippageBps > 0 && slippageBps(price, o.refPrice) > o.maxSlippageBps) {
+          }
+          const price = withImpact(slippedInBar(bar.open, o.side, s.SLIPPAGE_BPS, bar), o.side, qty, b, o.symbol);
+          // no slippage guard on a reduce-only order: it must get out
+          if (!o.reduceOnly && o.maxSlippageBps > 0 && slippageBps(price, o.refPrice) > o.maxSlippageBps) {
             return reject(
               o,
               bar.openTime,
@@ -248,14 +265,15 @@ export function simulatedVenue(
           const order = !Number.isNaN(stopAt) ? b.stop : !Number.isNaN(tpAt) ? b.takeProfit : null;
           if (order === null) return;
           const trigger = !Number.isNaN(stopAt) ? stopAt : tpAt;
-          fill(
-            order,
-            b,
-            closeSide,
-            Math.abs(b.position),
+          const qty = Math.abs(b.position);
+          const price = withImpact(
             slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar),
-            bar.time,
+            closeSide,
+            qty,
+            b,
+            bar.symbol,
           );
+          fill(order, b, closeSide, qty, price, bar.time);
           b.stop = null;
           b.takeProfit = null;
         };
@@ -320,6 +338,7 @@ export function simulatedVenue(
               runProtective(b, bar);
             }
             ledger.mark(bar.symbol, bar.close);
+            b.lastVolume = bar.volume;
             emit(bar);
           },
           teardown: () => orderSubscription.unsubscribe(),
@@ -334,4 +353,9 @@ function restoreVenue(state: unknown, books: Map<string, SymbolBook>, ledger: Le
   const st = state as { books: [string, SymbolBook][]; ledger: Parameters<Ledger['restore']>[0] };
   entriesToMap<SymbolBook, SymbolBook>(st.books, (b) => ({ ...b, market: [...b.market] }), books);
   ledger.restore(st.ledger);
+}
+
+/** the settings given, without keys set to undefined (so defaults apply to them) */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

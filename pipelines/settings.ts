@@ -14,6 +14,7 @@ import { ExecutionSettings } from '../operators/execution/execution.settings.ts'
 import { PortfolioSettings } from '../operators/portfolio/portfolio.settings.ts';
 import { AgentSettings } from '../operators/agents/agents.settings.ts';
 import { BacktestSettings } from '../backtests/backtest.settings.ts';
+import { LiquiditySettings } from './liquidity/liquidity.settings.ts';
 import { TuningSettings } from '../research/tuning.settings.ts';
 import { LiveSettings } from '../live/live.settings.ts';
 import type { SearchSpace } from './search-space.ts';
@@ -39,6 +40,7 @@ export const SETTINGS_SCHEMA = z.strictObject({
   ...ExecutionSettings.shape,
   ...PortfolioSettings.shape,
   ...BacktestSettings.shape,
+  ...LiquiditySettings.shape,
   ...TuningSettings.shape,
 });
 

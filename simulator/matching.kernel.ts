@@ -11,6 +11,14 @@ import {
   type MarginPosition,
 } from '../pipelines/margin/margin.kernel.ts';
 import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
+import {
+  levelQuantity,
+  quantityWithin,
+  restingFillQuantity,
+  walkPrice,
+  type LiquidityParams,
+} from '../pipelines/liquidity/liquidity.kernel.ts';
+import { checkAmounts, isRej, qtyClean, reject, type OrderAmounts } from './order-rules.kernel.ts';
 
 /**
  * The simulator's matching engine: pure bookkeeping, no I/O and no clock (time is passed in).
@@ -20,18 +28,22 @@ import { leverageBrackets } from '../pipelines/margin/leverage-brackets.ts';
  * - When a new bar is replayed, its path is walked as open → low → high → close for a bar that
  *   closes at or above its open, and open → high → low → close otherwise. The jump from the previous
  *   close to the new open is a gap: anything it triggers fills at the open.
- * - MARKET orders fill at the latest price moved by `slippageBps` against the taker, rounded to the
- *   tick against the taker. Resting LIMIT orders fill at their limit price (maker) when the path
- *   touches it, or at the open if the bar gaps through it.
+ * - Liquidity (pipelines/liquidity, the same kernel as the backtest venue; `cfg.liquidity`): the book
+ *   is modelled on the last replayed bar's volume. MARKET orders walk it from the latest price moved
+ *   by `slippageBps`, and fill at the walk's average, rounded to the tick against the taker. A
+ *   marketable LIMIT takes what the levels within its price hold: FOK all or nothing, IOC the rest
+ *   expires, GTC the rest rests. A resting LIMIT the path reaches fills at its price (maker), once a
+ *   bar, by its queue share of the bar's volume traded at or through it; a bar gapping through it
+ *   fills it whole at the open.
  * - STOP/TAKE_PROFIT triggers follow the Aster rules (BUY stop: latest ≥ stopPrice, SELL stop: latest ≤
- *   stopPrice, take-profits mirrored). A triggered *_MARKET order fills at the trigger price moved by the
- *   slippage; a triggered STOP/TAKE_PROFIT becomes a LIMIT order at `price`.
+ *   stopPrice, take-profits mirrored). A triggered *_MARKET order walks the book from the trigger price
+ *   (the first price after the trigger on the bar path) moved by the slippage; a triggered
+ *   STOP/TAKE_PROFIT becomes a LIMIT order at `price`.
  * - TRAILING_STOP_MARKET: SELL tracks the highest price since placement, is active once that highest is
  *   ≥ activationPrice, and fires when the price falls to highest × (1 − callbackRate%); BUY mirrored.
  * - One-way position mode (positionSide BOTH): signed amount, average entry, realised PnL to the
  *   wallet balance, fees from the wallet balance, funding paid by longs when the rate is positive.
- * There is no depth: an order that can fill, fills whole (FOK = IOC here), unless the caller asks for
- * a partial fill (fault injection) through `fillAtMarket`.
+ * Without `cfg.liquidity` depth is unlimited: an order that can fill, fills whole at one price.
  * - Margin and liquidation (pipelines/margin, the same kernel as the backtest venue): cross margin;
  *   leverage is refused above the symbol's first-bracket maximum (-4028); when the path reaches a
  *   position's liquidation price (the other positions at their latest price), the position is
@@ -156,6 +168,8 @@ export interface EngineConfig {
   brackets?: BracketTable;
   /** liquidation fee rate on the liquidated notional (default 0.025, Aster's exchangeInfo liquidationFee) */
   liquidationFee?: number;
+  /** the liquidity model (pipelines/liquidity); absent = unlimited depth, fills whole at one price */
+  liquidity?: LiquidityParams;
 }
 
 export interface Engine {
@@ -165,6 +179,8 @@ export interface Engine {
   last: Map<string, number>;
   /** open orders per symbol, in placement order */
   open: Map<string, Map<number, SimOrder>>;
+  /** traded volume of the last replayed bar per symbol: the modelled book depth */
+  volume: Map<string, number>;
   nextOrderId: number;
   nextTradeId: number;
 }
@@ -199,7 +215,6 @@ export interface Rejection {
 }
 export type PlaceResult = { ok: true; order: SimOrder; events: EngineEvent[] } | Rejection;
 
-const reject = (code: number, msg: string): Rejection => ({ ok: false, code, msg });
 const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 
 export function createEngine(cfg: EngineConfig): Engine {
@@ -208,6 +223,7 @@ export function createEngine(cfg: EngineConfig): Engine {
     accounts: new Map(),
     last: new Map(),
     open: new Map(),
+    volume: new Map(),
     nextOrderId: 1,
     nextTradeId: 1,
   };
@@ -302,63 +318,6 @@ export function openOrderMargin(engine: Engine, account: AccountState): number {
   return m;
 }
 
-// ---------- number helpers ----------
-
-function decimals(raw: string): number {
-  const dot = raw.indexOf('.');
-  if (dot < 0) return 0;
-  return raw.slice(dot + 1).replace(/0+$/, '').length;
-}
-
-function onGrid(value: number, origin: number, step: number): boolean {
-  if (!(step > 0)) return true;
-  const units = (value - origin) / step;
-  return Math.abs(units - Math.round(units)) < 1e-7;
-}
-
-function parseNum(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^-?\d+(\.\d+)?$/.test(raw.trim())) return NaN;
-  return Number(raw);
-}
-
-function qtyClean(q: number): number {
-  return Number(q.toFixed(10));
-}
-
-// ---------- validation ----------
-
-function checkPrice(f: SymbolFilters, raw: string, name: string): Rejection | number {
-  const v = parseNum(raw);
-  if (v === undefined || !Number.isFinite(v))
-    return reject(-1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
-  if (v <= 0) return reject(-4001, 'Price less than 0.');
-  if (decimals(raw) > Math.max(f.pricePrecision, 0) && f.pricePrecision > 0)
-    return reject(-1111, 'Precision is over the maximum defined for this asset.');
-  if (f.minPrice > 0 && v < f.minPrice) return reject(-4013, 'Price less than min price.');
-  if (f.maxPrice > 0 && v > f.maxPrice) return reject(-4002, 'Price greater than max price.');
-  if (!onGrid(v, f.minPrice, f.tickSize)) return reject(-4014, 'Price not increased by tick size.');
-  return v;
-}
-
-function checkQty(f: SymbolFilters, raw: string, market: boolean): Rejection | number {
-  const v = parseNum(raw);
-  if (v === undefined || !Number.isFinite(v))
-    return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
-  if (v <= 0) return reject(-4003, 'Quantity less than or equal to zero.');
-  if (decimals(raw) > f.quantityPrecision && f.quantityPrecision >= 0 && f.stepSize > 0)
-    return reject(-1111, 'Precision is over the maximum defined for this asset.');
-  const step = market && f.marketStepSize > 0 ? f.marketStepSize : f.stepSize;
-  const minQty = market && f.marketMinQty > 0 ? f.marketMinQty : f.minQty;
-  const maxQty = market && f.marketMaxQty > 0 ? f.marketMaxQty : f.maxQty;
-  if (minQty > 0 && v < minQty - 1e-12) return reject(-4004, 'Quantity less than min quantity.');
-  if (maxQty > 0 && v > maxQty + 1e-12) return reject(-4005, 'Quantity greater than max quantity.');
-  if (!onGrid(v, minQty, step)) return reject(-4023, 'Qty not increased by step size.');
-  return v;
-}
-
-const isRej = (x: unknown): x is Rejection => typeof x === 'object' && x !== null && (x as Rejection).ok === false;
-
 function countOpen(engine: Engine, account: string, symbol: string): { plain: number; algo: number } {
   let plain = 0;
   let algo = 0;
@@ -368,6 +327,60 @@ function countOpen(engine: Engine, account: string, symbol: string): { plain: nu
     else plain++;
   }
   return { plain, algo };
+}
+
+/** rules that depend on the account: client id, open-order limits, min notional, reduce-only, margin */
+function checkAccountRules(
+  engine: Engine,
+  account: AccountState,
+  req: OrderRequest,
+  amounts: OrderAmounts,
+  clientOrderId: string,
+  last: number,
+): Rejection | undefined {
+  const f = engine.cfg.filters.get(req.symbol)!;
+  const t = req.type;
+  const { qty, price, stopPrice } = amounts;
+  const reduceOnly = req.reduceOnly === true;
+  const closePosition = req.closePosition === true;
+  // client order id
+  if (!CLIENT_ID.test(clientOrderId)) return reject(-4015, 'Client order id is not valid.');
+  if (account.openClientIds.has(clientOrderId)) return reject(-4116, 'ClientOrderId is duplicated.');
+
+  // limits on open orders
+  const counts = countOpen(engine, account.id, req.symbol);
+  if (ALGO_TYPES.has(t) && counts.algo >= engine.cfg.maxNumAlgoOrders)
+    return reject(-4045, 'Reach max stop order limit.');
+  if (!ALGO_TYPES.has(t) && counts.plain >= engine.cfg.maxNumOrders)
+    return reject(-2025, 'Reach max open order limit.');
+
+  // min notional (reduce-only and close-position orders are exempt)
+  const refPrice = price > 0 ? price : stopPrice > 0 ? stopPrice : last;
+  if (!reduceOnly && !closePosition && f.minNotional > 0 && qty * refPrice < f.minNotional - 1e-9)
+    return reject(
+      -4164,
+      `Order's notional must be no smaller than ${f.minNotional.toFixed(1)} (unless you choose reduce only)`,
+    );
+
+  const pos = positionOf(account, req.symbol);
+  const dir = req.side === 'BUY' ? 1 : -1;
+  // a reduce-only MARKET/LIMIT that cannot reduce is refused now; conditional ones are checked when they trigger
+  if (reduceOnly && (t === 'MARKET' || t === 'LIMIT') && !(pos.amount * dir < 0))
+    return reject(-2022, 'ReduceOnly Order is rejected.');
+
+  // margin: only the part that opens or adds exposure needs margin
+  if (!reduceOnly && !closePosition) {
+    const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
+    const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
+    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
+    const brackets = bracketTable(engine).get(req.symbol);
+    const after = Math.abs(pos.amount + dir * qty) * refPrice;
+    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
+      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
+    if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
+  }
+
+  return undefined;
 }
 
 /**
@@ -402,113 +415,13 @@ export function placeOrder(
     if (reduceOnly) return reject(-1106, "Parameter 'reduceOnly' sent when not required.");
   }
 
-  // quantity
-  let qty = 0;
-  if (!closePosition) {
-    if (req.quantity === undefined)
-      return reject(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.");
-    const q = checkQty(f, req.quantity, t !== 'LIMIT' && t !== 'STOP' && t !== 'TAKE_PROFIT');
-    if (isRej(q)) return q;
-    qty = q;
-  }
+  const amounts = checkAmounts(f, req, last);
+  if (isRej(amounts)) return amounts;
+  const { qty, price, stopPrice, activatePrice, priceRate } = amounts;
 
-  // price
-  let price = 0;
-  if (t === 'LIMIT' || t === 'STOP' || t === 'TAKE_PROFIT') {
-    if (req.price === undefined)
-      return reject(-1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.");
-    const p = checkPrice(f, req.price, 'price');
-    if (isRej(p)) return p;
-    price = p;
-    if (f.multiplierUp > 0 && req.side === 'BUY' && price > last * f.multiplierUp)
-      return reject(
-        -4016,
-        `Limit price can't be higher than ${roundToTick(last * f.multiplierUp, f.tickSize, 'down')}.`,
-      );
-    if (f.multiplierDown > 0 && req.side === 'SELL' && price < last * f.multiplierDown)
-      return reject(
-        -4024,
-        `Limit price can't be lower than ${roundToTick(last * f.multiplierDown, f.tickSize, 'up')}.`,
-      );
-  } else if (req.price !== undefined && t !== 'MARKET') {
-    return reject(-1106, "Parameter 'price' sent when not required.");
-  }
-
-  // stop price
-  let stopPrice = 0;
-  if (t === 'STOP' || t === 'STOP_MARKET' || t === 'TAKE_PROFIT' || t === 'TAKE_PROFIT_MARKET') {
-    if (req.stopPrice === undefined)
-      return reject(-1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.");
-    const s = checkPrice(f, req.stopPrice, 'stopPrice');
-    if (isRej(s)) return s;
-    stopPrice = s;
-    const isStop = t === 'STOP' || t === 'STOP_MARKET';
-    const wouldTrigger =
-      req.side === 'BUY'
-        ? isStop
-          ? last >= stopPrice
-          : last <= stopPrice
-        : isStop
-          ? last <= stopPrice
-          : last >= stopPrice;
-    if (wouldTrigger) return reject(-2021, 'Order would immediately trigger.');
-  }
-
-  // trailing
-  let activatePrice: number | undefined;
-  let priceRate: number | undefined;
-  if (t === 'TRAILING_STOP_MARKET') {
-    const cb = parseNum(req.callbackRate);
-    if (cb === undefined || !Number.isFinite(cb))
-      return reject(-1102, "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.");
-    if (cb < 0.1 || cb > 5) return reject(-2007, 'Invalid callBackRate.');
-    priceRate = cb;
-    if (req.activationPrice !== undefined) {
-      const a = checkPrice(f, req.activationPrice, 'activationPrice');
-      if (isRej(a)) return a;
-      if ((req.side === 'BUY' && a >= last) || (req.side === 'SELL' && a <= last))
-        return reject(-2021, 'Order would immediately trigger.');
-      activatePrice = a;
-    }
-  }
-
-  // client order id
   const clientOrderId = req.clientOrderId ?? `sim_${engine.nextOrderId}`;
-  if (!CLIENT_ID.test(clientOrderId)) return reject(-4015, 'Client order id is not valid.');
-  if (account.openClientIds.has(clientOrderId)) return reject(-4116, 'ClientOrderId is duplicated.');
-
-  // limits on open orders
-  const counts = countOpen(engine, accountId, req.symbol);
-  if (ALGO_TYPES.has(t) && counts.algo >= engine.cfg.maxNumAlgoOrders)
-    return reject(-4045, 'Reach max stop order limit.');
-  if (!ALGO_TYPES.has(t) && counts.plain >= engine.cfg.maxNumOrders)
-    return reject(-2025, 'Reach max open order limit.');
-
-  // min notional (reduce-only and close-position orders are exempt)
-  const refPrice = price > 0 ? price : stopPrice > 0 ? stopPrice : last;
-  if (!reduceOnly && !closePosition && f.minNotional > 0 && qty * refPrice < f.minNotional - 1e-9)
-    return reject(
-      -4164,
-      `Order's notional must be no smaller than ${f.minNotional.toFixed(1)} (unless you choose reduce only)`,
-    );
-
-  const pos = positionOf(account, req.symbol);
-  const dir = req.side === 'BUY' ? 1 : -1;
-  // a reduce-only MARKET/LIMIT that cannot reduce is refused now; conditional ones are checked when they trigger
-  if (reduceOnly && (t === 'MARKET' || t === 'LIMIT') && !(pos.amount * dir < 0))
-    return reject(-2022, 'ReduceOnly Order is rejected.');
-
-  // margin: only the part that opens or adds exposure needs margin
-  if (!reduceOnly && !closePosition) {
-    const opening = pos.amount * dir >= 0 ? qty : Math.max(0, qty - Math.abs(pos.amount));
-    const need = (opening * refPrice) / leverageOf(engine, account, req.symbol);
-    // the brackets cap the position a leverage may hold (Binance/Aster -2027)
-    const brackets = bracketTable(engine).get(req.symbol);
-    const after = Math.abs(pos.amount + dir * qty) * refPrice;
-    if (opening > 0 && brackets !== undefined && after > maxNotional(brackets, leverageOf(engine, account, req.symbol)))
-      return reject(-2027, 'Exceeded the maximum allowable position at current leverage.');
-    if (opening > 0 && need > availableBalance(engine, account) + 1e-9) return reject(-2019, 'Margin is insufficient.');
-  }
+  const refused = checkAccountRules(engine, account, req, amounts, clientOrderId, last);
+  if (refused) return refused;
 
   // post-only that would take
   const marketable = t === 'LIMIT' && (req.side === 'BUY' ? price >= last : price <= last);
@@ -559,25 +472,77 @@ export function placeOrder(
   events.push(snapshot(order, 'NEW', time));
   if (t === 'MARKET' || marketable) {
     if (opts.deferFill) order.pending = true;
-    else {
-      const px = t === 'MARKET' ? takerPrice(engine, f, req.side, last) : limitTake(engine, f, order, last);
-      fillOrder(engine, order, remainingFor(order, account), px, false, time, events);
-    }
+    else if (t === 'MARKET') {
+      const qty = remainingFor(order, account);
+      fillOrder(engine, order, qty, takerPrice(engine, f, order, last, qty), false, time, events);
+    } else takeAsLimit(engine, f, order, account, last, time, events);
   }
   return { ok: true, order, events };
 }
 
-/** A marketable limit takes at the latest price with slippage, never beyond its limit. */
-function limitTake(engine: Engine, f: SymbolFilters, o: SimOrder, last: number): number {
-  const slipped = takerPrice(engine, f, o.side, last);
-  return o.side === 'BUY' ? Math.min(slipped, o.price) : Math.max(slipped, o.price);
+/** A marketable limit takes at the latest price with slippage and impact, never beyond its limit. */
+function limitTake(engine: Engine, f: SymbolFilters, o: SimOrder, last: number, qty: number): number {
+  const px = takerPrice(engine, f, o, last, qty);
+  return o.side === 'BUY' ? Math.min(px, o.price) : Math.max(px, o.price);
 }
 
-function takerPrice(engine: Engine, f: SymbolFilters, side: Side, px: number): number {
+/** modelled depth per level of the symbol's book (Infinity: no model, or no bar seen yet) */
+function levelQty(engine: Engine, f: SymbolFilters, symbol: string): number {
+  const model = engine.cfg.liquidity;
+  const volume = engine.volume.get(symbol);
+  return model === undefined || volume === undefined ? Infinity : levelQuantity(model, volume, f.minQty);
+}
+
+/** slippage-touch, then `qty` walking the modelled levels, rounded to the tick against the taker */
+function takerPrice(
+  engine: Engine,
+  f: SymbolFilters,
+  o: { side: Side; symbol: string },
+  px: number,
+  qty: number,
+): number {
   const bps = engine.cfg.slippageBps / 10_000;
-  return side === 'BUY'
-    ? roundToTick(px * (1 + bps), f.tickSize, 'up')
-    : roundToTick(px * (1 - bps), f.tickSize, 'down');
+  const touch = o.side === 'BUY' ? px * (1 + bps) : px * (1 - bps);
+  const model = engine.cfg.liquidity;
+  const avg = model === undefined ? touch : walkPrice(model, touch, o.side, qty, levelQty(engine, f, o.symbol));
+  return o.side === 'BUY' ? roundToTick(avg, f.tickSize, 'up') : roundToTick(avg, f.tickSize, 'down');
+}
+
+/**
+ * A marketable LIMIT takes what the modelled levels hold up to its price: FOK all or nothing (else
+ * EXPIRED), IOC what it can (the rest EXPIRED), GTC what it can (the rest rests on the book).
+ */
+function takeAsLimit(
+  engine: Engine,
+  f: SymbolFilters,
+  o: SimOrder,
+  account: AccountState,
+  last: number,
+  time: number,
+  events: EngineEvent[],
+): void {
+  const want = remainingFor(o, account);
+  const model = engine.cfg.liquidity;
+  const bps = engine.cfg.slippageBps / 10_000;
+  const touch = o.side === 'BUY' ? last * (1 + bps) : last * (1 - bps);
+  const room =
+    model === undefined ? Infinity : quantityWithin(model, touch, o.side, o.price, levelQty(engine, f, o.symbol));
+  const step = f.stepSize > 0 ? f.stepSize : 1e-8;
+  const qty = room >= want ? want : qtyClean(Math.floor(room / step + 1e-9) * step);
+  if (qty < want && (o.timeInForce === 'FOK' || qty <= 0)) {
+    if (o.timeInForce === 'GTC') return; // nothing within the limit now: it rests
+    o.status = 'EXPIRED';
+    o.updateTime = time;
+    removeOpen(engine, o);
+    events.push(snapshot(o, 'EXPIRED', time));
+    return;
+  }
+  fillOrder(engine, o, qty, limitTake(engine, f, o, last, qty), false, time, events);
+  if (o.timeInForce === 'IOC' && o.status === 'PARTIALLY_FILLED') {
+    o.status = 'EXPIRED';
+    removeOpen(engine, o);
+    events.push(snapshot(o, 'EXPIRED', time));
+  }
 }
 
 function addOpen(engine: Engine, account: AccountState, o: SimOrder): void {
@@ -698,8 +663,8 @@ export function fillAtMarket(engine: Engine, orderId: number, fraction: number, 
     o.pending = false;
     const px =
       o.type === 'LIMIT'
-        ? limitTake(engine, f, o, engine.last.get(o.symbol)!)
-        : takerPrice(engine, f, o.side, engine.last.get(o.symbol)!);
+        ? limitTake(engine, f, o, engine.last.get(o.symbol)!, qty)
+        : takerPrice(engine, f, o, engine.last.get(o.symbol)!, qty);
     fillOrder(engine, o, qty, px, false, time, events);
     if (o.status === 'PARTIALLY_FILLED') o.pending = true;
     return events;
@@ -774,6 +739,14 @@ export interface BarPrices {
   high: number;
   low: number;
   close: number;
+  /** traded volume (base asset): the queue a resting limit fills from and the next bar's book depth */
+  volume?: number;
+}
+
+/** the bar being walked, and the resting orders that already took their queue share of it */
+interface BarWalk {
+  bar: BarPrices;
+  queued: Set<number>;
 }
 
 /** The order in which a bar's prices are visited (see the module comment). */
@@ -789,6 +762,7 @@ export function onBar(engine: Engine, symbol: string, bar: BarPrices, time: numb
   const events: EngineEvent[] = [];
   const prev = engine.last.get(symbol);
   const path = barPath(bar);
+  const walk: BarWalk = { bar, queued: new Set() };
   if (prev !== undefined) {
     let a = prev;
     for (let i = 0; i < path.length; i++) {
@@ -797,7 +771,7 @@ export function onBar(engine: Engine, symbol: string, bar: BarPrices, time: numb
       if (gap) {
         // orders gapped through fill at the open first; a position still beyond its liquidation
         // price at the open is liquidated there
-        walkSegment(engine, symbol, a, b, true, time, events);
+        walkSegment(engine, symbol, a, b, true, time, events, walk);
         engine.last.set(symbol, b);
         liquidateCrossed(engine, symbol, b, time, events);
       } else {
@@ -806,18 +780,19 @@ export function onBar(engine: Engine, symbol: string, bar: BarPrices, time: numb
         for (let guard = 0; guard < 8; guard++) {
           const at = firstLiquidation(engine, symbol, from, b);
           if (at === undefined) break;
-          walkSegment(engine, symbol, from, at, false, time, events);
+          walkSegment(engine, symbol, from, at, false, time, events, walk);
           engine.last.set(symbol, at);
           liquidateCrossed(engine, symbol, at, time, events);
           from = at;
         }
-        walkSegment(engine, symbol, from, b, false, time, events);
+        walkSegment(engine, symbol, from, b, false, time, events, walk);
       }
       engine.last.set(symbol, b);
       a = b;
     }
   }
   engine.last.set(symbol, bar.close);
+  if (bar.volume !== undefined) engine.volume.set(symbol, bar.volume);
   return events;
 }
 
@@ -918,6 +893,7 @@ function walkSegment(
   gap: boolean,
   time: number,
   events: EngineEvent[],
+  walk: BarWalk,
 ): void {
   const book = engine.open.get(symbol);
   if (!book || book.size === 0) return;
@@ -931,9 +907,12 @@ function walkSegment(
     const buy = o.side === 'BUY';
     const isLimitNow = o.type === 'LIMIT' || ((o.type === 'STOP' || o.type === 'TAKE_PROFIT') && o.triggered);
     if (isLimitNow) {
-      if (buy ? lo <= o.price : hi >= o.price) {
+      if ((buy ? lo <= o.price : hi >= o.price) && !walk.queued.has(o.orderId)) {
         const px = gap ? b : buy ? Math.min(o.price, a) : Math.max(o.price, a);
-        fillOrder(engine, o, remainingFor(o, account), px, true, time, events);
+        const qty = queuedQuantity(engine, f, o, account, walk.bar);
+        walk.queued.add(o.orderId);
+        // nothing left to reduce expires it (fillOrder); a zero queue share just waits for the next bar
+        if (qty > 0 || remainingFor(o, account) <= 0) fillOrder(engine, o, qty, px, true, time, events);
       }
       continue;
     }
@@ -954,21 +933,41 @@ function walkSegment(
     const crossed = buy === isStop ? a >= o.stopPrice : a <= o.stopPrice;
     const trigPx = gap || crossed ? (gap ? b : a) : o.stopPrice;
     if (o.type === 'STOP_MARKET' || o.type === 'TAKE_PROFIT_MARKET') {
-      fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trigPx), false, time, events);
+      fillOrder(
+        engine,
+        o,
+        remainingFor(o, account),
+        takerPrice(engine, f, o, trigPx, remainingFor(o, account)),
+        false,
+        time,
+        events,
+      );
     } else {
       o.triggered = true;
       o.updateTime = time;
       // a triggered stop-limit that is marketable at the trigger price takes at once
       if (buy ? o.price >= trigPx : o.price <= trigPx) {
         const px = buy
-          ? Math.min(o.price, takerPrice(engine, f, o.side, trigPx))
-          : Math.max(o.price, takerPrice(engine, f, o.side, trigPx));
+          ? Math.min(o.price, takerPrice(engine, f, o, trigPx, remainingFor(o, account)))
+          : Math.max(o.price, takerPrice(engine, f, o, trigPx, remainingFor(o, account)));
         fillOrder(engine, o, remainingFor(o, account), px, false, time, events);
       } else if (buy ? Math.min(trigPx, b) <= o.price : Math.max(trigPx, b) >= o.price) {
         fillOrder(engine, o, remainingFor(o, account), o.price, true, time, events);
       }
     }
   }
+}
+
+/** what a resting limit reached in this bar fills: its queue share (liquidity kernel), on the step grid */
+function queuedQuantity(engine: Engine, f: SymbolFilters, o: SimOrder, account: AccountState, bar: BarPrices): number {
+  const rest = remainingFor(o, account);
+  const model = engine.cfg.liquidity;
+  if (model === undefined || bar.volume === undefined || rest <= 0) return rest;
+  const tick = f.tickSize > 0 ? f.tickSize : 1e-8;
+  const share = restingFillQuantity(model, o.side, o.price, { ...bar, volume: bar.volume }, tick);
+  if (share >= rest) return rest;
+  const step = f.stepSize > 0 ? f.stepSize : 1e-8;
+  return qtyClean(Math.floor(share / step + 1e-9) * step);
 }
 
 function trailing(
@@ -990,7 +989,15 @@ function trailing(
       const stop = o.extreme * (1 - rate);
       if (b <= stop) {
         const trig = gap || a <= stop ? (gap ? b : a) : stop;
-        fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trig), false, time, events);
+        fillOrder(
+          engine,
+          o,
+          remainingFor(o, account),
+          takerPrice(engine, f, o, trig, remainingFor(o, account)),
+          false,
+          time,
+          events,
+        );
         return;
       }
     }
@@ -1001,7 +1008,15 @@ function trailing(
       const stop = o.extreme * (1 + rate);
       if (b >= stop) {
         const trig = gap || a >= stop ? (gap ? b : a) : stop;
-        fillOrder(engine, o, remainingFor(o, account), takerPrice(engine, f, o.side, trig), false, time, events);
+        fillOrder(
+          engine,
+          o,
+          remainingFor(o, account),
+          takerPrice(engine, f, o, trig, remainingFor(o, account)),
+          false,
+          time,
+          events,
+        );
         return;
       }
     }
