@@ -48,7 +48,7 @@ const healthOf = (p: ServeProcess) =>
 
 const minute = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
-describe('npm start runs the embedded agents (issue 17)', { timeout: 240_000 }, () => {
+describe('npm start runs the embedded agents (issue 17)', { timeout: 300_000 }, () => {
   it('serve with no AGENTS_ENABLED gates entries with the embedded agents and fills what the backtest fills', async () => {
     const on = await serve('on');
     const health = await healthOf(on);
@@ -68,8 +68,12 @@ describe('npm start runs the embedded agents (issue 17)', { timeout: 240_000 }, 
     const gated = result.decisions.filter((d) => d.action !== 'exit' && d.opinions.length === 2);
     expect(gated.length).toBeGreaterThan(0);
     const fillLine = /(\d{4}-\d\d-\d\d \d\d:\d\d) fill +(\S+) (BUY|SELL) (\S+) @ (\S+) \((\w+)/;
-    // the sample reaches that bar about 330 bars in: at 20 ms a bar, well inside the wait
-    const fill = await until('the first fill', async () => fillLine.exec(on.output()) ?? undefined, 120_000);
+    // the sample reaches that bar about 330 bars in: ~7 s at 20 ms a bar; the wait allows for a loaded machine
+    const fill = await until('the first fill', async () => fillLine.exec(on.output()) ?? undefined, 180_000).catch(
+      (error: unknown) => {
+        throw new Error(`${String(error)}; serve said: ${on.output().slice(-600)}`);
+      },
+    );
     const [, at, symbol, side, quantity, price, reason] = fill;
     expect({ at, symbol, side, quantity: Number(quantity), reason }).toEqual({
       at: minute(entry.openedAt),
