@@ -130,7 +130,7 @@ export class AgentGateway {
   /** The validated raw reply of one call, within the deadline. */
   fetch<R>(agent: RemoteAgent<R>, ctx: AgentContext): Promise<R> {
     this.stats.calls++;
-    const key = `${agent.name}|${ctx.symbol}|${ctx.time}|${ctx.proposedDirection}`;
+    const key = `${agent.name}|${ctx.symbol}|${ctx.time}|${ctx.proposedDirection}|${ctx.strategy}`;
     const now = this.clock.now();
     if (this.ttlMs > 0) {
       const hit = this.cache.get(key);

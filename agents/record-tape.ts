@@ -1,10 +1,12 @@
 import { lastValueFrom, tap } from 'rxjs';
-import type { BarColumns } from '../pipelines/model/index.ts';
+import type { BarColumns, FundingRate } from '../pipelines/model/index.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import { mergeBars } from '../backtests/data/index.ts';
 import { features } from '../operators/features/features.ts';
-import { momentum } from '../operators/signals/momentum.ts';
+import { strategySignals } from '../operators/signals/strategy-signals.ts';
+import { resolveStrategies } from '../strategies/registry.ts';
+import type { LoadedStrategy } from '../strategies/kit/contract.ts';
 import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../operators/agents/agents.ts';
 import { buildAgents, type BuildAgentsOptions } from './build-agents.ts';
 import type { GatewayStats } from './gateway.ts';
@@ -18,7 +20,7 @@ export interface TapeRecording {
 
 /**
  * Records the agent tape a backtest over `series` will replay. It runs the same features →
- * momentum → agent stage the backtest runs, so each remote agent is asked exactly at the signals
+ * strategies (STRATEGIES, netted as in the pipeline) → agent stage the backtest runs, so each remote agent is asked exactly at the signals
  * the backtest can see, with the closes up to that bar and nothing later (no look-ahead). No
  * orders exist here, so every signal is asked as if flat (position 0): a superset of the entry
  * signals of any later run over the same bars and signal settings. Calls go through the gateway
@@ -29,7 +31,13 @@ export interface TapeRecording {
 export async function recordAgentTape(
   settings: Settings,
   series: readonly BarColumns[],
-  options: BuildAgentsOptions & { onProgress?: (done: number, total: number, taped: number) => void } = {},
+  options: BuildAgentsOptions & {
+    onProgress?: (done: number, total: number, taped: number) => void;
+    /** the strategies with their settings; none = STRATEGIES resolved from the settings */
+    strategies?: readonly LoadedStrategy[];
+    /** funding history the strategies may read, as the backtest gets it */
+    fundingRates?: readonly FundingRate[];
+  } = {},
 ): Promise<TapeRecording> {
   if (settings.AGENT_TAPE === '') throw new SapphireError('NOT_CONFIGURED', 'AGENT_TAPE is empty');
   if (settings.AGENT_TAPE_MODE === 'replay') {
@@ -46,7 +54,9 @@ export async function recordAgentTape(
   await lastValueFrom(
     mergeBars(series).pipe(
       features(settings),
-      momentum(settings),
+      strategySignals(options.strategies ?? resolveStrategies(settings), settings, {
+        fundingRates: options.fundingRates,
+      }),
       agentStage(settings, setup.agents, { counts }),
       // after the stage: a bar counts as done once every signal before it has its answers
       tap((e) => {

@@ -9,7 +9,7 @@ import type { RemoteAgent } from './gateway.ts';
 export type TapeMode = 'replay' | 'record' | 'call-through';
 
 export const TAPE_FORMAT = 'sapphire-agent-tape';
-export const TAPE_VERSION = 2;
+export const TAPE_VERSION = 3;
 
 type Identity = Readonly<Record<string, string | number>>;
 
@@ -25,6 +25,7 @@ const Key = {
   symbol: z.string(),
   time: z.number().int(),
   direction: z.union([z.literal(-1), z.literal(0), z.literal(1)]),
+  strategy: z.string().min(1),
 };
 const ReplyEntry = z.object({ ...Key, reply: z.unknown().refine((v) => v !== undefined, 'reply is missing') });
 const FaultEntry = z.object({ ...Key, fault: z.string().min(1), detail: z.string() });
@@ -34,12 +35,15 @@ type Entry = z.infer<typeof Entry>;
 /** What a tape holds for one ask: the validated raw reply, or the fault the call ended in. */
 export type TapedOutcome = { reply: unknown } | { fault: string; detail: string };
 
-const keyOf = (agent: string, symbol: string, time: number, direction: number): string =>
-  `${agent}|${symbol}|${time}|${direction}`;
+/** Which ask an entry answers: the agent, and the context's symbol, bar, proposal and proposing strategy. */
+export type TapeAsk = Pick<AgentContext, 'symbol' | 'time' | 'proposedDirection' | 'strategy'>;
+
+const keyOf = (agent: string, symbol: string, time: number, direction: number, strategy: string): string =>
+  `${agent}|${symbol}|${time}|${direction}|${strategy}`;
 
 /** One line per entry, keys in a fixed order, so equal tapes are equal bytes. */
 function line(e: Entry): string {
-  const head = { agent: e.agent, symbol: e.symbol, time: e.time, direction: e.direction };
+  const head = { agent: e.agent, symbol: e.symbol, time: e.time, direction: e.direction, strategy: e.strategy };
   const body = 'fault' in e ? { fault: e.fault, detail: e.detail } : { reply: e.reply };
   return `${JSON.stringify({ ...head, ...body })}\n`;
 }
@@ -51,7 +55,8 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * A JSONL tape of what remote agents answered, keyed by agent + symbol + bar time + proposed
- * direction. The first line is a header naming each agent's identity (model, endpoint host
+ * direction + the strategy that proposed it (with several STRATEGIES, two strategies proposing on
+ * one bar get separate taped opinions). The first line is a header naming each agent's identity (model, endpoint host
  * without credentials, prompt/contract version, context, horizon); a tape recorded for another
  * identity is refused rather than replayed as if it fit. Entries hold the validated RAW reply, so
  * judging (thresholds) happens at replay, or the fault the call ended in (timeout, deadline,
@@ -117,7 +122,17 @@ export class AgentTape {
         throw new SapphireError('DATA_FILE_INVALID', `agent tape ${path} line ${i + 1} is not JSON`);
       }
     };
-    const header = Header.safeParse(parse(0));
+    const first = parse(0);
+    const version = (first as { tape?: unknown; version?: unknown } | null)?.version;
+    if ((first as { tape?: unknown } | null)?.tape === TAPE_FORMAT && typeof version === 'number' && version < 3) {
+      // v2 keys lack the proposing strategy: guessing it could replay one strategy's opinion for another's entry
+      throw new SapphireError(
+        'DATA_FILE_INVALID',
+        `agent tape ${path} is a v${version} tape, keyed without the proposing strategy: ` +
+          `record it again (AGENT_TAPE_MODE=record, or sapphire agents record) to get a v${TAPE_VERSION} tape`,
+      );
+    }
+    const header = Header.safeParse(first);
     if (!header.success) {
       throw new SapphireError(
         'DATA_FILE_INVALID',
@@ -136,7 +151,7 @@ export class AgentTape {
         );
       }
       const e = r.data;
-      this.entries.set(keyOf(e.agent, e.symbol, e.time, e.direction), e);
+      this.entries.set(keyOf(e.agent, e.symbol, e.time, e.direction, e.strategy), e);
     }
   }
 
@@ -163,20 +178,27 @@ export class AgentTape {
     return this.entries.size;
   }
 
-  get(agent: string, symbol: string, time: number, direction: Direction): TapedOutcome | undefined {
-    return this.entries.get(keyOf(agent, symbol, time, direction));
+  get(agent: string, ask: TapeAsk): TapedOutcome | undefined {
+    return this.entries.get(keyOf(agent, ask.symbol, ask.time, ask.proposedDirection, ask.strategy));
   }
 
-  put(agent: string, symbol: string, time: number, direction: Direction, outcome: TapedOutcome): void {
-    const e: Entry = { agent, symbol, time, direction, ...outcome } as Entry;
-    this.entries.set(keyOf(agent, symbol, time, direction), e);
+  put(agent: string, ask: TapeAsk, outcome: TapedOutcome): void {
+    const { symbol, time, strategy } = ask;
+    const direction: Direction = ask.proposedDirection;
+    const e: Entry = { agent, symbol, time, direction, strategy, ...outcome } as Entry;
+    this.entries.set(keyOf(agent, symbol, time, direction, strategy), e);
     appendFileSync(this.path, line(e));
   }
 
-  /** Rewrites the tape: header, then one line per key sorted by time, symbol, agent, direction. */
+  /** Rewrites the tape: header, then one line per key sorted by time, symbol, agent, direction, strategy. */
   compact(): void {
     const all = [...this.entries.values()].sort(
-      (a, b) => a.time - b.time || cmp(a.symbol, b.symbol) || cmp(a.agent, b.agent) || a.direction - b.direction,
+      (a, b) =>
+        a.time - b.time ||
+        cmp(a.symbol, b.symbol) ||
+        cmp(a.agent, b.agent) ||
+        a.direction - b.direction ||
+        cmp(a.strategy, b.strategy),
     );
     writeFileSync(this.path, headerLine(this.agents) + all.map(line).join(''));
   }
@@ -227,18 +249,18 @@ export function tapedAgent<R>(
       reply = await fetch!(ctx);
     } catch (error) {
       const e = error instanceof AgentError ? error : new AgentError('error', String(error));
-      tape.put(name, ctx.symbol, ctx.time, ctx.proposedDirection, { fault: e.fault, detail: e.message });
+      tape.put(name, ctx, { fault: e.fault, detail: e.message });
       throw e;
     }
-    tape.put(name, ctx.symbol, ctx.time, ctx.proposedDirection, { reply });
+    tape.put(name, ctx, { reply });
     return remote.judge(reply, ctx);
   };
   return {
     name,
     opinion(ctx: AgentContext): Promise<AgentOpinion> | AgentOpinion {
-      const hit = tape.get(name, ctx.symbol, ctx.time, ctx.proposedDirection);
+      const hit = tape.get(name, ctx);
       if (hit !== undefined) return fromTape(hit, ctx);
-      const when = new Date(ctx.time).toISOString();
+      const when = `${new Date(ctx.time).toISOString()} (${ctx.strategy})`;
       if (mode === 'replay') {
         throw new SapphireError('AGENT_TAPE_MISS', `${name} ${ctx.symbol} ${when} is not on the tape ${tape.path}`);
       }

@@ -86,7 +86,7 @@ export function thesisPrompt(ctx: AgentContext): string {
     `Annualised volatility: ${fmt(ctx.volatility * 100, 4)}%`,
     `Position held: ${fmt(ctx.position)}`,
     `Recent closes, oldest first: ${recent.join(', ')}`,
-    `A momentum model proposes going ${proposal}. Do you agree? Give your thesis as JSON.`,
+    `The ${ctx.strategy} strategy proposes going ${proposal}. Do you agree? Give your thesis as JSON.`,
   ].join('\n');
 }
 
@@ -123,7 +123,7 @@ export async function probeThesisModel(s: ThesisClientSettings, timeoutMs = 10_0
 }
 
 /** Bumped whenever the prompt or the reply contract changes: a tape records which one it holds. */
-export const THESIS_PROMPT_VERSION = 2;
+export const THESIS_PROMPT_VERSION = 3;
 
 export type ThesisClientSettings = Pick<
   AgentSettings,

@@ -49,8 +49,10 @@ export interface AgentContext {
   readonly closes: readonly number[];
   /** signed quantity currently held */
   readonly position: number;
-  /** the momentum view the agent is asked to confirm or refute */
+  /** the strategy's view the agent is asked to confirm or refute */
   readonly proposedDirection: -1 | 0 | 1;
+  /** the strategy that proposed it (the signal's source): part of an agent call's identity and tape key */
+  readonly strategy: string;
 }
 
 /** An agent (thesis writer, forecaster); remote or embedded. Failures are rejected promises. */

@@ -15,6 +15,7 @@ import { findSecrets, secretsScenario } from './scenarios/secrets.ts';
 import { authLimitsScenario } from './scenarios/auth-limits.ts';
 import { loadScenario } from './scenarios/load.ts';
 import { liveModeScenario } from './scenarios/live-mode.ts';
+import { modelFaultsScenario } from './scenarios/model-faults.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +56,7 @@ const SCENARIOS: { id: string; name: string; run: () => Promise<SoakRow[]> }[] =
   },
   { id: '7', name: 'load', run: () => loadScenario({ durationS: quick ? 20 : 60 }) },
   { id: '8', name: 'live mode', run: () => liveModeScenario({ kills: quick ? 3 : 10, log }) },
+  { id: '9', name: 'model faults', run: () => modelFaultsScenario({ faultMs: quick ? 60_000 : 600_000, log }) },
 ];
 
 let unhandled = 0;

@@ -65,6 +65,7 @@ export async function benchAgents(): Promise<Figures> {
       closes: Array.from(c.close.subarray(t - on.AGENT_CONTEXT_BARS + 1, t + 1)),
       position: 0,
       proposedDirection: 1,
+      strategy: 'momentum',
     });
   }
   for (const [name, agent] of [

@@ -1,16 +1,21 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { loadDataset } from '../../backtests/data/index.ts';
+import { loadDataset, loadFundingFile } from '../../backtests/data/index.ts';
 import { recordAgentTape } from '../../agents/record-tape.ts';
 import { agentHealth } from '../../operators/agents/agent-health.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
+import { strategiesAtEdge } from '../kit/strategy-flag.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const USAGE = `usage: sapphire agents record --out TAPE.jsonl [options] [NAME=VALUE ...]
 
-Records the agent tape a backtest over the same bars replays: runs features → momentum → agents
+Records the agent tape a backtest over the same bars replays: runs features → STRATEGIES → agents
 over the data and asks the remote agents (FINGPT_ENDPOINT, LAGLLAMA_ENDPOINT) at every signal,
 with the closes up to that bar only. Replies are taped raw (judged at replay, so agent thresholds
 stay tunable); faults are taped as the fault they were. Then:
@@ -65,6 +70,11 @@ export async function run(argv: string[]): Promise<number> {
     AGENT_TAPE_MODE: values.fill === true ? 'call-through' : 'record',
   });
   let settings: Settings = loadSettings({ envFile: values.dotenv ?? '.env', overrides });
+  // the strategies propose the entries the agents are asked about, exactly as in the backtest
+  const strategies = await strategiesAtEdge(settings, { envFile: values.dotenv ?? '.env', overrides });
+  const funding = [settings.FUNDING_CSV, join(REPO_ROOT, settings.FUNDING_CSV)].find(
+    (p) => settings.FUNDING_CSV !== '' && existsSync(p),
+  );
   if (settings.FINGPT_ENDPOINT === '' && settings.LAGLLAMA_ENDPOINT === '') {
     throw new SapphireError(
       'NOT_CONFIGURED',
@@ -84,6 +94,8 @@ export async function run(argv: string[]): Promise<number> {
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
   const bar = progressBar('recording');
   const rec = await recordAgentTape(settings, series, {
+    strategies,
+    fundingRates: funding === undefined ? undefined : loadFundingFile(funding),
     onProgress: (done, total, taped) => bar.update(done, total, `${taped} taped`),
   });
   bar.done();

@@ -33,6 +33,8 @@ export async function run(argv: string[]): Promise<number> {
   const loaded = loadSettings({
     envFile: values.dotenv ?? '.env',
     overrides,
+    // the demo shows the whole product: the embedded agents gate entries unless turned off
+    defaults: { AGENTS_ENABLED: 'true' },
   });
   // strategy files named in STRATEGIES are imported and checked before anything starts
   await strategiesAtEdge(loaded, { envFile: values.dotenv ?? '.env', overrides });

@@ -4,7 +4,7 @@ import { bool, int, num, oneOf, optionalUrl, positive, str } from '../../pipelin
 export const AgentSettings = z.object({
   AGENTS_ENABLED: bool(
     false,
-    'ask the thesis and forecast agents before entries (embedded agents when no endpoint is set)',
+    'ask the thesis and forecast agents before entries (embedded agents when no endpoint is set); `serve` defaults it to true, backtests and tuning to false',
   ),
   FINGPT_ENDPOINT: optionalUrl(
     'OpenAI-compatible base URL (…/v1 or not) or full …/chat/completions URL of the thesis model (empty = embedded rule-based writer)',

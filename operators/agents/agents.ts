@@ -193,6 +193,7 @@ export function agentStage(
           closes: ring ? ring.toArray() : [signal.price],
           position: 0,
           proposedDirection: signal.direction,
+          strategy: signal.source,
         };
         const outcomes: Outcome[] = new Array<Outcome>(agents.length);
         let pending: Promise<void>[] | null = null;

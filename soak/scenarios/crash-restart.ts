@@ -93,6 +93,8 @@ export async function crashRestartScenario(opts: CrashOptions): Promise<SoakRow[
     REDIS_URL: redis.url,
     REDIS_STREAM_MAXLEN: '1000000',
     LOG_LEVEL: 'silent',
+    // the scenario checks momentum's trades across restarts: serve's embedded agents stay off
+    AGENTS_ENABLED: 'false',
   };
   let proc: ServeProcess | null = null;
   let exact = 0;

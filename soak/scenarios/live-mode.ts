@@ -199,6 +199,8 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
         ATR_STOP_MULTIPLE: '50',
         STOPLOSS_GUARD_TRADES: '0',
         RATE_LIMIT_PER_MINUTE: '1000',
+        // the scenario's orders are momentum's own: serve's embedded agents stay off
+        AGENTS_ENABLED: 'false',
       },
       { ADMIN_API_TOKEN: TOKEN, ASTER_API_KEY: KEY.apiKey, ASTER_SECRET_KEY: KEY.secretKey },
     );

@@ -63,6 +63,9 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
     SIMULATOR_REPLAY_MS: '20',
     RATE_LIMIT_PER_MINUTE: '1000',
     LOG_LEVEL: 'info',
+    // FINGPT_ENDPOINT here is a chat peer answering plain text: as the thesis agent every call
+    // would be an invalid reply and fail-closed would refuse every entry (no fill ever)
+    AGENTS_ENABLED: 'false',
   });
   const responses: string[] = [];
   const hits: string[] = [];

@@ -24,6 +24,7 @@ function ctxAt(t: number): AgentContext {
     closes: Array.from(btc.close.subarray(t - 63, t + 1)),
     position: 0,
     proposedDirection: 1,
+    strategy: 'momentum',
   };
 }
 

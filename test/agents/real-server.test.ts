@@ -21,6 +21,7 @@ const ctx: AgentContext = {
   closes: Array.from(btc.close.subarray(337, 401)),
   position: 0,
   proposedDirection: 1,
+  strategy: 'momentum',
 };
 
 let servers: ModelServer[] = [];

@@ -196,7 +196,7 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     expect(header.agents.lagllama).toMatchObject({ horizon: 12, context: 128 });
     // entries key the proposed direction and hold the raw reply
     const first = JSON.parse(text.split('\n')[1]!) as Record<string, unknown>;
-    expect(Object.keys(first)).toEqual(['agent', 'symbol', 'time', 'direction', 'reply']);
+    expect(Object.keys(first)).toEqual(['agent', 'symbol', 'time', 'direction', 'strategy', 'reply']);
 
     // a crash mid-write: the torn tail is cut on open, the rest replays
     writeFileSync(tape, text + '{"agent":"fingpt","sym');
@@ -216,6 +216,67 @@ describe('agent tapes', { timeout: 120_000 }, () => {
     // a tape recorded for another model is refused, naming the field
     expect(() => backtest({ ...remoteSettings(srv.url, tape, 'replay'), FINGPT_MODEL: 'other-model' })).toThrow(
       /recorded for fingpt model=fingpt, the settings give model=other-model/,
+    );
+  });
+
+  it('keys on the proposing strategy: two strategies proposing on one bar get separate taped opinions; v2 tapes are refused', async () => {
+    const srv = await modelPeer();
+    const tape = join(dir, 'strategies.jsonl');
+    const withStrategy = (strategy: string, mode: 'record' | 'replay' | 'call-through'): Settings => ({
+      ...remoteSettings(srv.url, tape, mode),
+      STRATEGIES: [strategy],
+    });
+    await recordAgentTape(withStrategy('momentum', 'record'), series, { backoffBaseMs: 1 });
+    const momentumAsks = srv.requests.length;
+    // momentum's opinions do not answer breakout's entries, even on bars where both propose the same side
+    const borrowed = runBacktest({
+      settings: withStrategy('breakout', 'replay'),
+      series,
+      agents: backtestAgentStage(withStrategy('breakout', 'replay')),
+      keepEvents: true,
+      tapeMiss: 'skip',
+    });
+    const misses = borrowed.events!.filter((e): e is AgentFault => e.kind === 'agent-fault');
+    expect(misses.length).toBeGreaterThan(0);
+    expect(misses.every((m) => m.fault === 'AGENT_TAPE_MISS' && m.detail.includes('breakout'))).toBe(true);
+
+    // the same tape, extended by breakout: both strategies' opinions side by side
+    await recordAgentTape(withStrategy('breakout', 'call-through'), series, { backoffBaseMs: 1 });
+    expect(srv.requests.length).toBeGreaterThan(momentumAsks);
+    const lines = readFileSync(tape, 'utf8').trim().split('\n').slice(1);
+    type Line = { agent: string; symbol: string; time: number; direction: number; strategy: string };
+    const entries = lines.map((l) => JSON.parse(l) as Line);
+    const strategiesPerAsk = new Map<string, Set<string>>();
+    for (const e of entries) {
+      const ask = `${e.agent}|${e.symbol}|${e.time}|${e.direction}`;
+      strategiesPerAsk.set(ask, (strategiesPerAsk.get(ask) ?? new Set()).add(e.strategy));
+    }
+    expect([...strategiesPerAsk.values()].filter((set) => set.size === 2).length).toBeGreaterThan(0);
+    // the prompt names the proposing strategy, so the model judges that strategy's idea
+    const prompts = srv.requests.slice(momentumAsks).filter((r) => r.path !== '/forecast');
+    expect(prompts.every((r) => JSON.stringify(r.body).includes('The breakout strategy proposes'))).toBe(true);
+
+    // each strategy replays from its own entries, byte-identically, without a call
+    const asked = srv.requests.length;
+    for (const strategy of ['momentum', 'breakout']) {
+      const one = backtest(withStrategy(strategy, 'replay'));
+      expect(JSON.stringify(backtest(withStrategy(strategy, 'replay')))).toBe(JSON.stringify(one));
+      expect(one.events!.some((e) => e.kind === 'agent-fault')).toBe(false);
+      expect(one.decisions.filter((d) => d.action !== 'exit').every((d) => d.source === strategy)).toBe(true);
+    }
+    expect(srv.requests.length).toBe(asked);
+
+    // a v2 tape (keys without strategy) is refused with the reason, not guessed
+    const text = readFileSync(tape, 'utf8');
+    const v2 = join(dir, 'v2.jsonl');
+    const [head, ...body] = text.trim().split('\n');
+    const oldBody = body.map((l) => {
+      const { strategy: _dropped, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return JSON.stringify(rest);
+    });
+    writeFileSync(v2, [head!.replace('"version":3', '"version":2'), ...oldBody].join('\n') + '\n');
+    expect(() => backtest({ ...withStrategy('momentum', 'replay'), AGENT_TAPE: v2 })).toThrow(
+      /v2\.jsonl is a v2 tape, keyed without the proposing strategy: record it again/,
     );
   });
 

@@ -53,6 +53,8 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
           'MOMENTUM_LOOKBACK_BARS=48',
           'MOMENTUM_THRESHOLD=0.3',
           'LOG_LEVEL=silent',
+          // the scenario counts momentum's own orders: serve's embedded agents would gate them
+          'AGENTS_ENABLED=false',
         ],
         {
           cwd: REPO,

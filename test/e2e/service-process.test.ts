@@ -25,6 +25,8 @@ function serve(port: number, journal: string): ChildProcess {
       `ADMIN_API_TOKEN=${TOKEN}`,
       `JOURNAL_PATH=${journal}`,
       'LOG_LEVEL=silent',
+      // trades early enough for the test's waits; serve runs the embedded agents unless told not to
+      'AGENTS_ENABLED=false',
     ],
     { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' },
   );

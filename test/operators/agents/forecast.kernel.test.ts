@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import {
   anomalyScore,
   BAND_LEVEL,
+  BAND_LEVELS,
   BAND_Z,
+  calibratedZ,
+  CALIBRATION_STEPS,
+  garchBand,
   garchForecast,
   MIN_CLOSES,
   normalCdf,
   ReturnsMemo,
 } from '../../../operators/agents/forecast.kernel.ts';
+import { loadDataset } from '../../../backtests/data/index.ts';
+import { coverageOf } from '../../../research/forecast-calibration.ts';
 import { fixtureColumns } from '../../kit/fixture-bars.ts';
+import { REPO } from '../../kit/cli.ts';
 
 const WINDOW = 128;
 
@@ -56,6 +64,43 @@ describe('garchForecast on real closes', () => {
         expect(rate, `${symbol} h=${h}`).toBeLessThan(0.97);
       }
     }
+  });
+
+  it('is calibrated at every level it reports on the shipped sample (real perpetuals the table was not fitted on)', async () => {
+    const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m') });
+    // the uncalibrated normal bands covered 0.54–0.58 at 0.5 and 0.965–0.98 at 0.99
+    const tolerance: Record<number, number> = { 0.5: 0.03, 0.8: 0.025, 0.9: 0.015, 0.95: 0.01, 0.99: 0.0075 };
+    for (const s of series) {
+      const cov = coverageOf(s.close, 7);
+      expect(cov.length).toBe(BAND_LEVELS.length * 2);
+      for (const c of cov) {
+        expect(c.n).toBeGreaterThan(4000);
+        expect(Math.abs(c.hits / c.n - c.level), `${s.symbol} level ${c.level} step ${c.step}`).toBeLessThan(
+          tolerance[c.level]!,
+        );
+      }
+    }
+  }, 120_000);
+
+  it('reports nested calibrated bands, the BAND_LEVEL one as lower_ci / upper_ci', () => {
+    const closes = fixtureColumns('ETHUSDT').close.subarray(500, 500 + WINDOW);
+    const f = garchForecast(closes, 30)!;
+    const bands = BAND_LEVELS.map((level) => garchBand(f, level));
+    const main = bands.find((b) => b.level === BAND_LEVEL)!;
+    for (let k = 0; k < 30; k++) {
+      expect(main.lower[k]).toBeCloseTo(f.lower_ci[k]!, 9);
+      expect(main.upper[k]).toBeCloseTo(f.upper_ci[k]!, 9);
+      for (let i = 1; i < bands.length; i++) {
+        expect(bands[i]!.lower[k]!).toBeLessThan(bands[i - 1]!.lower[k]!);
+        expect(bands[i]!.upper[k]!).toBeGreaterThan(bands[i - 1]!.upper[k]!);
+      }
+    }
+    // the table's own steps come back exactly; between them z moves monotonically in ln(step); held past 24
+    const last = CALIBRATION_STEPS[CALIBRATION_STEPS.length - 1]!;
+    expect(calibratedZ(0.99, 12)).toBe(3.6973);
+    expect(calibratedZ(0.99, 9)).toBeGreaterThan(calibratedZ(0.99, 6));
+    expect(calibratedZ(0.99, 9)).toBeLessThan(calibratedZ(0.99, 12));
+    expect(calibratedZ(0.99, 500)).toBe(calibratedZ(0.99, last));
   });
 
   it('widens its bands with the horizon and is deterministic', () => {

@@ -30,6 +30,7 @@ function contextAt(symbol: 'BTCUSDT' | 'ETHUSDT', t: number, proposed: -1 | 0 | 
     closes: Array.from(c.close.subarray(t - 127, t + 1)),
     position: 0,
     proposedDirection: proposed,
+    strategy: 'momentum',
   };
 }
 
