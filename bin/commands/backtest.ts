@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FundingRate } from '../../pipelines/model/index.ts';
+import { resolve } from 'node:path';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { checkGaps, describeGap, loadDatasetReport, loadFundingFile } from '../../backtests/data/index.ts';
+import { checkGaps, describeGap, loadDatasetReport } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
 import { backtestFilters, loadFiltersFile } from '../../backtests/instruments.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
@@ -17,6 +14,7 @@ import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
 import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
+import { fundingFor } from '../kit/default-funding.ts';
 import {
   formatSeedsTable,
   headlineOf,
@@ -56,16 +54,6 @@ ${STRATEGY_FLAG_USAGE}
                       5–95 % range of each headline figure over the N seeds (result.json "seeds")
   --quiet             no terminal report, only the written paths
   NAME=VALUE          any setting, e.g. MOMENTUM_THRESHOLD=0.5 SIZING_MODE=fixed`;
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** FUNDING_CSV: relative to the working folder, else to the repository (the shipped sample history). */
-function defaultFunding(path: string): FundingRate[] | undefined {
-  if (path === '') return undefined;
-  const found = [path, join(REPO_ROOT, path)].find((p) => existsSync(p));
-  if (found === undefined) throw new SapphireError('DATA_NOT_FOUND', `FUNDING_CSV=${path}: no such file`);
-  return loadFundingFile(found);
-}
 
 const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
@@ -144,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
   const interval = intervalMs % 3_600_000 === 0 ? `${intervalMs / 3_600_000}h` : `${intervalMs / 60_000}m`;
   if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  const fundingRates = values.funding ? loadFundingFile(values.funding) : defaultFunding(settings.FUNDING_CSV);
+  const fundingRates = fundingFor(values.funding, settings.FUNDING_CSV);
   // gaps inside what the run reads (the window and its warm-up), named by file and line
   const runFrom = from === undefined ? -Infinity : from - featureWarmUpBars(settings) * intervalMs;
   const used = new Set(series.map((c) => c.symbol));
