@@ -3,8 +3,9 @@
  * `tune.json` its study wrote (`sapphire tune --strategy NAME … --out DIR/NAME`), every fold's
  * in-sample and out-of-sample Sharpe, the out-of-sample trades and return, and how much of each
  * fold's winner is luck (Deflated Sharpe Ratio, PBO). Losers are rows like any other.
- *   npx tsx research/walk-forward-table.ts DIR [NAME,NAME,…]
- * (default names: every shipped strategy; a missing study is an error naming its file)
+ *   npx tsx research/walk-forward-table.ts DIR [NAME[:LABEL],…]
+ * (default names: every shipped strategy; NAME is the study's folder under DIR, LABEL the row's
+ * name when it is not a strategy's; a missing study is an error naming its file)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,8 +54,10 @@ export function walkForwardRow(strategy: string, tune: StoredTune): WalkForwardR
     outOfSample: folds.map((f) => (f.outOfSample.feasible ? f.outOfSample.raw : null)),
     outOfSampleTrades: folds.reduce((n, f) => n + (f.outOfSample.metrics?.trades ?? 0), 0),
     outOfSampleReturnPct: (growth - 1) * 100,
-    dsr: folds.map((f) => f.luck.dsr?.dsr ?? null),
-    pbo: folds.map((f) => f.luck.pbo?.pbo ?? null),
+    // a fold without a feasible winner (no trial traded enough) has no winner to judge: its
+    // trials' all-zero returns would give a meaningless DSR 0.5 and PBO 1
+    dsr: folds.map((f) => (f.inSample.feasible ? (f.luck.dsr?.dsr ?? null) : null)),
+    pbo: folds.map((f) => (f.inSample.feasible ? (f.luck.pbo?.pbo ?? null) : null)),
     chosen: tune.chosen,
   };
 }
@@ -101,11 +104,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { shippedNames } = await import('../strategies/registry.ts');
   const [dir, names] = process.argv.slice(2);
   if (dir === undefined) {
-    console.error('usage: npx tsx research/walk-forward-table.ts DIR [NAME,NAME,…]');
+    console.error('usage: npx tsx research/walk-forward-table.ts DIR [NAME[:LABEL],…]');
     process.exit(1);
   }
   try {
-    const rows = (names?.split(',') ?? shippedNames()).map((n) => walkForwardRow(n, readStudy(dir, n)));
+    const rows = (names?.split(',') ?? shippedNames()).map((entry) => {
+      const cut = entry.indexOf(':');
+      const name = cut < 0 ? entry : entry.slice(0, cut);
+      return walkForwardRow(cut < 0 ? name : entry.slice(cut + 1), readStudy(dir, name));
+    });
     console.log(formatWalkForwardTable(rows));
   } catch (error) {
     console.error(`walk-forward-table: ${(error as Error).message}`);

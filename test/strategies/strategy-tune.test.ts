@@ -147,6 +147,10 @@ describe('sapphire tune with strategies', () => {
     expect(row.trialsPerFold).toBe(2);
     const folds = study.folds;
     expect(row.outOfSampleTrades).toBe(folds.reduce((n, f) => n + (f.outOfSample.metrics?.trades ?? 0), 0));
+    folds.forEach((f, i) => {
+      if (!f.inSample.feasible) expect([row.dsr[i], row.pbo[i]]).toEqual([null, null]);
+      else expect(row.dsr[i]).toBe(f.luck.dsr?.dsr ?? null);
+    });
     const table = formatWalkForwardTable([row]);
     expect(table.split('\n')).toHaveLength(3);
     expect(table).toContain(
