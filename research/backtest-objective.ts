@@ -1,7 +1,7 @@
 import { loadDataset } from '../backtests/data/index.ts';
 import { runBacktest } from '../backtests/run-backtest.ts';
 import { periodReturns, riskRatios, type ReturnsBasis } from '../backtests/report/metrics.ts';
-import type { BarColumns } from '../pipelines/model/index.ts';
+import type { BarColumns, FundingRate } from '../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides, type Settings } from '../pipelines/settings.ts';
 import { fileStrategyValues, resolveStrategies } from '../strategies/registry.ts';
 import { scoreTrial, type ObjectiveName } from './objectives.ts';
@@ -28,6 +28,8 @@ export interface BacktestObjective {
    * span); without it each window picks from its own span
    */
   returnsBasis?: ReturnsBasis;
+  /** the funding history every trial pays (as `sapphire backtest` does); none = the constant FUNDING_RATE */
+  fundingRates?: readonly FundingRate[];
 }
 
 /** One trial: the base settings with the trial's values, backtested over the window, scored. */
@@ -44,7 +46,14 @@ export function evaluateBacktest(
   const settings = withOverrides(o.base, platform, 'the trial');
   const strategies =
     Object.keys(own).length > 0 ? resolveStrategies(settings, { ...fileStrategyValues(), ...own }) : undefined;
-  const result = runBacktest({ settings, series, from: window?.from, to: window?.to, strategies });
+  const result = runBacktest({
+    settings,
+    series,
+    from: window?.from,
+    to: window?.to,
+    strategies,
+    fundingRates: o.fundingRates,
+  });
   // one estimator for the whole study: train and test windows of any length score alike
   const ratios = riskRatios(result.equity, result.intervalMs, o.returnsBasis);
   const score = scoreTrial(o.objective, { ...result.metrics, ...ratios }, o.minTrades);
@@ -56,6 +65,14 @@ export function evaluateBacktest(
       feasible: score.feasible,
       ...(score.violation ? { violation: score.violation } : {}),
       metrics: score.metrics,
+      // each strategy's part (several can run in one trial): the report shows them side by side
+      strategies: result.strategies.map((x) => ({
+        strategy: x.strategy,
+        trades: x.trades,
+        netPnl: x.netPnl,
+        winRate: x.winRate,
+        meanShare: x.meanShare,
+      })),
       // the trial's returns on the study's grid, for the Deflated Sharpe Ratio and PBO
       returns: encodeReturns(returns, basis, result.equity[0]?.time ?? 0),
     },

@@ -8,6 +8,7 @@ import { preloadStrategies } from '../strategies/registry.ts';
 import { evaluateBacktest, loadSource, type DataSource } from './backtest-objective.ts';
 import type { ReturnsBasis } from '../backtests/report/metrics.ts';
 import type { ObjectiveName } from './objectives.ts';
+import type { FundingRate } from '../pipelines/model/index.ts';
 import type { Params } from './samplers/types.ts';
 import type { TimeWindow } from './walk-forward.ts';
 
@@ -20,6 +21,8 @@ export interface WorkerInit {
   returnsBasis?: ReturnsBasis;
   /** values for strategy files' own settings (see preloadStrategies) */
   strategyValues?: Readonly<Record<string, unknown>>;
+  /** the funding history every trial pays (see BacktestObjective) */
+  fundingRates?: readonly FundingRate[];
 }
 
 export type WorkerRequest = { id: number; params: Params; window?: TimeWindow } | { id: number; crash: true };
@@ -41,7 +44,13 @@ port.on('message', (msg: WorkerRequest) => {
   if ('crash' in msg) process.exit(3); // tests: a worker dying mid-trial
   try {
     const e = evaluateBacktest(
-      { base, objective: init.objective, minTrades: init.minTrades, returnsBasis: init.returnsBasis },
+      {
+        base,
+        objective: init.objective,
+        minTrades: init.minTrades,
+        returnsBasis: init.returnsBasis,
+        fundingRates: init.fundingRates,
+      },
       series,
       msg.params,
       msg.window,

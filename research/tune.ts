@@ -1,5 +1,5 @@
 import { fileStrategyValues } from '../strategies/registry.ts';
-import type { BarColumns } from '../pipelines/model/index.ts';
+import type { BarColumns, FundingRate } from '../pipelines/model/index.ts';
 import type { SearchSpace } from '../pipelines/search-space.ts';
 import type { Settings } from '../pipelines/settings.ts';
 import { SapphireError } from '../pipelines/errors.ts';
@@ -38,6 +38,8 @@ export interface TuneOptions {
   seed: number;
   workerId: string;
   leaseMs?: number;
+  /** the funding history every trial pays; none = the constant FUNDING_RATE */
+  fundingRates?: readonly FundingRate[];
   onTrial?: (fold: number, trial: TrialRecord, all: readonly TrialRecord[]) => void;
 }
 
@@ -47,6 +49,16 @@ export interface ScoredWindow {
   raw: number | null;
   feasible: boolean;
   metrics: TrialMetrics | null;
+  /** each strategy's trades, net PnL, win rate and mean capital share in the window */
+  strategies: StrategyPart[];
+}
+
+export interface StrategyPart {
+  strategy: string;
+  trades: number;
+  netPnl: number;
+  winRate: number;
+  meanShare: number;
 }
 
 export interface FoldReport {
@@ -88,13 +100,15 @@ export function dataSpan(series: readonly BarColumns[]): { start: number; end: n
 }
 
 function scored(window: TimeWindow, e: Evaluation | null): ScoredWindow {
-  const attrs = e?.attrs as { raw?: number | null; feasible?: boolean; metrics?: TrialMetrics } | undefined;
+  const attrs = e?.attrs as
+    { raw?: number | null; feasible?: boolean; metrics?: TrialMetrics; strategies?: StrategyPart[] } | undefined;
   return {
     window,
     value: e ? e.value : null,
     raw: attrs?.raw ?? null,
     feasible: attrs?.feasible ?? false,
     metrics: attrs?.metrics ?? null,
+    strategies: attrs?.strategies ?? [],
   };
 }
 
@@ -108,7 +122,13 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
   const folds: Fold[] = makeFolds({ ...span, folds: o.folds, trainRatio: o.trainRatio });
   // chosen once from the whole data (first to last bar), as a backtest over all of it would choose
   const returnsBasis = returnsBasisFor(span.end - span.intervalMs - span.start);
-  const objective = { base: o.base, objective: o.objective, minTrades: o.minTrades, returnsBasis };
+  const objective = {
+    base: o.base,
+    objective: o.objective,
+    minTrades: o.minTrades,
+    returnsBasis,
+    fundingRates: o.fundingRates,
+  };
   const pool =
     o.workers > 0
       ? await TrialPool.start(o.workers, {
@@ -118,6 +138,7 @@ export async function runTuning(o: TuneOptions): Promise<TuneReport> {
           minTrades: o.minTrades,
           returnsBasis,
           strategyValues: { ...fileStrategyValues() },
+          fundingRates: o.fundingRates,
         })
       : null;
   const evaluate = async (params: Params, window: TimeWindow): Promise<Evaluation> =>

@@ -1,17 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FundingRate, SymbolFilters } from '../../pipelines/model/index.ts';
+import { resolve } from 'node:path';
+import type { SymbolFilters } from '../../pipelines/model/index.ts';
 import { loadSettings } from '../../pipelines/load-settings.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import {
-  checkGaps,
-  describeGap,
-  loadDatasetReport,
-  loadFundingFile,
-  type DataGap,
-} from '../../backtests/data/index.ts';
+import { checkGaps, describeGap, loadDatasetReport, type DataGap } from '../../backtests/data/index.ts';
 import { backtestFilters } from '../../pipelines/instruments.ts';
 import { runRecordedBacktest, type RunBlock } from '../../backtests/recorded-run.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
@@ -21,6 +13,7 @@ import { formatMetricsTable } from '../../backtests/report/metrics.ts';
 import { equityCsv, resultJson, tradesCsv, writeResults } from '../../backtests/report/write-results.ts';
 import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { progressBar } from '../kit/progress.ts';
+import { defaultFunding } from '../kit/default-funding.ts';
 import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
 import { formatSeedsTable, type SeedsSummary } from '../../backtests/seeds/seeds.ts';
 import type { BacktestResult } from '../../backtests/run-backtest.ts';
@@ -56,16 +49,6 @@ ${STRATEGY_FLAG_USAGE}
                       5–95 % range of each headline figure over the N seeds (result.json "seeds")
   --quiet             no terminal report, only the written paths
   NAME=VALUE          any setting, e.g. MOMENTUM_THRESHOLD=0.5 SIZING_MODE=fixed`;
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** FUNDING_CSV: relative to the working folder, else to the repository (the shipped sample history). */
-function defaultFunding(path: string): FundingRate[] | undefined {
-  if (path === '') return undefined;
-  const found = [path, join(REPO_ROOT, path)].find((p) => existsSync(p));
-  if (found === undefined) throw new SapphireError('DATA_NOT_FOUND', `FUNDING_CSV=${path}: no such file`);
-  return loadFundingFile(found);
-}
 
 const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 

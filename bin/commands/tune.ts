@@ -14,8 +14,8 @@ import { dataSpan, runTuning, type FoldReport, type TuneReport } from '../../res
 import { makeFolds } from '../../research/walk-forward.ts';
 import { featureWarmUpBars } from '../../operators/features/features.ts';
 import type { StudyStorage } from '../../research/storage/index.ts';
-import type { BarColumns } from '../../pipelines/model/index.ts';
-import { foldDisagreements, outOfSampleVerdict, roundChosen } from '../kit/tune-output.ts';
+import type { BarColumns, FundingRate } from '../../pipelines/model/index.ts';
+import { foldDisagreements, outOfSampleVerdict, roundChosen, strategyPartsLines } from '../kit/tune-output.ts';
 import { summariseParams } from '../../research/analysis.ts';
 import { writeEnvValues } from '../../research/env-writer.ts';
 import { bestTrial } from '../../research/study.ts';
@@ -25,6 +25,7 @@ import { overridesFrom, parseDate, parseFlags } from '../kit/args.ts';
 import { applyStrategyFlag, strategiesAtEdge, STRATEGY_FLAG_USAGE } from '../kit/strategy-flag.ts';
 import { strategyTuningSpace } from '../../research/strategy-space.ts';
 import { progressBar } from '../kit/progress.ts';
+import { fundingFor } from '../kit/default-funding.ts';
 import { formatSeedsTable, seedsOfChosen } from '../../backtests/seeds/seeds.ts';
 
 const USAGE = `usage: sapphire tune [options] [NAME=VALUE ...]
@@ -57,6 +58,7 @@ ${STRATEGY_FLAG_USAGE}
   --seeds N            backtest the chosen values on the last test window under SEED … SEED+N−1
                        (worker threads): median and 5–95 % range of each headline figure
   --data DIR --symbols A,B --from YYYY-MM-DD --to YYYY-MM-DD   the bars (as in sapphire backtest)
+  --funding FILE       the funding history every trial pays (as in sapphire backtest; default FUNDING_CSV)
   --dotenv PATH        settings file read for the base settings (default .env)
   --write-env[=PATH]   write the chosen values into PATH (default: the env file), keeping every
                        other line and comment; backups PATH.bak and PATH.bak.<time>. Refused (exit 1)
@@ -151,6 +153,7 @@ export function formatReport(report: TuneReport, space: SearchSpace): string {
     ]);
   }
   out.push(table(rows));
+  out.push(...strategyPartsLines(report.folds));
   out.push(
     `Sharpe and Sortino of every window use ${report.returnsBasis === 'daily' ? 'daily returns (00:00 UTC)' : 'per-bar returns'}, chosen once from the whole data's span`,
   );
@@ -260,6 +263,7 @@ const FLAGS = {
   seed: { type: 'string' },
   seeds: { type: 'string' },
   data: { type: 'string' },
+  funding: { type: 'string' },
   symbols: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -360,7 +364,8 @@ async function loadTuneData(values: Flags, base: Settings, overrides: Record<str
   let settings = base;
   if (!('BAR_INTERVAL' in overrides)) settings = withOverrides(settings, { BAR_INTERVAL: interval }, 'the data');
   settings = withOverrides(settings, { SYMBOLS: series.map((c) => c.symbol) }, 'the data');
-  return { dataDir, series, interval, base: settings, symbols: series.map((c) => c.symbol) };
+  const fundingRates = fundingFor(values.funding, settings.FUNDING_CSV);
+  return { dataDir, series, interval, base: settings, symbols: series.map((c) => c.symbol), fundingRates };
 }
 
 /**
@@ -530,7 +535,13 @@ function printHeader(
 async function tuneWithProgress(
   values: Flags,
   search: Search,
-  data: { dataDir: string; series: BarColumns[]; symbols: string[]; base: Settings },
+  data: {
+    dataDir: string;
+    series: BarColumns[];
+    symbols: string[];
+    base: Settings;
+    fundingRates: FundingRate[] | undefined;
+  },
   storage: StudyStorage,
   study: string,
 ): Promise<TuneReport> {
@@ -554,6 +565,7 @@ async function tuneWithProgress(
       seed: search.seed,
       workerId: values['worker-id'] ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
       leaseMs: search.leaseMs,
+      fundingRates: data.fundingRates,
       onTrial: (fold, _t, all) => {
         const done = all.filter((t) => t.state !== 'running').length;
         const raw = (bestTrial(all)?.attrs as { raw?: number | null; feasible?: boolean } | undefined) ?? {};

@@ -87,3 +87,27 @@ export function outOfSampleVerdict(folds: readonly FoldReport[], objective: stri
     `${Number.isFinite(ratio) ? ` (ratio ${show(ratio)})` : ''}, ${oos.length - worse}/${oos.length} folds positive out of sample`
   );
 }
+
+/**
+ * Each strategy's part of every fold's winner, in-sample and out-of-sample, when a fold's winner
+ * ran more than one strategy (STRATEGIES=a,b, or the categorical search over STRATEGIES); empty
+ * when every winner ran one (its part is the fold table's row).
+ */
+export function strategyPartsLines(folds: readonly FoldReport[]): string[] {
+  const several = folds.some((f) => f.inSample.strategies.length > 1 || f.outOfSample.strategies.length > 1);
+  if (!several) return [];
+  const part = (p: FoldReport['inSample']['strategies'][number]) =>
+    `${p.strategy} ${p.trades} trades, ${p.netPnl >= 0 ? '+' : ''}${p.netPnl.toFixed(2)} USDT, ` +
+    `win ${(p.winRate * 100).toFixed(0)} %, mean share ${p.meanShare.toFixed(2)}`;
+  const lines = ['\nPer strategy (each fold’s winner: trades, net PnL, win rate, mean capital share)'];
+  for (const f of folds) {
+    for (const [label, w] of [
+      ['IS ', f.inSample],
+      ['OOS', f.outOfSample],
+    ] as const) {
+      const parts = w.strategies.length > 0 ? w.strategies.map(part).join('; ') : 'no trades';
+      lines.push(`  fold ${f.index + 1} ${label}: ${parts}`);
+    }
+  }
+  return lines;
+}

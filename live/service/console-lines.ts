@@ -1,6 +1,7 @@
 import type { PipelineEvent } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
+import { strategiesNamed } from '../../strategies/registry.ts';
 
 /** Market time as the console prints it: with its year, UTC. */
 const at = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}`;
@@ -48,7 +49,8 @@ export function startupSummary(settings: Settings, engine: TradingEngine, market
     settings.ASTER_REST_URL === ''
       ? `embedded simulator replaying ${settings.SIMULATOR_DATA_DIR} at 1 bar / ${settings.SIMULATOR_REPLAY_MS} ms`
       : `${settings.ASTER_REST_URL} (${market})`;
-  const strategies = new Set(['momentum']);
+  // the strategies STRATEGIES runs, then any other source the journal's decisions came from
+  const strategies = new Set(strategiesNamed(settings.STRATEGIES).map((x) => x.name));
   for (const d of engine.decisions) if (d.source !== 'external') strategies.add(d.source);
   const agents = settings.AGENTS_ENABLED
     ? `thesis (${settings.FINGPT_ENDPOINT ? 'remote' : 'embedded'}), forecast (${settings.LAGLLAMA_ENDPOINT ? 'remote' : 'embedded'})`

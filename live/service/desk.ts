@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, relative } from 'node:path';
 import type { AgentOpinion, Order, PipelineEvent } from '../../pipelines/model/index.ts';
-import { MOMENTUM_SOURCE } from '../../operators/signals/momentum.ts';
+import { strategiesNamed } from '../../strategies/registry.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { AuditLine, ConfigView, OpenOrderView } from './dashboard-view.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
@@ -124,7 +124,8 @@ export class Desk {
 
   config(now: number): ConfigView {
     const s = this.settings;
-    const sources = new Set<string>([MOMENTUM_SOURCE]);
+    // the strategies STRATEGIES runs, then any other source the journal's decisions came from
+    const sources = new Set<string>(strategiesNamed(s.STRATEGIES).map((x) => x.name));
     for (const d of this.engine.decisions) if (d.source !== 'external') sources.add(d.source);
     const embedded = s.ASTER_REST_URL === '';
     return {

@@ -1,5 +1,6 @@
-import { ATR, BollingerBands, DonchianChannels, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { ATR, EMA, MACD, RSI, SMA } from 'trading-signals';
 import type { Bar } from '../../pipelines/model/index.ts';
+import { RollingBollinger, RollingDonchian } from './rolling.ts';
 
 /** Which price of a bar an indicator reads. `hlc3` is the typical price (high + low + close) / 3. */
 export type PriceField = 'open' | 'high' | 'low' | 'close' | 'hlc3';
@@ -52,11 +53,25 @@ function streaming<T, Input>(
   };
 }
 
+/**
+ * Wraps one of our ring-buffer indicators (rolling.ts: the same numbers as trading-signals', the
+ * contract test checks it, without its per-bar array copies).
+ */
+function ownIndicator<T>(label: string, step: (bar: Bar) => T | null): StreamingIndicator<T> {
+  let value: T | null = null;
+  return {
+    label,
+    get value() {
+      return value;
+    },
+    update(bar) {
+      value = step(bar);
+      return value;
+    },
+  };
+}
+
 const asNumber = (raw: unknown): number => Number(raw);
-const asBands = (raw: unknown): Bands => {
-  const b = raw as Bands;
-  return { upper: Number(b.upper), middle: Number(b.middle), lower: Number(b.lower) };
-};
 const asMacd = (raw: unknown): MacdValue => {
   const m = raw as MacdValue;
   return { macd: Number(m.macd), signal: Number(m.signal), histogram: Number(m.histogram) };
@@ -68,7 +83,8 @@ function checkPeriod(name: string, period: number): void {
 }
 
 /**
- * The indicators a strategy can ask for, from `trading-signals` (maintained, streaming). A kit
+ * The indicators a strategy can ask for, from `trading-signals` (maintained, streaming); Bollinger
+ * and Donchian are our ring-buffer versions of its, giving its exact values several times faster. A kit
  * belongs to one strategy instance (one symbol, one subscription), so the indicators it makes
  * never share state with another run.
  */
@@ -92,22 +108,14 @@ export function indicatorKit() {
     /** Bollinger bands: SMA ± `deviations` population standard deviations */
     bollinger(period: number, deviations = 2, of: PriceField = 'close'): StreamingIndicator<Bands> {
       checkPeriod('Bollinger', period);
-      return streaming(
-        `Bollinger(${period}, ${deviations}) of ${of}`,
-        new BollingerBands(period, deviations),
-        (b) => priceOf(b, of),
-        asBands,
-      );
+      const bands = new RollingBollinger(period, deviations);
+      return ownIndicator(`Bollinger(${period}, ${deviations}) of ${of}`, (b) => bands.update(priceOf(b, of)));
     },
     /** Donchian channel: highest high and lowest low of the last `period` bars, this one included */
     donchian(period: number): StreamingIndicator<Bands> {
       checkPeriod('Donchian', period);
-      return streaming(
-        `Donchian(${period})`,
-        new DonchianChannels(period),
-        (b) => ({ high: b.high, low: b.low }),
-        asBands,
-      );
+      const channel = new RollingDonchian(period);
+      return ownIndicator(`Donchian(${period})`, (b) => channel.update(b.high, b.low));
     },
     /** average true range (Wilder smoothing), in price units */
     atr(period: number): StreamingIndicator<number> {

@@ -72,6 +72,33 @@ describe('indicators wrapped from trading-signals', () => {
     expect(streamed.slice(0, firstValue).every((v) => v === null)).toBe(true);
   });
 
+  // the ring-buffer Bollinger and Donchian (rolling.ts) against trading-signals over other periods,
+  // widths and prices, and over every bar of the fixture: the same numbers, not just close ones
+  const allBars: Bar[] = [...fixtureBars('BTCUSDT'), ...fixtureBars('ETHUSDT')];
+  it.each([1, 2, 3, 7, 20, 96, 250])('Donchian(%i) equals trading-signals on every bar', (period) => {
+    const ours = indicatorKit().donchian(period);
+    const theirs = new DonchianChannels(period);
+    for (const [i, b] of allBars.entries()) {
+      const want = theirs.update({ high: b.high, low: b.low }, false);
+      expect(ours.update(b), `Donchian(${period}) at bar ${i}`).toEqual(want === null ? null : plain(want));
+    }
+  });
+
+  it.each([
+    [2, 2, 'close'],
+    [20, 2.5, 'close'],
+    [59, 2.113, 'hlc3'],
+    [200, 1, 'open'],
+  ] as const)('Bollinger(%i, %f) of %s equals trading-signals on every bar', (period, width, of) => {
+    const ours = indicatorKit().bollinger(period, width, of);
+    const theirs = new BollingerBands(period, width);
+    for (const [i, b] of allBars.entries()) {
+      const price = of === 'hlc3' ? (b.high + b.low + b.close) / 3 : b[of];
+      const want = theirs.update(price, false);
+      expect(ours.update(b), `${ours.label} at bar ${i}`).toEqual(want === null ? null : plain(want));
+    }
+  });
+
   it('two indicators from two kits never share state', () => {
     const a = indicatorKit().rsi(14);
     const b = indicatorKit().rsi(14);
