@@ -19,6 +19,7 @@ import {
   type LiquidityParams,
 } from '../pipelines/liquidity/liquidity.kernel.ts';
 import { checkAmounts, isRej, qtyClean, reject, type OrderAmounts } from './order-rules.kernel.ts';
+import type { OrderRequest, OrderType, Rejection, Side, TimeInForce } from './order-request.ts';
 
 /**
  * The simulator's matching engine: pure bookkeeping, no I/O and no clock (time is passed in).
@@ -52,18 +53,7 @@ import { checkAmounts, isRej, qtyClean, reject, type OrderAmounts } from './orde
  *   maintenance.
  */
 
-export type Side = 'BUY' | 'SELL';
-export type OrderType =
-  | 'LIMIT'
-  | 'MARKET'
-  | 'STOP'
-  | 'STOP_MARKET'
-  | 'TAKE_PROFIT'
-  | 'TAKE_PROFIT_MARKET'
-  | 'TRAILING_STOP_MARKET'
-  /** the exchange's own close of a liquidated position (never placed by a client) */
-  | 'LIQUIDATION';
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTX';
+export type { OrderRequest, OrderType, Rejection, Side, TimeInForce } from './order-request.ts';
 export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
 export type ExecType = 'NEW' | 'CANCELED' | 'EXPIRED' | 'TRADE' | 'CALCULATED';
 
@@ -190,29 +180,6 @@ export type EngineEvent =
   | { kind: 'account'; account: string; reason: 'ORDER' | 'FUNDING_FEE'; symbols: string[]; time: number }
   | { kind: 'trade'; symbol: string; price: number; qty: number; buyerIsMaker: boolean; tradeId: number; time: number };
 
-export interface OrderRequest {
-  symbol: string;
-  side: Side;
-  type: OrderType;
-  timeInForce?: TimeInForce;
-  /** raw decimal strings as received, for precision checks */
-  quantity?: string;
-  price?: string;
-  stopPrice?: string;
-  activationPrice?: string;
-  callbackRate?: string;
-  reduceOnly?: boolean;
-  closePosition?: boolean;
-  clientOrderId?: string;
-  workingType?: 'MARK_PRICE' | 'CONTRACT_PRICE';
-  priceProtect?: boolean;
-}
-
-export interface Rejection {
-  ok: false;
-  code: number;
-  msg: string;
-}
 export type PlaceResult = { ok: true; order: SimOrder; events: EngineEvent[] } | Rejection;
 
 const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;

@@ -1,6 +1,6 @@
 import type { SymbolFilters } from '../pipelines/model/index.ts';
 import { roundToTick } from '../operators/execution/precision.kernel.ts';
-import type { OrderRequest, Rejection } from './matching.kernel.ts';
+import type { OrderRequest, Rejection } from './order-request.ts';
 
 /** The exchange's order rules on numbers: precision, grid, bounds, price bands and trigger sides. */
 
