@@ -224,18 +224,7 @@ async function assemble(
 
   if (header?.type !== 'meta') header = null;
   const kernel = kernelIdentity(settings, filters);
-  const changes = journalKernelChanges(header?.data as JournalMeta | undefined, tail.snapshot, kernel);
-  if (changes !== null) {
-    if (!settings.START_FROM_EXCHANGE) throw kernelMismatch(settings.JOURNAL_PATH, changes);
-    // never re-derive a history these settings did not make: a new journal, and the book is
-    // compared with the exchange before anything is sent
-    const old = journal.setAside(clock.now());
-    (options.log ?? ((line: string) => console.error(line)))(
-      `sapphire: ${changes}; START_FROM_EXCHANGE: the journal was set aside as ${old}, starting from the exchange`,
-    );
-    header = null;
-    tail = { snapshot: null, entries: [] };
-  }
+  // whose journal it is comes first: another bot's or mode's journal is refused, never set aside
   const identity: JournalMeta = {
     mode: settings.TRADING_MODE,
     botId: settings.BOT_ID,
@@ -260,6 +249,18 @@ async function assemble(
     }
   }
 
+  const changes = journalKernelChanges(header?.data as JournalMeta | undefined, tail.snapshot, kernel);
+  if (changes !== null) {
+    if (!settings.START_FROM_EXCHANGE) throw kernelMismatch(settings.JOURNAL_PATH, changes);
+    // never re-derive a history these settings did not make: a new journal, and the book is
+    // compared with the exchange before anything is sent
+    const old = journal.setAside(clock.now());
+    (options.log ?? ((line: string) => console.error(line)))(
+      `sapphire: ${changes}; START_FROM_EXCHANGE: the journal was set aside as ${old}, starting from the exchange`,
+    );
+    header = null;
+    tail = { snapshot: null, entries: [] };
+  }
   const streams: StreamStore =
     settings.REDIS_URL !== ''
       ? new RedisStreams({

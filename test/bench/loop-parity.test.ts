@@ -25,7 +25,8 @@ describe('the hand-written loop and the pipeline', () => {
     ],
   ] as const) {
     it(`close the same trades at the same prices (${label})`, async () => {
-      const settings = activeSettings(overrides);
+      // the loop models no market impact: both run with unlimited book depth (LIQUIDITY_LEVEL_SHARE=0)
+      const settings = activeSettings({ LIQUIDITY_LEVEL_SHARE: 0, ...overrides });
       const events: PipelineEvent[] = await runFixture(settings, mergedFixtureBars(['BTCUSDT', 'ETHUSDT']));
       const pipelineTrades = events.filter((e): e is TradeClosed => e.kind === 'trade-closed');
       const loop = runLoopStrategy(

@@ -9,6 +9,8 @@ afterAll(killSpawned);
 const settings = (journal: string, more: Record<string, string> = {}) => ({
   JOURNAL_PATH: journal,
   JOURNAL_SNAPSHOT_EVERY: '10',
+  // runs with agents take no snapshots yet (their stage state is not snapshotted)
+  AGENTS_ENABLED: 'false',
   SIMULATOR_REPLAY_MS: '60',
   ADMIN_API_TOKEN: 'fingerprint-admin-token-5d30',
   LOG_LEVEL: 'silent',
