@@ -128,7 +128,8 @@ export async function asterMarketSource(
       return asterExecutionPort({ client: orders, userEvents: userStream.events });
     },
     venue: {
-      reconcile: (open, journaled) => reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE),
+      reconcile: (open, journaled) =>
+        reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE, settings.ASTER_RECV_WINDOW),
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
     },
     status: () => state,
@@ -205,6 +206,12 @@ export interface ReconcileOptions {
   readonly backoffMs?: number;
   /** the longest exchange ban (418) waited out before giving up; default 300 000 ms */
   readonly maxBanWaitMs?: number;
+  /**
+   * how long the exchange accepts a signed request after its timestamp (ASTER_RECV_WINDOW); an
+   * order sent before the restart can still arrive until then, so "absent" is final only after it
+   * has passed; default 5000 ms
+   */
+  readonly requestWindowMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -267,8 +274,16 @@ export async function reconcileOrders(
   opts: ReconcileOptions = {},
 ): Promise<VenueEvent[]> {
   const out: VenueEvent[] = [];
+  // every order in `open` was signed before this process started, so before now: once the
+  // request window has passed since now, none of them can still reach the exchange
+  const finalAfter = client.serverNow() + (opts.requestWindowMs ?? 5000);
   for (const { order, filled } of open) {
-    const q = await lookUpAfterRestart(client, order, opts);
+    let q = await lookUpAfterRestart(client, order, opts);
+    if (q === 'absent' && client.serverNow() < finalAfter) {
+      // the request may still be on its way (a slow gateway): ask again once it cannot be
+      await (opts.sleep ?? sleepReal)(finalAfter - client.serverNow());
+      q = await lookUpAfterRestart(client, order, opts);
+    }
     if (q === 'absent') {
       const rejected: OrderRejected = {
         kind: 'order-rejected',
@@ -320,8 +335,9 @@ export async function reconcileAtStart(
   open: readonly { order: Order; filled: number }[],
   journaled: JournaledFills,
   takerFee: number,
+  requestWindowMs?: number,
 ): Promise<VenueEvent[]> {
-  const lookups = await reconcileOrders(client, open, takerFee);
+  const lookups = await reconcileOrders(client, open, takerFee, { requestWindowMs });
   if (userStream === null) return lookups;
   const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
   const trades = await userStream.startCaughtUp(since, journaled.filled);

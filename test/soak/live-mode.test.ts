@@ -6,7 +6,7 @@ afterAll(killSpawned);
 
 describe('soak 8 (short): live mode against the exchange simulator', () => {
   it('kills with an order in flight, lost responses, user-stream drops during fills, clock skew both ways: no doubled order, no lost fill, positions equal', async () => {
-    const rows = await liveModeScenario({ kills: 2, log: (l) => console.error(l) });
+    const rows = await liveModeScenario({ kills: 3, log: (l) => console.error(l) });
     for (const row of rows) console.error(`${row.injected} | ${row.count} | ${row.held} | ${row.figures}`);
     expect(rows).toHaveLength(3);
     for (const row of rows) expect(row.held, `${row.injected}: ${row.figures}`).toBe(true);
