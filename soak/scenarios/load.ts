@@ -7,6 +7,7 @@ import type { Bar, BarColumns, PipelineEvent } from '../../pipelines/model/index
 import { parseSettings, type Settings } from '../../pipelines/settings.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { filtersFor } from '../../pipelines/instruments.ts';
+import { leverageBrackets } from '../../pipelines/margin/leverage-brackets.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { TradingEngine } from '../../live/engine/trading-engine.ts';
 import { replayMarket, splitReplay } from '../../live/engine/replay-market.ts';
@@ -18,14 +19,21 @@ import { buildApp } from '../../live/service/app.ts';
 import { ACTIVE_STRATEGY } from './crash-restart.ts';
 import { fmt, percentile, REPO, tempDir, type SoakRow } from '../kit.ts';
 
-/** Real aligned bars for the load runs: spot-5m-2024 (5 symbols) when ../shared is there, else the sample. */
+/**
+ * Real aligned bars for the load runs: spot-5m-2024 when ../shared is there, else the sample —
+ * only the symbols the shipped leverage brackets cover (pipelines/margin/PROVENANCE.md): the paper
+ * venue refuses to margin a symbol it has no table for, and no table is invented for the others.
+ */
 export async function loadSeries(): Promise<{ series: BarColumns[]; note: string }> {
+  const brackets = leverageBrackets();
   const shared = join(REPO, '../shared/data/spot-5m-2024');
-  if (existsSync(shared)) {
-    return { series: await loadDataset({ dir: shared }), note: 'spot-5m-2024 (5 symbols)' };
-  }
-  const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m') });
-  return { series, note: `data/sample/perp-5m (${series.length} symbols: ../shared/data absent)` };
+  const dir = existsSync(shared) ? shared : join(REPO, 'data/sample/perp-5m');
+  const all = await loadDataset({ dir });
+  const series = all.filter((c) => brackets.has(c.symbol));
+  const left = all.filter((c) => !brackets.has(c.symbol)).map((c) => c.symbol);
+  const name = existsSync(shared) ? 'spot-5m-2024' : 'data/sample/perp-5m (../shared/data absent)';
+  const without = left.length > 0 ? `; ${left.join(', ')} left out: no leverage brackets shipped` : '';
+  return { series, note: `${name} (${series.length} symbols${without})` };
 }
 
 export interface Harness {

@@ -1,6 +1,6 @@
-import { ATR, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { EMA, MACD, SMA } from 'trading-signals';
 import type { Bar } from '../../pipelines/model/index.ts';
-import { RollingBollinger, RollingDonchian } from './rolling.ts';
+import { RollingBollinger, RollingDonchian, StreamingEma, WilderAtr, WilderRsi } from './rolling.ts';
 
 /** Which price of a bar an indicator reads. `hlc3` is the typical price (high + low + close) / 3. */
 export type PriceField = 'open' | 'high' | 'low' | 'close' | 'hlc3';
@@ -77,14 +77,15 @@ const asMacd = (raw: unknown): MacdValue => {
   return { macd: Number(m.macd), signal: Number(m.signal), histogram: Number(m.histogram) };
 };
 
-function checkPeriod(name: string, period: number): void {
-  if (!Number.isInteger(period) || period < 1)
-    throw new RangeError(`${name}: period ${period} must be a whole number of bars ≥ 1`);
+function checkPeriod(name: string, period: number, least = 1): void {
+  if (!Number.isInteger(period) || period < least)
+    throw new RangeError(`${name}: period ${period} must be a whole number of bars ≥ ${least}`);
 }
 
 /**
- * The indicators a strategy can ask for, from `trading-signals` (maintained, streaming); Bollinger
- * and Donchian are our ring-buffer versions of its, giving its exact values several times faster. A kit
+ * The indicators a strategy can ask for, from `trading-signals` (maintained, streaming); Bollinger,
+ * Donchian, EMA, RSI and ATR are our allocation-free versions of its (rolling.ts), giving its exact
+ * values faster — the contract test compares them with the library bar by bar. A kit
  * belongs to one strategy instance (one symbol, one subscription), so the indicators it makes
  * never share state with another run.
  */
@@ -98,12 +99,15 @@ export function indicatorKit() {
     /** exponential moving average (stable after `period` inputs) */
     ema(period: number, of: PriceField = 'close'): StreamingIndicator<number> {
       checkPeriod('EMA', period);
-      return streaming(`EMA(${period}) of ${of}`, new EMA(period), (b) => priceOf(b, of), asNumber);
+      const ema = new StreamingEma(period);
+      return ownIndicator(`EMA(${period}) of ${of}`, (b) => ema.update(priceOf(b, of)));
     },
     /** Wilder's relative strength index, 0..100 */
     rsi(period: number, of: PriceField = 'close'): StreamingIndicator<number> {
-      checkPeriod('RSI', period);
-      return streaming(`RSI(${period}) of ${of}`, new RSI(period), (b) => priceOf(b, of), asNumber);
+      // RSI(1) only ever says 0 or 100 (and trading-signals' never answers): not an indicator
+      checkPeriod('RSI', period, 2);
+      const rsi = new WilderRsi(period);
+      return ownIndicator(`RSI(${period}) of ${of}`, (b) => rsi.update(priceOf(b, of)));
     },
     /** Bollinger bands: SMA ± `deviations` population standard deviations */
     bollinger(period: number, deviations = 2, of: PriceField = 'close'): StreamingIndicator<Bands> {
@@ -120,12 +124,8 @@ export function indicatorKit() {
     /** average true range (Wilder smoothing), in price units */
     atr(period: number): StreamingIndicator<number> {
       checkPeriod('ATR', period);
-      return streaming(
-        `ATR(${period})`,
-        new ATR(period),
-        (b) => ({ high: b.high, low: b.low, close: b.close }),
-        asNumber,
-      );
+      const atr = new WilderAtr(period);
+      return ownIndicator(`ATR(${period})`, (b) => atr.update(b.high, b.low, b.close));
     },
     /** MACD: EMA(fast) − EMA(slow), its EMA(signal) and the histogram between them */
     macd(fast: number, slow: number, signal: number, of: PriceField = 'close'): StreamingIndicator<MacdValue> {

@@ -108,3 +108,94 @@ export class RollingDonchian {
     return { lower, middle: (upper + lower) / 2, upper };
   }
 }
+
+/**
+ * Wilder's smoothing (trading-signals' WSMA): the plain mean of the first `period` inputs, then
+ * `previous + (input − previous) × (1/period)`. The same operations in the same order as the
+ * library, so the same numbers — without the library's inner SMA, which keeps pushing, shifting
+ * and re-averaging an array on every bar long after its answer stopped being used.
+ */
+export class WilderSmoothing {
+  private readonly factor: number;
+  private sum = 0;
+  private count = 0;
+  private result: number | null = null;
+
+  constructor(readonly period: number) {
+    this.factor = 1 / period;
+  }
+
+  get value(): number | null {
+    return this.result;
+  }
+
+  update(input: number): number | null {
+    if (this.result !== null) return (this.result = (input - this.result) * this.factor + this.result);
+    this.sum += input;
+    if (++this.count === this.period) this.result = this.sum / this.period;
+    return this.result;
+  }
+}
+
+/** Wilder's RSI, 0..100, as trading-signals' RSI: smoothed gains over smoothed losses. */
+export class WilderRsi {
+  private readonly gains: WilderSmoothing;
+  private readonly losses: WilderSmoothing;
+  private previous: number | null = null;
+
+  constructor(readonly period: number) {
+    this.gains = new WilderSmoothing(period);
+    this.losses = new WilderSmoothing(period);
+  }
+
+  update(price: number): number | null {
+    const previous = this.previous;
+    this.previous = price;
+    if (previous === null) return null;
+    const gain = price > previous ? price - previous : 0;
+    const loss = price > previous ? 0 : previous - price;
+    this.losses.update(loss);
+    const avgGain = this.gains.update(gain);
+    if (avgGain === null) return null;
+    const avgLoss = this.losses.value!;
+    if (avgLoss === 0) return 100;
+    return 100 - 100 / (avgGain / avgLoss + 1);
+  }
+}
+
+/** Average true range with Wilder's smoothing, as trading-signals' ATR. */
+export class WilderAtr {
+  private readonly smoothing: WilderSmoothing;
+  private previousClose: number | null = null;
+
+  constructor(readonly period: number) {
+    this.smoothing = new WilderSmoothing(period);
+  }
+
+  update(high: number, low: number, close: number): number | null {
+    const range = high - low;
+    const pc = this.previousClose;
+    this.previousClose = close;
+    const trueRange = pc === null ? range : Math.max(range, Math.abs(high - pc), Math.abs(low - pc));
+    return this.smoothing.update(trueRange);
+  }
+}
+
+/**
+ * Exponential moving average as trading-signals' EMA: seeded with the first input, weight
+ * 2/(period+1), answering once `period` inputs are in.
+ */
+export class StreamingEma {
+  private readonly weight: number;
+  private count = 0;
+  private result: number | null = null;
+
+  constructor(readonly period: number) {
+    this.weight = 2 / (period + 1);
+  }
+
+  update(price: number): number | null {
+    this.result = price * this.weight + (this.result ?? price) * (1 - this.weight);
+    return ++this.count >= this.period ? this.result : null;
+  }
+}

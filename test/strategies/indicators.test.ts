@@ -99,6 +99,40 @@ describe('indicators wrapped from trading-signals', () => {
     }
   });
 
+  // EMA, RSI and ATR are ours too (rolling.ts): exactly the library's numbers on every bar of the
+  // fixture, over short, default and long periods (a wrong seed or smoothing order shows at once)
+  it.each([1, 2, 5, 14, 48, 192])('EMA, RSI and ATR over %i bars equal trading-signals on every bar', (period) => {
+    const kit = indicatorKit();
+    const ours = {
+      ema: kit.ema(period),
+      hlc3: kit.ema(period, 'hlc3'),
+      rsi: kit.rsi(Math.max(2, period)),
+      atr: kit.atr(period),
+    };
+    const theirs = {
+      ema: new EMA(period),
+      hlc3: new EMA(period),
+      rsi: new RSI(Math.max(2, period)),
+      atr: new ATR(period),
+    };
+    const stable = (ind: { isStable: boolean; getResult(): unknown }) =>
+      ind.isStable ? Number(ind.getResult()) : null;
+    let answered = 0;
+    for (const [i, b] of allBars.entries()) {
+      theirs.ema.update(b.close, false);
+      theirs.hlc3.update((b.high + b.low + b.close) / 3, false);
+      theirs.rsi.update(b.close, false);
+      theirs.atr.update({ high: b.high, low: b.low, close: b.close }, false);
+      expect(ours.ema.update(b), `EMA(${period}) at bar ${i}`).toBe(stable(theirs.ema));
+      expect(ours.hlc3.update(b), `EMA(${period}) of hlc3 at bar ${i}`).toBe(stable(theirs.hlc3));
+      expect(ours.rsi.update(b), `RSI(${Math.max(2, period)}) at bar ${i}`).toBe(stable(theirs.rsi));
+      const atr = ours.atr.update(b);
+      expect(atr, `ATR(${period}) at bar ${i}`).toBe(stable(theirs.atr));
+      if (atr !== null) answered++;
+    }
+    expect(answered).toBe(allBars.length - period + 1);
+  });
+
   it('two indicators from two kits never share state', () => {
     const a = indicatorKit().rsi(14);
     const b = indicatorKit().rsi(14);
@@ -110,6 +144,7 @@ describe('indicators wrapped from trading-signals', () => {
   it('checks its inputs: RSI(14) is labelled, RSI(0) and MACD with fast ≥ slow are refused', () => {
     expect(indicatorKit().rsi(14).label).toBe('RSI(14) of close');
     expect(() => indicatorKit().rsi(0)).toThrow(/RSI: period 0/);
+    expect(() => indicatorKit().rsi(1)).toThrow(/RSI: period 1 must be a whole number of bars ≥ 2/);
     expect(() => indicatorKit().macd(26, 12, 9)).toThrow(/fast 26 must be shorter than slow 12/);
   });
 
