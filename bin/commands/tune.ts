@@ -236,6 +236,7 @@ function htmlView(report: TuneReport, study: string, symbols: string[], base: Se
       params: f.best?.params ?? {},
       dsr: f.luck.dsr?.dsr ?? null,
       pbo: f.luck.pbo?.pbo ?? null,
+      strategies: { inSample: f.inSample.strategies, outOfSample: f.outOfSample.strategies },
     })),
     returnsBasis: report.returnsBasis,
     luck: report.luck,

@@ -43,6 +43,17 @@ export interface TuneFold {
   dsr?: number | null;
   /** Probability of Backtest Overfitting over the fold's trials (null when unavailable) */
   pbo?: number | null;
+  /** the winner's part per strategy in each window (several strategies in one run) */
+  strategies?: { inSample: TuneStrategyPart[]; outOfSample: TuneStrategyPart[] };
+}
+
+/** One strategy's share of a run: its trades, net PnL, win rate and mean capital share. */
+export interface TuneStrategyPart {
+  strategy: string;
+  trades: number;
+  netPnl: number;
+  winRate: number;
+  meanShare: number;
 }
 
 /** DSR and PBO of the study whose winner is used (see research/trial-returns.ts). */
@@ -206,6 +217,35 @@ function foldSection(folds: readonly TuneFold[], objective: string): string {
   );
 }
 
+/**
+ * Each fold winner's trades, PnL, win rate and capital share per strategy, in and out of sample —
+ * only when a run held several strategies (with one, the fold table already says it all).
+ */
+function strategySection(folds: readonly TuneFold[]): string {
+  const several = folds.some(
+    (f) => (f.strategies?.inSample.length ?? 0) > 1 || (f.strategies?.outOfSample.length ?? 0) > 1,
+  );
+  if (!several) return '';
+  const rows = folds.flatMap((f) =>
+    (['inSample', 'outOfSample'] as const).flatMap((w) =>
+      (f.strategies?.[w] ?? []).map((p) => ({
+        fold: f.fold,
+        window: w === 'inSample' ? 'in-sample' : 'out-of-sample',
+        strategy: p.strategy,
+        trades: p.trades,
+        netPnl: p.netPnl,
+        winRatePct: p.winRate * 100,
+        meanShare: p.meanShare,
+      })),
+    ),
+  );
+  return (
+    '<section id="strategies"><h2>Per strategy</h2>' +
+    '<p class="note">Each fold’s winner, split by the strategy that opened each trade: trades, net PnL (USDT, after fees and funding), win rate and the mean share of capital the bandit gave its entries.</p>' +
+    `<div class="scroll">${genericTable(rows, { netPnl: 'Net PnL', winRatePct: 'Win rate %', meanShare: 'Mean share' })}</div></section>`
+  );
+}
+
 /** DSR and PBO of the winner, with what they mean and the gate --write-env applies. */
 function luckSection(study: TuneReport): string {
   const l = study.luck;
@@ -352,6 +392,7 @@ export function renderTuneHtml(study: TuneReport): string {
       ? `<p class="note">Sharpe and Sortino of every window use ${study.returnsBasis === 'daily' ? 'daily returns' : 'per-bar returns'}, chosen once from the whole data's span.</p>`
       : ''
   }</section>
+${strategySection(study.folds ?? [])}
 <section id="luck"><h2>How much of the winner is luck</h2>${luckSection(study)}</section>
 <section id="trials"><h2>Trials</h2>${trialTable(study)}</section>
 ${settings}

@@ -169,4 +169,55 @@ describe('renderTuneHtml', () => {
     expect(requests).toEqual([]);
     await page.close();
   });
+
+  it('splits each fold winner by strategy when a run held several, in Chromium, offline', async () => {
+    // two real strategies over the fixture, each window a real backtest: the section must show
+    // exactly the per-strategy parts the runs produced, and stay away from one-strategy studies
+    const settings = withOverrides(DEFAULT_SETTINGS, {
+      SYMBOLS: ['BTCUSDT', 'ETHUSDT'],
+      STRATEGIES: ['mean-reversion', 'breakout'],
+    });
+    const start = fixtureColumns('BTCUSDT').openTime[0]!;
+    const part = (from: number, to: number) =>
+      runBacktest({ settings, series: series['BTCUSDT,ETHUSDT']!, from, to }).strategies.map((x) => ({
+        strategy: x.strategy,
+        trades: x.trades,
+        netPnl: x.netPnl,
+        winRate: x.winRate,
+        meanShare: x.meanShare,
+      }));
+    const inSample = part(start, start + 3 * DAY);
+    const outOfSample = part(start + 3 * DAY, start + 4 * DAY);
+    expect(inSample.length).toBeGreaterThan(1);
+    const fold: TuneFold = {
+      ...study.folds![0]!,
+      strategies: { inSample, outOfSample },
+    };
+    const several = renderTuneHtml({ ...study, folds: [fold] });
+    expect(html).not.toContain('id="strategies"');
+    const file = join(dir, 'tune-strategies.html');
+    writeFileSync(file, several);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const requests: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) requests.push(r.url());
+    });
+    await page.goto(pathToFileURL(file).href);
+    const rows = await page
+      .locator('#strategies table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
+    const want = [
+      ...inSample.map((p) => ({ window: 'in-sample', p })),
+      ...outOfSample.map((p) => ({ window: 'out-of-sample', p })),
+    ];
+    expect(rows).toHaveLength(want.length);
+    for (const [i, { window, p }] of want.entries()) {
+      expect(rows[i]![1]).toBe(window);
+      expect(rows[i]![2]).toBe(p.strategy);
+      expect(Number(rows[i]![3])).toBe(p.trades);
+      expect(Number(rows[i]![4]!.replace(/[^0-9.+-]/g, ''))).toBeCloseTo(p.netPnl, 1);
+    }
+    expect(requests).toEqual([]);
+    await page.close();
+  });
 });
