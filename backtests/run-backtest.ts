@@ -166,14 +166,10 @@ function observed(bars: Observable<Bar>, observer: RunObserver | undefined): Obs
   return bars.pipe(tap({ next: (b) => observer.sourceBar?.(b), complete: () => observer.sourceEnd?.() }));
 }
 
-/**
- * Runs the pipeline over historical bars with the simulated venue. Synchronous and
- * deterministic: the same inputs and settings give the same result, byte for byte.
- */
-export function runBacktest(opts: BacktestOptions): BacktestResult {
+/** The run's bars: the window plus its warm-up, checked against the settings, with warnings. */
+function prepareSeries(opts: BacktestOptions, warnings: string[]) {
   const { settings } = opts;
   const intervalMs = intervalToMs(settings.BAR_INTERVAL);
-  const warnings: string[] = [];
   const warmUp = featureWarmUpBars(settings);
   const windowSeries = sliceSeries(opts.series, opts.from, opts.to);
   // the window plus up to warm-up − 1 bars before it: the window's first bar is then the first warm one
@@ -181,7 +177,6 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   if (series.length === 0 || windowSeries.every((c) => c.length === 0)) {
     throw new SapphireError('DATA_NOT_FOUND', 'no bars in the requested window');
   }
-  const warmUpBars = series.reduce((n, c, i) => n + c.length - windowSeries[i]!.length, 0);
   checkWarmUp(series, windowSeries, warmUp, settings, opts, warnings);
   for (const c of series) {
     if (c.intervalMs !== intervalMs) {
@@ -191,19 +186,138 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       );
     }
   }
-  const symbols = series.map((c) => c.symbol);
-  const filters = backtestFilters(symbols, opts.filters);
-  const totalBars = series.reduce((n, c) => n + c.length, 0);
-  const windowBars = windowSeries.reduce((n, c) => n + c.length, 0);
-
   const gaps = series.flatMap((c) => findGaps(c));
   for (const hole of checkGaps(gaps, intervalMs, settings.MAX_GAP_BARS, opts.allowGaps === true)) {
     warnings.push(`${describeGap(hole)}: allowed (--allow-gaps); indicators warm up again after it`);
   }
-
-  const funding = fundingSchedule(opts.fundingRates ?? [], settings.FUNDING_RATE);
   if (opts.fundingRates !== undefined) warnings.push(...fundingWarnings(opts.fundingRates, series));
+  return {
+    intervalMs,
+    series,
+    windowSeries,
+    gaps,
+    warmUpBars: series.reduce((n, c, i) => n + c.length - windowSeries[i]!.length, 0),
+    totalBars: series.reduce((n, c) => n + c.length, 0),
+    windowBars: windowSeries.reduce((n, c) => n + c.length, 0),
+  };
+}
 
+/** What a run's events add up to, gathered while it runs (one switch per event, no allocation). */
+class RunTally {
+  readonly trades: TradeClosed[] = [];
+  // the curve as two number arrays while running (unboxed doubles: nothing for the GC to trace),
+  // made into points once at the end
+  readonly stepTimes: number[] = [];
+  readonly stepEquities: number[] = [];
+  readonly decisions: Decision[] = [];
+  readonly denials = denialCounter();
+  readonly riskStates: RiskStateChanged[] = [];
+  readonly counts = { decisions: 0, orders: 0, fills: 0, rejections: 0, fundingEvents: 0 };
+  readonly events: PipelineEvent[] | undefined;
+  readonly marginPeaks = emptyMarginPeaks();
+  readonly perStrategy = strategyBook();
+  /** the books again, from the same fills and funding, to report what is still open at the end */
+  readonly books: Ledger;
+  last: PortfolioSnapshot | null = null;
+  exposedBars = 0;
+  barsDone = 0;
+  private readonly keepDecisions: boolean;
+  private readonly observe: ((e: PipelineEvent) => void) | undefined;
+  private readonly progressEvery: number;
+  private currentTime = Number.NaN;
+  private currentEquity: number;
+  // the books as of the latest bar in: the portfolio snapshots a bar BEFORE emitting it, so by the
+  // time a bar of the next step arrives, currentEquity already holds that next bar's books
+  private stepEquity: number;
+  private stepExposed = false;
+
+  constructor(
+    private readonly opts: BacktestOptions,
+    private readonly totalBars: number,
+  ) {
+    const balance = opts.settings.INITIAL_BALANCE;
+    this.books = new Ledger(balance);
+    this.currentEquity = balance;
+    this.stepEquity = balance;
+    this.keepDecisions = opts.keepDecisions === true || opts.keepEvents === true;
+    this.events = opts.keepEvents ? [] : undefined;
+    this.observe = opts.observer?.event;
+    this.progressEvery = opts.progressEvery ?? 50_000;
+  }
+
+  /** the books at the close of the time step that just ended become one equity row */
+  closeTimeStep(): void {
+    if (Number.isNaN(this.currentTime)) return;
+    this.stepTimes.push(this.currentTime);
+    this.stepEquities.push(this.stepEquity);
+    if (this.stepExposed) this.exposedBars++;
+  }
+
+  add(e: PipelineEvent): void {
+    this.events?.push(e);
+    this.perStrategy.observe(e);
+    this.observe?.(e);
+    switch (e.kind) {
+      case 'bar':
+        if (e.time !== this.currentTime) {
+          this.closeTimeStep();
+          this.currentTime = e.time;
+        }
+        this.stepEquity = this.currentEquity;
+        this.stepExposed = this.last !== null && this.last.positions.length > 0;
+        this.barsDone++;
+        if (this.opts.onProgress && this.barsDone % this.progressEvery === 0)
+          this.opts.onProgress(this.barsDone, this.totalBars);
+        return;
+      case 'portfolio':
+        this.last = e;
+        this.currentEquity = e.equity;
+        trackMarginPeaks(this.marginPeaks, e);
+        return;
+      case 'trade-closed':
+        this.trades.push(e);
+        return;
+      case 'funding':
+        this.counts.fundingEvents++;
+        this.books.applyFunding(e.symbol, e.amount);
+        return;
+      case 'decision':
+        this.counts.decisions++;
+        if (this.keepDecisions) this.decisions.push(e);
+        return;
+      case 'denied':
+        this.denials.add(e.stage, e.rule);
+        return;
+      case 'risk-state':
+        this.riskStates.push(e);
+        return;
+      case 'order':
+        this.counts.orders++;
+        return;
+      case 'fill':
+        this.counts.fills++;
+        this.books.applyFill(e.symbol, e.side, e.quantity, e.price, e.fee, e.time, e.reason);
+        return;
+      case 'order-rejected':
+        this.counts.rejections++;
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+/**
+ * Runs the pipeline over historical bars with the simulated venue. Synchronous and
+ * deterministic: the same inputs and settings give the same result, byte for byte.
+ */
+export function runBacktest(opts: BacktestOptions): BacktestResult {
+  const { settings } = opts;
+  const warnings: string[] = [];
+  const { intervalMs, series, windowSeries, gaps, warmUpBars, totalBars, windowBars } = prepareSeries(opts, warnings);
+  const symbols = series.map((c) => c.symbol);
+  const filters = backtestFilters(symbols, opts.filters);
+  const funding = fundingSchedule(opts.fundingRates ?? [], settings.FUNDING_RATE);
   const ends = seriesEnds(series, opts.closeAtEnd === true, warnings);
   const simulated = simulatedVenue(settings, { filters, fundingRates: opts.fundingRates ?? [], funding });
   // the settlement stage costs a hop per bar: only when some position may need settling
@@ -216,102 +330,19 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   );
   // tape misses can only come from an agent stage
   const pipeline = opts.agents ? built.pipe(tapeMissGuard(opts.tapeMiss ?? 'error', tapeMisses)) : built;
-  // the books again, from the same fills and funding, to report what is still open at the end
-  const books = new Ledger(settings.INITIAL_BALANCE);
 
-  const trades: TradeClosed[] = [];
-  // the curve as two number arrays while running (unboxed doubles: nothing for the GC to trace),
-  // made into points once at the end
-  const stepTimes: number[] = [];
-  const stepEquities: number[] = [];
-  const decisions: Decision[] = [];
-  const denials = denialCounter();
-  const riskStates: RiskStateChanged[] = [];
-  const counts = { decisions: 0, orders: 0, fills: 0, rejections: 0, fundingEvents: 0 };
-  const keepDecisions = opts.keepDecisions === true || opts.keepEvents === true;
-  const events: PipelineEvent[] | undefined = opts.keepEvents ? [] : undefined;
-  let last: PortfolioSnapshot | null = null;
-  const marginPeaks = emptyMarginPeaks();
-  let currentTime = Number.NaN;
-  let currentEquity = settings.INITIAL_BALANCE;
-  // the books as of the latest bar in: the portfolio snapshots a bar BEFORE emitting it, so by the
-  // time a bar of the next step arrives, currentEquity already holds that next bar's books
-  let stepEquity = settings.INITIAL_BALANCE;
-  let stepExposed = false;
-  let exposedBars = 0;
-  let barsDone = 0;
-  const progressEvery = opts.progressEvery ?? 50_000;
+  const tally = new RunTally(opts, totalBars);
   let failure: unknown = null;
-
-  const closeTimeStep = (): void => {
-    if (Number.isNaN(currentTime)) return;
-    stepTimes.push(currentTime);
-    stepEquities.push(stepEquity);
-    if (stepExposed) exposedBars++;
-  };
-
-  const observe = opts.observer?.event;
-  const perStrategy = strategyBook();
   const subscription = pipeline.subscribe({
-    next(e) {
-      events?.push(e);
-      perStrategy.observe(e);
-      observe?.(e);
-      switch (e.kind) {
-        case 'bar':
-          if (e.time !== currentTime) {
-            closeTimeStep();
-            currentTime = e.time;
-          }
-          stepEquity = currentEquity;
-          stepExposed = last !== null && last.positions.length > 0;
-          barsDone++;
-          if (opts.onProgress && barsDone % progressEvery === 0) opts.onProgress(barsDone, totalBars);
-          return;
-        case 'portfolio':
-          last = e;
-          currentEquity = e.equity;
-          trackMarginPeaks(marginPeaks, e);
-          return;
-        case 'trade-closed':
-          trades.push(e);
-          return;
-        case 'funding':
-          counts.fundingEvents++;
-          books.applyFunding(e.symbol, e.amount);
-          return;
-        case 'decision':
-          counts.decisions++;
-          if (keepDecisions) decisions.push(e);
-          return;
-        case 'denied':
-          denials.add(e.stage, e.rule);
-          return;
-        case 'risk-state':
-          riskStates.push(e);
-          return;
-        case 'order':
-          counts.orders++;
-          return;
-        case 'fill':
-          counts.fills++;
-          books.applyFill(e.symbol, e.side, e.quantity, e.price, e.fee, e.time, e.reason);
-          return;
-        case 'order-rejected':
-          counts.rejections++;
-          return;
-        default:
-          return;
-      }
-    },
+    next: (e) => tally.add(e),
     error(error) {
       failure = error;
     },
   });
   subscription.unsubscribe();
   if (failure !== null) throw failure;
-  closeTimeStep();
-  opts.onProgress?.(barsDone, totalBars);
+  tally.closeTimeStep();
+  opts.onProgress?.(tally.barsDone, totalBars);
   if (tapeMisses.count > 0) {
     warnings.push(
       `${tapeMisses.count} signals had no reply on the agent tape: they went on without it (--tape-miss skip)`,
@@ -320,15 +351,13 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
 
   // metrics and the equity curve cover the window; warm-up bars come before it
   const windowStart = Math.min(...windowSeries.filter((c) => c.length > 0).map((c) => c.openTime[0]!));
-  const equity: EquityPoint[] = stepTimes.map((time, i) => ({ time, equity: stepEquities[i]! }));
+  const equity: EquityPoint[] = tally.stepTimes.map((time, i) => ({ time, equity: tally.stepEquities[i]! }));
   const windowEquity = opts.from === undefined ? equity : equity.filter((p) => p.time > windowStart);
   const prices: Record<string, { first: number; last: number }> = {};
   for (const c of windowSeries)
     if (c.length > 0) prices[c.symbol] = { first: c.open[0]!, last: c.close[c.length - 1]! };
-  const start = windowStart;
-  const end = Math.max(...series.map((c) => c.openTime[c.length - 1]! + intervalMs));
-  const final = last as PortfolioSnapshot | null;
-  const openTrades = openTradesAtEnd(books, series, intervalMs);
+  const final = tally.last;
+  const { trades } = tally;
   const metrics = computeMetrics({
     equity: windowEquity,
     trades,
@@ -336,30 +365,30 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     feesPaid: final?.feesPaid ?? 0,
     fundingPaid: final?.fundingPaid ?? 0,
     barIntervalMs: intervalMs,
-    exposedBars,
+    exposedBars: tally.exposedBars,
     prices,
-    margin: marginPeaks,
+    margin: tally.marginPeaks,
   });
   return {
     symbols,
     intervalMs,
-    start,
-    end,
+    start: windowStart,
+    end: Math.max(...series.map((c) => c.openTime[c.length - 1]! + intervalMs)),
     bars: windowBars,
     metrics,
     final,
     trades,
     equity: windowEquity,
-    decisions,
-    denials: denials.result(),
-    riskStates,
-    counts,
-    events,
-    openTrades,
+    decisions: tally.decisions,
+    denials: tally.denials.result(),
+    riskStates: tally.riskStates,
+    counts: tally.counts,
+    events: tally.events,
+    openTrades: openTradesAtEnd(tally.books, series, intervalMs),
     gaps,
     warnings,
     warmUpBars,
-    strategies: perStrategy.result(),
+    strategies: tally.perStrategy.result(),
   };
 }
 

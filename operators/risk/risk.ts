@@ -60,6 +60,53 @@ export function risk(s: RiskStageSettings, deps: RiskDeps): OperatorFunction<Pip
   return stageOperator(riskStage(s, deps));
 }
 
+function riskDenial(i: OrderIntent, r: Refusal): Denied {
+  return {
+    kind: 'denied',
+    time: i.time,
+    symbol: i.symbol,
+    stage: 'risk',
+    rule: r.rule,
+    value: r.value,
+    limit: r.limit,
+    detail: r.detail,
+    decisionSeq: i.decisionSeq,
+  };
+}
+
+/** The reduce-only order keeping `keepFraction` of `p`; null when the cut is below the exchange's step. */
+function reductionIntent(
+  s: RiskStageSettings,
+  filters: SymbolFilters | undefined,
+  p: PositionView,
+  keepFraction: number,
+  reason: 'delever' | 'halt-flatten',
+  at: number,
+): OrderIntent | null {
+  const wanted = Math.abs(p.quantity) * (1 - keepFraction);
+  const q =
+    keepFraction === 0
+      ? { ok: true as const, quantity: Math.abs(p.quantity) }
+      : filters
+        ? marketQuantity(filters, wanted, p.markPrice)
+        : null;
+  if (q === null || !q.ok) return null; // too small to cut: the position stays as it is
+  const seq = decisionSeq(at);
+  return {
+    kind: 'intent',
+    time: at,
+    symbol: p.symbol,
+    clientOrderId: clientOrderId(s.BOT_ID, p.symbol, seq, reason === 'delever' ? 'd' : 'h'),
+    decisionSeq: seq,
+    side: p.quantity > 0 ? 'SELL' : 'BUY',
+    quantity: q.quantity,
+    reduceOnly: true,
+    reason,
+    refPrice: p.markPrice,
+    stopDistance: 0,
+  };
+}
+
 function openRisk(s: RiskStageSettings, deps: RiskDeps, emit: Emit): StageHandler<RiskKinds> {
   const barMs = intervalToMs(s.BAR_INTERVAL);
   const book = new RiskBook();
@@ -77,47 +124,12 @@ function openRisk(s: RiskStageSettings, deps: RiskDeps, emit: Emit): StageHandle
     emit(out);
   };
 
-  const deny = (i: OrderIntent, r: Refusal): void => {
-    const out: Denied = {
-      kind: 'denied',
-      time: i.time,
-      symbol: i.symbol,
-      stage: 'risk',
-      rule: r.rule,
-      value: r.value,
-      limit: r.limit,
-      detail: r.detail,
-      decisionSeq: i.decisionSeq,
-    };
-    emit(out);
-  };
+  const deny = (i: OrderIntent, r: Refusal): void => emit(riskDenial(i, r));
 
   /** a reduce-only market order keeping `keepFraction` of the position (0: close it all) */
   const reduce = (p: PositionView, keepFraction: number, reason: 'delever' | 'halt-flatten', at: number): void => {
-    const filters = deps.filters.get(p.symbol);
-    const wanted = Math.abs(p.quantity) * (1 - keepFraction);
-    const q =
-      keepFraction === 0
-        ? { ok: true as const, quantity: Math.abs(p.quantity) }
-        : filters
-          ? marketQuantity(filters, wanted, p.markPrice)
-          : null;
-    if (q === null || !q.ok) return; // too small to cut: the position stays as it is
-    const seq = decisionSeq(at);
-    const intent: OrderIntent = {
-      kind: 'intent',
-      time: at,
-      symbol: p.symbol,
-      clientOrderId: clientOrderId(s.BOT_ID, p.symbol, seq, reason === 'delever' ? 'd' : 'h'),
-      decisionSeq: seq,
-      side: p.quantity > 0 ? 'SELL' : 'BUY',
-      quantity: q.quantity,
-      reduceOnly: true,
-      reason,
-      refPrice: p.markPrice,
-      stopDistance: 0,
-    };
-    emit(intent);
+    const intent = reductionIntent(s, deps.filters.get(p.symbol), p, keepFraction, reason, at);
+    if (intent !== null) emit(intent);
   };
 
   const flattenRemaining = (at: number): void => {

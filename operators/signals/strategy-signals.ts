@@ -62,6 +62,35 @@ function checkWish(loaded: LoadedStrategy, f: FeatureBar, w: SignalWish | null):
   throw new SapphireError('STRATEGY_INVALID', `${where}: onBar returned strength ${String(strength)}, expected 0..1`);
 }
 
+/** Two strategies want opposite sides of a flat symbol: no entry, said as a denial. */
+function disagreement(f: FeatureBar, long: LoadedStrategy, short: LoadedStrategy): Denied {
+  return {
+    kind: 'denied',
+    time: f.time,
+    symbol: f.symbol,
+    stage: 'signals',
+    rule: 'strategies-disagree',
+    value: Number.NaN,
+    limit: Number.NaN,
+    detail: `${long.strategy.name} wants long, ${short.strategy.name} short: no entry`,
+    decisionSeq: -1,
+  };
+}
+
+function signalOf(f: FeatureBar, from: LoadedStrategy, direction: 1 | -1, strength: number): Signal {
+  return {
+    kind: 'signal',
+    time: f.time,
+    symbol: f.symbol,
+    source: from.strategy.name,
+    direction,
+    strength,
+    price: f.bar.close,
+    features: f,
+    opinions: NONE,
+  };
+}
+
 /**
  * Runs the strategies over closed bars and nets their wishes into at most one Signal per symbol
  * and bar (the rule is in strategy-signals.kernel.ts). Each strategy gets its own instance per
@@ -125,32 +154,12 @@ export function strategySignals(
       const out = netWishes(st.wishes, st.held, ownerExits);
       if (out.kind === 'none') return;
       if (out.kind === 'conflict') {
-        const denied: Denied = {
-          kind: 'denied',
-          time: f.time,
-          symbol: f.symbol,
-          stage: 'signals',
-          rule: 'strategies-disagree',
-          value: Number.NaN,
-          limit: Number.NaN,
-          detail: `${strategies[out.long]!.strategy.name} wants long, ${strategies[out.short]!.strategy.name} short: no entry`,
-          decisionSeq: -1,
-        };
+        const denied = disagreement(f, strategies[out.long]!, strategies[out.short]!);
         emit(denied);
         return;
       }
       if (st.held === 0) st.pendingOwner = out.index;
-      const signal: Signal = {
-        kind: 'signal',
-        time: f.time,
-        symbol: f.symbol,
-        source: strategies[out.index]!.strategy.name,
-        direction: out.direction,
-        strength: out.strength,
-        price: f.bar.close,
-        features: f,
-        opinions: NONE,
-      };
+      const signal = signalOf(f, strategies[out.index]!, out.direction, out.strength);
       emit(signal);
     };
     return {
