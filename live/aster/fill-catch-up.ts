@@ -160,24 +160,36 @@ export async function readMissedEvents(
 
 /**
  * At start the journal already holds some fills of an order (without trade ids): a trade read
- * back counts only for the quantity beyond what the journal has for its client order id, so a
- * fill is never journaled twice across restarts. `journaled` is consumed as trades are kept.
+ * back counts only for the quantity beyond what is known for its client order id, so a fill is
+ * never journaled twice across restarts. `known` (client order id → cumulative quantity passed on:
+ * the journal's at start, then every fill emitted) is updated as trades are kept; events that are
+ * not trades pass through.
  */
-export function beyondJournal(events: readonly MissedEvent[], journaled: ReadonlyMap<string, number>): MissedEvent[] {
-  const held = new Map(journaled);
+export function beyondKnown(events: readonly MissedEvent[], known: Map<string, number>): MissedEvent[] {
   const out: MissedEvent[] = [];
   for (const x of events) {
     const e = x.event;
-    if (e.kind !== 'order-update' || e.executionType !== 'TRADE') continue;
-    const known = held.get(e.clientOrderId) ?? 0;
+    if (e.kind !== 'order-update' || e.executionType !== 'TRADE') {
+      out.push(x);
+      continue;
+    }
+    const held = known.get(e.clientOrderId) ?? 0;
     const eps = 1e-12 * Math.max(1, e.cumQty);
-    if (known >= e.cumQty - eps) continue;
-    held.set(e.clientOrderId, e.cumQty);
-    // the trade's own quantity unless the journal holds part of it (float noise stays out)
-    const overlap = known > e.cumQty - e.lastQty + eps;
-    out.push(overlap ? { ...x, event: { ...e, lastQty: e.cumQty - known } } : x);
+    if (held >= e.cumQty - eps) continue;
+    known.set(e.clientOrderId, e.cumQty);
+    // the trade's own quantity unless part of it is already known (float noise stays out)
+    const overlap = held > e.cumQty - e.lastQty + eps;
+    out.push(overlap ? { ...x, event: { ...e, lastQty: e.cumQty - held } } : x);
   }
   return out;
+}
+
+/** beyondKnown over trades only, leaving `journaled` as it was */
+export function beyondJournal(events: readonly MissedEvent[], journaled: ReadonlyMap<string, number>): MissedEvent[] {
+  return beyondKnown(
+    events.filter((x) => x.event.kind === 'order-update' && x.event.executionType === 'TRADE'),
+    new Map(journaled),
+  );
 }
 
 function tradeUpdate(t: AsterUserTrade, o: AsterOrder | undefined, cumQty: number, status: string): OrderUpdate {

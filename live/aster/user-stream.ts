@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { backoffDelay, realScheduler, type Scheduler } from './scheduler.ts';
 import {
-  beyondJournal,
+  beyondKnown,
   fundingKey,
   orderKey,
   readMissedEvents,
@@ -105,6 +105,13 @@ export class AsterUserStream {
   private lastEventTime = -Infinity;
   private readonly seen = new Set<string>();
   private readonly seenOrder: string[] = [];
+  /**
+   * per client order id, the quantity the journal held at a restart: a catch-up whose window
+   * reaches back into an earlier life of the process reads trades the journal holds but this
+   * process never saw (no trade id to remember them by), and they must not count again. Trades
+   * of this life are told apart by trade id, so the map is only ever the journal's.
+   */
+  private journaledAtStart: ReadonlyMap<string, number> = new Map();
   private catchUpQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: UserStreamOptions) {
@@ -278,7 +285,7 @@ export class AsterUserStream {
   private async catchUp(api: UserCatchUpApi, since: number, fundingOnly: boolean): Promise<void> {
     const read = await readMissedEvents(api, this.retried, { since, symbols: this.opts.symbols ?? [], fundingOnly });
     const counts = { fills: 0, orders: 0, funding: 0 };
-    for (const x of this.unseen(read)) {
+    for (const x of this.unseen(beyondKnown(read, new Map(this.journaledAtStart)))) {
       if (this.stopped) return;
       if (x.event.kind === 'funding-income') counts.funding++;
       else if (x.event.kind === 'order-update' && x.event.executionType === 'TRADE') counts.fills++;
@@ -321,10 +328,21 @@ export class AsterUserStream {
     await this.start();
     await connected;
     const read: CatchUpRead = { since, symbols: this.opts.symbols ?? [], fillsOnly: true };
-    const missed = beyondJournal(await readMissedEvents(api, this.retried, read), journaled);
+    this.journaledAtStart = journaled;
+    const missed = beyondKnown(await readMissedEvents(api, this.retried, read), new Map(journaled));
     const fresh = this.unseen(missed).map((x) => x.event as OrderUpdate);
     this.status.next({ kind: 'caught-up', since, fills: fresh.length, orders: 0, funding: 0 });
     return fresh;
+  }
+
+  /**
+   * A restart's own fills (remainders the order lookups found, trades read back) join what the
+   * journal held: a later catch-up that reads their trades again does not count them twice.
+   */
+  addJournaled(fills: readonly { clientOrderId: string; quantity: number }[]): void {
+    const next = new Map(this.journaledAtStart);
+    for (const f of fills) next.set(f.clientOrderId, (next.get(f.clientOrderId) ?? 0) + f.quantity);
+    this.journaledAtStart = next;
   }
 
   /** resolves at the next socket open; an error naming the wait when none opens within `ms` */

@@ -341,7 +341,9 @@ export async function reconcileAtStart(
   if (userStream === null) return lookups;
   const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
   const trades = await userStream.startCaughtUp(since, journaled.filled);
-  return mergeRestartFills(lookups, trades, open);
+  const merged = mergeRestartFills(lookups, trades, open);
+  userStream.addJournaled(merged.filter((e) => e.kind === 'fill'));
+  return merged;
 }
 
 /** The rebuilt book against the exchange's positions; null when they agree to the step size. */

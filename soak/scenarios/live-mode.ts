@@ -109,17 +109,23 @@ async function runLife(
       (e: unknown) => String(e),
     );
   const symbol = life % 2 === 0 ? 'BTCUSDT' : 'ETHUSDT';
-  // 1. an entry whose response is lost (placed at the exchange, 503 to us): looked up, never re-sent
-  if (amount(symbol) === 0) {
-    sim.injectFault('unknown-503', { route: '/fapi/v1/order', place: true });
-    log(
-      `life ${life}: entry ${symbol}: ${(await decide(symbol, life % 4 < 2 ? 'enter-long' : 'enter-short')).slice(0, 160)}`,
-    );
-    await until(`${symbol} position`, () => (amount(symbol) !== 0 ? true : undefined), 20_000).catch(() => undefined);
-  }
+  // 1. an order whose response is lost (placed at the exchange, 503 to us): looked up, never
+  // re-sent. Momentum trades on its own, so the symbol may already be held: then it is the exit
+  // whose response is lost, and a plain entry follows so step 2 has a position to close.
+  const holding = amount(symbol) !== 0;
+  sim.injectFault('unknown-503', { route: '/fapi/v1/order', place: true });
+  const lostAction = holding ? 'exit' : life % 4 < 2 ? 'enter-long' : 'enter-short';
+  log(`life ${life}: ${lostAction} ${symbol}, response lost: ${(await decide(symbol, lostAction)).slice(0, 160)}`);
+  await taken('unknown-503', 10_000);
+  const settled = () => (holding ? amount(symbol) === 0 : amount(symbol) !== 0);
+  await until(`${symbol} ${holding ? 'flat' : 'position'}`, () => (settled() ? true : undefined), 20_000).catch(
+    () => undefined,
+  );
   // 2. an exit whose fill is delayed while the user stream is down (once the service holds the position)
   const held = async () =>
     (await getJson<View>(`${proc.base}/dashboard`)).positions.some((x) => x.symbol === symbol) ? true : undefined;
+  if (holding && amount(symbol) === 0)
+    log(`life ${life}: re-enter ${symbol}: ${(await decide(symbol, 'enter-long')).slice(0, 160)}`);
   if (
     await until(`${symbol} held by the service`, held, 20_000).then(
       () => true,

@@ -195,4 +195,33 @@ describe('fills while the live service is down (restart catch-up, simulator)', (
       count: trade.length,
     });
   }, 120_000);
+
+  it("a user-stream reconnect soon after a restart does not read the last life's fills back as new ones", async () => {
+    const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m'), symbols: ['BTCUSDT'] });
+    sim = await startExchangeSimulator({
+      series,
+      replayMs: 0,
+      startIndex: 400,
+      initialBalance: 10_000,
+      credentials: [KEY],
+    });
+    const journal = join(mkdtempSync(join(tmpdir(), 'sapphire-catch-up-')), 'journal.jsonl');
+
+    service = await live(journal);
+    await nextBarSeen(service);
+    await holdPosition(service);
+    const entry = sim.state(KEY.apiKey).orders.find((o) => !o.reduceOnly && o.clientOrderId.startsWith('sapphire-'))!;
+    expect(journaledFills(journal).get(entry.clientOrderId)?.count).toBe(1);
+    // restarted within the catch-up's slack of that fill, then the user stream drops: the
+    // reconnect's catch-up window reaches back over a trade only the journal knows
+    await service.close();
+    service = await live(journal);
+    await nextBarSeen(service);
+    sim.injectFault('drop-user-ws');
+    await new Promise((r) => setTimeout(r, 3_000));
+    await nextBarSeen(service);
+    expect(journaledFills(journal).get(entry.clientOrderId)?.count).toBe(1);
+    expect(service.engine.lastError).toBeNull();
+    await bookAgrees(service);
+  }, 120_000);
 });
