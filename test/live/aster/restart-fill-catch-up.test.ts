@@ -218,7 +218,11 @@ describe('fills while the live service is down (restart catch-up, simulator)', (
     service = await live(journal);
     await nextBarSeen(service);
     sim.injectFault('drop-user-ws');
-    await new Promise((r) => setTimeout(r, 3_000));
+    const userSockets = () => sim!.state(KEY.apiKey).userSockets;
+    await until('the user stream dropped', () => (userSockets() === 0 ? true : undefined), 5_000, 10);
+    await until('the user stream back', () => (userSockets() > 0 ? true : undefined), 20_000, 10);
+    // the reconnect's catch-up reads REST and its events go in with the next bars
+    await nextBarSeen(service);
     await nextBarSeen(service);
     expect(journaledFills(journal).get(entry.clientOrderId)?.count).toBe(1);
     expect(service.engine.lastError).toBeNull();
