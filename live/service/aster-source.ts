@@ -87,8 +87,10 @@ export async function asterMarketSource(
   });
   let state = 'connecting';
   let userStream: AsterUserStream | null = null;
+  let userStatusSub: { unsubscribe(): void } | null = null;
   const statusSub = stream.status.subscribe((s) => {
     state = s.kind === 'connected' ? 'connected' : s.kind === 'disconnected' ? 'reconnecting' : state;
+    if (s.kind === 'error') hooks.onIssue?.({ source: 'market-stream', kind: 'error', detail: s.detail });
   });
   const port = asterMarketPort({
     symbols,
@@ -113,6 +115,10 @@ export async function asterMarketSource(
         symbols,
         now: () => client.serverNow(),
       });
+      // a failed catch-up or a malformed frame may hide a fill: never silent
+      userStatusSub ??= userStream.status.subscribe((s) => {
+        if (s.kind === 'error') hooks.onIssue?.({ source: 'user-stream', kind: 'error', detail: s.detail });
+      });
       // with ORCHESTRATOR_URL the wallet's orchestrator routes (and guards) every order; fills
       // still come from this account's user-data stream
       const orders =
@@ -125,7 +131,16 @@ export async function asterMarketSource(
               }),
             )
           : client;
-      return asterExecutionPort({ client: orders, userEvents: userStream.events });
+      return asterExecutionPort({
+        client: orders,
+        userEvents: userStream.events,
+        onIssue: (i) =>
+          hooks.onIssue?.({
+            source: 'execution',
+            kind: i.kind,
+            detail: i.clientOrderId === '' ? i.detail : `${i.clientOrderId}: ${i.detail}`,
+          }),
+      });
     },
     venue: {
       reconcile: (open, journaled) =>
@@ -135,6 +150,7 @@ export async function asterMarketSource(
     status: () => state,
     close: async () => {
       statusSub.unsubscribe();
+      userStatusSub?.unsubscribe();
       stream.stop();
       userStream?.stop();
       await onClose();
@@ -341,9 +357,7 @@ export async function reconcileAtStart(
   if (userStream === null) return lookups;
   const since = restartSince(journaled, lookups, client.serverNow(), CATCH_UP_SLACK_MS);
   const trades = await userStream.startCaughtUp(since, journaled.filled);
-  const merged = mergeRestartFills(lookups, trades, open);
-  userStream.addJournaled(merged.filter((e) => e.kind === 'fill'));
-  return merged;
+  return mergeRestartFills(lookups, trades, open);
 }
 
 /** The rebuilt book against the exchange's positions; null when they agree to the step size. */

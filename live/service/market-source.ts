@@ -28,8 +28,18 @@ export function warmupBars(settings: Settings): number {
   return Math.max(p.atrPeriod + 1, p.lookbackBars + 1, p.barsPerDay + 1, p.volatilityWindow + 1) + 1;
 }
 
+/** Something the exchange connection could not settle by itself: an operator should know. */
+export interface ExchangeIssue {
+  /** where it arose: the execution port (orders, fills, funding) or one of the two streams */
+  readonly source: 'execution' | 'user-stream' | 'market-stream';
+  readonly kind: string;
+  readonly detail: string;
+}
+
 export interface AsterSourceHooks {
   onRequest?: (info: { path: string; status: number; latencyMs: number }) => void;
+  /** orders of unknown outcome, failed cancels, foreign fills, unattributed funding, stream errors */
+  onIssue?: (issue: ExchangeIssue) => void;
 }
 
 /** What the service asks of the embedded exchange it trades on when ASTER_REST_URL is empty. */

@@ -159,6 +159,9 @@ function reportsIn(dir: string): () => string[] {
   };
 }
 
+/** exchange issues that leave an order, a cancel or a payment unsettled: /healthz shows them */
+const SETTLES_NOTHING = new Set(['order-unknown', 'cancel-failed', 'funding-unattributed']);
+
 /**
  * Assembles and starts the trading service: market source (embedded simulator or Aster),
  * venue (simulated for paper), journal, telemetry, metrics, engine, then the HTTP API.
@@ -202,6 +205,8 @@ async function assemble(
   let tail = journal.readSinceSnapshot();
   let journaledUntil = tail.snapshot?.lastInputTime ?? -Infinity;
   for (const e of tail.entries) if (e.type === 'bar') journaledUntil = e.time;
+  // the engine is built once the market is open; issues that arrive before land in the log only
+  let engineRef: TradingEngine | null = null;
   const market = await openMarketSource(
     input,
     {
@@ -210,6 +215,16 @@ async function assemble(
         metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
         if (info.status === 429 || info.status === 418)
           metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
+      },
+      onIssue: (issue) => {
+        metrics.exchangeIssues.inc({ source: issue.source, kind: issue.kind });
+        const line = `exchange ${issue.source} ${issue.kind}: ${issue.detail}`;
+        (options.log ?? ((l: string) => console.error(l)))(line);
+        // a dropped socket reconnects by itself; what may hide an order or a fill degrades /healthz
+        // (a foreign fill may be our own order of an earlier life: logged and counted only)
+        if (SETTLES_NOTHING.has(issue.kind) || issue.detail.startsWith('user-data catch-up')) {
+          if (engineRef !== null) engineRef.lastError = line;
+        }
       },
     },
     journaledUntil,
@@ -275,7 +290,6 @@ async function assemble(
     settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
   const listeners = new Set<(e: PipelineEvent) => void>();
   // engine is created below; the Telegram commands read it when a command arrives
-  let engineRef: TradingEngine | null = null;
   const agentCounts = newAgentStageCounts();
   // engine is created below: until then, and while it replays its journal, only the tape answers
   const agents = agentsFor(settings, metrics, () => engineRef?.replayingJournal !== false, agentCounts);

@@ -29,6 +29,7 @@ export class ServiceMetrics {
   private agentHealth: () => AgentHealth | null = () => null;
   readonly slippageViolations: Counter;
   readonly redisStreamFailures: Counter;
+  readonly exchangeIssues: Counter;
   readonly telegramNotifications: Counter<'outcome'>;
   readonly decisionLatency: Histogram;
   private heldSymbols = new Set<string>();
@@ -141,6 +142,12 @@ export class ServiceMetrics {
     this.slippageViolations = new Counter({
       name: 'slippage_violations_total',
       help: 'orders refused by the slippage guard',
+      registers: r,
+    });
+    this.exchangeIssues = new Counter({
+      name: 'exchange_issues_total',
+      help: 'what the exchange connection could not settle by itself (unknown order outcomes, failed cancels, stream errors)',
+      labelNames: ['source', 'kind'],
       registers: r,
     });
     this.redisStreamFailures = new Counter({
