@@ -11,7 +11,7 @@ import { AsterUserStream } from '../aster/user-stream.ts';
 import { mergeRestartFills, restartSince, type JournaledFills } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
-import type { VenueEvent } from '../../pipelines/ports.ts';
+import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
 
@@ -119,28 +119,7 @@ export async function asterMarketSource(
       userStatusSub ??= userStream.status.subscribe((s) => {
         if (s.kind === 'error') hooks.onIssue?.({ source: 'user-stream', kind: 'error', detail: s.detail });
       });
-      // with ORCHESTRATOR_URL the wallet's orchestrator routes (and guards) every order; fills
-      // still come from this account's user-data stream
-      const orders =
-        settings.ORCHESTRATOR_URL !== ''
-          ? orchestratorOrderApi(
-              new OrchestratorClient({
-                baseUrl: settings.ORCHESTRATOR_URL,
-                botId: settings.BOT_ID,
-                adminToken: settings.ADMIN_API_TOKEN,
-              }),
-            )
-          : client;
-      return asterExecutionPort({
-        client: orders,
-        userEvents: userStream.events,
-        onIssue: (i) =>
-          hooks.onIssue?.({
-            source: 'execution',
-            kind: i.kind,
-            detail: i.clientOrderId === '' ? i.detail : `${i.clientOrderId}: ${i.detail}`,
-          }),
-      });
+      return executionOver(settings, client, userStream, hooks);
     },
     venue: {
       reconcile: (open, journaled) =>
@@ -156,6 +135,38 @@ export async function asterMarketSource(
       await onClose();
     },
   };
+}
+
+/**
+ * Orders to the exchange (or, with ORCHESTRATOR_URL, through the wallet's orchestrator, which
+ * routes and guards them); fills from this account's user-data stream either way.
+ */
+function executionOver(
+  settings: Settings,
+  client: AsterRestClient,
+  userStream: AsterUserStream,
+  hooks: AsterSourceHooks,
+): ExecutionPort {
+  const orders =
+    settings.ORCHESTRATOR_URL !== ''
+      ? orchestratorOrderApi(
+          new OrchestratorClient({
+            baseUrl: settings.ORCHESTRATOR_URL,
+            botId: settings.BOT_ID,
+            adminToken: settings.ADMIN_API_TOKEN,
+          }),
+        )
+      : client;
+  return asterExecutionPort({
+    client: orders,
+    userEvents: userStream.events,
+    onIssue: (i) =>
+      hooks.onIssue?.({
+        source: 'execution',
+        kind: i.kind,
+        detail: i.clientOrderId === '' ? i.detail : `${i.clientOrderId}: ${i.detail}`,
+      }),
+  });
 }
 
 /**
