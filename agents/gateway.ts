@@ -2,6 +2,7 @@ import type { AgentOpinion } from '../pipelines/model/index.ts';
 import type { AgentContext, AgentPort, ClockPort } from '../pipelines/ports.ts';
 import { AgentError } from '../operators/agents/agent-error.ts';
 import type { AgentSettings } from '../operators/agents/agents.settings.ts';
+import { backoffDelay, realTimers, type Timers } from '../pipelines/timers.ts';
 
 /**
  * A remote agent. `call` is one attempt: it asks the model and returns the validated raw reply
@@ -17,16 +18,6 @@ export interface RemoteAgent<R = unknown> {
   /** what a tape header records about this agent (model, endpoint host, prompt version …), no secrets */
   readonly identity: Readonly<Record<string, string | number>>;
 }
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 export const systemClock: ClockPort = { now: () => Date.now() };
 
@@ -188,7 +179,7 @@ export class AgentGateway {
       } catch (error) {
         const retryable = error instanceof AgentError && error.retryable;
         if (!retryable || attempt >= retries || call.aborted) throw error;
-        const backoff = Math.min(this.maxBackoff, this.base * 2 ** attempt) * (0.5 + 0.5 * this.random());
+        const backoff = backoffDelay(attempt, this.base, this.maxBackoff, this.random);
         const delay = Math.max(backoff, error.retryAfterMs ?? 0);
         // a retry that could not start before the deadline would only hold the decision longer
         if (this.clock.now() + delay >= endsAt) throw error;

@@ -2,7 +2,7 @@ import { Observable, type Subscription } from 'rxjs';
 import { intervalToMs, makeBar, type Bar } from '../../pipelines/model/index.ts';
 import type { MarketDataPort } from '../../pipelines/ports.ts';
 import type { Kline } from './schemas.ts';
-import { realScheduler, type Scheduler } from './scheduler.ts';
+import { backgroundTimers, type Timers } from '../../pipelines/timers.ts';
 
 /** what the port needs from the live stream (AsterMarketStream) */
 export interface ClosedBarStream {
@@ -22,7 +22,7 @@ export interface AsterMarketPortOptions {
   /** the exchange's clock (AsterRestClient.serverNow): a kline is closed once its end has passed */
   readonly serverNow: () => number;
   readonly stream: ClosedBarStream;
-  readonly scheduler?: Scheduler;
+  readonly scheduler?: Timers;
   /** how long a live bar waits for the other symbols' bars of the same time; default 5 s */
   readonly alignGraceMs?: number;
 }
@@ -40,7 +40,7 @@ export function asterMarketPort(opts: AsterMarketPortOptions): MarketDataPort {
   const intervalMs = intervalToMs(opts.interval);
   const rank = new Map(opts.symbols.map((s, i) => [s, i]));
   const order = (a: Bar, b: Bar): number => a.time - b.time || (rank.get(a.symbol) ?? 0) - (rank.get(b.symbol) ?? 0);
-  const scheduler = opts.scheduler ?? realScheduler;
+  const scheduler = opts.scheduler ?? backgroundTimers;
   const grace = opts.alignGraceMs ?? 5000;
 
   async function warmup(symbol: string): Promise<Bar[]> {

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import { intervalToMs, makeBar, type Bar } from '../../pipelines/model/index.ts';
 import type { Kline } from './schemas.ts';
-import { backoffDelay, realScheduler, type Scheduler } from './scheduler.ts';
+import { backgroundTimers, backoffDelay, type Timers } from '../../pipelines/timers.ts';
 
 const num = z.union([z.string(), z.number()]).transform((v) => Number(v));
 
@@ -110,7 +110,7 @@ export interface MarketStreamOptions {
     endTime: number;
     limit: number;
   }) => Promise<Kline[]>;
-  readonly scheduler?: Scheduler;
+  readonly scheduler?: Timers;
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
   /** open a fresh connection before the exchange's 24 h limit; default 23 h */
@@ -138,7 +138,7 @@ export class AsterMarketStream {
   readonly status = new Subject<StreamStatus>();
 
   private readonly intervalMs: number;
-  private readonly scheduler: Scheduler;
+  private readonly scheduler: Timers;
   private readonly streams = new Set<string>();
   private readonly lastOpen = new Map<string, number>();
   private ws: WebSocket | null = null;
@@ -154,7 +154,7 @@ export class AsterMarketStream {
 
   constructor(private readonly opts: MarketStreamOptions) {
     this.intervalMs = intervalToMs(opts.interval);
-    this.scheduler = opts.scheduler ?? realScheduler;
+    this.scheduler = opts.scheduler ?? backgroundTimers;
     this.now = opts.now ?? Date.now;
     for (const s of opts.symbols) {
       const l = s.toLowerCase();

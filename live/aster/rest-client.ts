@@ -38,6 +38,7 @@ import {
   type AsterIncome,
 } from './schemas.ts';
 import { prepareOrder, type NewOrderRequest, type PrecisionRule } from './order-precision.ts';
+import { backoffDelay } from '../../pipelines/timers.ts';
 
 export type AsterCredentials =
   | { readonly kind: 'hmac'; readonly apiKey: string; readonly secretKey: string }
@@ -445,7 +446,7 @@ export class AsterRestClient {
         if (isTransientExchangeError(e)) {
           failures++;
           if (failures >= maxFailures) return 'unknown';
-          await this.sleep(Math.min(250 * 2 ** (failures - 1), 4000));
+          await this.sleep(backoffDelay(failures - 1, 250, 4000));
           continue;
         }
         throw e;
@@ -553,7 +554,7 @@ export class AsterRestClient {
       if (res.status === 429) {
         this.counters.rateLimited++;
         const max = this.opts.maxRateLimitRetries ?? 3;
-        const wait = res.retryAfterMs ?? (this.opts.rateLimitBackoffMs ?? 1000) * 2 ** rateLimitRetries;
+        const wait = res.retryAfterMs ?? backoffDelay(rateLimitRetries, this.opts.rateLimitBackoffMs ?? 1000, Infinity);
         this.backoffUntil = Math.max(this.backoffUntil, this.now() + wait);
         if (rateLimitRetries++ >= max) throw this.apiError(res, path);
         continue;

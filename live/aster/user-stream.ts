@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import WebSocket from 'ws';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { backoffDelay, realScheduler, type Scheduler } from './scheduler.ts';
+import { backgroundTimers, backoffDelay, type Timers } from '../../pipelines/timers.ts';
 import {
   beyondKnown,
   fundingKey,
@@ -40,7 +40,7 @@ export interface UserStreamOptions {
   /** e.g. wss://fstream.asterdex.com (user data is at /ws/<listenKey>) */
   readonly wsUrl: string;
   readonly rest: ListenKeyApi;
-  readonly scheduler?: Scheduler;
+  readonly scheduler?: Timers;
   /** default 30 min */
   readonly keepAliveMs?: number;
   readonly backoffInitialMs?: number;
@@ -88,7 +88,7 @@ const MAX_SEEN = 20_000;
 export class AsterUserStream {
   readonly events = new Subject<UserEvent>();
   readonly status = new Subject<UserStreamStatus>();
-  private readonly scheduler: Scheduler;
+  private readonly scheduler: Timers;
   private readonly now: () => number;
   private ws: WebSocket | null = null;
   private listenKey: string | null = null;
@@ -115,7 +115,7 @@ export class AsterUserStream {
   private catchUpQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: UserStreamOptions) {
-    this.scheduler = opts.scheduler ?? realScheduler;
+    this.scheduler = opts.scheduler ?? backgroundTimers;
     this.now = opts.now ?? Date.now;
   }
 

@@ -14,6 +14,7 @@ import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/m
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
+import { backoffDelay } from '../../pipelines/timers.ts';
 
 /** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
 const CATCH_UP_SLACK_MS = 5_000;
@@ -278,7 +279,7 @@ async function lookUpAfterRestart(
       continue;
     }
     if (round >= rounds) break;
-    await sleep((opts.backoffMs ?? 1000) * 2 ** (round - 1));
+    await sleep(backoffDelay(round - 1, opts.backoffMs ?? 1000, Infinity));
   }
   throw new SapphireError(
     'EXCHANGE_UNAVAILABLE',

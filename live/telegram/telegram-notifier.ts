@@ -2,6 +2,7 @@ import type { Decision, PipelineEvent, ProtectIntent } from '../../pipelines/mod
 import type { ClockPort } from '../../pipelines/ports.ts';
 import { closeMessage, fmt, openMessage } from './trade-messages.ts';
 import { redactText } from '../../secrets/redact.ts';
+import { backoffDelay, realTimers, type Timers } from '../../pipelines/timers.ts';
 
 /** Answers to the chat commands, supplied by the trading service. */
 export interface TelegramCommands {
@@ -12,10 +13,8 @@ export interface TelegramCommands {
   stop(): Promise<string>;
 }
 
-export interface TelegramTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** the timers a notifier runs on (tests pass manual ones) */
+export type TelegramTimers = Timers;
 
 export interface TelegramSettings {
   readonly TELEGRAM_BOT_TOKEN: string;
@@ -107,10 +106,7 @@ export class TelegramNotifier {
     this.#opts = opts;
     this.#s = opts.settings;
     this.#clock = opts.clock;
-    this.#timers = opts.timers ?? {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    };
+    this.#timers = opts.timers ?? realTimers;
     this.#fetch = opts.fetch ?? fetch;
     this.#base = `${this.#s.TELEGRAM_API_URL.replace(/\/+$/, '')}/bot${this.#s.TELEGRAM_BOT_TOKEN}`;
   }
@@ -365,7 +361,7 @@ export class TelegramNotifier {
         this.pollFailures++;
         failures++;
         this.#log(`telegram: getUpdates failed: ${this.#redact(errText(err))}`);
-        const wait = Math.min(1000 * 2 ** Math.min(failures - 1, 5), 30_000);
+        const wait = backoffDelay(failures - 1, 1000, 30_000);
         await new Promise<void>((resolve) => {
           this.#backoffTimer = this.#timers.setTimeout(resolve, wait);
           this.#pollAbort?.signal.addEventListener('abort', () => resolve(), { once: true });

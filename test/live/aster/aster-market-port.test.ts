@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { asterMarketPort } from '../../../live/aster/aster-market-port.ts';
 import { AsterMarketStream } from '../../../live/aster/market-stream.ts';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import type { Scheduler } from '../../../live/aster/scheduler.ts';
+import type { Timers } from '../../../pipelines/timers.ts';
 import type { Bar } from '../../../pipelines/model/index.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { RestPeer } from './kit/rest-peer.ts';
@@ -36,7 +36,7 @@ async function setup(opts: { warmupBars: number; grace?: number } = { warmupBars
   });
   const client = new AsterRestClient({ baseUrl: rest.url, now: () => now });
   const timers: (() => void)[] = [];
-  const scheduler: Scheduler = {
+  const scheduler: Timers = {
     setTimeout: (fn, ms) =>
       ms === 999 ? (timers.push(fn), null) : ms >= 600_000 ? null : setTimeout(fn, Math.min(ms, 5)),
     clearTimeout: (h) => {

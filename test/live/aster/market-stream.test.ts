@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsterMarketStream, type MarketTick, type StreamStatus } from '../../../live/aster/market-stream.ts';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import type { Scheduler } from '../../../live/aster/scheduler.ts';
+import type { Timers } from '../../../pipelines/timers.ts';
 import type { Bar } from '../../../pipelines/model/index.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { RestPeer } from './kit/rest-peer.ts';
@@ -16,7 +16,7 @@ const SILENCE = 600_000;
 function testScheduler() {
   const delays: number[] = [];
   const rollovers: (() => void)[] = [];
-  const s: Scheduler = {
+  const s: Timers = {
     setTimeout: (fn, ms) => {
       delays.push(ms);
       if (ms === ROLLOVER) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import type { Scheduler } from '../../../live/aster/scheduler.ts';
+import type { Timers } from '../../../pipelines/timers.ts';
 import {
   AsterUserStream,
   parseUserEvent,
@@ -39,7 +39,7 @@ async function setup(opts: { keepAliveFails?: boolean } = {}) {
     .on('DELETE', '/fapi/v1/listenKey', () => ({ body: {} }));
   const keepAlives: (() => void)[] = [];
   const delays: number[] = [];
-  const scheduler: Scheduler = {
+  const scheduler: Timers = {
     setTimeout: (fn, ms) => {
       delays.push(ms);
       if (ms === KEEP) {
