@@ -126,6 +126,8 @@ export class TradingEngine {
   /** bumped on every event: readers cache what they derive from the state until it moves */
   version = 0;
   lastError: string | null = null;
+  /** live bars left out because a newer bar of another symbol had been taken already */
+  lateBars = 0;
   /** an operator halt (stop / emergency stop) is in force */
   operatorHalted = false;
 
@@ -346,6 +348,8 @@ export class TradingEngine {
     const historyUntil = this.opts.historyUntil ?? -Infinity;
     let inHistory = false;
     let haltedForHistory = false;
+    // the newest bar taken, any symbol: the pipeline takes bars in time order across symbols
+    let newest = Math.max(-Infinity, ...this.lastInput.values());
     this.marketSub = this.opts.market.subscribe({
       next: (bar) => {
         // a bar the journal would refuse on replay is never journaled: it would end the
@@ -358,6 +362,15 @@ export class TradingEngine {
         }
         const seen = this.lastInput.get(bar.symbol);
         if (seen !== undefined && bar.time <= seen) return;
+        if (bar.time < newest) {
+          // one symbol's bar later than another's newer one (a slow gap fill, a feed released
+          // after its grace period): taking it would stop the pipeline, so it is left out, loudly
+          this.lateBars++;
+          this.lastError = `market feed: ${bar.symbol} bar ${new Date(bar.time).toISOString()} arrived after a newer bar (${new Date(newest).toISOString()}) and was left out (${this.lateBars} so far): bars are taken in time order`;
+          this.version++;
+          return;
+        }
+        newest = bar.time;
         if (bar.time <= historyUntil && !inHistory) {
           inHistory = true;
           haltedForHistory = !this.operatorHalted;
