@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
-import { parseSettings } from '../../pipelines/settings.ts';
+import { parseSettings, type Settings } from '../../pipelines/settings.ts';
 import type { AgentContext } from '../../pipelines/ports.ts';
+import type { BarColumns } from '../../pipelines/model/index.ts';
 import { embeddedForecastAgent, embeddedThesisAgent } from '../../operators/agents/embedded.ts';
 import { AgentGateway } from '../../agents/gateway.ts';
 import { thesisClient, chatCompletionsUrl } from '../../agents/thesis-client.ts';
@@ -17,41 +18,8 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-/**
- * The agent layer: backtest throughput with the embedded agents asked at every entry signal
- * (vs agents off), the embedded agents' cost per call, and the gateway's per-call latency against
- * an instant local chat-completions server at 4 calls in flight.
- */
-export async function benchAgents(): Promise<Figures> {
-  const out: Figures = {};
-  const dir = hasSharedData()
-    ? `${SHARED_DATA}perp-5m-2025`
-    : fileURLToPath(new URL('../../data/sample/perp-5m', import.meta.url));
-  const note = hasSharedData() ? 'perp-5m-2025' : 'shipped sample (../shared/data absent)';
-  const series = await loadDataset({ dir });
-  const symbols = series.map((c) => c.symbol).join(',');
-  const bars = series.reduce((n, c) => n + c.length, 0);
-
-  const on = parseSettings({ SYMBOLS: symbols, AGENTS_ENABLED: true });
-  const offSettings = parseSettings({ SYMBOLS: symbols });
-  let agentDenials = 0;
-  let entries = 0;
-  const withAgents = timeRuns(3, 1, () => {
-    const r = runBacktest({ settings: on, series });
-    entries = r.decisions.filter((d) => d.action !== 'exit').length;
-    agentDenials = r.denials['consensus:agent-gates'] ?? 0;
-  });
-  const without = timeRuns(3, 1, () => void runBacktest({ settings: offSettings, series }));
-  out.agents_pipeline_bars_per_s = {
-    value: bars / median(withAgents),
-    unit: 'bars/s',
-    note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${agentDenials} agent denials, median of 3`,
-  };
-  out.agents_off_pipeline_bars_per_s = { value: bars / median(without), unit: 'bars/s', note: 'same data, agents off' };
-  out.agents_on_to_off_ratio = { value: median(without) / median(withAgents), unit: 'ratio' };
-
-  // embedded agents per call, on real contexts from the first series
-  const c = series[0]!;
+/** Agent contexts from real bars: up to 2000, from bar 300 on (change24h looks 288 bars back). */
+function contextsFrom(c: BarColumns, settings: Settings): AgentContext[] {
   const contexts: AgentContext[] = [];
   for (let t = 300; t < Math.min(c.length, 300 + 2000); t++) {
     contexts.push({
@@ -62,27 +30,21 @@ export async function benchAgents(): Promise<Figures> {
       volume: c.volume[t]!,
       atr: c.high[t]! - c.low[t]!,
       volatility: 0.6,
-      closes: Array.from(c.close.subarray(t - on.AGENT_CONTEXT_BARS + 1, t + 1)),
+      closes: Array.from(c.close.subarray(t - settings.AGENT_CONTEXT_BARS + 1, t + 1)),
       position: 0,
       proposedDirection: 1,
       strategy: 'momentum',
     });
   }
-  for (const [name, agent] of [
-    ['agent_embedded_forecast_us', embeddedForecastAgent(on)],
-    ['agent_embedded_thesis_us', embeddedThesisAgent(on)],
-  ] as const) {
-    const runs = timeRuns(5, 2, () => {
-      for (const ctx of contexts) agent.opinion(ctx);
-    });
-    out[name] = {
-      value: (median(runs) / contexts.length) * 1e6,
-      unit: 'µs/call',
-      note: `${on.AGENT_CONTEXT_BARS} closes, horizon ${on.LAGLLAMA_HORIZON}`,
-    };
-  }
+  return contexts;
+}
 
-  // gateway against an instant local chat-completions server, 4 in flight
+/**
+ * The gateway's per-call latency against an instant local chat-completions server, 4 in flight,
+ * and the same traffic as plain HTTP for a baseline.
+ */
+async function benchGateway(contexts: AgentContext[]): Promise<Figures> {
+  const out: Figures = {};
   const reply = JSON.stringify({
     choices: [
       {
@@ -153,5 +115,59 @@ export async function benchAgents(): Promise<Figures> {
     unit: 'ms',
     note: `full call incl. loopback HTTP, ${steady.length} calls after 200 warm-up`,
   };
+  return out;
+}
+
+/**
+ * The agent layer: backtest throughput with the embedded agents asked at every entry signal
+ * (vs agents off), the embedded agents' cost per call, and the gateway's per-call latency against
+ * an instant local chat-completions server at 4 calls in flight.
+ */
+export async function benchAgents(): Promise<Figures> {
+  const out: Figures = {};
+  const dir = hasSharedData()
+    ? `${SHARED_DATA}perp-5m-2025`
+    : fileURLToPath(new URL('../../data/sample/perp-5m', import.meta.url));
+  const note = hasSharedData() ? 'perp-5m-2025' : 'shipped sample (../shared/data absent)';
+  const series = await loadDataset({ dir });
+  const symbols = series.map((c) => c.symbol).join(',');
+  const bars = series.reduce((n, c) => n + c.length, 0);
+
+  const on = parseSettings({ SYMBOLS: symbols, AGENTS_ENABLED: true });
+  const offSettings = parseSettings({ SYMBOLS: symbols });
+  let agentDenials = 0;
+  let entries = 0;
+  const withAgents = timeRuns(3, 1, () => {
+    const r = runBacktest({ settings: on, series });
+    entries = r.decisions.filter((d) => d.action !== 'exit').length;
+    agentDenials = r.denials['consensus:agent-gates'] ?? 0;
+  });
+  const without = timeRuns(3, 1, () => void runBacktest({ settings: offSettings, series }));
+  out.agents_pipeline_bars_per_s = {
+    value: bars / median(withAgents),
+    unit: 'bars/s',
+    note: `${note}, ${bars} bars, embedded agents on, ${entries} entries, ${agentDenials} agent denials, median of 3`,
+  };
+  out.agents_off_pipeline_bars_per_s = { value: bars / median(without), unit: 'bars/s', note: 'same data, agents off' };
+  out.agents_on_to_off_ratio = { value: median(without) / median(withAgents), unit: 'ratio' };
+
+  // embedded agents per call, on real contexts from the first series
+  const contexts = contextsFrom(series[0]!, on);
+  for (const [name, agent] of [
+    ['agent_embedded_forecast_us', embeddedForecastAgent(on)],
+    ['agent_embedded_thesis_us', embeddedThesisAgent(on)],
+  ] as const) {
+    const runs = timeRuns(5, 2, () => {
+      for (const ctx of contexts) agent.opinion(ctx);
+    });
+    out[name] = {
+      value: (median(runs) / contexts.length) * 1e6,
+      unit: 'µs/call',
+      note: `${on.AGENT_CONTEXT_BARS} closes, horizon ${on.LAGLLAMA_HORIZON}`,
+    };
+  }
+
+  // gateway against an instant local chat-completions server, 4 in flight
+  Object.assign(out, await benchGateway(contexts));
   return out;
 }

@@ -138,6 +138,118 @@ function validFundingLine(line: string): boolean {
   return FUNDING_LINE.test(line) && Number.isFinite(Number(line.split(',')[2]));
 }
 
+/** What every symbol's kline download shares: the checked request and the exchange's clock. */
+interface BarWindow {
+  readonly req: DownloadRequest;
+  readonly intervalMs: number;
+  /** klines per page */
+  readonly limit: number;
+  /** end (ms, exclusive), clipped to the last closed bar */
+  readonly end: number;
+  readonly serverNow: number;
+}
+
+/** One symbol's klines, continued after what its file already holds. */
+async function downloadSymbolBars(w: BarWindow, symbol: string): Promise<SymbolDownload> {
+  const { req, intervalMs, limit, end, serverNow } = w;
+  const path = join(req.outDir, `${symbol}.csv`);
+  const existing = readExisting(path, BAR_HEADER, validBarLine);
+  let cursor = req.from;
+  let lastWritten = -Infinity;
+  const lastRow = existing?.rows[existing.rows.length - 1];
+  if (lastRow !== undefined) {
+    lastWritten = Date.parse(lastRow.split(',')[0]!);
+    cursor = Math.max(cursor, lastWritten + intervalMs);
+  }
+  let needHeader = existing === null || !existing.hasHeader;
+  if (existing !== null && !existing.hasHeader && existing.rows.length > 0)
+    throw new SapphireError('DATA_FILE_INVALID', `${path}: has rows but no ${BAR_HEADER} header`);
+  let added = 0;
+  const maxPages = Math.ceil((end - cursor) / intervalMs / limit) + 2;
+  for (let page = 0; page < maxPages && cursor < end; page++) {
+    const rows = await req.client.klines({
+      symbol,
+      interval: req.interval,
+      startTime: cursor,
+      endTime: end - 1,
+      limit,
+    });
+    const lines: string[] = [];
+    let next = cursor;
+    for (const k of rows) {
+      if (k.openTime < cursor || k.openTime <= lastWritten || k.openTime >= end) continue;
+      if (k.closeTime >= serverNow) continue; // still open
+      if (k.openTime % intervalMs !== 0)
+        throw new SapphireError(
+          'EXCHANGE_PAYLOAD',
+          `${symbol}: kline open time ${k.openTime} is off the ${req.interval} grid`,
+        );
+      lines.push(`${isoMinute(k.openTime)},${k.open},${k.high},${k.low},${k.close},${k.volume}`);
+      lastWritten = k.openTime;
+      next = k.openTime + intervalMs;
+    }
+    if (lines.length > 0) {
+      appendLines(path, needHeader ? [BAR_HEADER, ...lines] : lines);
+      needHeader = false;
+      added += lines.length;
+      req.onProgress?.({ symbol, written: (existing?.rows.length ?? 0) + added });
+    }
+    // a short page or no progress: the exchange has nothing more in the window
+    if (rows.length < limit || next === cursor) break;
+    cursor = next;
+  }
+  return { symbol, path, kept: existing?.rows.length ?? 0, added, repaired: existing?.repaired ?? false };
+}
+
+/** Funding rates of every symbol into the one shared funding.csv, each continued after its last row. */
+async function downloadFunding(
+  req: DownloadRequest,
+  serverNow: number,
+): Promise<NonNullable<DownloadResult['funding']>> {
+  const path = join(req.outDir, 'funding.csv');
+  const existing = readExisting(path, FUNDING_HEADER, validFundingLine);
+  if (existing !== null && !existing.hasHeader && existing.rows.length > 0)
+    throw new SapphireError('DATA_FILE_INVALID', `${path}: has rows but no ${FUNDING_HEADER} header`);
+  const last = new Map<string, number>();
+  for (const row of existing?.rows ?? []) {
+    const [s, t] = row.split(',');
+    last.set(s!, Math.max(last.get(s!) ?? -Infinity, Number(t)));
+  }
+  let needHeader = existing === null || !existing.hasHeader;
+  let added = 0;
+  const fEnd = Math.min(req.to, serverNow + 1);
+  for (const symbol of req.symbols) {
+    let cursor = Math.max(req.from, (last.get(symbol) ?? -Infinity) + 1);
+    // funding every 8 h at least; pages bounded by the window's length (1 h funding at worst)
+    const maxPages = Math.ceil((fEnd - cursor) / 3_600_000 / FUNDING_PAGE) + 2;
+    for (let page = 0; page < maxPages && cursor < fEnd; page++) {
+      const rows = await req.client.fundingRate({
+        symbol,
+        startTime: cursor,
+        endTime: fEnd - 1,
+        limit: FUNDING_PAGE,
+      });
+      const lines: string[] = [];
+      let next = cursor;
+      for (const r of [...rows].sort((a, b) => a.fundingTime - b.fundingTime)) {
+        if (r.symbol !== symbol || r.fundingTime < cursor || r.fundingTime >= fEnd) continue;
+        lines.push(`${symbol},${r.fundingTime},${r.fundingRate}`);
+        next = r.fundingTime + 1;
+      }
+      if (lines.length > 0) {
+        appendLines(path, needHeader ? [FUNDING_HEADER, ...lines] : lines);
+        needHeader = false;
+        added += lines.length;
+      }
+      if (rows.length < FUNDING_PAGE || next === cursor) break;
+      cursor = next;
+    }
+  }
+  // an empty window still leaves a readable (header-only) file
+  if (needHeader) appendLines(path, [FUNDING_HEADER]);
+  return { path, added, repaired: existing?.repaired ?? false };
+}
+
 /** Downloads klines (and funding rates) for every symbol; see the module comment. */
 export async function downloadData(req: DownloadRequest): Promise<DownloadResult> {
   const intervalMs = KLINE_INTERVALS[req.interval];
@@ -155,101 +267,11 @@ export async function downloadData(req: DownloadRequest): Promise<DownloadResult
   const serverNow = await req.client.time();
   const end = Math.min(req.to, Math.floor(serverNow / intervalMs) * intervalMs + intervalMs);
 
+  const barWindow: BarWindow = { req, intervalMs, limit, end, serverNow };
   const bars: SymbolDownload[] = [];
-  for (const symbol of req.symbols) {
-    const path = join(req.outDir, `${symbol}.csv`);
-    const existing = readExisting(path, BAR_HEADER, validBarLine);
-    let cursor = req.from;
-    let lastWritten = -Infinity;
-    const lastRow = existing?.rows[existing.rows.length - 1];
-    if (lastRow !== undefined) {
-      lastWritten = Date.parse(lastRow.split(',')[0]!);
-      cursor = Math.max(cursor, lastWritten + intervalMs);
-    }
-    let needHeader = existing === null || !existing.hasHeader;
-    if (existing !== null && !existing.hasHeader && existing.rows.length > 0)
-      throw new SapphireError('DATA_FILE_INVALID', `${path}: has rows but no ${BAR_HEADER} header`);
-    let added = 0;
-    const maxPages = Math.ceil((end - cursor) / intervalMs / limit) + 2;
-    for (let page = 0; page < maxPages && cursor < end; page++) {
-      const rows = await req.client.klines({
-        symbol,
-        interval: req.interval,
-        startTime: cursor,
-        endTime: end - 1,
-        limit,
-      });
-      const lines: string[] = [];
-      let next = cursor;
-      for (const k of rows) {
-        if (k.openTime < cursor || k.openTime <= lastWritten || k.openTime >= end) continue;
-        if (k.closeTime >= serverNow) continue; // still open
-        if (k.openTime % intervalMs !== 0)
-          throw new SapphireError(
-            'EXCHANGE_PAYLOAD',
-            `${symbol}: kline open time ${k.openTime} is off the ${req.interval} grid`,
-          );
-        lines.push(`${isoMinute(k.openTime)},${k.open},${k.high},${k.low},${k.close},${k.volume}`);
-        lastWritten = k.openTime;
-        next = k.openTime + intervalMs;
-      }
-      if (lines.length > 0) {
-        appendLines(path, needHeader ? [BAR_HEADER, ...lines] : lines);
-        needHeader = false;
-        added += lines.length;
-        req.onProgress?.({ symbol, written: (existing?.rows.length ?? 0) + added });
-      }
-      // a short page or no progress: the exchange has nothing more in the window
-      if (rows.length < limit || next === cursor) break;
-      cursor = next;
-    }
-    bars.push({ symbol, path, kept: existing?.rows.length ?? 0, added, repaired: existing?.repaired ?? false });
-  }
+  // one symbol at a time: the client paces every request against one weight budget
+  for (const symbol of req.symbols) bars.push(await downloadSymbolBars(barWindow, symbol));
 
-  let funding: DownloadResult['funding'];
-  if (req.funding === true) {
-    const path = join(req.outDir, 'funding.csv');
-    const existing = readExisting(path, FUNDING_HEADER, validFundingLine);
-    if (existing !== null && !existing.hasHeader && existing.rows.length > 0)
-      throw new SapphireError('DATA_FILE_INVALID', `${path}: has rows but no ${FUNDING_HEADER} header`);
-    const last = new Map<string, number>();
-    for (const row of existing?.rows ?? []) {
-      const [s, t] = row.split(',');
-      last.set(s!, Math.max(last.get(s!) ?? -Infinity, Number(t)));
-    }
-    let needHeader = existing === null || !existing.hasHeader;
-    let added = 0;
-    const fEnd = Math.min(req.to, serverNow + 1);
-    for (const symbol of req.symbols) {
-      let cursor = Math.max(req.from, (last.get(symbol) ?? -Infinity) + 1);
-      // funding every 8 h at least; pages bounded by the window's length (1 h funding at worst)
-      const maxPages = Math.ceil((fEnd - cursor) / 3_600_000 / FUNDING_PAGE) + 2;
-      for (let page = 0; page < maxPages && cursor < fEnd; page++) {
-        const rows = await req.client.fundingRate({
-          symbol,
-          startTime: cursor,
-          endTime: fEnd - 1,
-          limit: FUNDING_PAGE,
-        });
-        const lines: string[] = [];
-        let next = cursor;
-        for (const r of [...rows].sort((a, b) => a.fundingTime - b.fundingTime)) {
-          if (r.symbol !== symbol || r.fundingTime < cursor || r.fundingTime >= fEnd) continue;
-          lines.push(`${symbol},${r.fundingTime},${r.fundingRate}`);
-          next = r.fundingTime + 1;
-        }
-        if (lines.length > 0) {
-          appendLines(path, needHeader ? [FUNDING_HEADER, ...lines] : lines);
-          needHeader = false;
-          added += lines.length;
-        }
-        if (rows.length < FUNDING_PAGE || next === cursor) break;
-        cursor = next;
-      }
-    }
-    // an empty window still leaves a readable (header-only) file
-    if (needHeader) appendLines(path, [FUNDING_HEADER]);
-    funding = { path, added, repaired: existing?.repaired ?? false };
-  }
+  const funding = req.funding === true ? await downloadFunding(req, serverNow) : undefined;
   return { bars, ...(funding ? { funding } : {}), requests: req.client.counters.requests - requestsBefore };
 }

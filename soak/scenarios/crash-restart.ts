@@ -62,6 +62,37 @@ function journalHead(path: string): number {
   return head;
 }
 
+/** What the restarts showed, summed over all lives. */
+interface RestartTally {
+  exact: number;
+  exactMismatches: number;
+  advanced: number;
+  notRunning: number;
+  mismatchNotes: string[];
+}
+
+/** Compares a restarted life's first view with the last view of the life that was killed. */
+function compareRestart(
+  tally: RestartTally,
+  life: number,
+  head: number,
+  snapshot: DashboardView,
+  first: DashboardView,
+): void {
+  const firstHead = lastCandle(first);
+  if (lastCandle(snapshot) === head && firstHead === head) {
+    // nothing newer than the last view was journaled or received: the book must be identical
+    tally.exact++;
+    if (book(first) !== book(snapshot)) {
+      tally.exactMismatches++;
+      tally.mismatchNotes.push(`life ${life}: before ${book(snapshot)} after ${book(first)}`);
+    }
+  } else {
+    tally.advanced++;
+  }
+  if (!first.system.running) tally.notRunning++;
+}
+
 export interface CrashOptions {
   kills: number;
   seed?: number;
@@ -97,13 +128,9 @@ export async function crashRestartScenario(opts: CrashOptions): Promise<SoakRow[
     AGENTS_ENABLED: 'false',
   };
   let proc: ServeProcess | null = null;
-  let exact = 0;
-  let exactMismatches = 0;
-  let advanced = 0;
+  const tally: RestartTally = { exact: 0, exactMismatches: 0, advanced: 0, notRunning: 0, mismatchNotes: [] };
   let resumed = 0;
-  let notRunning = 0;
   const restartSeconds: number[] = [];
-  const mismatchNotes: string[] = [];
   let failure: string | null = null;
   try {
     let snapshot: DashboardView | null = null;
@@ -122,20 +149,7 @@ export async function crashRestartScenario(opts: CrashOptions): Promise<SoakRow[
         50,
       );
       restartSeconds.push((performance.now() - t0) / 1000);
-      if (snapshot) {
-        const firstHead = lastCandle(first);
-        if (lastCandle(snapshot) === head && firstHead === head) {
-          // nothing newer than the last view was journaled or received: the book must be identical
-          exact++;
-          if (book(first) !== book(snapshot)) {
-            exactMismatches++;
-            mismatchNotes.push(`life ${life}: before ${book(snapshot)} after ${book(first)}`);
-          }
-        } else {
-          advanced++;
-        }
-        if (!first.system.running) notRunning++;
-      }
+      if (snapshot) compareRestart(tally, life, head, snapshot, first);
       // trading resumes by itself: bars newer than the journal arrive and are processed
       await until(
         `life ${life}: bars after ${new Date(head).toISOString()}`,
@@ -161,6 +175,7 @@ export async function crashRestartScenario(opts: CrashOptions): Promise<SoakRow[
   const ids = fills.map((f) => f.client_order_id ?? '');
   const duplicates = ids.length - new Set(ids).size;
   const kills = resumed;
+  const { exact, exactMismatches, advanced, notRunning, mismatchNotes } = tally;
   return [
     {
       scenario: '2 crash/restart',

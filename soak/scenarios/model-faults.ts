@@ -171,6 +171,51 @@ function faultCounts(metrics: string): Record<string, Record<string, number>> {
   return out;
 }
 
+/**
+ * Polls /healthz until the fault phase ends or the process dies: how many polls saw the agents
+ * faulted, and how many of those said degraded.
+ */
+async function pollFaultPhase(
+  faultMs: number,
+  health: () => Promise<Health>,
+  alive: () => boolean,
+): Promise<{ polls: { n: number; degraded: number; afterFirstFault: number }; crashed: boolean }> {
+  const polls = { n: 0, degraded: 0, afterFirstFault: 0 };
+  let crashed = !alive();
+  const ends = performance.now() + faultMs;
+  while (performance.now() < ends && !crashed) {
+    const h = await health().catch(() => null);
+    crashed = !alive();
+    if (h !== null) {
+      polls.n++;
+      const faulted = Object.values(h.agents?.agents ?? {}).some((a) => Object.keys(a.faults).length > 0);
+      if (faulted) polls.afterFirstFault++;
+      if (faulted && h.degraded) polls.degraded++;
+    }
+    await sleep(250);
+  }
+  return { polls, crashed };
+}
+
+/** Waits for /healthz ok and not degraded once the peer healed (null if it never is), and how long that took. */
+async function awaitRecovery(
+  health: () => Promise<Health>,
+  alive: () => boolean,
+): Promise<{ recovered: Health | null; recoverS: number }> {
+  const healed = performance.now();
+  const recovered = await until(
+    '/healthz ok and not degraded after the faults',
+    async () => {
+      if (!alive()) throw new Error('serve exited');
+      const h = await health();
+      return h.ok && !h.degraded && h.agents !== null ? h : undefined;
+    },
+    120_000,
+    250,
+  ).catch(() => null);
+  return { recovered, recoverS: (performance.now() - healed) / 1000 };
+}
+
 export interface ModelFaultOptions {
   /** how long the peer fails */
   faultMs: number;
@@ -211,25 +256,14 @@ export async function modelFaultsScenario(opts: ModelFaultOptions): Promise<Soak
     );
     // the faults phase: poll /healthz, bounded by the phase's length
     const startBar = Date.parse((await health()).last_bar_time ?? '') || 0;
-    const polls = { n: 0, degraded: 0, afterFirstFault: 0 };
     // the peer (this process) times the holds: its own stalls would count as the service's
     const runnerLag = monitorEventLoopDelay({ resolution: 10 });
     // prom-client resets its event-loop monitor on each scrape: this one drops the start-up's stalls
     await fetch(`${proc.base}/metrics`).then((r) => r.text());
     runnerLag.enable();
-    let crashed = !alive();
-    const ends = performance.now() + opts.faultMs;
-    while (performance.now() < ends && !crashed) {
-      const h = await health().catch(() => null);
-      crashed = !alive();
-      if (h !== null) {
-        polls.n++;
-        const faulted = Object.values(h.agents?.agents ?? {}).some((a) => Object.keys(a.faults).length > 0);
-        if (faulted) polls.afterFirstFault++;
-        if (faulted && h.degraded) polls.degraded++;
-      }
-      await sleep(250);
-    }
+    const faultPhase = await pollFaultPhase(opts.faultMs, health, alive);
+    const { polls } = faultPhase;
+    let crashed = faultPhase.crashed;
     const during = await health();
     const barsDuring = (Date.parse(during.last_bar_time ?? '') - startBar) / 300_000;
     runnerLag.disable();
@@ -241,18 +275,7 @@ export async function modelFaultsScenario(opts: ModelFaultOptions): Promise<Soak
     log(`model faults: ${JSON.stringify(faults)} served ${JSON.stringify(model.served)}`);
     const holds = [...model.holds.values()].map((h) => (h.lastEnd - h.first) / 1000);
     model.phase = 'healthy';
-    const healed = performance.now();
-    const recovered = await until(
-      '/healthz ok and not degraded after the faults',
-      async () => {
-        if (!alive()) throw new Error('serve exited');
-        const h = await health();
-        return h.ok && !h.degraded && h.agents !== null ? h : undefined;
-      },
-      120_000,
-      250,
-    ).catch(() => null);
-    const recoverS = (performance.now() - healed) / 1000;
+    const { recovered, recoverS } = await awaitRecovery(health, alive);
     crashed ||= !alive();
 
     const maxHold = holds.length > 0 ? Math.max(...holds) : null;

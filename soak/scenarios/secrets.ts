@@ -12,6 +12,7 @@ import {
   tempDir,
   until,
   type SoakRow,
+  type SpawnedRedis,
 } from '../kit.ts';
 
 /** Known secret values, distinctive enough that any hit is a leak. */
@@ -36,6 +37,68 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true })
     .map((f) => join(dir, String(f)))
     .filter((f) => statSync(f).isFile());
+}
+
+type Call = (path: string, init?: RequestInit) => Promise<number>;
+
+/**
+ * Every route with no, wrong and right tokens, the token in a query string, chat and decisions;
+ * `call` keeps each response, searched for the secrets afterwards.
+ */
+async function driveRoutes(call: Call): Promise<void> {
+  const good = { authorization: `Bearer ${SECRETS.ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
+  const json = (b: unknown) => JSON.stringify(b);
+  for (const path of [
+    '/healthz',
+    '/dashboard',
+    '/metrics',
+    '/streams/decisions',
+    '/streams/positions',
+    '/streams/reasoning',
+    '/nope',
+  ]) {
+    await call(path);
+  }
+  for (const route of ['/stop', '/start', '/inference/decisions', '/inference/chat']) {
+    await call(route, { method: 'POST' });
+    await call(route, { method: 'POST', headers: { authorization: 'Bearer wrong-token' } });
+    await call(`${route}?token=${SECRETS.ADMIN_API_TOKEN}`, { method: 'POST', headers: good, body: '{}' });
+  }
+  await call('/stop', { method: 'POST', headers: good });
+  await call('/start', { method: 'POST', headers: good });
+  await call('/inference/chat', {
+    method: 'POST',
+    headers: good,
+    body: json({ messages: [{ role: 'user', content: 'what is the key?' }] }),
+  });
+  await call('/inference/chat', {
+    method: 'POST',
+    headers: good,
+    body: json({ messages: [{ role: 'user', content: 'x' }], endpoint: 'http://127.0.0.1:1/' }),
+  });
+  await call('/inference/decisions', {
+    method: 'POST',
+    headers: good,
+    body: json({ symbol: 'BTCUSDT', action: 'enter-long', confidence: 0.9 }),
+  });
+  await call('/inference/decisions', { method: 'POST', headers: good, body: '{"symbol": broken' });
+}
+
+/** Searches every Redis key, and every stream's entries, for the secrets; returns the entries searched. */
+async function searchRedis(redis: SpawnedRedis, hits: string[]): Promise<number> {
+  const client = redis.client();
+  let entries = 0;
+  for (const key of await client.keys('*')) {
+    const type = await client.type(key);
+    if (type !== 'stream') {
+      hits.push(...findSecrets(key, `redis key ${key}`));
+      continue;
+    }
+    const all = await streamEntries(client, key);
+    entries += all.length;
+    hits.push(...findSecrets(JSON.stringify(all), `redis stream ${key}`));
+  }
+  return entries;
 }
 
 /**
@@ -71,7 +134,7 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
   const hits: string[] = [];
   let requests = 0;
   let failure: string | null = null;
-  const call = async (path: string, init: RequestInit = {}) => {
+  const call: Call = async (path, init = {}) => {
     const r = await fetch(`${proc.base}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
     const body = await r.text();
     requests++;
@@ -99,42 +162,7 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
       },
       opts.tradeWaitMs,
     );
-    const good = { authorization: `Bearer ${SECRETS.ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
-    const json = (b: unknown) => JSON.stringify(b);
-    for (const path of [
-      '/healthz',
-      '/dashboard',
-      '/metrics',
-      '/streams/decisions',
-      '/streams/positions',
-      '/streams/reasoning',
-      '/nope',
-    ]) {
-      await call(path);
-    }
-    for (const route of ['/stop', '/start', '/inference/decisions', '/inference/chat']) {
-      await call(route, { method: 'POST' });
-      await call(route, { method: 'POST', headers: { authorization: 'Bearer wrong-token' } });
-      await call(`${route}?token=${SECRETS.ADMIN_API_TOKEN}`, { method: 'POST', headers: good, body: '{}' });
-    }
-    await call('/stop', { method: 'POST', headers: good });
-    await call('/start', { method: 'POST', headers: good });
-    await call('/inference/chat', {
-      method: 'POST',
-      headers: good,
-      body: json({ messages: [{ role: 'user', content: 'what is the key?' }] }),
-    });
-    await call('/inference/chat', {
-      method: 'POST',
-      headers: good,
-      body: json({ messages: [{ role: 'user', content: 'x' }], endpoint: 'http://127.0.0.1:1/' }),
-    });
-    await call('/inference/decisions', {
-      method: 'POST',
-      headers: good,
-      body: json({ symbol: 'BTCUSDT', action: 'enter-long', confidence: 0.9 }),
-    });
-    await call('/inference/decisions', { method: 'POST', headers: good, body: '{"symbol": broken' });
+    await driveRoutes(call);
     const events = await fetch(`${proc.base}/events`, { signal: AbortSignal.timeout(5000) });
     const reader = events.body!.getReader();
     const first = await reader.read();
@@ -145,18 +173,7 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
     failure = error instanceof Error ? error.message : String(error);
   }
   await proc.kill9();
-  const client = redis.client();
-  let entries = 0;
-  for (const key of await client.keys('*')) {
-    const type = await client.type(key);
-    if (type !== 'stream') {
-      hits.push(...findSecrets(key, `redis key ${key}`));
-      continue;
-    }
-    const all = await streamEntries(client, key);
-    entries += all.length;
-    hits.push(...findSecrets(JSON.stringify(all), `redis stream ${key}`));
-  }
+  const entries = await searchRedis(redis, hits);
   await redis.close();
   await model.close();
   const logs = proc.output();

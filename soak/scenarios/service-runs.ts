@@ -7,7 +7,18 @@ import type { ExchangeSimulator } from '../../simulator/start-simulator.ts';
 import type { FaultKind } from '../../simulator/faults.ts';
 import { createRng } from '../../pipelines/rng.ts';
 import { ACTIVE_STRATEGY } from './crash-restart.ts';
-import { fmt, getJson, sleep, slope, spawnRedis, streamEntries, tempDir, until, type SoakRow } from '../kit.ts';
+import {
+  fmt,
+  getJson,
+  sleep,
+  slope,
+  spawnRedis,
+  streamEntries,
+  tempDir,
+  until,
+  type SoakRow,
+  type SpawnedRedis,
+} from '../kit.ts';
 import { startExchangeSimulator } from '../../simulator/start-simulator.ts';
 
 /** A real garbage collection when the runtime allows it (for flat-memory measurements). */
@@ -77,6 +88,62 @@ const EXCHANGE_FAULTS: FaultKind[] = [
   'latency-spike',
 ];
 
+/**
+ * Injects `rate` exchange faults per call. Faults are paced here rather than by the simulator's
+ * random plan: an armed REST fault waits for a request, and with REST traffic only on gap fills (a
+ * few requests a second at most) the plan's queue fills up until every request fails, which no
+ * client can get through. Here one REST fault is armed at a time and at most one fires per
+ * `restGapMs`; otherwise a socket drop (which always fires at once, and causes REST gap-fill
+ * traffic) is injected instead.
+ */
+function faultPacer(sim: ExchangeSimulator, rate: number): () => void {
+  const rng = createRng(11);
+  const restGapMs = 3000;
+  const restKinds: FaultKind[] = EXCHANGE_FAULTS.filter((k) => k !== 'drop-market-ws' && k !== 'drop-user-ws');
+  let restInjected = 0;
+  let restFiredSeen = 0;
+  let restFiredAt = -Infinity;
+  return () => {
+    for (let i = 0; i < rate; i++) {
+      let kind = EXCHANGE_FAULTS[Math.floor(rng() * EXCHANGE_FAULTS.length)]!;
+      const fired = sim.state().faults;
+      const restFired = restKinds.reduce((n, k) => n + fired[k], 0);
+      if (restFired > restFiredSeen) {
+        restFiredSeen = restFired;
+        restFiredAt = performance.now();
+      }
+      if (restKinds.includes(kind)) {
+        if (restInjected > restFired || performance.now() - restFiredAt < restGapMs) {
+          kind = rng() < 0.5 ? 'drop-market-ws' : 'drop-user-ws';
+        } else restInjected++;
+      }
+      sim.injectFault(kind, kind === 'ban-418' ? { retryAfterS: 2 } : {});
+    }
+  };
+}
+
+/**
+ * The fills in the Redis telemetry once they match the engine's count (null if they never do
+ * within 20 s, with the fills as they are then): telemetry is written asynchronously.
+ */
+async function telemetryFills(
+  redis: SpawnedRedis,
+  service: RunningService,
+): Promise<{ fillsCaught: Record<string, string>[] | null; fills: Record<string, string>[] }> {
+  const client = redis.client();
+  const fillsCaught = await until(
+    'telemetry fills == engine fills',
+    async () => {
+      const fills = (await streamEntries(client, 'trader:positions')).filter((f) => f.type === 'fill');
+      return fills.length === service.engine.counts.fills ? fills : undefined;
+    },
+    20_000,
+    250,
+  ).catch(() => null);
+  const fills = fillsCaught ?? (await streamEntries(client, 'trader:positions')).filter((f) => f.type === 'fill');
+  return { fillsCaught, fills };
+}
+
 export interface FaultOptions {
   durationMs: number;
   faultsPerSecond?: number;
@@ -105,34 +172,7 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
     const watch = barWatcher(service);
     await until('first live bars', () => (service.engine.counts.bars > 0 ? true : undefined), 30_000);
     const rate = opts.faultsPerSecond ?? 2;
-    // Faults are paced here rather than by the simulator's random plan: an armed REST fault waits
-    // for a request, and with REST traffic only on gap fills (a few requests a second at most) the
-    // plan's queue fills up until every request fails, which no client can get through. Here one
-    // REST fault is armed at a time and at most one fires per `restGapMs`; otherwise a socket drop
-    // (which always fires at once, and causes REST gap-fill traffic) is injected instead.
-    const rng = createRng(11);
-    const restGapMs = 3000;
-    const restKinds: FaultKind[] = EXCHANGE_FAULTS.filter((k) => k !== 'drop-market-ws' && k !== 'drop-user-ws');
-    let restInjected = 0;
-    let restFiredSeen = 0;
-    let restFiredAt = -Infinity;
-    const injectSome = () => {
-      for (let i = 0; i < rate; i++) {
-        let kind = EXCHANGE_FAULTS[Math.floor(rng() * EXCHANGE_FAULTS.length)]!;
-        const fired = sim.state().faults;
-        const restFired = restKinds.reduce((n, k) => n + fired[k], 0);
-        if (restFired > restFiredSeen) {
-          restFiredSeen = restFired;
-          restFiredAt = performance.now();
-        }
-        if (restKinds.includes(kind)) {
-          if (restInjected > restFired || performance.now() - restFiredAt < restGapMs) {
-            kind = rng() < 0.5 ? 'drop-market-ws' : 'drop-user-ws';
-          } else restInjected++;
-        }
-        sim.injectFault(kind, kind === 'ban-418' ? { retryAfterS: 2 } : {});
-      }
-    };
+    const injectSome = faultPacer(sim, rate);
     const t0 = performance.now();
     const memT: number[] = [];
     const heap: number[] = [];
@@ -169,17 +209,7 @@ export async function exchangeFaultScenario(opts: FaultOptions): Promise<SoakRow
     const half = Math.floor(memT.length / 2);
     const heapSlope = slope(memT.slice(half), heap.slice(half));
     const rssSlope = slope(memT.slice(half), rss.slice(half));
-    const client = redis.client();
-    const fillsCaught = await until(
-      'telemetry fills == engine fills',
-      async () => {
-        const fills = (await streamEntries(client, 'trader:positions')).filter((f) => f.type === 'fill');
-        return fills.length === service.engine.counts.fills ? fills : undefined;
-      },
-      20_000,
-      250,
-    ).catch(() => null);
-    const fills = fillsCaught ?? (await streamEntries(client, 'trader:positions')).filter((f) => f.type === 'fill');
+    const { fillsCaught, fills } = await telemetryFills(redis, service);
     const ids = fills.map((f) => f.client_order_id);
     const duplicates = ids.length - new Set(ids).size;
     rows.push({
