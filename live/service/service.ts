@@ -1,13 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Bar } from '../../pipelines/model/index.ts';
-import type { ClockPort, ExecutionPort } from '../../pipelines/ports.ts';
+import type { Bar, SymbolFilters } from '../../pipelines/model/index.ts';
+import type { ClockPort, JournalEntry } from '../../pipelines/ports.ts';
 import { withOverrides, type Settings } from '../../pipelines/settings.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import type { PipelineEvent } from '../../pipelines/model/index.ts';
 import { filtersFor } from '../../pipelines/instruments.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
-import { FileJournal } from '../journal/file-journal.ts';
+import { FileJournal, type JournalTail } from '../journal/file-journal.ts';
 import { acquireJournalLock } from '../journal/journal-lock.ts';
 import type { JournalMeta } from '../journal/journal-schema.ts';
 import { TradingEngine } from '../engine/trading-engine.ts';
@@ -21,10 +21,10 @@ import { TelegramNotifier } from '../telegram/telegram-notifier.ts';
 import { buildAgents } from '../../agents/build-agents.ts';
 import { probeThesisModel } from '../../agents/thesis-client.ts';
 import { agentStage, newAgentStageCounts, type AgentStageCounts } from '../../operators/agents/agents.ts';
-import { agentHealth } from '../../operators/agents/agent-health.ts';
+import { agentHealth, type AgentHealth } from '../../operators/agents/agent-health.ts';
 import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentPort } from '../../pipelines/ports.ts';
-import type { MarketSource, StartEmbeddedExchange } from './market-source.ts';
+import type { AsterSourceHooks, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { openMarketSource } from './aster-source.ts';
 
 export const systemClock: ClockPort = { now: () => Date.now() };
@@ -188,58 +188,151 @@ export async function startService(input: Settings, options: ServiceOptions = {}
   }
 }
 
-async function assemble(
+/** What the exchange connection reports: request metrics, and issues logged, counted and shown. */
+function exchangeHooks(
+  metrics: ServiceMetrics,
+  log: ((line: string) => void) | undefined,
+  engine: () => TradingEngine | null,
+): AsterSourceHooks {
+  return {
+    onRequest: (info) => {
+      metrics.asterRequests.inc({ path: info.path, status: String(info.status) });
+      metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
+      if (info.status === 429 || info.status === 418) metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
+    },
+    onIssue: (issue) => {
+      metrics.exchangeIssues.inc({ source: issue.source, kind: issue.kind });
+      const line = `exchange ${issue.source} ${issue.kind}: ${issue.detail}`;
+      (log ?? ((l: string) => console.error(l)))(line);
+      // a dropped socket reconnects by itself; what may hide an order or a fill degrades /healthz
+      // (a foreign fill may be our own order of an earlier life: logged and counted only)
+      const e = engine();
+      if (e !== null && (SETTLES_NOTHING.has(issue.kind) || issue.detail.startsWith('user-data catch-up')))
+        e.lastError = line;
+    },
+  };
+}
+
+/** Another bot's or mode's journal is refused, never set aside. */
+function refuseForeignJournal(seen: JournalMeta, identity: JournalMeta, path: string): void {
+  if (seen.mode === identity.mode && seen.botId === identity.botId && seen.symbols.join() === identity.symbols.join())
+    return;
+  throw new SapphireError(
+    'SETTINGS_INVALID',
+    `JOURNAL_PATH=${path} belongs to ${seen.mode} bot ${seen.botId} on ${seen.symbols.join(',')}; ` +
+      `this start is ${identity.mode} bot ${identity.botId} on ${identity.symbols.join(',')}: use another JOURNAL_PATH`,
+  );
+}
+
+/** Redis Streams when REDIS_URL is set, else an in-memory ring. */
+function telemetryStore(settings: Settings, metrics: ServiceMetrics): StreamStore {
+  return settings.REDIS_URL !== ''
+    ? new RedisStreams({
+        url: settings.REDIS_URL,
+        maxLen: settings.REDIS_STREAM_MAXLEN,
+        onFailure: () => metrics.redisStreamFailures.inc(),
+      })
+    : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
+}
+
+/** The Telegram commands; they read the engine when a command arrives (null while starting). */
+function telegramCommands(settings: Settings, engine: () => TradingEngine | null) {
+  const money = (v: number) => v.toFixed(2);
+  return {
+    status: () => {
+      const e = engine();
+      return e
+        ? `${e.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${e.read.riskState}` +
+            (e.lastError ? ` · last error: ${e.lastError}` : '')
+        : 'starting';
+    },
+    portfolio: () => {
+      const p = engine()?.read.portfolio;
+      return p
+        ? `equity ${money(p.equity)} USDT · balance ${money(p.balance)} · drawdown ${(p.drawdown * 100).toFixed(2)} % · exposure ${money(p.grossExposure)}`
+        : 'no portfolio yet';
+    },
+    positions: () => {
+      const ps = engine()?.read.portfolio?.positions ?? [];
+      return ps.length === 0
+        ? 'no open positions'
+        : ps
+            .map(
+              (p) =>
+                `${p.symbol} ${p.quantity > 0 ? 'LONG' : 'SHORT'} ${Math.abs(p.quantity)} @ ${p.entryPrice} (uPnL ${money(p.unrealizedPnl)})`,
+            )
+            .join('\n');
+    },
+    stop: async () => {
+      const e = engine();
+      if (!e) return 'not started yet';
+      const why = e.unavailable;
+      if (why !== null) return `not stopped: ${why}`;
+      await e.stop('Telegram /stop');
+      return 'stopped: no new entries; stops and exits keep working';
+    },
+  };
+}
+
+/** What /healthz and the dashboard say of the service's peers. */
+function serviceProbe(
+  settings: Settings,
+  market: { status(): string },
+  streams: StreamStore,
+  agents: () => AgentHealth | null,
+) {
+  const model = (endpoint: string) => (!settings.AGENTS_ENABLED ? 'disabled' : endpoint ? 'remote' : 'embedded');
+  return {
+    mode: settings.TRADING_MODE,
+    exchange: () => market.status(),
+    redis: () => {
+      const st = streams.status();
+      return st.backend === 'memory' ? 'in-memory' : st.healthy ? 'connected' : 'down';
+    },
+    models: () => [
+      { name: 'thesis', status: model(settings.FINGPT_ENDPOINT) },
+      { name: 'forecast', status: model(settings.LAGLLAMA_ENDPOINT) },
+    ],
+    agents,
+  };
+}
+
+type JournalRead = { header: JournalEntry | null; tail: JournalTail };
+
+/**
+ * The journal's header and what follows its last snapshot, validated before anything is opened
+ * that could trade (the bytes before the snapshot are never read); `journaledUntil` is where a
+ * restarted service's embedded market resumes.
+ */
+function openJournal(
   input: Settings,
-  options: ServiceOptions,
   opened: { what: string; close: () => unknown }[],
-  release: () => void,
-): Promise<RunningService> {
-  const clock = options.clock ?? systemClock;
-  const metrics = new ServiceMetrics(input.BOT_ID);
-  // a restarted service's embedded market resumes where the journal stopped
+): JournalRead & { journal: FileJournal; journaledUntil: number } {
   const journal = new FileJournal(input.JOURNAL_PATH);
   opened.push({ what: 'journal', close: () => journal.close() });
-  // the header and what follows the last snapshot are validated here, before anything is
-  // opened that could trade (the bytes before the snapshot are never read)
-  let header = journal.readFirst();
-  let tail = journal.readSinceSnapshot();
+  const header = journal.readFirst();
+  const tail = journal.readSinceSnapshot();
   let journaledUntil = tail.snapshot?.lastInputTime ?? -Infinity;
   for (const e of tail.entries) if (e.type === 'bar') journaledUntil = e.time;
-  // the engine is built once the market is open; issues that arrive before land in the log only
-  let engineRef: TradingEngine | null = null;
-  const market = await openMarketSource(
-    input,
-    {
-      onRequest: (info) => {
-        metrics.asterRequests.inc({ path: info.path, status: String(info.status) });
-        metrics.asterLatency.observe({ path: info.path }, info.latencyMs / 1000);
-        if (info.status === 429 || info.status === 418)
-          metrics.rateLimitEvents.inc({ kind: `exchange-${info.status}` });
-      },
-      onIssue: (issue) => {
-        metrics.exchangeIssues.inc({ source: issue.source, kind: issue.kind });
-        const line = `exchange ${issue.source} ${issue.kind}: ${issue.detail}`;
-        (options.log ?? ((l: string) => console.error(l)))(line);
-        // a dropped socket reconnects by itself; what may hide an order or a fill degrades /healthz
-        // (a foreign fill may be our own order of an earlier life: logged and counted only)
-        if (SETTLES_NOTHING.has(issue.kind) || issue.detail.startsWith('user-data catch-up')) {
-          if (engineRef !== null) engineRef.lastError = line;
-        }
-      },
-    },
-    journaledUntil,
-    options.embeddedExchange,
-  );
-  opened.push({ what: 'market source', close: () => market.close() });
-  let settings = input;
-  if (market.symbols.join(',') !== input.SYMBOLS.join(',')) {
-    settings = withOverrides(settings, { SYMBOLS: market.symbols }, 'the market source');
-  }
-  const filters = market.filters ?? filtersFor(settings.SYMBOLS);
+  return { journal, header: header ?? null, tail, journaledUntil };
+}
 
-  if (header?.type !== 'meta') header = null;
+/**
+ * Whose journal it is comes first (another bot's or mode's is refused, never set aside); then
+ * whether these settings and this code made it. A mismatch stops the start, or with
+ * START_FROM_EXCHANGE sets the journal aside: a history these settings did not make is never
+ * re-derived, and the book is compared with the exchange before anything is sent.
+ */
+function checkJournal(
+  journal: FileJournal,
+  read: JournalRead,
+  settings: Settings,
+  filters: ReadonlyMap<string, SymbolFilters>,
+  clock: ClockPort,
+  log: ((line: string) => void) | undefined,
+): JournalRead & { identity: JournalMeta } {
+  const header = read.header?.type === 'meta' ? read.header : null;
   const kernel = kernelIdentity(settings, filters);
-  // whose journal it is comes first: another bot's or mode's journal is refused, never set aside
   const identity: JournalMeta = {
     mode: settings.TRADING_MODE,
     botId: settings.BOT_ID,
@@ -249,146 +342,146 @@ async function assemble(
     code: kernel.code,
     settings: JSON.stringify(kernel.settings),
   };
-  if (header) {
-    const seen = header.data as JournalMeta;
-    if (
-      seen.mode !== identity.mode ||
-      seen.botId !== identity.botId ||
-      seen.symbols.join() !== identity.symbols.join()
-    ) {
-      throw new SapphireError(
-        'SETTINGS_INVALID',
-        `JOURNAL_PATH=${settings.JOURNAL_PATH} belongs to ${seen.mode} bot ${seen.botId} on ${seen.symbols.join(',')}; ` +
-          `this start is ${identity.mode} bot ${identity.botId} on ${identity.symbols.join(',')}: use another JOURNAL_PATH`,
-      );
-    }
-  }
+  if (header) refuseForeignJournal(header.data as JournalMeta, identity, settings.JOURNAL_PATH);
+  const changes = journalKernelChanges(header?.data as JournalMeta | undefined, read.tail.snapshot, kernel);
+  if (changes === null) return { identity, header, tail: read.tail };
+  if (!settings.START_FROM_EXCHANGE) throw kernelMismatch(settings.JOURNAL_PATH, changes);
+  const old = journal.setAside(clock.now());
+  (log ?? ((line: string) => console.error(line)))(
+    `sapphire: ${changes}; START_FROM_EXCHANGE: the journal was set aside as ${old}, starting from the exchange`,
+  );
+  return { identity, header: null, tail: { snapshot: null, entries: [] } };
+}
 
-  const changes = journalKernelChanges(header?.data as JournalMeta | undefined, tail.snapshot, kernel);
-  if (changes !== null) {
-    if (!settings.START_FROM_EXCHANGE) throw kernelMismatch(settings.JOURNAL_PATH, changes);
-    // never re-derive a history these settings did not make: a new journal, and the book is
-    // compared with the exchange before anything is sent
-    const old = journal.setAside(clock.now());
-    (options.log ?? ((line: string) => console.error(line)))(
-      `sapphire: ${changes}; START_FROM_EXCHANGE: the journal was set aside as ${old}, starting from the exchange`,
-    );
-    header = null;
-    tail = { snapshot: null, entries: [] };
-  }
-  const streams: StreamStore =
-    settings.REDIS_URL !== ''
-      ? new RedisStreams({
-          url: settings.REDIS_URL,
-          maxLen: settings.REDIS_STREAM_MAXLEN,
-          onFailure: () => metrics.redisStreamFailures.inc(),
-        })
-      : new RingBufferStreams(settings.REDIS_STREAM_MAXLEN);
-  opened.push({ what: 'telemetry streams', close: () => streams.close() });
-
-  const execution: ExecutionPort =
-    settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution();
-  const listeners = new Set<(e: PipelineEvent) => void>();
-  // engine is created below; the Telegram commands read it when a command arrives
-  const agentCounts = newAgentStageCounts();
-  // engine is created below: until then, and while it replays its journal, only the tape answers
-  const agents = agentsFor(settings, metrics, () => engineRef?.replayingJournal !== false, agentCounts);
-  const agentFigures = () => (agents === undefined ? null : agentHealth(agentCounts));
+/**
+ * The agent stage the settings ask for, its health figures for /healthz and /metrics, and the
+ * start-up probe of a remote thesis model (a wrong model name or URL shows at start, in /healthz
+ * and the log, not at the first signal). Until the engine exists, and while it replays its
+ * journal, only the tape answers.
+ */
+function agentSetup(
+  settings: Settings,
+  metrics: ServiceMetrics,
+  engine: () => TradingEngine | null,
+  log: ((line: string) => void) | undefined,
+) {
+  const counts = newAgentStageCounts();
+  const agents = agentsFor(settings, metrics, () => engine()?.replayingJournal !== false, counts);
+  const agentFigures = () => (agents === undefined ? null : agentHealth(counts));
   metrics.watchAgents(agentFigures);
-  let probeProblem: string | null = null;
+  let problem: string | null = null;
   if (agents !== undefined && settings.FINGPT_ENDPOINT !== '' && settings.AGENT_TAPE_MODE !== 'replay') {
-    // a wrong model name or URL shows at start (in /healthz and the log), not at the first signal
-    void probeThesisModel(settings).then((problem) => {
-      if (problem === null) return;
-      (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(problem);
-      probeProblem = problem;
-      if (engineRef !== null && engineRef.lastError === null) engineRef.lastError = problem;
+    void probeThesisModel(settings).then((found) => {
+      if (found === null) return;
+      (log ?? ((line: string) => process.stderr.write(`${line}\n`)))(found);
+      problem = found;
+      const e = engine();
+      if (e !== null && e.lastError === null) e.lastError = found;
     });
   }
-  const money = (v: number) => v.toFixed(2);
+  return { agents, agentFigures, probeProblem: () => problem };
+}
+
+/** Nothing new first (no bar, no command, no entry), then every peer, in order. */
+async function shutDown(parts: {
+  engine: TradingEngine;
+  telegram: TelegramNotifier;
+  app: FastifyInstance;
+  journal: FileJournal;
+  streams: StreamStore;
+  market: MarketSource;
+  release: () => void;
+}): Promise<void> {
+  await parts.engine.shutdown();
+  await parts.telegram.stop();
+  // the app's preClose hook ends every /events stream, so close does not wait on them
+  await parts.app.close();
+  parts.journal.close();
+  await parts.streams.close();
+  await parts.market.close();
+  parts.release();
+}
+
+/** What `/inference/chat` forwards to (the thesis model's endpoint). */
+const chatProxyOptions = (settings: Settings) => ({
+  endpoint: settings.FINGPT_ENDPOINT,
+  apiKey: settings.FINGPT_API_KEY,
+  model: settings.FINGPT_MODEL,
+  timeoutMs: settings.LLM_TIMEOUT_SECONDS * 1000,
+});
+
+/** The settings as the market source trades them (symbols it does not list dropped) and their filters. */
+function tradedBy(input: Settings, market: MarketSource) {
+  const settings =
+    market.symbols.join(',') === input.SYMBOLS.join(',')
+      ? input
+      : withOverrides(input, { SYMBOLS: market.symbols }, 'the market source');
+  return { settings, filters: market.filters ?? filtersFor(settings.SYMBOLS) };
+}
+
+async function assemble(
+  input: Settings,
+  options: ServiceOptions,
+  opened: { what: string; close: () => unknown }[],
+  release: () => void,
+): Promise<RunningService> {
+  const clock = options.clock ?? systemClock;
+  const metrics = new ServiceMetrics(input.BOT_ID);
+  const { journal, journaledUntil, ...read } = openJournal(input, opened);
+  // the engine is built once the market is open; issues that arrive before land in the log only
+  let engineRef: TradingEngine | null = null;
+  const market = await openMarketSource(
+    input,
+    exchangeHooks(metrics, options.log, () => engineRef),
+    journaledUntil,
+    options.embeddedExchange,
+  );
+  opened.push({ what: 'market source', close: () => market.close() });
+  const { settings, filters } = tradedBy(input, market);
+
+  const { identity, header, tail } = checkJournal(journal, read, settings, filters, clock, options.log);
+  const streams = telemetryStore(settings, metrics);
+  opened.push({ what: 'telemetry streams', close: () => streams.close() });
+
+  const { agents, agentFigures, probeProblem } = agentSetup(settings, metrics, () => engineRef, options.log);
   const telegram = new TelegramNotifier({
     settings,
     clock,
     onSent: (ok) => metrics.telegramNotifications.inc({ outcome: ok ? 'sent' : 'failed' }),
-    commands: {
-      status: () =>
-        engineRef
-          ? `${engineRef.running ? 'running' : 'stopped'} · ${settings.TRADING_MODE} · risk ${engineRef.read.riskState}` +
-            (engineRef.lastError ? ` · last error: ${engineRef.lastError}` : '')
-          : 'starting',
-      portfolio: () => {
-        const p = engineRef?.read.portfolio;
-        return p
-          ? `equity ${money(p.equity)} USDT · balance ${money(p.balance)} · drawdown ${(p.drawdown * 100).toFixed(2)} % · exposure ${money(p.grossExposure)}`
-          : 'no portfolio yet';
-      },
-      positions: () => {
-        const ps = engineRef?.read.portfolio?.positions ?? [];
-        return ps.length === 0
-          ? 'no open positions'
-          : ps
-              .map(
-                (p) =>
-                  `${p.symbol} ${p.quantity > 0 ? 'LONG' : 'SHORT'} ${Math.abs(p.quantity)} @ ${p.entryPrice} (uPnL ${money(p.unrealizedPnl)})`,
-              )
-              .join('\n');
-      },
-      stop: async () => {
-        if (!engineRef) return 'not started yet';
-        const why = engineRef.unavailable;
-        if (why !== null) return `not stopped: ${why}`;
-        await engineRef.stop('Telegram /stop');
-        return 'stopped: no new entries; stops and exits keep working';
-      },
-    },
+    commands: telegramCommands(settings, () => engineRef),
   });
   let onFailure: (reason: string) => void = () => {};
   const failed = new Promise<string>((resolve) => {
     onFailure = resolve;
   });
+  // every pipeline event goes to the metrics, the telemetry streams, Telegram and the API's listeners
+  const listeners = new Set<(e: PipelineEvent) => void>();
   const publish = telemetryPublisher(streams, settings.BOT_ID);
+  const sinks = [
+    (e: PipelineEvent) => metrics.observe(e),
+    publish,
+    (e: PipelineEvent) => telegram.onEvent(e),
+    (e: PipelineEvent) => listeners.forEach((l) => l(e)),
+  ];
   const engine = new TradingEngine({
-    settings,
-    filters,
-    market: market.bars,
-    historyUntil: market.historyUntil,
-    execution,
-    agents,
-    journal,
-    tail,
-    clock,
-    sinks: [
-      (e) => metrics.observe(e),
-      publish,
-      (e) => telegram.onEvent(e),
-      (e) => {
-        for (const l of listeners) l(e);
-      },
-    ],
+    ...{
+      settings,
+      filters,
+      market: market.bars,
+      historyUntil: market.historyUntil,
+      agents,
+      journal,
+      tail,
+      clock,
+      sinks,
+    },
+    execution: settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution(),
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
     onFailure: (reason) => onFailure(reason),
     venue: settings.TRADING_MODE === 'live' ? market.venue : undefined,
   });
 
-  const probe = {
-    mode: settings.TRADING_MODE,
-    exchange: () => market.status(),
-    redis: () => {
-      const st = streams.status();
-      return st.backend === 'memory' ? 'in-memory' : st.healthy ? 'connected' : 'down';
-    },
-    models: () => [
-      {
-        name: 'thesis',
-        status: !settings.AGENTS_ENABLED ? 'disabled' : settings.FINGPT_ENDPOINT ? 'remote' : 'embedded',
-      },
-      {
-        name: 'forecast',
-        status: !settings.AGENTS_ENABLED ? 'disabled' : settings.LAGLLAMA_ENDPOINT ? 'remote' : 'embedded',
-      },
-    ],
-    agents: agentFigures,
-  };
+  const probe = serviceProbe(settings, market, streams, agentFigures);
   const onEvents = (listener: (e: PipelineEvent) => void) => {
     listeners.add(listener);
     return () => listeners.delete(listener);
@@ -404,16 +497,12 @@ async function assemble(
     reportsDir: 'out',
     listReports: reportsIn('out'),
     onEvents,
-    chat: {
-      endpoint: settings.FINGPT_ENDPOINT,
-      apiKey: settings.FINGPT_API_KEY,
-      model: settings.FINGPT_MODEL,
-      timeoutMs: settings.LLM_TIMEOUT_SECONDS * 1000,
-    },
+    chat: chatProxyOptions(settings),
     logger: options.logger,
   });
   engineRef = engine;
-  if (probeProblem !== null && engine.lastError === null) engine.lastError = probeProblem;
+  const problem = probeProblem();
+  if (problem !== null && engine.lastError === null) engine.lastError = problem;
   let closing: Promise<void> | undefined;
   opened.push({ what: 'HTTP server', close: () => app.close() });
   // bind first: a taken port (or any listen failure) stops the start before the engine exists
@@ -432,17 +521,7 @@ async function assemble(
     failed,
     onEvents,
     close() {
-      closing ??= (async () => {
-        // first nothing new: no bar, no command, no entry (queued inputs are finished)
-        await engine.shutdown();
-        await telegram.stop();
-        // the app's preClose hook ends every /events stream, so close does not wait on them
-        await app.close();
-        journal.close();
-        await streams.close();
-        await market.close();
-        release();
-      })();
+      closing ??= shutDown({ engine, telegram, app, journal, streams, market, release });
       return closing;
     },
   };
