@@ -199,6 +199,10 @@ export interface OpenOrderView {
   /** market time it was placed; null when only its price is known (after a restart) */
   time: number | null;
   clientOrderId: string | null;
+  /** DELETE /orders/:clientOrderId would be accepted for it */
+  cancellable: boolean;
+  /** why it cannot be cancelled (null when it can) */
+  notCancellable: string | null;
 }
 
 /** One operator action, as the service recorded it. */
