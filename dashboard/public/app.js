@@ -593,14 +593,23 @@ function renderPerformance(perf) {
   renderProfitBars(perf);
 }
 
+/** Why the Cancel button of an order is off (null: it is on). */
+function cancelOff(o) {
+  if (state.view && state.view.config && !state.view.config.adminConfigured)
+    return 'the service has no ADMIN_API_TOKEN: restart it with one';
+  if (o.cancellable === false || o.clientOrderId === null) return o.notCancellable || 'not cancellable';
+  return null;
+}
+
 function renderOrders(orders) {
   fillTable(
     'orders-body',
     'orders-empty',
-    (orders || []).map((o) =>
-      el(
+    (orders || []).map((o) => {
+      const off = cancelOff(o);
+      return el(
         'tr',
-        {},
+        { 'data-order': o.clientOrderId || '' },
         td(o.symbol),
         td(o.type),
         td(o.side, o.side === 'BUY' ? 'pos' : 'neg'),
@@ -608,8 +617,22 @@ function renderOrders(orders) {
         td(o.stopPrice === null ? 'market' : price(o.stopPrice), 'num'),
         td(o.reason),
         td(o.time === null ? '—' : when(o.time)),
-      ),
-    ),
+        el(
+          'td',
+          { class: 'cancel-cell' },
+          el('button', {
+            type: 'button',
+            class: 'cancel-order',
+            disabled: off === null ? undefined : '',
+            'data-order': o.clientOrderId || '',
+            text: 'Cancel',
+            title: off === null ? `Cancel ${o.clientOrderId}: withdrawn before it fills` : off,
+            onclick: () => cancelOrder(o),
+          }),
+          off === null ? null : el('span', { class: 'why-off muted small', text: off }),
+        ),
+      );
+    }),
   );
 }
 
@@ -995,6 +1018,15 @@ const HANDLERS = {
     }
     soon(redraw.risk);
   },
+  order(o) {
+    // a working order ended without a fill: gone from the open orders at the next reload
+    addFeed(
+      'fill',
+      o.time,
+      `${o.symbol} order ${o.clientOrderId} ${o.outcome === 'cancelled' ? 'cancelled' : 'rejected'}: ${o.reason}`,
+    );
+    scheduleReload();
+  },
   status(s) {
     if (!state.view) return;
     const before = state.view.system;
@@ -1154,10 +1186,11 @@ function answerText(body) {
 }
 
 /** Sends one admin request after asking for the token; shows the answer as a message. */
-async function adminRequest(path, title, what, body, opts) {
+async function adminRequest(path, title, what, body, opts = {}) {
+  const method = opts.method || 'POST';
   const token = await askToken(title, what, opts);
   if (token === null) {
-    showAnswer(`${title} (POST ${path}): cancelled, nothing sent.`, '');
+    showAnswer(`${title} (${method} ${path}): cancelled, nothing sent.`, '');
     return null;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -1165,9 +1198,9 @@ async function adminRequest(path, title, what, body, opts) {
   try {
     const headers = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    res = await fetch(path, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
-    showAnswer(`${title} (POST ${path}): network error (${e instanceof Error ? e.message : String(e)})`, 'bad');
+    showAnswer(`${title} (${method} ${path}): network error (${e instanceof Error ? e.message : String(e)})`, 'bad');
     return null;
   }
   const text = await res.text();
@@ -1179,7 +1212,10 @@ async function adminRequest(path, title, what, body, opts) {
   }
   if (res.status === 401 || res.status === 403) sessionStorage.removeItem(TOKEN_KEY);
   const ok = res.ok && !(parsed && parsed.accepted === false);
-  showAnswer(`${title} (POST ${path} → ${res.status} ${res.statusText}): ${answerText(parsed)}`, ok ? 'ok' : 'bad');
+  showAnswer(
+    `${title} (${method} ${path} → ${res.status} ${res.statusText}): ${answerText(parsed)}`,
+    ok ? 'ok' : 'bad',
+  );
   load();
   return res;
 }
@@ -1199,6 +1235,21 @@ function closePosition(p) {
     {
       list: [`${p.symbol} ${p.side} ${qty(p.quantity)} — unrealised ${signed(p.unrealizedPnl)} USDT`],
       confirm: 'Close it',
+    },
+  );
+}
+
+/** Cancel one working order (DELETE /orders/:clientOrderId) after a confirmation naming it. */
+function cancelOrder(o) {
+  return adminRequest(
+    `/orders/${encodeURIComponent(o.clientOrderId)}`,
+    `Cancel order ${o.clientOrderId}`,
+    `Cancel this ${o.reason} order: the venue withdraws it before it can fill.`,
+    undefined,
+    {
+      method: 'DELETE',
+      list: [`${o.symbol} ${o.type} ${o.side} ${qty(o.quantity)} (${o.reason}) — ${o.clientOrderId}`],
+      confirm: 'Cancel the order',
     },
   );
 }

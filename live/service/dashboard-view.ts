@@ -332,6 +332,15 @@ export interface RiskEventData {
   reason?: string;
 }
 
+/** A working order ended without a fill: withdrawn on an operator's cancel, or refused by the venue. */
+export interface OrderEventData {
+  time: number;
+  symbol: string;
+  clientOrderId: string;
+  outcome: 'cancelled' | 'rejected';
+  reason: string;
+}
+
 /** Server-sent events on GET /events: event name → data payload. */
 export interface DashboardEvents {
   decision: DecisionEventData;
@@ -342,6 +351,7 @@ export interface DashboardEvents {
   portfolio: PortfolioView & { time: number; positions?: PositionRow[] };
   risk: RiskEventData;
   status: SystemView;
+  order: OrderEventData;
 }
 
 export type DashboardEventName = keyof DashboardEvents;
@@ -354,6 +364,7 @@ export const DASHBOARD_EVENT_NAMES: readonly DashboardEventName[] = [
   'portfolio',
   'risk',
   'status',
+  'order',
 ];
 
 /** Formats one server-sent event (for the service and for test peers). */

@@ -27,6 +27,7 @@ import type {
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
+import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
 import { armKeys, banditArms, entryLocks, performance } from './desk.kernel.ts';
 import type { Desk } from './desk.ts';
 
@@ -400,6 +401,19 @@ export function sseMessages(e: PipelineEvent, feed: FeedContext, settings: Setti
       return [{ event: 'risk', data: { time: e.time, state: feed.riskState, denial: denialView(e) } }];
     case 'risk-state':
       return [{ event: 'risk', data: { time: e.time, state: e.to, reason: e.reason } }];
+    case 'order-rejected':
+      return [
+        {
+          event: 'order',
+          data: {
+            time: e.time,
+            symbol: e.symbol,
+            clientOrderId: e.clientOrderId,
+            outcome: e.reason === CANCELLED_BY_OPERATOR ? 'cancelled' : 'rejected',
+            reason: e.reason,
+          },
+        },
+      ];
     default:
       return [];
   }
