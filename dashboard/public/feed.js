@@ -162,13 +162,14 @@ export const HANDLERS = {
     soon(redraw.risk);
   },
   order(o) {
-    // a working order ended without a fill: gone from the open orders at the next reload
+    // a working order ended without a fill; an operator's cancel reloads the view at once so the
+    // order leaves the table (a venue's refusal waits for the next reload: they can come every bar)
     addFeed(
       'fill',
       o.time,
       `${o.symbol} order ${o.clientOrderId} ${o.outcome === 'cancelled' ? 'cancelled' : 'rejected'}: ${o.reason}`,
     );
-    scheduleReload();
+    if (o.outcome === 'cancelled') scheduleReload();
   },
   status(s) {
     if (!state.view) return;
