@@ -281,10 +281,33 @@ export function renderPerformance(perf) {
       td(pct(r.winRate, 0), 'num'),
       td(isNum(r.profitFactor) ? fmt(r.profitFactor, 2) : '—', 'num'),
     );
-  const rows = perf.perSymbol.map((r) => row(r, ''));
-  if (perf.perStrategy.length > 1) rows.push(...perf.perStrategy.map((r) => row(r, ' (strategy)')));
-  $('perf-body').replaceChildren(...rows);
+  // per strategy: the panel below (renderStrategies)
+  $('perf-body').replaceChildren(...perf.perSymbol.map((r) => row(r, '')));
+  renderStrategies(perf.perStrategy || []);
   renderProfitBars(perf);
+}
+
+/** Per strategy, when several run: trades, PnL, win rate, capital share and allocation now. */
+export function renderStrategies(list) {
+  const configured = (state.view && state.view.config && state.view.config.strategies) || [];
+  const several = list.length > 1 || configured.length > 1;
+  $('strategies').hidden = !several;
+  if (!several) return;
+  $('strategies-body').replaceChildren(
+    ...list.map((r) =>
+      el(
+        'tr',
+        { 'data-strategy': r.symbol },
+        td(r.symbol),
+        td(signed(r.netPnl), `num ${sign(r.netPnl)}`),
+        td(r.trades, 'num'),
+        td(pct(r.winRate, 0), 'num'),
+        td(isNum(r.profitFactor) ? fmt(r.profitFactor, 2) : '—', 'num'),
+        td(pct(r.capitalShare, 0), 'num'),
+        td(pct(r.allocation, 0), 'num'),
+      ),
+    ),
+  );
 }
 
 /** Why the Cancel button of an order is off (null: it is on). */

@@ -170,6 +170,14 @@ export interface SymbolPerformance {
   profitFactor: number | null;
 }
 
+/** One strategy's part of the kept trades (several strategies run: STRATEGIES=momentum,breakout). */
+export interface StrategyPerformance extends SymbolPerformance {
+  /** its share of the entry notional of the kept trades, 0..1 (null without trades) */
+  capitalShare: number | null;
+  /** the bandit's share of the normal size its arms get now, mean over its arms, 0..1 (null: no arm yet) */
+  allocation: number | null;
+}
+
 export interface PerformanceView {
   /** realised PnL since the start (the books, every trade) */
   realizedPnl: number;
@@ -179,7 +187,7 @@ export interface PerformanceView {
   winRate: number | null;
   profitFactor: number | null;
   perSymbol: SymbolPerformance[];
-  perStrategy: SymbolPerformance[];
+  perStrategy: StrategyPerformance[];
   /** net PnL of the trades closed in each UTC day / ISO week (Monday), market time */
   daily: { time: number; netPnl: number }[];
   weekly: { time: number; netPnl: number }[];

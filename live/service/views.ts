@@ -28,7 +28,7 @@ import type {
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
 import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
-import { armKeys, banditArms, entryLocks, performance } from './desk.kernel.ts';
+import { armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
 import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
@@ -290,6 +290,9 @@ export function dashboardView(
 ): DashboardView {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
+  const risk = riskView(engine, settings, desk);
+  const config = desk.config(now);
+  const perf = performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine));
   return {
     time: now,
     portfolio: portfolioView(engine.read.portfolio, settings),
@@ -311,13 +314,13 @@ export function dashboardView(
       markers: markers(engine, symbol),
     })),
     agents: agentViews(engine, probe, desk),
-    risk: riskView(engine, settings, desk),
+    risk,
     system: systemView(engine, probe),
     reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
-    performance: performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
+    performance: { ...perf, perStrategy: withAllocation(perf.perStrategy, risk.arms, config.strategies) },
     openOrders: desk.openOrders(),
-    config: desk.config(now),
+    config,
     health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
     audit,
   };
