@@ -15,8 +15,8 @@ export const ACTIONS = {
 };
 
 /** What an emergency stop will close, from the view: one line per position. */
-export function closingList() {
-  const positions = (state.view && state.view.positions) || [];
+export function closingList(fresh) {
+  const positions = fresh || (state.view && state.view.positions) || [];
   if (!positions.length) return ['No open position: the bot halts, nothing is closed.'];
   return positions.map(
     (p) =>
@@ -129,9 +129,21 @@ export async function adminRequest(path, title, what, body, opts = {}) {
   return res;
 }
 
-export function runAction(key) {
+/** The open positions now (the page's view can be a second old on a busy replay); null if unreachable. */
+async function positionsNow() {
+  try {
+    const res = await fetch('/dashboard', { headers: { accept: 'application/json' } });
+    return res.ok ? (await res.json()).positions : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function runAction(key) {
   const { path, title, what, danger } = ACTIONS[key];
-  const opts = danger ? { danger: true, list: closingList(), confirm: 'Close everything and halt' } : {};
+  const opts = danger
+    ? { danger: true, list: closingList(await positionsNow()), confirm: 'Close everything and halt' }
+    : {};
   return adminRequest(path, title, what, undefined, opts);
 }
 
