@@ -1,7 +1,7 @@
 import type { Observable, OperatorFunction } from 'rxjs';
 import { defineOperator } from '../pipelines/operator-kit.ts';
-import type { Bar, Fill, Order } from '../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent } from '../pipelines/ports.ts';
+import type { Bar, Fill } from '../pipelines/model/index.ts';
+import type { ExecutionPort, VenueEvent, VenueRequest } from '../pipelines/ports.ts';
 import type { BacktestSettings } from './backtest.settings.ts';
 import { slipped } from './fill-model.kernel.ts';
 
@@ -31,7 +31,7 @@ export function withEndOfData(
   s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS'>,
 ): ExecutionPort {
   return {
-    attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<VenueRequest>): OperatorFunction<Bar, Bar | VenueEvent> {
       const settle = defineOperator<Bar | VenueEvent, Bar | VenueEvent>((emit) => {
         const position = new Map<string, number>();
         return {

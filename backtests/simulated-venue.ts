@@ -9,7 +9,8 @@ import type {
   OrderRejected,
   SymbolFilters,
 } from '../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent, VenueStateHooks } from '../pipelines/ports.ts';
+import type { ExecutionPort, VenueEvent, VenueRequest, VenueStateHooks } from '../pipelines/ports.ts';
+import { CANCELLED_BY_OPERATOR } from '../pipelines/model/index.ts';
 import { entriesToMap, mapToEntries } from '../pipelines/stage.ts';
 import { marketQuantity } from '../operators/execution/precision.kernel.ts';
 import { slippedInBar, slippageBps, stopTriggerPrice, takeProfitTriggerPrice } from './fill-model.kernel.ts';
@@ -56,6 +57,8 @@ interface SymbolBook {
   lastOpenTime: number;
   /** traded volume of the symbol's last bar: the book depth the next fills walk (liquidity kernel) */
   lastVolume: number | undefined;
+  /** orders an operator withdrew, told (order-rejected) at the symbol's next bar, before its fills */
+  withdrawn?: Order[];
 }
 
 /**
@@ -73,6 +76,10 @@ interface SymbolBook {
  * their last close) against the bar's adverse extreme; reached before the stop, the account is
  * liquidated: this position at its liquidation price (the open on a gap), then, while margin
  * balance stays at or below maintenance, the others at their last close; each pays LIQUIDATION_FEE.
+ *
+ * An operator's cancel-order takes a working order off the book at once (it can no longer fill);
+ * the venue says so at the symbol's next bar, before that bar's fills, with an order-rejected
+ * event (reason CANCELLED_BY_OPERATOR). A cancel for an order not on the book does nothing.
  */
 export function simulatedVenue(
   s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'> &
@@ -103,7 +110,7 @@ export function simulatedVenue(
   const funding = deps.funding ?? fundingSchedule(deps.fundingRates ?? [], s.FUNDING_RATE);
 
   return {
-    attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<VenueRequest>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         const books = new Map<string, SymbolBook>();
         // the account as the exchange sees it: wallet balance and positions (for margin)
@@ -308,10 +315,27 @@ export function simulatedVenue(
           }
         };
 
+        /** takes `id` off the symbol's book; the order withdrawn, or null when it is not there */
+        const withdraw = (b: SymbolBook, id: string): Order | null => {
+          const i = b.market.findIndex((o) => o.clientOrderId === id);
+          if (i >= 0) return b.market.splice(i, 1)[0]!;
+          for (const key of ['stop', 'takeProfit', 'pendingStop', 'pendingTakeProfit'] as const) {
+            const o = b[key];
+            if (o !== null && o.clientOrderId === id) {
+              b[key] = null;
+              return o;
+            }
+          }
+          return null;
+        };
+
         const orderSubscription = orders.subscribe({
           next(o) {
             const b = book(o.symbol);
-            if (o.type === 'MARKET') b.market.push(o);
+            if (o.kind === 'cancel-order') {
+              const gone = withdraw(b, o.clientOrderId);
+              if (gone !== null) (b.withdrawn ??= []).push(gone);
+            } else if (o.type === 'MARKET') b.market.push(o);
             else if (o.type === 'STOP_MARKET') b.pendingStop = o;
             else b.pendingTakeProfit = o;
           },
@@ -322,6 +346,10 @@ export function simulatedVenue(
             const b = book(bar.symbol);
             if (b.position !== 0) settleFunding(b, bar);
             b.lastOpenTime = bar.openTime;
+            if (b.withdrawn !== undefined && b.withdrawn.length > 0) {
+              for (const o of b.withdrawn) reject(o, bar.openTime, CANCELLED_BY_OPERATOR);
+              b.withdrawn = [];
+            }
             promote(b, bar);
             if (b.market.length > 0) {
               const due: Order[] = [];
@@ -351,7 +379,11 @@ export function simulatedVenue(
 /** Puts a simulated venue's snapshot (books and account) back into a fresh subscription. */
 function restoreVenue(state: unknown, books: Map<string, SymbolBook>, ledger: Ledger): void {
   const st = state as { books: [string, SymbolBook][]; ledger: Parameters<Ledger['restore']>[0] };
-  entriesToMap<SymbolBook, SymbolBook>(st.books, (b) => ({ ...b, market: [...b.market] }), books);
+  entriesToMap<SymbolBook, SymbolBook>(
+    st.books,
+    (b) => ({ ...b, market: [...b.market], withdrawn: [...(b.withdrawn ?? [])] }),
+    books,
+  );
   ledger.restore(st.ledger);
 }
 

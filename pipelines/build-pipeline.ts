@@ -1,6 +1,13 @@
 import { defer, identity, Subject, finalize, type Observable, type OperatorFunction } from 'rxjs';
-import type { Decision, FundingRate, OperatorCommand, Order, PipelineEvent, SymbolFilters } from './model/index.ts';
-import type { ExecutionPort, MarketDataPort } from './ports.ts';
+import type {
+  CancelOrder,
+  Decision,
+  FundingRate,
+  OperatorCommand,
+  PipelineEvent,
+  SymbolFilters,
+} from './model/index.ts';
+import type { ExecutionPort, MarketDataPort, VenueRequest } from './ports.ts';
 import type { Settings } from './settings.ts';
 import { portfolioStage } from '../operators/portfolio/portfolio.ts';
 import { featuresStage } from '../operators/features/features.ts';
@@ -29,7 +36,7 @@ export interface PipelinePorts {
    * Operator commands and external decisions (service, Telegram). They join after the signal
    * stages, so an external decision meets the same allocation, sizing and risk as any other.
    */
-  control?: Observable<OperatorCommand | Decision>;
+  control?: Observable<OperatorCommand | CancelOrder | Decision>;
 }
 
 export interface PipelineDeps {
@@ -51,7 +58,7 @@ export const VENUE_STATE = 'venue';
 export function pipelineStages(
   settings: Settings,
   deps: PipelineDeps,
-  submit: (order: Order) => void,
+  submit: (request: VenueRequest) => void,
 ): { signals: AnyStage[]; decisions: AnyStage[] } {
   return {
     signals: [
@@ -103,7 +110,7 @@ function joinedRuns(
 export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: PipelineDeps): Observable<PipelineEvent> {
   const agents = ports.agents ?? defaultAgentStage(settings);
   return defer(() => {
-    const orders = new Subject<Order>();
+    const orders = new Subject<VenueRequest>();
     const stages = pipelineStages(settings, deps, (o) => orders.next(o));
     const inject = ports.control ? { at: 'bandit', events: ports.control } : undefined;
     // the venue's own state (the simulated venue's books) travels in snapshots as `venue`

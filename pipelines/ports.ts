@@ -1,5 +1,5 @@
 import type { Observable, OperatorFunction } from 'rxjs';
-import type { AgentOpinion, Bar, Fill, FundingPayment, Order, OrderRejected } from './model/index.ts';
+import type { AgentOpinion, Bar, CancelOrder, Fill, FundingPayment, Order, OrderRejected } from './model/index.ts';
 
 /** Closed bars of every configured symbol, merged in time order (ties: symbol order). */
 export interface MarketDataPort {
@@ -8,15 +8,21 @@ export interface MarketDataPort {
 
 export type VenueEvent = Fill | OrderRejected | FundingPayment;
 
+/** What the pipeline sends a venue: a new order, or an operator's request to withdraw one. */
+export type VenueRequest = Order | CancelOrder;
+
 /**
  * Where orders go and fills come from. `attach` receives the stream of orders the pipeline
  * emits and returns an operator placed right after the market source: it passes every bar on
  * and interleaves the venue's own events (fills, rejections, funding) in the order they happen.
  * The simulated venue fills an order at the first bar of its symbol after the decision (never
  * the bar that produced it); the live venue sends it over REST and merges user-data fills.
+ * A `cancel-order` request on the same stream withdraws a working order: the venue answers with
+ * an `order-rejected` event (reason CANCELLED_BY_OPERATOR) once it is withdrawn, and with nothing
+ * when the order had filled or gone already.
  */
 export interface ExecutionPort {
-  attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent>;
+  attach(orders: Observable<VenueRequest>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent>;
 }
 
 /**

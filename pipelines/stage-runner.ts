@@ -49,6 +49,7 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
   'denied',
   'risk-state',
   'command',
+  'cancel-order',
   'agent-fault',
 ];
 

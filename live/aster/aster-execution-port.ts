@@ -1,8 +1,9 @@
 import type { Observable, OperatorFunction } from 'rxjs';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
-import type { Bar, Fill, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
+import type { Bar, CancelOrder, Fill, Order, OrderReason, OrderRejected } from '../../pipelines/model/index.ts';
+import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
+import type { ExecutionPort, VenueEvent, VenueRequest } from '../../pipelines/ports.ts';
 import type { NewOrderRequest } from './order-precision.ts';
 import type { NewOrderOptions, NewOrderResult } from './rest-client.ts';
 import type { OrderUpdate, UserEvent } from './user-events.ts';
@@ -156,13 +157,16 @@ export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): 
  * attributed to (isolated: listed; cross: our only open position), else an issue is reported; a
  * FUNDING_FEE with a zero balance change is left to the stream, which reads the amount from the
  * income ledger and sends it as a funding-income event (the ledger names the symbol).
+ * An operator's cancel-order is sent as DELETE /fapi/v1/order by origClientOrderId; the exchange's
+ * CANCELED update then becomes an order-rejected event with reason CANCELLED_BY_OPERATOR (a cancel
+ * the exchange refuses — the order filled or is unknown — is reported as a cancel-failed issue).
  * An event is never stamped earlier than the last event passed on (time stays monotonic).
  * No timers: everything is driven by bars, orders and user events.
  */
 export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPort {
   const quote = opts.quoteAsset ?? 'USDT';
   return {
-    attach(orders: Observable<Order>): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<VenueRequest>): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         let lastTime = -Infinity;
         let closed = false;
@@ -170,6 +174,8 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
         const sent = new Map<string, Order>();
         const protective = protectiveOrders(opts.client, opts.onIssue);
         const seenTrades = boundedKeys(10_000);
+        /** client order ids an operator asked to cancel: their CANCELED is the operator's, not the exchange's */
+        const operatorCancels = new Set<string>();
 
         const out = (e: Bar | VenueEvent): void => {
           if (closed) return;
@@ -196,6 +202,20 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           if (PROTECTIVE.has(o.type)) await protective.accepted(o);
         };
 
+        const cancel = async (c: CancelOrder): Promise<void> => {
+          operatorCancels.add(c.clientOrderId);
+          try {
+            await opts.client.cancelOrder({ symbol: c.symbol, origClientOrderId: c.clientOrderId });
+          } catch (e) {
+            operatorCancels.delete(c.clientOrderId);
+            opts.onIssue?.({
+              kind: 'cancel-failed',
+              clientOrderId: c.clientOrderId,
+              detail: `operator cancel: ${e instanceof Error ? e.message : String(e)}`,
+            });
+          }
+        };
+
         const onOrderUpdate = (u: OrderUpdate): void => {
           const mine = sent.get(u.clientOrderId);
           if (u.executionType === 'TRADE' && u.lastQty > 0) {
@@ -213,11 +233,13 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
             return;
           }
           const why = mine === undefined ? null : whyGone(u, mine);
+          if (why !== null && u.executionType === 'CANCELED' && operatorCancels.delete(u.clientOrderId))
+            return reject(mine!, CANCELLED_BY_OPERATOR);
           // an order we replaced ourselves is no rejection
           if (why !== null && !protective.cancelledByUs(u.clientOrderId)) reject(mine!, why);
         };
 
-        const orderSub = orders.subscribe({ next: (o) => void place(o) });
+        const orderSub = orders.subscribe({ next: (o) => void (o.kind === 'cancel-order' ? cancel(o) : place(o)) });
         const funding = fundingAttribution({
           quote,
           markOf: (symbol) => lastClose.get(symbol) ?? Number.NaN,

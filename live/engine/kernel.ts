@@ -1,5 +1,12 @@
 import { Subject, type OperatorFunction, type Subscription } from 'rxjs';
-import type { Bar, Decision, OperatorCommand, PipelineEvent, SymbolFilters } from '../../pipelines/model/index.ts';
+import type {
+  Bar,
+  CancelOrder,
+  Decision,
+  OperatorCommand,
+  PipelineEvent,
+  SymbolFilters,
+} from '../../pipelines/model/index.ts';
 import { buildPipeline, pipelineStages, VENUE_STATE } from '../../pipelines/build-pipeline.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -109,7 +116,7 @@ export interface KernelOptions {
  */
 export class Kernel {
   private readonly inputs = new Subject<Bar>();
-  private readonly control = new Subject<OperatorCommand | Decision>();
+  private readonly control = new Subject<OperatorCommand | CancelOrder | Decision>();
   private running: RunningStages | null = null;
   private subscription: Subscription | null = null;
 
@@ -156,7 +163,7 @@ export class Kernel {
     this.inputs.next(bar);
   }
 
-  command(event: OperatorCommand | Decision): void {
+  command(event: OperatorCommand | CancelOrder | Decision): void {
     this.control.next(event);
   }
 

@@ -1,6 +1,6 @@
 import { filter, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { Bar, Order } from '../../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent, VenueStateHooks } from '../../pipelines/ports.ts';
+import type { ExecutionPort, VenueEvent, VenueRequest, VenueStateHooks } from '../../pipelines/ports.ts';
 import { defineOperator } from '../../pipelines/operator-kit.ts';
 
 /**
@@ -29,15 +29,19 @@ export interface VenueTape {
 
 export function tapedExecution(inner: ExecutionPort, tape: VenueTape): ExecutionPort {
   return {
-    attach(orders: Observable<Order>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
+    attach(orders: Observable<VenueRequest>, state?: VenueStateHooks): OperatorFunction<Bar, Bar | VenueEvent> {
+      // an operator's cancel is journaled as the control input that asked for it: it is sent when
+      // processed live and never on replay (the exchange's answer was recorded as a venue event)
       const live = orders.pipe(
         filter((o) => {
           if (!tape.replaying()) return true;
-          tape.onOrderDuringReplay(o);
+          if (o.kind === 'order') tape.onOrderDuringReplay(o);
           return false;
         }),
-        filter((o) => tape.admit(o)),
-        tap((o) => tape.recordOrder(o)),
+        filter((o) => o.kind !== 'order' || tape.admit(o)),
+        tap((o) => {
+          if (o.kind === 'order') tape.recordOrder(o);
+        }),
       );
       const inject = defineOperator<Bar | VenueEvent, Bar | VenueEvent>((emit) => {
         tape.setEmitter((e) => emit(e));

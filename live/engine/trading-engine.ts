@@ -1,6 +1,7 @@
 import type { Observable, OperatorFunction, Subscription } from 'rxjs';
 import type {
   Bar,
+  CancelOrder,
   Decision,
   OperatorCommand,
   Order,
@@ -469,7 +470,7 @@ export class TradingEngine {
         this.pushStarted = performance.now();
         this.kernel.push(bar);
       } else if (entry.type === 'control') {
-        const event = entry.data as OperatorCommand | Decision;
+        const event = entry.data as OperatorCommand | CancelOrder | Decision;
         if (event.kind === 'decision' && event.source === 'external') this.externalCount++;
         this.pushStarted = performance.now();
         this.kernel.command(event);
@@ -540,6 +541,19 @@ export class TradingEngine {
       alreadyFlattening,
       uncovered: open.filter((s) => !covered.has(s) && !this.flattenInFlight.has(s)),
     };
+  }
+
+  /**
+   * An operator's cancel of one working order (DELETE /orders/:clientOrderId): journaled as a
+   * control input, then handed by the execution stage to the venue, which withdraws the order if
+   * it has not filled (an order-rejected event, reason `cancelled by the operator`). Returns the
+   * events produced while it was processed.
+   */
+  async cancelOrder(symbol: string, clientOrderId: string, reason = 'operator cancel'): Promise<PipelineEvent[]> {
+    this.assertAlive();
+    const time = this.lastBarTime;
+    const event: CancelOrder = { kind: 'cancel-order', time, symbol, clientOrderId, origin: 'operator', reason };
+    return this.collect({ type: 'control', time, data: event });
   }
 
   /** Enqueues one input and returns every event the pipeline produced while processing it. */

@@ -37,6 +37,15 @@ const OperatorCommand = z.object({
   reason: z.string(),
 });
 
+const CancelOrder = z.object({
+  kind: z.literal('cancel-order'),
+  time,
+  symbol,
+  clientOrderId: z.string().min(1),
+  origin: z.literal('operator'),
+  reason: z.string(),
+});
+
 const FeatureBar = z.looseObject({
   kind: z.literal('features'),
   time,
@@ -144,7 +153,7 @@ export const JournalLine = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('control'),
     time,
-    data: z.discriminatedUnion('kind', [OperatorCommand, ExternalDecision]),
+    data: z.discriminatedUnion('kind', [OperatorCommand, CancelOrder, ExternalDecision]),
   }),
   z.object({ type: z.literal('order'), time, data: Order }),
   z.object({

@@ -55,7 +55,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // after an operator action the next dashboard view must show it
   const views = new ViewCache();
   app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.method === 'POST') views.invalidate();
+    if (request.method === 'POST' || request.method === 'DELETE') views.invalidate();
     return payload;
   });
 
@@ -76,7 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
     await admin.register(controlRoutes, opts);
     await admin.register(inferenceRoutes, opts);
-    await admin.register(deskAdminRoutes, { engine: opts.engine, settings });
+    await admin.register(deskAdminRoutes, { engine: opts.engine, settings, desk });
   });
 
   if (opts.dashboard) await app.register(opts.dashboard, { reportsDir: opts.reportsDir ?? 'out' });

@@ -1,4 +1,4 @@
-import type { PipelineEvent } from '../../pipelines/model/index.ts';
+import { CANCELLED_BY_OPERATOR, type PipelineEvent } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
 import { strategiesNamed } from '../../strategies/registry.ts';
@@ -34,7 +34,11 @@ export function consoleLine(e: PipelineEvent): { level: 'info' | 'error'; text: 
       return e.origin === 'operator'
         ? { level: 'info', text: `${at(e.time)} operator ${e.command}: ${e.reason}` }
         : null;
+    case 'cancel-order':
+      return { level: 'info', text: `${at(e.time)} operator cancel ${e.symbol} ${e.clientOrderId}: ${e.reason}` };
     case 'order-rejected':
+      if (e.reason === CANCELLED_BY_OPERATOR)
+        return { level: 'info', text: `${at(e.time)} order cancelled ${e.symbol} ${e.clientOrderId}: ${e.reason}` };
       return { level: 'error', text: `${at(e.time)} order rejected ${e.symbol} ${e.clientOrderId}: ${e.reason}` };
     case 'agent-fault':
       return { level: 'error', text: `${at(e.time)} agent ${e.agent} failed on ${e.symbol} (${e.fault}): ${e.detail}` };

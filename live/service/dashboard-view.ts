@@ -170,6 +170,14 @@ export interface SymbolPerformance {
   profitFactor: number | null;
 }
 
+/** One strategy's part of the kept trades (several strategies run: STRATEGIES=momentum,breakout). */
+export interface StrategyPerformance extends SymbolPerformance {
+  /** its share of the entry notional of the kept trades, 0..1 (null without trades) */
+  capitalShare: number | null;
+  /** the bandit's share of the normal size its arms get now, mean over its arms, 0..1 (null: no arm yet) */
+  allocation: number | null;
+}
+
 export interface PerformanceView {
   /** realised PnL since the start (the books, every trade) */
   realizedPnl: number;
@@ -179,7 +187,7 @@ export interface PerformanceView {
   winRate: number | null;
   profitFactor: number | null;
   perSymbol: SymbolPerformance[];
-  perStrategy: SymbolPerformance[];
+  perStrategy: StrategyPerformance[];
   /** net PnL of the trades closed in each UTC day / ISO week (Monday), market time */
   daily: { time: number; netPnl: number }[];
   weekly: { time: number; netPnl: number }[];
@@ -199,6 +207,10 @@ export interface OpenOrderView {
   /** market time it was placed; null when only its price is known (after a restart) */
   time: number | null;
   clientOrderId: string | null;
+  /** DELETE /orders/:clientOrderId would be accepted for it */
+  cancellable: boolean;
+  /** why it cannot be cancelled (null when it can) */
+  notCancellable: string | null;
 }
 
 /** One operator action, as the service recorded it. */
@@ -328,6 +340,15 @@ export interface RiskEventData {
   reason?: string;
 }
 
+/** A working order ended without a fill: withdrawn on an operator's cancel, or refused by the venue. */
+export interface OrderEventData {
+  time: number;
+  symbol: string;
+  clientOrderId: string;
+  outcome: 'cancelled' | 'rejected';
+  reason: string;
+}
+
 /** Server-sent events on GET /events: event name → data payload. */
 export interface DashboardEvents {
   decision: DecisionEventData;
@@ -338,6 +359,7 @@ export interface DashboardEvents {
   portfolio: PortfolioView & { time: number; positions?: PositionRow[] };
   risk: RiskEventData;
   status: SystemView;
+  order: OrderEventData;
 }
 
 export type DashboardEventName = keyof DashboardEvents;
@@ -350,6 +372,7 @@ export const DASHBOARD_EVENT_NAMES: readonly DashboardEventName[] = [
   'portfolio',
   'risk',
   'status',
+  'order',
 ];
 
 /** Formats one server-sent event (for the service and for test peers). */

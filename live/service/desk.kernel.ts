@@ -3,7 +3,7 @@ import { intervalToMs } from '../../pipelines/model/index.ts';
 import { stopOutsInWindow } from '../../operators/risk/risk.kernel.ts';
 import { armMean, chooseArm, emptyArm, rewardArm } from '../../operators/allocation/bandit.kernel.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import type { ArmView, LockView, PerformanceView, SymbolPerformance } from './dashboard-view.ts';
+import type { ArmView, LockView, PerformanceView, StrategyPerformance, SymbolPerformance } from './dashboard-view.ts';
 
 /**
  * What the desk (the dashboard) derives from the engine's record: the entry locks in force, the
@@ -148,6 +148,54 @@ function summarise(trades: readonly TradeClosed[]): Omit<SymbolPerformance, 'sym
   };
 }
 
+const notional = (t: TradeClosed): number => Math.abs(t.quantity) * t.entryPrice;
+
+/** Per strategy: the summary, and its share of the entry notional of the kept trades. */
+function strategyRows(byStrategy: ReadonlyMap<string, readonly TradeClosed[]>): StrategyPerformance[] {
+  let total = 0;
+  for (const list of byStrategy.values()) for (const t of list) total += notional(t);
+  return [...byStrategy.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([symbol, list]) => ({
+      symbol,
+      ...summarise(list),
+      capitalShare: total > 0 ? list.reduce((sum, t) => sum + notional(t), 0) / total : null,
+      allocation: null,
+    }));
+}
+
+/**
+ * The strategies' rows with their allocation now: the mean share of the normal size the bandit
+ * gives their arms (`symbol:strategy`); a configured strategy, or one with arms, that has no kept
+ * trade yet gets a row too.
+ */
+export function withAllocation(
+  rows: readonly StrategyPerformance[],
+  arms: readonly ArmView[],
+  configured: readonly string[] = [],
+): StrategyPerformance[] {
+  const shares = new Map<string, number[]>();
+  for (const name of configured) if (!shares.has(name)) shares.set(name, []);
+  for (const a of arms) {
+    const source = a.arm.slice(a.arm.indexOf(':') + 1);
+    (shares.get(source) ?? shares.set(source, []).get(source)!).push(a.share);
+  }
+  const mean = (xs: number[] | undefined) => (xs && xs.length > 0 ? xs.reduce((x, y) => x + y, 0) / xs.length : null);
+  const out = rows.map((r) => ({ ...r, allocation: mean(shares.get(r.symbol)) }));
+  for (const [source, xs] of shares)
+    if (!out.some((r) => r.symbol === source))
+      out.push({
+        symbol: source,
+        trades: 0,
+        netPnl: 0,
+        winRate: null,
+        profitFactor: null,
+        capitalShare: null,
+        allocation: mean(xs),
+      });
+  return out.sort((a, b) => a.symbol.localeCompare(b.symbol));
+}
+
 const DAY_MS = 86_400_000;
 
 /** Monday 00:00 UTC of the week holding `t`. */
@@ -188,9 +236,7 @@ export function performance(
     perSymbol: [...bySymbol.entries()]
       .sort((a, b) => a[0].localeCompare(b[0]))
       .map(([symbol, list]) => ({ symbol, ...summarise(list) })),
-    perStrategy: [...byStrategy.entries()]
-      .sort((a, b) => a[0].localeCompare(b[0]))
-      .map(([symbol, list]) => ({ symbol, ...summarise(list) })),
+    perStrategy: strategyRows(byStrategy),
     daily: buckets(trades, (t) => Math.floor(t / DAY_MS) * DAY_MS),
     weekly: buckets(trades, weekStart),
   };

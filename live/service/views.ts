@@ -27,7 +27,8 @@ import type {
 } from '../../pipelines/model/index.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
-import { armKeys, banditArms, entryLocks, performance } from './desk.kernel.ts';
+import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
+import { armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
 import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
@@ -289,6 +290,9 @@ export function dashboardView(
 ): DashboardView {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
+  const risk = riskView(engine, settings, desk);
+  const config = desk.config(now);
+  const perf = performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine));
   return {
     time: now,
     portfolio: portfolioView(engine.read.portfolio, settings),
@@ -310,13 +314,13 @@ export function dashboardView(
       markers: markers(engine, symbol),
     })),
     agents: agentViews(engine, probe, desk),
-    risk: riskView(engine, settings, desk),
+    risk,
     system: systemView(engine, probe),
     reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
-    performance: performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine)),
+    performance: { ...perf, perStrategy: withAllocation(perf.perStrategy, risk.arms, config.strategies) },
     openOrders: desk.openOrders(),
-    config: desk.config(now),
+    config,
     health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
     audit,
   };
@@ -400,6 +404,19 @@ export function sseMessages(e: PipelineEvent, feed: FeedContext, settings: Setti
       return [{ event: 'risk', data: { time: e.time, state: feed.riskState, denial: denialView(e) } }];
     case 'risk-state':
       return [{ event: 'risk', data: { time: e.time, state: e.to, reason: e.reason } }];
+    case 'order-rejected':
+      return [
+        {
+          event: 'order',
+          data: {
+            time: e.time,
+            symbol: e.symbol,
+            clientOrderId: e.clientOrderId,
+            outcome: e.reason === CANCELLED_BY_OPERATOR ? 'cancelled' : 'rejected',
+            reason: e.reason,
+          },
+        },
+      ];
     default:
       return [];
   }

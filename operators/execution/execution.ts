@@ -1,13 +1,14 @@
 import type { OperatorFunction } from 'rxjs';
-import type { Order, OrderIntent, PipelineEvent, ProtectIntent } from '../../pipelines/model/index.ts';
+import type { CancelOrder, Order, OrderIntent, PipelineEvent, ProtectIntent } from '../../pipelines/model/index.ts';
+import type { VenueRequest } from '../../pipelines/ports.ts';
 import { defineStage, NO_STATE, pickSettings, type Stage } from '../../pipelines/stage.ts';
 import { stageOperator } from '../../pipelines/stage-runner.ts';
 import { clientOrderId } from './client-order-id.ts';
 import { ExecutionSettings } from './execution.settings.ts';
 
 export interface ExecutionDeps {
-  /** hands an order to the venue; must not emit synchronously into the pipeline */
-  submit(order: Order): void;
+  /** hands an order (or an operator's cancel) to the venue; must not emit synchronously into the pipeline */
+  submit(request: VenueRequest): void;
   maxSlippageBps: number;
 }
 
@@ -15,12 +16,17 @@ export interface ExecutionDeps {
  * Turns approved intents into venue orders: MARKET for entries and exits (entries carry the
  * slippage guard, exits never do: getting out matters more than the price), and for protect
  * intents a reduce-only STOP_MARKET plus TAKE_PROFIT_MARKET that close the whole position.
+ * An operator's cancel-order request goes on to the venue as it is (the venue answers with an
+ * order-rejected event once the order is withdrawn).
  * Emits: every input unchanged, then each Order as it is submitted.
  */
-export function executionStage(s: ExecutionSettings, deps: ExecutionDeps): Stage<'intent' | 'protect'> {
+export function executionStage(
+  s: ExecutionSettings,
+  deps: ExecutionDeps,
+): Stage<'intent' | 'protect' | 'cancel-order'> {
   return defineStage({
     name: 'execution',
-    consumes: ['intent', 'protect'],
+    consumes: ['intent', 'protect', 'cancel-order'],
     produces: ['order'],
     settings: { ...pickSettings(s, ExecutionSettings), MAX_SLIPPAGE_BPS: deps.maxSlippageBps },
     open(emit) {
@@ -30,9 +36,11 @@ export function executionStage(s: ExecutionSettings, deps: ExecutionDeps): Stage
       };
       return {
         ...NO_STATE,
-        next(e: OrderIntent | ProtectIntent) {
+        next(e: OrderIntent | ProtectIntent | CancelOrder) {
           emit(e);
-          if (e.kind === 'intent') {
+          if (e.kind === 'cancel-order') {
+            deps.submit(e);
+          } else if (e.kind === 'intent') {
             send({
               kind: 'order',
               time: e.time,

@@ -56,6 +56,25 @@ export interface OperatorCommand {
   readonly reason: string;
 }
 
+/**
+ * An operator's request to withdraw one working order (DELETE /orders/:clientOrderId). It joins
+ * the pipeline with the other control events (journaled first, so a restart replays it at the same
+ * place); the execution stage hands it to the venue, which withdraws the order if it has not filled
+ * yet and says so with an `order-rejected` event (reason `cancelled by the operator`). An order
+ * already filled or gone is left as it is: the request then changes nothing.
+ */
+export interface CancelOrder {
+  readonly kind: 'cancel-order';
+  readonly time: number;
+  readonly symbol: string;
+  readonly clientOrderId: string;
+  readonly origin: 'operator';
+  readonly reason: string;
+}
+
+/** The reason a venue gives when it withdraws an order on a CancelOrder. */
+export const CANCELLED_BY_OPERATOR = 'cancelled by the operator';
+
 /** An agent call failed or was rejected; the decision went on without it. */
 export interface AgentFault {
   readonly kind: 'agent-fault';
@@ -83,6 +102,7 @@ export type PipelineEvent =
   | Denied
   | RiskStateChanged
   | OperatorCommand
+  | CancelOrder
   | AgentFault;
 
 export type PipelineEventKind = PipelineEvent['kind'];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import type { Bar, Fill, PipelineEvent } from '../../pipelines/model/index.ts';
+import type { Bar, CancelOrder, Fill, Order, PipelineEvent } from '../../pipelines/model/index.ts';
 import { loadDataset } from '../../backtests/data/index.ts';
 import { barsOf, driveVenue, order } from '../kit/venue-kit.ts';
 import { runBacktest } from '../../backtests/run-backtest.ts';
@@ -174,5 +174,42 @@ describe('leverage brackets bound the backtest venue', () => {
     const rejected = events.find((e) => e.kind === 'order-rejected');
     expect(rejected && rejected.kind === 'order-rejected' && rejected.reason).toMatch(/above 250000 allowed at 100×/);
     expect(events.some((e) => e.kind === 'fill')).toBe(false);
+  });
+});
+
+describe("an operator's cancel-order (the paper venue)", () => {
+  const cancelOf = (o: Order): CancelOrder => ({
+    kind: 'cancel-order',
+    time: o.time,
+    symbol: o.symbol,
+    clientOrderId: o.clientOrderId,
+    origin: 'operator',
+    reason: 'test',
+  });
+
+  it('withdraws an unfilled market order: it never fills, and is told at the next bar as "cancelled by the operator"', async () => {
+    const [btc] = await loadDataset({ dir: SAMPLE, symbols: ['BTCUSDT'] });
+    const bars = barsOf(btc!, 100, 110);
+    const entry = order({ time: bars[2]!.time, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 0.01 });
+    const kept = order({ time: bars[5]!.time, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 0.01 });
+    const events = driveVenue(venueSettings(0), bars, (i) =>
+      i === 2 ? [entry, cancelOf(entry)] : i === 5 ? [kept] : i === 7 ? [cancelOf(kept)] : [],
+    );
+    const about = (id: string) =>
+      events.filter((e) => e.kind !== 'bar' && 'clientOrderId' in e && e.clientOrderId === id);
+    expect(about(entry.clientOrderId)).toEqual([
+      {
+        kind: 'order-rejected',
+        time: bars[3]!.openTime,
+        symbol: 'BTCUSDT',
+        clientOrderId: entry.clientOrderId,
+        reason: 'cancelled by the operator',
+      },
+    ]);
+    // told before the bar it would have filled at
+    const told = events.findIndex((e) => e.kind === 'order-rejected');
+    expect(events[told + 1]).toBe(bars[3]);
+    // a cancel for an order that has filled changes nothing
+    expect(about(kept.clientOrderId).map((e) => e.kind)).toEqual(['fill']);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runBacktest } from '../../backtests/run-backtest.ts';
 import type { Decision, Denied, TradeClosed } from '../../pipelines/model/index.ts';
-import { armKeys, banditArms, entryLocks, performance } from '../../live/service/desk.kernel.ts';
+import { armKeys, banditArms, entryLocks, performance, withAllocation } from '../../live/service/desk.kernel.ts';
+import type { ArmView } from '../../live/service/dashboard-view.ts';
 import { activeSettings } from '../kit/pipeline-kit.ts';
 import { fixtureColumns } from '../kit/fixture-bars.ts';
 import { decisionText, sseMessages, signalText } from '../../live/service/views.ts';
@@ -112,7 +113,47 @@ describe('performance figures', () => {
     expect(p.weekly.reduce((a, r) => a + r.netPnl, 0)).toBeCloseTo(net, 9);
     // weeks start on Monday 00:00 UTC
     for (const w of p.weekly) expect(new Date(w.time).getUTCDay()).toBe(1);
-    expect(p.perStrategy).toEqual([expect.objectContaining({ symbol: 'momentum', trades: trades.length })]);
+    expect(p.perStrategy).toEqual([
+      expect.objectContaining({ symbol: 'momentum', trades: trades.length, capitalShare: 1, allocation: null }),
+    ]);
+  });
+
+  it('per strategy: capital share of the entry notional sums to 1; allocation is the mean share of its arms', () => {
+    const settings = activeSettings();
+    const trades = runBacktest({ settings, series: series(), keepEvents: true }).trades;
+    // the trades attributed alternately to two strategies
+    const source = (t: (typeof trades)[number]) => (trades.indexOf(t) % 2 === 0 ? 'momentum' : 'breakout');
+    const p = performance(trades, 0, source);
+    expect(p.perStrategy.map((r) => r.symbol)).toEqual(['breakout', 'momentum']);
+    const notional = (s: string) =>
+      trades.filter((t) => source(t) === s).reduce((a, t) => a + Math.abs(t.quantity) * t.entryPrice, 0);
+    const total = notional('momentum') + notional('breakout');
+    for (const r of p.perStrategy) expect(r.capitalShare!).toBeCloseTo(notional(r.symbol) / total, 12);
+    expect(p.perStrategy.reduce((a, r) => a + r.capitalShare!, 0)).toBeCloseTo(1, 12);
+    expect(p.perStrategy.reduce((a, r) => a + r.trades, 0)).toBe(trades.length);
+
+    const arm = (name: string, share: number): ArmView => ({
+      arm: name,
+      meanReturn: null,
+      pulls: 0,
+      judged: false,
+      fundedOdds: 1,
+      allocation: share === 1 ? 'funded' : 'probe-only',
+      share,
+    });
+    const rows = withAllocation(p.perStrategy, [
+      arm('BTCUSDT:momentum', 1),
+      arm('ETHUSDT:momentum', 0.25),
+      arm('BTCUSDT:breakout', 1),
+      arm('BTCUSDT:carry', 0.25),
+    ]);
+    expect(rows.map((r) => [r.symbol, r.allocation])).toEqual([
+      ['breakout', 1],
+      ['carry', 0.25],
+      ['momentum', 0.625],
+    ]);
+    // a strategy with arms and no kept trade has a row with no figures yet
+    expect(rows[1]).toMatchObject({ trades: 0, winRate: null, capitalShare: null });
   });
 });
 

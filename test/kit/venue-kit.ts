@@ -1,6 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import { makeBar, type Bar, type BarColumns, type Order } from '../../pipelines/model/index.ts';
-import type { VenueEvent } from '../../pipelines/ports.ts';
+import type { VenueEvent, VenueRequest } from '../../pipelines/ports.ts';
 import { simulatedVenue } from '../../backtests/simulated-venue.ts';
 import { filtersFor } from '../../pipelines/instruments.ts';
 
@@ -19,9 +19,9 @@ export function barsOf(c: BarColumns, from = 0, to = c.length): Bar[] {
 export function driveVenue(
   settings: Parameters<typeof simulatedVenue>[0],
   bars: readonly Bar[],
-  after: (i: number, bar: Bar) => Order[],
+  after: (i: number, bar: Bar) => VenueRequest[],
 ): (Bar | VenueEvent)[] {
-  const orders = new Subject<Order>();
+  const orders = new Subject<VenueRequest>();
   const source = new Observable<Bar>((sub) => {
     bars.forEach((b, i) => {
       sub.next(b);

@@ -19,7 +19,7 @@ export const origins: FastifyPluginAsync<OriginOptions> = async (app, opts) => {
       if (!origin) return cb(null, true);
       cb(null, opts.corsOrigins.includes(origin));
     },
-    methods: ['GET', 'POST'],
+    methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['authorization', 'x-admin-token', 'content-type'],
   });
 };

@@ -17,11 +17,12 @@ export interface DeskRouteOptions {
 
 /** Admin routes whose every answer is an operator action for the audit trail. */
 const ACTIONS = [
-  /^\/start$/,
-  /^\/stop$/,
-  /^\/emergency_stop$/,
-  /^\/inference\/decisions$/,
-  /^\/positions\/[^/]+\/close$/,
+  /^DELETE \/orders\/[^/]+$/,
+  /^POST \/start$/,
+  /^POST \/stop$/,
+  /^POST \/emergency_stop$/,
+  /^POST \/inference\/decisions$/,
+  /^POST \/positions\/[^/]+\/close$/,
 ];
 
 const TradesQuery = z.strictObject({
@@ -29,6 +30,10 @@ const TradesQuery = z.strictObject({
   size: z.coerce.number().int().min(1).max(200).default(25),
 });
 const CloseParams = z.strictObject({ symbol: z.string().min(1).max(40) });
+/** the exchange's client order id alphabet and length (operators/execution/client-order-id.ts) */
+const CancelParams = z.strictObject({
+  clientOrderId: z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, 'a client order id is 1 to 36 of A-Z a-z 0-9 . : / _ -'),
+});
 
 const CSV_COLUMNS: (keyof TradeRow)[] = [
   'openedAt',
@@ -74,7 +79,7 @@ export function registerDeskRoutes(app: FastifyInstance, o: DeskRouteOptions): v
 
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const path = request.url.split('?')[0]!;
-    if (request.method === 'POST' && ACTIONS.some((r) => r.test(path))) {
+    if (ACTIONS.some((r) => r.test(`${request.method} ${path}`))) {
       const line = {
         wallTime: o.clock.now(),
         action: `${request.method} ${path}`,
@@ -123,12 +128,50 @@ export function registerDeskRoutes(app: FastifyInstance, o: DeskRouteOptions): v
 
 /**
  * POST /positions/:symbol/close: an exit decision through the pipeline (a reduce-only market
- * order, filled at the next bar). Registered inside the admin scope, so it needs the token.
+ * order, filled at the next bar). DELETE /orders/:clientOrderId: withdraw one working entry order
+ * (see cancelOrder below). Registered inside the admin scope, so they need the token.
  */
-export const deskAdminRoutes: FastifyPluginAsync<{ engine: TradingEngine; settings: Settings }> = async (
+export const deskAdminRoutes: FastifyPluginAsync<{ engine: TradingEngine; settings: Settings; desk: Desk }> = async (
   app,
-  { engine, settings },
+  { engine, settings, desk },
 ) => {
+  /**
+   * DELETE /orders/:clientOrderId — 400 a malformed id, 404 an order the service does not know,
+   * 409 one that is finished (filled, cancelled, rejected) or one the engine keeps (the stop or
+   * take-profit of an open position, an exit or flatten order: see notCancellable), 503 when the
+   * engine takes no commands, else 202: the cancel is journaled as a control input and the
+   * execution stage hands it to the venue, which withdraws the order before it can fill (an
+   * order-rejected event, reason "cancelled by the operator"; the paper venue at the next bar).
+   */
+  app.delete('/orders/:clientOrderId', async (request, reply) => {
+    const params = CancelParams.safeParse(request.params);
+    if (!params.success) return badRequest(reply, 'params', params.error);
+    const id = params.data.clientOrderId;
+    const known = desk.find(id);
+    if (known === null) {
+      return reply.code(404).send({ error: 'not_found', message: `no order ${id} is known to this service` });
+    }
+    if (known.state === 'finished') {
+      return reply
+        .code(409)
+        .send({ error: 'conflict', message: `order ${id} (${known.symbol}) is not open any more: ${known.outcome}` });
+    }
+    const order = known.order;
+    if (!order.cancellable) {
+      return reply
+        .code(409)
+        .send({ error: 'conflict', message: `order ${id} cannot be cancelled: ${order.notCancellable}` });
+    }
+    const why = engine.unavailable;
+    if (why !== null)
+      return reply.code(503).send({ error: 'engine_unavailable', message: `${why}: nothing was cancelled` });
+    await engine.cancelOrder(order.symbol, id, `DELETE /orders/${id}`);
+    return reply.code(202).send({
+      accepted: true,
+      message: `cancelling ${order.symbol} ${order.reason} ${order.side} ${order.quantity} (${id}): withdrawn before it can fill, told at the next bar`,
+    });
+  });
+
   app.post('/positions/:symbol/close', async (request, reply) => {
     const params = CloseParams.safeParse(request.params);
     if (!params.success) return badRequest(reply, 'params', params.error);
