@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { SimContext } from '../context.ts';
 import { bad, invalid, missing } from '../api-error.ts';
 import { bookLevels, bookView, markPayload, ticker24 } from '../market-views.ts';
-import { klineIntervalMs, klines } from '../replay.ts';
+import { klineFlow, klineIntervalMs, klines } from '../replay.ts';
 import { intParam, limitParam, oneOrAll, symbolParam, type Ctx, type RouteTable } from './route.ts';
 
 const EXCHANGE_INFO_FILE = fileURLToPath(
@@ -139,20 +139,23 @@ function klineRows(sim: SimContext, ctx: Ctx): unknown[] {
   const f = sim.fmtOf(s);
   const last = sim.replay.lastIndex(s);
   const rows = klines(series, last, ivMs, intParam(ctx, 'startTime'), intParam(ctx, 'endTime'), limit);
-  return rows.map((k) => [
-    k.openTime,
-    f.price(k.open),
-    f.price(k.high),
-    f.price(k.low),
-    f.price(k.close),
-    f.qty(k.volume),
-    k.closeTime,
-    (k.volume * k.close).toFixed(4),
-    k.count,
-    '0',
-    '0',
-    '0',
-  ]);
+  return rows.map((k) => {
+    const flow = klineFlow(k.flow, f.qty);
+    return [
+      k.openTime,
+      f.price(k.open),
+      f.price(k.high),
+      f.price(k.low),
+      f.price(k.close),
+      f.qty(k.volume),
+      k.closeTime,
+      flow.quoteVolume,
+      flow.trades,
+      flow.takerBuyVolume,
+      flow.takerBuyQuoteVolume,
+      '0',
+    ];
+  });
 }
 
 /**
