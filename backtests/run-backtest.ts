@@ -10,7 +10,7 @@ import type {
   SymbolFilters,
   TradeClosed,
 } from '../pipelines/model/index.ts';
-import { intervalToMs } from '../pipelines/model/index.ts';
+import { intervalToMs, sliceRows } from '../pipelines/model/index.ts';
 import { buildPipeline } from '../pipelines/build-pipeline.ts';
 import type { LoadedStrategy } from '../strategies/kit/contract.ts';
 import { strategyBook, type StrategyStats } from './report/strategy-stats.ts';
@@ -147,17 +147,7 @@ export function sliceSeries(series: readonly BarColumns[], from?: number, to?: n
     let hi = c.length;
     if (from !== undefined) while (lo < hi && c.openTime[lo]! < from) lo++;
     if (to !== undefined) while (hi > lo && c.openTime[hi - 1]! >= to) hi--;
-    return {
-      symbol: c.symbol,
-      intervalMs: c.intervalMs,
-      openTime: c.openTime.subarray(lo, hi),
-      open: c.open.subarray(lo, hi),
-      high: c.high.subarray(lo, hi),
-      low: c.low.subarray(lo, hi),
-      close: c.close.subarray(lo, hi),
-      volume: c.volume.subarray(lo, hi),
-      length: hi - lo,
-    };
+    return sliceRows(c, lo, hi);
   });
 }
 
@@ -434,17 +424,7 @@ function withWarmUp(full: readonly BarColumns[], window: readonly BarColumns[], 
     const from = Math.max(0, lo - before);
     if (from === lo) return w;
     const hi = lo + w.length;
-    return {
-      symbol: c.symbol,
-      intervalMs: c.intervalMs,
-      openTime: c.openTime.subarray(from, hi),
-      open: c.open.subarray(from, hi),
-      high: c.high.subarray(from, hi),
-      low: c.low.subarray(from, hi),
-      close: c.close.subarray(from, hi),
-      volume: c.volume.subarray(from, hi),
-      length: hi - from,
-    };
+    return sliceRows(c, from, hi);
   });
 }
 

@@ -1,7 +1,7 @@
-import type { BarColumns } from '../pipelines/model/index.ts';
+import { flowAt, type BarColumns } from '../pipelines/model/index.ts';
 import type { SimContext } from './context.ts';
 import { bookLevels, bookView, markUpdate, ticker24 } from './market-views.ts';
-import { klineIntervalMs, klines, intervalName } from './replay.ts';
+import { klineFlow, klineIntervalMs, klines, intervalName } from './replay.ts';
 
 /**
  * The public streams a released bar feeds: klines (the replayed interval and longer buckets built
@@ -44,6 +44,7 @@ export function publishMarkArray(sim: SimContext, now: number): void {
 function publishKline(sim: SimContext, s: BarColumns, i: number, now: number): void {
   const f = sim.fmtOf(s.symbol);
   const iv = intervalName(s.intervalMs);
+  const flow = klineFlow(flowAt(s.flow, i), f.qty);
   sim.hub.publish(`${s.symbol.toLowerCase()}@kline_${iv}`, {
     e: 'kline',
     E: now,
@@ -60,11 +61,11 @@ function publishKline(sim: SimContext, s: BarColumns, i: number, now: number): v
       h: f.price(s.high[i]!),
       l: f.price(s.low[i]!),
       v: f.qty(s.volume[i]!),
-      n: 1,
+      n: flow.trades,
       x: true,
-      q: (s.volume[i]! * s.close[i]!).toFixed(4),
-      V: '0',
-      Q: '0',
+      q: flow.quoteVolume,
+      V: flow.takerBuyVolume,
+      Q: flow.takerBuyQuoteVolume,
       B: '0',
     },
   });
@@ -79,6 +80,7 @@ function publishLongerKlines(sim: SimContext, s: BarColumns, i: number, now: num
     const ivMs = klineIntervalMs(name);
     if (ivMs === undefined || ivMs === s.intervalMs || ivMs % s.intervalMs !== 0) continue;
     const k = klines(s, i, ivMs, undefined, undefined, 1)[0]!;
+    const flow = klineFlow(k.flow, f.qty);
     sim.hub.publish(st, {
       e: 'kline',
       E: now,
@@ -95,11 +97,11 @@ function publishLongerKlines(sim: SimContext, s: BarColumns, i: number, now: num
         h: f.price(k.high),
         l: f.price(k.low),
         v: f.qty(k.volume),
-        n: k.count,
+        n: flow.trades,
         x: s.openTime[i]! + s.intervalMs === k.closeTime + 1,
-        q: (k.volume * k.close).toFixed(4),
-        V: '0',
-        Q: '0',
+        q: flow.quoteVolume,
+        V: flow.takerBuyVolume,
+        Q: flow.takerBuyQuoteVolume,
         B: '0',
       },
     });

@@ -3,7 +3,9 @@ import { roundToTick } from '../operators/execution/precision.kernel.ts';
 import {
   accountMargin,
   isLiquidatable,
+  isolatedLiquidationPrice,
   liquidationFee,
+  maintenanceMargin,
   liquidationPrice as marginLiquidationPrice,
   maxLeverage,
   maxNotional,
@@ -51,6 +53,12 @@ import type { OrderRequest, OrderType, Rejection, Side, TimeInForce } from './or
  *   closed there (at the open on a gap) by a LIQUIDATION order with client id `autoclose-…`, paying
  *   the liquidation fee; the account's other positions follow while margin stays at or below
  *   maintenance.
+ * - ISOLATED margin (per symbol, `setMarginType`): the position's isolated wallet is the initial
+ *   margin of what it opened (notional / leverage at the fill price), released in proportion as it
+ *   is reduced, plus its funding; it is liquidated alone at `isolatedLiquidationPrice` and loses at
+ *   most that wallet (a gap beyond it is not charged to the cross wallet). Cross margin, available
+ *   balance and cross liquidation see only the cross positions and the cross wallet
+ *   (wallet balance − isolated wallets).
  */
 
 export type { OrderRequest, OrderType, Rejection, Side, TimeInForce } from './order-request.ts';
@@ -113,7 +121,11 @@ export interface Position {
   amount: number;
   entryPrice: number;
   updateTime: number;
+  /** ISOLATED only: the margin assigned to the position (0 for cross) */
+  isolatedWallet: number;
 }
+
+export type MarginType = 'CROSSED' | 'ISOLATED';
 
 export interface SimFill {
   id: number;
@@ -136,6 +148,8 @@ export interface AccountState {
   balance: number;
   positions: Map<string, Position>;
   leverage: Map<string, number>;
+  /** per symbol; absent = CROSSED */
+  marginType: Map<string, MarginType>;
   orders: Map<number, SimOrder>;
   /** open client order ids → order id */
   openClientIds: Map<string, number>;
@@ -200,28 +214,52 @@ function bracketTable(engine: Engine): BracketTable {
   return engine.cfg.brackets ?? leverageBrackets();
 }
 
-/** The account's positions (with brackets) at the latest prices, for the margin kernel. */
+export function isIsolated(account: AccountState, symbol: string): boolean {
+  return account.marginType.get(symbol) === 'ISOLATED';
+}
+
+/** The cross wallet: the wallet balance less what isolated positions hold. */
+export function crossWallet(account: AccountState): number {
+  let iso = 0;
+  for (const p of account.positions.values()) if (p.amount !== 0) iso += p.isolatedWallet;
+  return account.balance - iso;
+}
+
+/** The account's cross positions (with brackets) at the latest prices, for the margin kernel. */
 function marginPositions(engine: Engine, account: AccountState): MarginPosition[] {
   const out: MarginPosition[] = [];
   const table = bracketTable(engine);
   for (const p of account.positions.values()) {
-    if (p.amount === 0 || !table.has(p.symbol)) continue;
+    if (p.amount === 0 || !table.has(p.symbol) || isIsolated(account, p.symbol)) continue;
     out.push({ symbol: p.symbol, qty: p.amount, entry: p.entryPrice, mark: engine.last.get(p.symbol) ?? p.entryPrice });
   }
   return out;
 }
 
-/** Wallet, margin balance, initial and maintenance margin of an account at the latest prices. */
+/** Cross wallet, cross margin balance, initial and maintenance margin of the cross positions at the latest prices. */
 export function marginOf(engine: Engine, account: AccountState): ReturnType<typeof accountMargin> {
-  return accountMargin(account.balance, marginPositions(engine, account), bracketTable(engine), (s) =>
+  return accountMargin(crossWallet(account), marginPositions(engine, account), bracketTable(engine), (s) =>
     leverageOf(engine, account, s),
   );
 }
 
-/** The cross-margin liquidation price of the account's `symbol` position (0: none). */
+/** The maintenance margin of one position at the latest price (0 without brackets). */
+export function positionMaintenance(engine: Engine, p: Position): number {
+  const b = bracketTable(engine).get(p.symbol);
+  return b === undefined ? 0 : maintenanceMargin(b, Math.abs(p.amount) * (engine.last.get(p.symbol) ?? p.entryPrice));
+}
+
+/** The liquidation price of the account's `symbol` position (0: none): isolated alone, else cross. */
 export function liquidationPriceOf(engine: Engine, account: AccountState, symbol: string): number {
-  if (!bracketTable(engine).has(symbol)) return 0;
-  return marginLiquidationPrice(account.balance, marginPositions(engine, account), symbol, bracketTable(engine));
+  const table = bracketTable(engine);
+  const brackets = table.get(symbol);
+  if (brackets === undefined) return 0;
+  if (isIsolated(account, symbol)) {
+    const p = account.positions.get(symbol);
+    if (!p || p.amount === 0) return 0;
+    return isolatedLiquidationPrice(p.isolatedWallet, { qty: p.amount, entry: p.entryPrice }, brackets);
+  }
+  return marginLiquidationPrice(crossWallet(account), marginPositions(engine, account), symbol, table);
 }
 
 export function accountOf(engine: Engine, id: string): AccountState {
@@ -232,6 +270,7 @@ export function accountOf(engine: Engine, id: string): AccountState {
       balance: engine.cfg.initialBalance,
       positions: new Map(),
       leverage: new Map(),
+      marginType: new Map(),
       orders: new Map(),
       openClientIds: new Map(),
       fills: [],
@@ -250,7 +289,7 @@ export function leverageOf(engine: Engine, account: AccountState, symbol: string
 export function positionOf(account: AccountState, symbol: string): Position {
   let p = account.positions.get(symbol);
   if (!p) {
-    p = { symbol, amount: 0, entryPrice: 0, updateTime: 0 };
+    p = { symbol, amount: 0, entryPrice: 0, updateTime: 0, isolatedWallet: 0 };
     account.positions.set(symbol, p);
   }
   return p;
@@ -262,16 +301,16 @@ export function unrealised(engine: Engine, p: Position): number {
   return last === undefined || p.amount === 0 ? 0 : p.amount * (last - p.entryPrice);
 }
 
-/** Wallet balance + unrealised − initial margin of positions and open orders. */
+/** Cross wallet + cross unrealised − initial margin of cross positions and open orders (isolated margin is in its wallets). */
 export function availableBalance(engine: Engine, account: AccountState): number {
   let upnl = 0;
   let used = 0;
   for (const p of account.positions.values()) {
-    if (p.amount === 0) continue;
+    if (p.amount === 0 || isIsolated(account, p.symbol)) continue;
     upnl += unrealised(engine, p);
     used += (Math.abs(p.amount) * (engine.last.get(p.symbol) ?? p.entryPrice)) / leverageOf(engine, account, p.symbol);
   }
-  return account.balance + upnl - used - openOrderMargin(engine, account);
+  return crossWallet(account) + upnl - used - openOrderMargin(engine, account);
 }
 
 export function openOrderMargin(engine: Engine, account: AccountState): number {
@@ -562,6 +601,7 @@ function fillOrder(
   }
   const pos = positionOf(account, o.symbol);
   const dir = o.side === 'BUY' ? 1 : -1;
+  const before = pos.amount;
   let realized = 0;
   if (pos.amount === 0 || Math.sign(pos.amount) === dir) {
     const newAbs = Math.abs(pos.amount) + qty;
@@ -579,6 +619,8 @@ function fillOrder(
     }
   }
   pos.updateTime = time;
+  if (isIsolated(account, o.symbol))
+    moveIsolatedWallet(pos, before, qty, dir, price, leverageOf(engine, account, o.symbol));
   const quote = qty * price;
   const commission = commissionOverride ?? quote * (maker ? engine.cfg.makerFee : engine.cfg.takerFee);
   account.balance += realized - commission;
@@ -610,6 +652,22 @@ function fillOrder(
   events.push(snapshot(o, 'TRADE', time, fill));
   events.push({ kind: 'account', account: o.account, reason: 'ORDER', symbols: [o.symbol], time });
   events.push({ kind: 'trade', symbol: o.symbol, price, qty, buyerIsMaker: o.side === 'SELL', tradeId: fill.id, time });
+}
+
+/**
+ * An isolated position's wallet after a fill of `qty` (direction `dir`) at `price`: what it opens
+ * adds its initial margin; what it closes releases that share of the wallet to the cross wallet.
+ */
+function moveIsolatedWallet(pos: Position, before: number, qty: number, dir: 1 | -1, price: number, lev: number): void {
+  if (before === 0 || Math.sign(before) === dir) {
+    pos.isolatedWallet += (qty * price) / lev;
+    return;
+  }
+  const closing = Math.min(qty, Math.abs(before));
+  pos.isolatedWallet *= (Math.abs(before) - closing) / Math.abs(before);
+  const opened = qty - closing;
+  if (opened > 0) pos.isolatedWallet += (opened * price) / lev;
+  if (pos.amount === 0) pos.isolatedWallet = 0;
 }
 
 /**
@@ -796,8 +854,10 @@ function liquidateCrossed(engine: Engine, symbol: string, at: number, time: numb
     const liq = liquidationPriceOf(engine, account, symbol);
     if (!(liq > 0) || (p.amount > 0 ? at > liq : at < liq)) continue;
     liquidatePosition(engine, account, symbol, at, time, events);
+    // an isolated position goes alone; a cross one takes the other cross positions while needed
+    if (isIsolated(account, symbol)) continue;
     for (const other of [...account.positions.values()]) {
-      if (other.amount === 0 || other.symbol === symbol) continue;
+      if (other.amount === 0 || other.symbol === symbol || isIsolated(account, other.symbol)) continue;
       if (!isLiquidatable(marginOf(engine, account))) break;
       liquidatePosition(engine, account, other.symbol, engine.last.get(other.symbol) ?? other.entryPrice, time, events);
     }
@@ -817,9 +877,12 @@ function liquidatePosition(
   if (!p || p.amount === 0) return;
   events.push(...cancelAll(engine, account.id, symbol, time));
   const qty = Math.abs(p.amount);
-  // margin balance left once this position is closed at `price`: what the fee may take
-  const m = marginOf(engine, account);
-  const after = m.marginBalance + p.amount * (price - (engine.last.get(symbol) ?? price));
+  // margin balance left once this position is closed at `price`: what the fee may take (isolated:
+  // its own wallet; below zero on a gap, and that shortfall is not the cross wallet's to pay)
+  const isolated = isIsolated(account, symbol);
+  const after = isolated
+    ? p.isolatedWallet + p.amount * (price - p.entryPrice)
+    : marginOf(engine, account).marginBalance + p.amount * (price - (engine.last.get(symbol) ?? price));
   const order: SimOrder = {
     orderId: engine.nextOrderId++,
     account: account.id,
@@ -850,6 +913,7 @@ function liquidatePosition(
   account.orders.set(order.orderId, order);
   const fee = liquidationFee(qty * price, engine.cfg.liquidationFee ?? 0.025, after);
   fillOrder(engine, order, qty, price, false, time, events, fee);
+  if (isolated && after < 0) account.balance -= after;
 }
 
 function walkSegment(
@@ -1000,6 +1064,8 @@ export function applyFunding(engine: Engine, symbol: string, rate: number, mark:
     if (!p || p.amount === 0) continue;
     const payment = -p.amount * mark * rate;
     account.balance += payment;
+    // an isolated position pays and receives funding through its own wallet
+    if (isIsolated(account, symbol)) p.isolatedWallet += payment;
     account.fundingPaid -= payment;
     events.push({ kind: 'account', account: account.id, reason: 'FUNDING_FEE', symbols: [symbol], time });
   }
@@ -1024,5 +1090,26 @@ export function setLeverage(
     if (leverage > maxLeverage(brackets, notional)) return reject(-4028, `Leverage ${leverage} is not valid`);
   }
   account.leverage.set(symbol, leverage);
+  return undefined;
+}
+
+/**
+ * Sets a symbol's margin type (Binance/Aster rules: nothing to change -4046; not while the account
+ * has open orders on the symbol -4047, nor a position -4048).
+ */
+export function setMarginType(
+  engine: Engine,
+  accountId: string,
+  symbol: string,
+  type: MarginType,
+): Rejection | undefined {
+  if (!engine.cfg.filters.has(symbol)) return reject(-1121, 'Invalid symbol.');
+  const account = accountOf(engine, accountId);
+  if ((account.marginType.get(symbol) ?? 'CROSSED') === type) return reject(-4046, 'No need to change margin type.');
+  if (openOrders(engine, accountId, symbol).length > 0)
+    return reject(-4047, 'Margin type cannot be changed if there exists open orders.');
+  if ((account.positions.get(symbol)?.amount ?? 0) !== 0)
+    return reject(-4048, 'Margin type cannot be changed if there exists position.');
+  account.marginType.set(symbol, type);
   return undefined;
 }

@@ -110,6 +110,7 @@ export function positionRow(
   f: Formats,
   lastFallback: number,
   margin: { liquidationPrice: number; maxNotionalValue: string } = { liquidationPrice: 0, maxNotionalValue: '1000000' },
+  isolated = false,
 ): Record<string, unknown> {
   const mark = engine.last.get(p.symbol) ?? lastFallback;
   const upnl = p.amount * (mark - p.entryPrice);
@@ -122,12 +123,13 @@ export function positionRow(
     liquidationPrice: p.amount === 0 ? '0' : margin.liquidationPrice.toFixed(8),
     leverage: String(leverage),
     maxNotionalValue: margin.maxNotionalValue,
-    marginType: 'cross',
-    isolatedMargin: '0.00000000',
+    marginType: isolated ? 'isolated' : 'cross',
+    // Binance: isolatedMargin = isolated wallet + unrealised PnL
+    isolatedMargin: isolated ? money(p.isolatedWallet + (p.amount === 0 ? 0 : upnl)) : '0.00000000',
     isAutoAddMargin: 'false',
     positionSide: 'BOTH',
     notional: money(p.amount * mark),
-    isolatedWallet: '0',
+    isolatedWallet: isolated ? money(p.isolatedWallet) : '0',
     updateTime: p.updateTime,
   };
 }

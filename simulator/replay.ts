@@ -1,4 +1,4 @@
-import type { BarColumns } from '../pipelines/model/index.ts';
+import type { BarColumns, OrderFlow } from '../pipelines/model/index.ts';
 
 /**
  * The replayed market: real bars released one interval at a time. `cursorTime` is the market clock
@@ -87,7 +87,10 @@ export interface Kline {
   low: number;
   close: number;
   volume: number;
+  /** bars in the bucket */
   count: number;
+  /** summed order flow of those bars, only when the data has it */
+  flow?: { -readonly [K in keyof OrderFlow]: number };
 }
 
 /**
@@ -124,6 +127,7 @@ export function klines(
     const bucket = bucketStart(s.openTime[from]!, intervalMs);
     while (from > 0 && s.openTime[from - 1]! >= bucket) from--;
   }
+  const fl = s.flow;
   for (let i = from; i <= lastIndex; i++) {
     const t = s.openTime[i]!;
     const bucket = bucketStart(t, intervalMs);
@@ -134,6 +138,12 @@ export function klines(
       k.close = s.close[i]!;
       k.volume += s.volume[i]!;
       k.count++;
+      if (k.flow !== undefined && fl !== undefined) {
+        k.flow.quoteVolume += fl.quoteVolume[i]!;
+        k.flow.trades += fl.trades[i]!;
+        k.flow.takerBuyVolume += fl.takerBuyVolume[i]!;
+        k.flow.takerBuyQuoteVolume += fl.takerBuyQuoteVolume[i]!;
+      }
     } else {
       out.push({
         openTime: bucket,
@@ -144,6 +154,16 @@ export function klines(
         close: s.close[i]!,
         volume: s.volume[i]!,
         count: 1,
+        ...(fl === undefined
+          ? {}
+          : {
+              flow: {
+                quoteVolume: fl.quoteVolume[i]!,
+                trades: fl.trades[i]!,
+                takerBuyVolume: fl.takerBuyVolume[i]!,
+                takerBuyQuoteVolume: fl.takerBuyQuoteVolume[i]!,
+              },
+            }),
       });
     }
   }
@@ -152,6 +172,35 @@ export function klines(
   if (endTime !== undefined) sel = sel.filter((k) => k.openTime <= endTime);
   if (startTime !== undefined) return sel.slice(0, limit);
   return sel.slice(Math.max(0, sel.length - limit));
+}
+
+/**
+ * Order-flow fields of a kline as the exchange serves them (quote volume, trade count, taker-buy
+ * base and quote volume), from the data when it has them. Without them every one is null: the
+ * simulator has no trades to count and no aggressor side, and a made-up number (0, or volume × close)
+ * would read as a real one.
+ */
+export function klineFlow(
+  f: OrderFlow | undefined,
+  fmtQty: (q: number) => string,
+): {
+  quoteVolume: string | null;
+  trades: number | null;
+  takerBuyVolume: string | null;
+  takerBuyQuoteVolume: string | null;
+} {
+  if (f === undefined) return { quoteVolume: null, trades: null, takerBuyVolume: null, takerBuyQuoteVolume: null };
+  return {
+    quoteVolume: quoteAmount(f.quoteVolume),
+    trades: Math.round(f.trades),
+    takerBuyVolume: fmtQty(f.takerBuyVolume),
+    takerBuyQuoteVolume: quoteAmount(f.takerBuyQuoteVolume),
+  };
+}
+
+/** quote amounts to 8 decimals without float noise (sums of file values) */
+function quoteAmount(x: number): string {
+  return String(Number(x.toFixed(8)));
 }
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

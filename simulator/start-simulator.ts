@@ -112,8 +112,10 @@ function buildContext(opts: SimulatorOptions, clock: SimulatorClock, later: SimC
   const engine = engineFor(opts, filters);
   const intervalMs = opts.barIntervalMs ?? opts.series[0]!.intervalMs;
   const symbols = opts.series.map((x) => x.symbol);
+  const replay = new Replay(opts.series, intervalMs, opts.startIndex ?? 0);
   const hub = new WsHub({
     clock,
+    eventTime: () => replay.cursorTime,
     later,
     intervalMs,
     listenKeyTtlMs: opts.listenKeyTtlMs ?? 60 * 60_000,
@@ -128,7 +130,7 @@ function buildContext(opts: SimulatorOptions, clock: SimulatorClock, later: SimC
     engine,
     filters,
     fmtOf: (symbol) => fmt.get(symbol) ?? formatsFor(undefined),
-    replay: new Replay(opts.series, intervalMs, opts.startIndex ?? 0),
+    replay,
     funding: new FundingSchedule(
       symbols,
       opts.fundingRates ?? [],
@@ -141,7 +143,8 @@ function buildContext(opts: SimulatorOptions, clock: SimulatorClock, later: SimC
     hub,
     symbols,
     countdowns: new Map(),
-    eventTime: () => clock.now(),
+    // one clock for the data: what the simulator emits is stamped where its market is, never at wall time
+    eventTime: () => replay.cursorTime,
     dispatch: (events) => dispatchEvents(sim, events, sim.eventTime()),
     seq: { trade: 1, book: 1 },
   };

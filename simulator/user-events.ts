@@ -1,5 +1,5 @@
 import type { SimContext } from './context.ts';
-import { accountOf, positionOf, unrealised, type EngineEvent } from './matching.kernel.ts';
+import { accountOf, crossWallet, isIsolated, positionOf, unrealised, type EngineEvent } from './matching.kernel.ts';
 import { money, orderTradeUpdate } from './payloads.ts';
 
 /** ACCOUNT_UPDATE as the exchange sends it: `bc` is the balance change of a funding settlement, else "0" */
@@ -24,8 +24,8 @@ export function accountUpdate(
           ep: p.entryPrice.toFixed(5),
           cr: money(a.realized.get(s) ?? 0),
           up: money(unrealised(sim.engine, p)),
-          mt: 'cross',
-          iw: '0.00000000',
+          mt: isIsolated(a, s) ? 'isolated' : 'cross',
+          iw: isIsolated(a, s) ? money(p.isolatedWallet) : '0.00000000',
           ps: 'BOTH',
         };
       });
@@ -33,7 +33,7 @@ export function accountUpdate(
     e: 'ACCOUNT_UPDATE',
     E: eventTime,
     T: time,
-    a: { m: reason, B: [{ a: 'USDT', wb: money(a.balance), cw: money(a.balance), bc }], P },
+    a: { m: reason, B: [{ a: 'USDT', wb: money(a.balance), cw: money(crossWallet(a)), bc }], P },
   };
 }
 

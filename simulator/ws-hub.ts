@@ -21,7 +21,10 @@ export interface UserKey {
 }
 
 export interface WsHubOptions {
+  /** wall time: listen-key expiry, pings, connection age */
   clock: SimulatorClock;
+  /** the market clock, stamped on the events the hub itself emits (listenKeyExpired) */
+  eventTime(): number;
   later(fn: () => void, ms: number): void;
   /** the replayed bar interval: kline streams must be a multiple of it */
   intervalMs: number;
@@ -184,7 +187,7 @@ export class WsHub {
   }
 
   private expire(uk: UserKey): void {
-    const text = JSON.stringify({ e: 'listenKeyExpired', E: this.o.clock.now() });
+    const text = JSON.stringify({ e: 'listenKeyExpired', E: this.o.eventTime() });
     for (const ws of uk.sockets) {
       send(ws, text);
       ws.close(1000, 'listenKey expired');

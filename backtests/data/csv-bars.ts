@@ -1,10 +1,11 @@
-import type { BarColumns } from '../../pipelines/model/index.ts';
+import { FLOW_KEYS, type BarColumns, type FlowColumns } from '../../pipelines/model/index.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 
 /**
  * Text bar files: freqtrade CSV (`date,open,high,low,close,volume`, ISO open time) and Binance's
  * native kline dumps (`open_time,open,high,low,close,volume,close_time,…`, epoch ms, header
- * optional). The parser walks the text once, writes straight into typed columns and stops at
+ * optional). A native file's order flow (quote_volume, count, taker_buy_volume,
+ * taker_buy_quote_volume) is read when its first row has those columns; other files have none. The parser walks the text once, writes straight into typed columns and stops at
  * the first bad line with its file and line number — a malformed file never becomes a NaN.
  */
 export type BarFileFormat = 'freqtrade' | 'binance';
@@ -23,6 +24,7 @@ interface Growable {
   low: Float64Array;
   close: Float64Array;
   volume: Float64Array;
+  flow: { -readonly [K in keyof FlowColumns]: Float64Array } | undefined;
   length: number;
 }
 
@@ -32,6 +34,21 @@ function grow(c: Growable, capacity: number): void {
     next.set(c[key].subarray(0, c.length));
     c[key] = next;
   }
+  if (c.flow === undefined) return;
+  for (const key of FLOW_KEYS) {
+    const next = new Float64Array(capacity);
+    next.set(c.flow[key].subarray(0, c.length));
+    c.flow[key] = next;
+  }
+}
+
+function emptyFlow(capacity: number): NonNullable<Growable['flow']> {
+  return {
+    quoteVolume: new Float64Array(capacity),
+    trades: new Float64Array(capacity),
+    takerBuyVolume: new Float64Array(capacity),
+    takerBuyQuoteVolume: new Float64Array(capacity),
+  };
 }
 
 function parseTime(field: string, format: BarFileFormat, file: string, line: number): number {
@@ -201,6 +218,22 @@ export function validateColumns(c: Omit<BarColumns, 'symbol' | 'intervalMs'>, wh
     }
     throw new SapphireError('DATA_FILE_INVALID', `${where(i)}: ${rowProblem(t, o, h, l, cl, v, prevTime)}`);
   }
+  if (c.flow !== undefined) validateFlow(c.flow, c.length, where);
+}
+
+/** Order flow is counts and volumes: finite and never negative. */
+function validateFlow(flow: FlowColumns, length: number, where: RowLocator): void {
+  for (const key of FLOW_KEYS) {
+    const col = flow[key];
+    for (let i = 0; i < length; i++) {
+      const x = col[i]!;
+      if (Number.isFinite(x) && x >= 0) continue;
+      throw new SapphireError(
+        'DATA_FILE_INVALID',
+        `${where(i)}: ${key} ${Number.isFinite(x) ? `${x} is negative` : 'is missing or not a number'}`,
+      );
+    }
+  }
 }
 
 function rowProblem(t: number, o: number, h: number, l: number, cl: number, v: number, prevTime: number): string {
@@ -250,8 +283,11 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
     low: new Float64Array(1024),
     close: new Float64Array(1024),
     volume: new Float64Array(1024),
+    flow: undefined,
     length: 0,
   };
+  // decided on the first data row: a native row with all 11 leading columns carries order flow
+  let flowDecided = false;
   let lines = new Uint32Array(1024);
   if (!hasHeader) {
     // the first line was data: read it again below
@@ -282,6 +318,10 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
       throw dataError(file, lineNo, `expected at least 6 fields, found ${found}`);
     }
     const e5 = fieldEnd(e4 + 1, end);
+    if (!flowDecided) {
+      flowDecided = true;
+      if (format === 'binance' && text.slice(start, end).split(',').length >= 11) c.flow = emptyFlow(c.openTime.length);
+    }
     if (c.length === c.openTime.length) {
       grow(c, c.length * 2);
       const l2 = new Uint32Array(c.length * 2);
@@ -296,9 +336,11 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
     c.low[i] = parseNumber(text.slice(e2 + 1, e3), 'low', file, lineNo);
     c.close[i] = parseNumber(text.slice(e3 + 1, e4), 'close', file, lineNo);
     c.volume[i] = parseNumber(text.slice(e4 + 1, e5), 'volume', file, lineNo);
+    if (c.flow !== undefined) readFlow(text, e5, end, c.flow, i, file, lineNo);
   }
   if (c.length === 0) throw dataError(file, lineNo, 'no bars after the header');
   const k = c.length;
+  const flow = c.flow;
   const columns = {
     openTime: c.openTime.subarray(0, k),
     open: c.open.subarray(0, k),
@@ -306,11 +348,47 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
     low: c.low.subarray(0, k),
     close: c.close.subarray(0, k),
     volume: c.volume.subarray(0, k),
+    ...(flow === undefined
+      ? {}
+      : {
+          flow: {
+            quoteVolume: flow.quoteVolume.subarray(0, k),
+            trades: flow.trades.subarray(0, k),
+            takerBuyVolume: flow.takerBuyVolume.subarray(0, k),
+            takerBuyQuoteVolume: flow.takerBuyQuoteVolume.subarray(0, k),
+          },
+        }),
     length: k,
   };
   const where: RowLocator = (row) => `${file}:${lines[row]}`;
   validateColumns(columns, where);
   return { format, columns, where };
+}
+
+/** close_time, quote_volume, count, taker_buy_volume, taker_buy_quote_volume after the volume field */
+function readFlow(
+  text: string,
+  volumeEnd: number,
+  end: number,
+  flow: NonNullable<Growable['flow']>,
+  i: number,
+  file: string,
+  lineNo: number,
+): void {
+  const fields: number[] = [];
+  let from = volumeEnd;
+  for (let f = 0; f < 5; f++) {
+    if (from >= end) throw dataError(file, lineNo, 'expected the 11 columns of a Binance kline row (order flow missing)');
+    const comma = text.indexOf(',', from + 1);
+    const stop = comma === -1 || comma > end ? end : comma;
+    fields.push(from + 1, stop);
+    from = stop;
+  }
+  const cut = (f: number): string => text.slice(fields[2 * f]!, fields[2 * f + 1]!);
+  flow.quoteVolume[i] = parseNumber(cut(1), 'quote_volume', file, lineNo);
+  flow.trades[i] = parseNumber(cut(2), 'count', file, lineNo);
+  flow.takerBuyVolume[i] = parseNumber(cut(3), 'taker_buy_volume', file, lineNo);
+  flow.takerBuyQuoteVolume[i] = parseNumber(cut(4), 'taker_buy_quote_volume', file, lineNo);
 }
 
 /**

@@ -60,7 +60,11 @@ export async function readBarsWithDuckDB(path: string, kind: 'parquet' | 'csv'):
         ? // epoch numbers: microseconds (Binance 2025+ dumps) become milliseconds
           `CASE WHEN ${t} > 1e14 THEN floor(${t} / 1000) ELSE ${t} END::DOUBLE`
         : `epoch_ms(TRY_CAST(${t} AS TIMESTAMPTZ))::DOUBLE`;
-    const cols = need.map((n) => `TRY_CAST(${quoteIdent(byName.get(n)!.name)} AS DOUBLE)`).join(', ');
+    // Binance-native order flow, read only when every one of its columns is there
+    const flowNames = ['quote_volume', 'count', 'taker_buy_volume', 'taker_buy_quote_volume'];
+    const hasFlow = flowNames.every((n) => byName.has(n));
+    const cast = (n: string): string => `TRY_CAST(${quoteIdent(byName.get(n)!.name)} AS DOUBLE)`;
+    const cols = [...need, ...(hasFlow ? flowNames : [])].map(cast).join(', ');
     const reader = await connection.runAndReadAll(`SELECT ${timeSql}, ${cols} FROM ${source}`);
     const js = reader.getColumnsJS() as (number | null)[][];
     const length = js[0]?.length ?? 0;
@@ -77,6 +81,16 @@ export async function readBarsWithDuckDB(path: string, kind: 'parquet' | 'csv'):
       low: toArray(js[3]!),
       close: toArray(js[4]!),
       volume: toArray(js[5]!),
+      ...(hasFlow
+        ? {
+            flow: {
+              quoteVolume: toArray(js[6]!),
+              trades: toArray(js[7]!),
+              takerBuyVolume: toArray(js[8]!),
+              takerBuyQuoteVolume: toArray(js[9]!),
+            },
+          }
+        : {}),
       length,
     };
     // a CSV's data row i is on line i + 2 (after the header); Parquet has rows, not lines

@@ -2,7 +2,16 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Observable } from 'rxjs';
-import { makeBar, type Bar, type BarColumns, type FundingRate } from '../../pipelines/model/index.ts';
+import {
+  FLOW_KEYS,
+  flowAt,
+  makeBar,
+  sliceRows,
+  type Bar,
+  type BarColumns,
+  type FlowColumns,
+  type FundingRate,
+} from '../../pipelines/model/index.ts';
 import { SapphireError } from '../../pipelines/errors.ts';
 import { inferInterval, parseBarCsv, type ParsedBars } from './csv-bars.ts';
 import { readBarsWithDuckDB } from './duckdb-bars.ts';
@@ -113,6 +122,15 @@ function concatSeries(parts: { file: string; cols: BarColumns }[]): BarColumns {
     }
     length += cols.length;
   }
+  // order flow survives the join only when every file has it: a partly known series is not known
+  const flow: FlowColumns | undefined = parts.every((p) => p.cols.flow !== undefined)
+    ? {
+        quoteVolume: new Float64Array(length),
+        trades: new Float64Array(length),
+        takerBuyVolume: new Float64Array(length),
+        takerBuyQuoteVolume: new Float64Array(length),
+      }
+    : undefined;
   const out = {
     symbol: first.symbol,
     intervalMs: first.intervalMs,
@@ -122,11 +140,13 @@ function concatSeries(parts: { file: string; cols: BarColumns }[]): BarColumns {
     low: new Float64Array(length),
     close: new Float64Array(length),
     volume: new Float64Array(length),
+    ...(flow === undefined ? {} : { flow }),
     length,
   };
   let at = 0;
   for (const { cols } of parts) {
     for (const key of ['openTime', 'open', 'high', 'low', 'close', 'volume'] as const) out[key].set(cols[key], at);
+    if (flow !== undefined) for (const key of FLOW_KEYS) flow[key].set(cols.flow![key], at);
     at += cols.length;
   }
   return out;
@@ -220,17 +240,7 @@ export function sliceColumns(c: BarColumns, from?: number, to?: number): BarColu
   if (from === undefined && to === undefined) return c;
   const lo = from === undefined ? 0 : lowerBound(c.openTime, from);
   const hi = to === undefined ? c.length : lowerBound(c.openTime, to);
-  return {
-    symbol: c.symbol,
-    intervalMs: c.intervalMs,
-    openTime: c.openTime.subarray(lo, hi),
-    open: c.open.subarray(lo, hi),
-    high: c.high.subarray(lo, hi),
-    low: c.low.subarray(lo, hi),
-    close: c.close.subarray(lo, hi),
-    volume: c.volume.subarray(lo, hi),
-    length: Math.max(0, hi - lo),
-  };
+  return sliceRows(c, lo, hi);
 }
 
 function lowerBound(a: Float64Array, x: number): number {
@@ -265,7 +275,8 @@ export function forEachMergedBar(series: readonly BarColumns[], visit: (bar: Bar
     if (best === -1) return;
     const c = series[best]!;
     const i = cursor[best]!++;
-    const bar = makeBar(c.symbol, c.openTime[i]!, c.intervalMs, c.open[i]!, c.high[i]!, c.low[i]!, c.close[i]!, c.volume[i]!);
+    const flow = flowAt(c.flow, i);
+    const bar = makeBar(c.symbol, c.openTime[i]!, c.intervalMs, c.open[i]!, c.high[i]!, c.low[i]!, c.close[i]!, c.volume[i]!, flow);
     if (visit(bar) === false) return;
   }
 }

@@ -52,7 +52,7 @@ export function asterMarketPort(opts: AsterMarketPortOptions): MarketDataPort {
       const rows = await opts.klines({ symbol, interval: opts.interval, limit: want, ...(endTime ? { endTime } : {}) });
       const closed = rows
         .filter((r) => r.openTime + intervalMs <= now && (endTime === undefined || r.openTime <= endTime))
-        .map((r) => makeBar(symbol, r.openTime, intervalMs, r.open, r.high, r.low, r.close, r.volume));
+        .map((r) => makeBar(symbol, r.openTime, intervalMs, r.open, r.high, r.low, r.close, r.volume, r.flow));
       const older = closed.filter((b) => out.length === 0 || b.openTime < out[0]!.openTime);
       if (older.length === 0) break;
       out.unshift(...older);

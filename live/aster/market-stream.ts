@@ -2,7 +2,7 @@ import { Subject } from 'rxjs';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { intervalToMs, makeBar, type Bar } from '../../pipelines/model/index.ts';
-import type { Kline } from './schemas.ts';
+import { orderFlowOf, type Kline } from './schemas.ts';
 import { backgroundTimers, backoffDelay, type Timers } from '../../pipelines/timers.ts';
 
 const num = z.union([z.string(), z.number()]).transform((v) => Number(v));
@@ -318,7 +318,8 @@ export class AsterMarketStream {
       if (!k.success) return bad('malformed kline');
       if (!k.data.k.x) return;
       const kk = k.data.k;
-      const bar = makeBar(kk.s.toUpperCase(), kk.t, this.intervalMs, kk.o, kk.h, kk.l, kk.c, kk.v);
+      const flow = orderFlowOf(kk.q, kk.n, kk.V, kk.Q);
+      const bar = makeBar(kk.s.toUpperCase(), kk.t, this.intervalMs, kk.o, kk.h, kk.l, kk.c, kk.v, flow);
       this.queue = this.queue.then(() => this.onClosedBar(bar));
     } else if (e === 'markPriceUpdate') {
       const m = MarkPriceSchema.safeParse(data);
@@ -397,7 +398,7 @@ export class AsterMarketStream {
         let advanced = false;
         for (const r of rows) {
           if (r.openTime < from || r.openTime >= nextOpen) continue;
-          const bar = makeBar(symbol, r.openTime, this.intervalMs, r.open, r.high, r.low, r.close, r.volume);
+          const bar = makeBar(symbol, r.openTime, this.intervalMs, r.open, r.high, r.low, r.close, r.volume, r.flow);
           this.lastOpen.set(symbol, bar.openTime);
           this.bars.next(bar);
           filled++;

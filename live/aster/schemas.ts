@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OrderFlow } from '../../pipelines/model/index.ts';
 
 /**
  * Lenient parsers for Aster payloads: unknown keys are kept, numbers may come as strings or
@@ -23,6 +24,24 @@ export const ServerTimeSchema = z.looseObject({ serverTime: num });
 // the exchange's trading rules have one parser, shared with backtests and the simulator
 export { ExchangeInfoSchema, SymbolInfoSchema, toSymbolFilters, type SymbolInfo } from '../../pipelines/instruments.ts';
 
+/**
+ * Order flow as klines carry it: all four numbers, or undefined when any is missing or null (a
+ * source without them, like the simulator over files that lack them) — never a zero in their place.
+ */
+export function orderFlowOf(
+  quoteVolume: unknown,
+  trades: unknown,
+  takerBuyVolume: unknown,
+  takerBuyQuoteVolume: unknown,
+): OrderFlow | undefined {
+  const values = [quoteVolume, trades, takerBuyVolume, takerBuyQuoteVolume].map((v) =>
+    (typeof v === 'string' && v.trim() !== '') || typeof v === 'number' ? Number(v) : Number.NaN,
+  );
+  if (!values.every((v) => Number.isFinite(v) && v >= 0)) return undefined;
+  const [q, n, V, Q] = values as [number, number, number, number];
+  return { quoteVolume: q, trades: n, takerBuyVolume: V, takerBuyQuoteVolume: Q };
+}
+
 /** [openTime, o, h, l, c, v, closeTime, quoteVolume, trades, takerBase, takerQuote, ignore] */
 export const KlineRowSchema = z
   .tuple([num, num, num, num, num, num, num])
@@ -35,6 +54,7 @@ export const KlineRowSchema = z
     close: r[4],
     volume: r[5],
     closeTime: r[6],
+    flow: orderFlowOf(r[7], r[8], r[9], r[10]),
   }));
 export const KlinesSchema = z.array(KlineRowSchema);
 export type Kline = z.infer<typeof KlineRowSchema>;

@@ -103,6 +103,12 @@ export class AsterUserStream {
   private connections = 0;
   /** the newest event time seen (socket or catch-up) */
   private lastEventTime = -Infinity;
+  /**
+   * the oldest event time seen: the catch-up floor when the exchange stamps events behind its
+   * serverTime (a replaying simulator stamps them on its market clock); never later than the
+   * first connection, so a one-clock exchange keeps that floor
+   */
+  private firstEventTime = Infinity;
   private readonly seen = new Set<string>();
   private readonly seenOrder: string[] = [];
   /**
@@ -216,6 +222,8 @@ export class AsterUserStream {
   }
 
   private onSocketEvent(e: UserEvent): void {
+    if (e.kind === 'order-update' || e.kind === 'account-update')
+      this.firstEventTime = Math.min(this.firstEventTime, e.eventTime);
     if (e.kind === 'order-update') {
       this.lastEventTime = Math.max(this.lastEventTime, e.eventTime);
       const key = orderKey(e);
@@ -252,7 +260,7 @@ export class AsterUserStream {
     const api = this.opts.catchUp;
     if (api === undefined) return;
     const slack = this.opts.catchUpSlackMs ?? 5_000;
-    const first = this.firstConnectedAt ?? this.now();
+    const first = Math.min(this.firstConnectedAt ?? this.now(), this.firstEventTime);
     const last = Number.isFinite(this.lastEventTime) ? this.lastEventTime : first;
     const since = Math.max(first - slack, Math.min(last, around ?? last) - slack);
     this.catchUpQueue = this.catchUpQueue.then(async () => {

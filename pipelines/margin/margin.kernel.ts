@@ -10,6 +10,8 @@ import { SapphireError } from '../errors.ts';
  *   (the `/fapi/v1/leverageBracket` table)
  * - margin balance = wallet balance + unrealised PnL of every position
  * - the account is liquidated when margin balance < total maintenance margin (cross margin)
+ * - an ISOLATED position is liquidated alone, when its isolated wallet + its unrealised PnL falls
+ *   to its maintenance margin (`isolatedLiquidationPrice`)
  */
 
 export interface LeverageBracket {
@@ -178,11 +180,41 @@ export function liquidationPrice(
     uOther += p.qty * (p.mark - p.entry);
     mmOther += maintenanceMargin(bracketsOf(table, p.symbol), Math.abs(p.qty) * p.mark);
   }
-  const q = own.qty;
+  return solveLiquidation(own.qty, own.entry, bracketsOf(table, symbol), walletBalance, uOther, mmOther);
+}
+
+/**
+ * ISOLATED margin: the position stands alone on its isolated wallet (the margin assigned to it), so
+ * it is liquidated when isolatedWallet + q (P − E) = |q| P mmr − cum, whatever the account's other
+ * positions and cross wallet do:   P = (q E − isolatedWallet − cum) / (q − |q| mmr),
+ * solved in each bracket as the cross formula is. 0 when no positive price liquidates.
+ */
+export function isolatedLiquidationPrice(
+  isolatedWallet: number,
+  position: Pick<MarginPosition, 'qty' | 'entry'>,
+  brackets: readonly LeverageBracket[],
+): number {
+  if (position.qty === 0) return 0;
+  return solveLiquidation(position.qty, position.entry, brackets, isolatedWallet, 0, 0);
+}
+
+/**
+ * The price P where wallet + uOther + q (P − E) equals mmOther + the position's maintenance margin
+ * |q| P mmr − cum, in the bracket |q| P falls in (the last bracket beyond its cap). For an isolated
+ * position the wallet is its isolated wallet and there are no others. (Terms in this order so cross
+ * prices stay bit-for-bit what they were.)
+ */
+function solveLiquidation(
+  q: number,
+  entry: number,
+  brackets: readonly LeverageBracket[],
+  wallet: number,
+  uOther: number,
+  mmOther: number,
+): number {
   const aq = Math.abs(q);
-  const brackets = bracketsOf(table, symbol);
   for (const b of brackets) {
-    const p = (mmOther - b.cum - walletBalance - uOther + q * own.entry) / (q - aq * b.maintMarginRatio);
+    const p = (mmOther - b.cum - wallet - uOther + q * entry) / (q - aq * b.maintMarginRatio);
     if (!(p > 0)) continue;
     const n = aq * p;
     if (n >= b.notionalFloor && (n < b.notionalCap || b === brackets[brackets.length - 1])) return p;

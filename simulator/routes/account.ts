@@ -3,16 +3,19 @@ import { bad, invalid, missing } from '../api-error.ts';
 import {
   accountOf,
   availableBalance,
+  crossWallet,
+  isIsolated,
   leverageOf,
   liquidationPriceOf,
-  marginOf,
   openOrderMargin,
+  positionMaintenance,
   positionOf,
   setLeverage,
+  setMarginType,
   unrealised,
   type AccountState,
 } from '../matching.kernel.ts';
-import { maintenanceMargin, maxNotional } from '../../pipelines/margin/margin.kernel.ts';
+import { maxNotional } from '../../pipelines/margin/margin.kernel.ts';
 import { money, positionRow } from '../payloads.ts';
 import { boolParam, intParam, symbolParam, type Ctx, type Reply, type RouteTable } from './route.ts';
 
@@ -26,10 +29,18 @@ function positionRows(sim: SimContext, account: string, symbol?: string): Record
   return sim.symbols
     .filter((s) => symbol === undefined || s === symbol)
     .map((s) =>
-      positionRow(sim.engine, positionOf(a, s), leverageOf(sim.engine, a, s), sim.fmtOf(s), 0, {
-        liquidationPrice: liquidationPriceOf(sim.engine, a, s),
-        maxNotionalValue: maxNotionalOf(sim, s, leverageOf(sim.engine, a, s)),
-      }),
+      positionRow(
+        sim.engine,
+        positionOf(a, s),
+        leverageOf(sim.engine, a, s),
+        sim.fmtOf(s),
+        0,
+        {
+          liquidationPrice: liquidationPriceOf(sim.engine, a, s),
+          maxNotionalValue: maxNotionalOf(sim, s, leverageOf(sim.engine, a, s)),
+        },
+        isIsolated(a, s),
+      ),
     );
 }
 
@@ -44,22 +55,36 @@ function bracketRows(sim: SimContext, ctx: Ctx): unknown {
 
 interface Totals {
   upnl: number;
+  /** unrealised PnL of the cross positions only */
+  crossUpnl: number;
+  crossWallet: number;
   positionMargin: number;
   orderMargin: number;
+  /** maintenance margin of every position, cross and isolated */
+  maint: number;
   available: number;
 }
 
 function totals(sim: SimContext, a: AccountState): Totals {
   let upnl = 0;
+  let crossUpnl = 0;
   let positionMargin = 0;
+  let maint = 0;
   for (const p of a.positions.values()) {
-    upnl += unrealised(sim.engine, p);
+    if (p.amount === 0) continue;
+    const u = unrealised(sim.engine, p);
+    upnl += u;
+    if (!isIsolated(a, p.symbol)) crossUpnl += u;
     positionMargin += (Math.abs(p.amount) * (sim.engine.last.get(p.symbol) ?? 0)) / leverageOf(sim.engine, a, p.symbol);
+    maint += positionMaintenance(sim.engine, p);
   }
   return {
     upnl,
+    crossUpnl,
+    crossWallet: crossWallet(a),
     positionMargin,
     orderMargin: openOrderMargin(sim.engine, a),
+    maint,
     available: availableBalance(sim.engine, a),
   };
 }
@@ -72,8 +97,8 @@ function balanceRows(sim: SimContext, account: string, now: number): unknown[] {
       accountAlias: 'SimAccount',
       asset: 'USDT',
       balance: money(a.balance),
-      crossWalletBalance: money(a.balance),
-      crossUnPnl: money(t.upnl),
+      crossWalletBalance: money(t.crossWallet),
+      crossUnPnl: money(t.crossUpnl),
       availableBalance: money(t.available),
       maxWithdrawAmount: money(Math.max(0, t.available)),
       marginAvailable: true,
@@ -87,22 +112,22 @@ function accountPositions(sim: SimContext, a: AccountState): unknown[] {
     const p = positionOf(a, s);
     const lev = leverageOf(sim.engine, a, s);
     const notional = Math.abs(p.amount) * (sim.engine.last.get(s) ?? 0);
-    const b = sim.brackets.get(s);
+    const isolated = isIsolated(a, s);
     return {
       symbol: s,
       initialMargin: money(notional / lev),
-      maintMargin: money(b === undefined ? 0 : maintenanceMargin(b, notional)),
+      maintMargin: money(p.amount === 0 ? 0 : positionMaintenance(sim.engine, p)),
       unrealizedProfit: money(unrealised(sim.engine, p)),
       positionInitialMargin: money(notional / lev),
       openOrderInitialMargin: '0',
       leverage: String(lev),
-      isolated: false,
+      isolated,
       entryPrice: p.entryPrice.toFixed(8),
       maxNotional: maxNotionalOf(sim, s, lev),
       positionSide: 'BOTH',
       positionAmt: sim.fmtOf(s).qty(p.amount),
       notional: money(p.amount * (sim.engine.last.get(s) ?? 0)),
-      isolatedWallet: '0',
+      isolatedWallet: isolated ? money(p.isolatedWallet) : '0',
       updateTime: p.updateTime,
     };
   });
@@ -111,10 +136,10 @@ function accountPositions(sim: SimContext, a: AccountState): unknown[] {
 function accountJson(sim: SimContext, account: string, now: number): unknown {
   const a = accountOf(sim.engine, account);
   const t = totals(sim, a);
-  const maint = marginOf(sim.engine, a).maintenanceMargin;
+  const maint = t.maint;
   const common = {
-    crossWalletBalance: money(a.balance),
-    crossUnPnl: money(t.upnl),
+    crossWalletBalance: money(t.crossWallet),
+    crossUnPnl: money(t.crossUpnl),
     availableBalance: money(t.available),
     maxWithdrawAmount: money(Math.max(0, t.available)),
   };
@@ -131,8 +156,8 @@ function accountJson(sim: SimContext, account: string, now: number): unknown {
     totalMarginBalance: money(a.balance + t.upnl),
     totalPositionInitialMargin: money(t.positionMargin),
     totalOpenOrderInitialMargin: money(t.orderMargin),
-    totalCrossWalletBalance: money(a.balance),
-    totalCrossUnPnl: money(t.upnl),
+    totalCrossWalletBalance: money(t.crossWallet),
+    totalCrossUnPnl: money(t.crossUpnl),
     availableBalance: common.availableBalance,
     maxWithdrawAmount: common.maxWithdrawAmount,
     assets: [
@@ -164,13 +189,13 @@ function changeLeverage(sim: SimContext, ctx: Ctx): Reply {
 }
 
 function changeMarginType(sim: SimContext, ctx: Ctx): Reply {
-  symbolParam(sim, ctx);
-  const type = ctx.params.get('marginType');
-  if (type === null || type === '') throw missing('marginType');
-  if (type.toUpperCase() === 'CROSSED') throw bad(-4046, 'No need to change margin type.');
-  if (type.toUpperCase() !== 'ISOLATED') throw invalid('marginType');
-  // a documented limit of the simulator, not an exchange rule: its margin kernel is cross only
-  throw bad(-1000, 'ISOLATED margin is not supported by the Sapphire simulator (cross margin only).');
+  const s = symbolParam(sim, ctx);
+  const type = ctx.params.get('marginType')?.toUpperCase();
+  if (type === undefined || type === '') throw missing('marginType');
+  if (type !== 'ISOLATED' && type !== 'CROSSED') throw invalid('marginType');
+  const r = setMarginType(sim.engine, ctx.account, s, type);
+  if (r) throw bad(r.code, r.msg);
+  return { body: { code: 200, msg: 'success' } };
 }
 
 function changePositionMode(ctx: Ctx): Reply {

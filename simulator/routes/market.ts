@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { SimContext } from '../context.ts';
 import { bad, invalid, missing } from '../api-error.ts';
 import { bookLevels, bookView, markPayload, ticker24 } from '../market-views.ts';
-import { klineIntervalMs, klines } from '../replay.ts';
+import { klineFlow, klineIntervalMs, klines } from '../replay.ts';
 import { intParam, limitParam, oneOrAll, symbolParam, type Ctx, type RouteTable } from './route.ts';
 
 const EXCHANGE_INFO_FILE = fileURLToPath(
@@ -63,16 +63,16 @@ export function marketRoutes(sim: SimContext): RouteTable {
     },
     'GET premiumIndex': {
       ...pub,
-      handle: (ctx) => ({ body: oneOrAll(sim, ctx, (s) => markPayload(sim, s, ctx.now)) }),
+      handle: (ctx) => ({ body: oneOrAll(sim, ctx, (s) => markPayload(sim, s, sim.eventTime())) }),
     },
     'GET fundingRate': { ...pub, handle: (ctx) => ({ body: fundingRows(sim, ctx) }) },
     'GET fundingInfo': {
       ...pub,
-      handle: (ctx) => ({
+      handle: () => ({
         body: sim.symbols.map((symbol) => ({
           symbol,
           interestRate: '0.00010000',
-          time: ctx.now,
+          time: sim.eventTime(),
           fundingIntervalHours: sim.funding.intervalHours(symbol),
           fundingFeeCap: 0.03,
           fundingFeeFloor: -0.03,
@@ -91,14 +91,14 @@ export function marketRoutes(sim: SimContext): RouteTable {
         body: oneOrAll(sim, ctx, (s) => ({
           symbol: s,
           price: sim.fmtOf(s).price(sim.engine.last.get(s) ?? 0),
-          time: ctx.now,
+          time: sim.eventTime(),
         })),
       }),
     },
     'GET ticker/bookTicker': {
       ...pub,
       weight: perSymbol(1, 2),
-      handle: (ctx) => ({ body: oneOrAll(sim, ctx, (s) => bookTicker(sim, s, ctx.now)) }),
+      handle: (ctx) => ({ body: oneOrAll(sim, ctx, (s) => bookTicker(sim, s, sim.eventTime())) }),
     },
     'GET depth': {
       ...pub,
@@ -108,7 +108,7 @@ export function marketRoutes(sim: SimContext): RouteTable {
         const limit = intParam(ctx, 'limit') ?? 500;
         if (!DEPTH_LIMITS.includes(limit)) throw invalid('limit');
         const { bids, asks } = bookLevels(sim, s, limit);
-        return { body: { lastUpdateId: sim.seq.book, E: ctx.now, T: ctx.now, bids, asks } };
+        return { body: { lastUpdateId: sim.seq.book, E: sim.eventTime(), T: sim.eventTime(), bids, asks } };
       },
     },
   };
@@ -139,20 +139,23 @@ function klineRows(sim: SimContext, ctx: Ctx): unknown[] {
   const f = sim.fmtOf(s);
   const last = sim.replay.lastIndex(s);
   const rows = klines(series, last, ivMs, intParam(ctx, 'startTime'), intParam(ctx, 'endTime'), limit);
-  return rows.map((k) => [
-    k.openTime,
-    f.price(k.open),
-    f.price(k.high),
-    f.price(k.low),
-    f.price(k.close),
-    f.qty(k.volume),
-    k.closeTime,
-    (k.volume * k.close).toFixed(4),
-    k.count,
-    '0',
-    '0',
-    '0',
-  ]);
+  return rows.map((k) => {
+    const flow = klineFlow(k.flow, f.qty);
+    return [
+      k.openTime,
+      f.price(k.open),
+      f.price(k.high),
+      f.price(k.low),
+      f.price(k.close),
+      f.qty(k.volume),
+      k.closeTime,
+      flow.quoteVolume,
+      flow.trades,
+      flow.takerBuyVolume,
+      flow.takerBuyQuoteVolume,
+      '0',
+    ];
+  });
 }
 
 /**

@@ -103,6 +103,11 @@ describe('ccxt aster (V3) against the simulator', () => {
     await expect(ex.setMarginMode('cross', SYMBOL)).rejects.toThrow(/-4046/);
     const pos = await ex.fetchPositions([SYMBOL]);
     expect(Array.isArray(pos)).toBe(true);
+    // isolated and back (no position, no open orders yet): ccxt reads the margin mode back
+    expect(await ex.setMarginMode('isolated', SYMBOL)).toMatchObject({ code: 200 });
+    expect((await ex.fetchMarginMode(SYMBOL)).marginMode).toBe('isolated');
+    await ex.setMarginMode('cross', SYMBOL);
+    expect((await ex.fetchMarginMode(SYMBOL)).marginMode).toBe('cross');
   });
 
   it('market, limit, reduce-only, stop-market, take-profit and trailing orders; edit, fetch, cancel', async () => {

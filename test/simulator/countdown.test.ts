@@ -74,11 +74,9 @@ describe('countdownCancelAll (dead-man switch on the market clock)', () => {
     expect((missing.json as Obj).code).toBe(-1102);
   });
 
-  it('refuses ISOLATED margin and hedge mode with the simulator’s real reason, not a false exchange one', async () => {
+  // ISOLATED margin is supported: test/simulator/isolated-margin.test.ts
+  it('refuses hedge mode with the simulator’s real reason, not a false exchange one; CROSSED on cross is -4046', async () => {
     const s = await start();
-    const iso = await v1(s.restUrl, 'POST', '/fapi/v1/marginType', { symbol: 'BTCUSDT', marginType: 'ISOLATED' });
-    expect(iso.status).toBe(400);
-    expect((iso.json as Obj).msg).toMatch(/ISOLATED margin is not supported by the Sapphire simulator/);
     const cross = await v1(s.restUrl, 'POST', '/fapi/v1/marginType', { symbol: 'BTCUSDT', marginType: 'CROSSED' });
     expect((cross.json as Obj).code).toBe(-4046);
     const hedge = await v1(s.restUrl, 'POST', '/fapi/v1/positionSide/dual', { dualSidePosition: 'true' });

@@ -61,10 +61,10 @@ describe('AsterRestClient market data', () => {
       String(b.close),
       String(b.volume),
       b.time - 1,
-      '0',
-      10,
-      '0',
-      '0',
+      '153000000.5',
+      1200,
+      '700.25',
+      '71500000.125',
       '0',
     ]);
     const p = (await peer())
@@ -89,6 +89,7 @@ describe('AsterRestClient market data', () => {
       close: BTC[1]!.close,
       volume: BTC[1]!.volume,
       closeTime: BTC[1]!.time - 1,
+      flow: { quoteVolume: 153000000.5, trades: 1200, takerBuyVolume: 700.25, takerBuyQuoteVolume: 71500000.125 },
     });
     expect(p.requests[0]!.rawQuery).toBe('symbol=BTCUSDT&interval=5m&limit=3');
     expect((await c.fundingRate({ symbol: 'BTCUSDT' }))[0]!.fundingRate).toBe(0.0001);

@@ -85,11 +85,12 @@ export function klineFrame(bar: Bar, closed = true, interval = '5m'): unknown {
         h: String(bar.high),
         l: String(bar.low),
         v: String(bar.volume),
-        n: 10,
+        // the fixture bars have no order flow: sent as null, as the simulator does over such data
+        n: bar.trades ?? null,
         x: closed,
-        q: '0',
-        V: '0',
-        Q: '0',
+        q: flowText(bar.quoteVolume),
+        V: flowText(bar.takerBuyVolume),
+        Q: flowText(bar.takerBuyQuoteVolume),
         B: '0',
       },
     },
@@ -106,10 +107,12 @@ export function klineRows(bars: readonly Bar[]): unknown[] {
     String(b.close),
     String(b.volume),
     b.time - 1,
-    '0',
-    1,
-    '0',
-    '0',
+    flowText(b.quoteVolume),
+    b.trades ?? null,
+    flowText(b.takerBuyVolume),
+    flowText(b.takerBuyQuoteVolume),
     '0',
   ]);
 }
+
+const flowText = (x: number | undefined): string | null => (x === undefined ? null : String(x));
