@@ -81,12 +81,7 @@ interface SymbolBook {
  * the venue says so at the symbol's next bar, before that bar's fills, with an order-rejected
  * event (reason CANCELLED_BY_OPERATOR). A cancel for an order not on the book does nothing.
  */
-export function simulatedVenue(
-  s: Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'> &
-    Partial<Pick<PortfolioSettings, 'INITIAL_BALANCE' | 'LEVERAGE' | 'LEVERAGE_BRACKETS_FILE' | 'LIQUIDATION_FEE'>> &
-    Partial<LiquiditySettings>,
-  deps: SimulatedVenueDeps,
-): ExecutionPort {
+export function simulatedVenue(s: VenueSettings, deps: SimulatedVenueDeps): ExecutionPort {
   const liquidity = liquidityParams({ ...DEFAULT_LIQUIDITY, ...definedOnly(s) });
   /** the taker's average price for `qty` from `touch` through the book modelled on the symbol's last bar */
   const withImpact = (touch: number, side: 'BUY' | 'SELL', qty: number, b: SymbolBook, symbol: string): number => {
@@ -117,217 +112,22 @@ export function simulatedVenue(
         const ledger = new Ledger(s.INITIAL_BALANCE ?? 10_000);
         if (state?.restore !== undefined && state.restore !== null) restoreVenue(state.restore, books, ledger);
         state?.onOpen?.(() => ({ books: mapToEntries(books, (b) => ({ ...b })), ledger: ledger.snapshot() }));
-        const book = (symbol: string): SymbolBook => {
-          let b = books.get(symbol);
-          if (b === undefined)
-            books.set(
-              symbol,
-              (b = {
-                position: 0,
-                market: [],
-                stop: null,
-                takeProfit: null,
-                pendingStop: null,
-                pendingTakeProfit: null,
-                lastOpenTime: -Infinity,
-                lastVolume: undefined,
-              }),
-            );
-          return b;
+        const ctx: VenueContext = {
+          s,
+          deps,
+          books,
+          ledger,
+          emit,
+          withImpact,
+          brackets,
+          bracketSource,
+          liquidationRate,
+          leverage,
+          funding,
         };
-        const reject = (o: Order, time: number, reason: string): void => {
-          const r: OrderRejected = {
-            kind: 'order-rejected',
-            time,
-            symbol: o.symbol,
-            clientOrderId: o.clientOrderId,
-            reason,
-          };
-          emit(r);
-        };
-        const fill = (
-          o: Order,
-          b: SymbolBook,
-          side: 'BUY' | 'SELL',
-          qty: number,
-          price: number,
-          time: number,
-          fee = qty * price * s.TAKER_FEE,
-        ): void => {
-          b.position += side === 'BUY' ? qty : -qty;
-          if (Math.abs(b.position) < 1e-12) b.position = 0;
-          if (b.position !== 0) bracketsOf(brackets, o.symbol, bracketSource); // no margin model, no trading
-          const f: Fill = {
-            kind: 'fill',
-            time,
-            symbol: o.symbol,
-            clientOrderId: o.clientOrderId,
-            side,
-            quantity: qty,
-            price,
-            fee,
-            liquidity: 'taker',
-            reason: o.reason,
-            explored: o.explored === true,
-          };
-          ledger.applyFill(o.symbol, side, qty, price, fee, time, o.reason);
-          emit(f);
-        };
-
-        const fillMarket = (o: Order, b: SymbolBook, bar: Bar): void => {
-          let qty = o.quantity;
-          if (o.reduceOnly) {
-            const closing = o.side === 'BUY' ? -b.position : b.position;
-            if (closing <= 0) return reject(o, bar.openTime, 'reduce-only order with no position to reduce');
-            qty = Math.min(qty, closing);
-          }
-          const price = withImpact(slippedInBar(bar.open, o.side, s.SLIPPAGE_BPS, bar), o.side, qty, b, o.symbol);
-          // no slippage guard on a reduce-only order: it must get out
-          if (!o.reduceOnly && o.maxSlippageBps > 0 && slippageBps(price, o.refPrice) > o.maxSlippageBps) {
-            return reject(
-              o,
-              bar.openTime,
-              `slippage guard: fill ${price} is ${slippageBps(price, o.refPrice).toFixed(1)} bps from ${o.refPrice}, limit ${o.maxSlippageBps}`,
-            );
-          }
-          const filters = deps.filters.get(o.symbol);
-          if (filters !== undefined && !o.reduceOnly) {
-            const q = marketQuantity(filters, qty, price);
-            if (!q.ok) return reject(o, bar.openTime, q.reason);
-          }
-          if (!o.reduceOnly) {
-            // a position may not outgrow the brackets that allow the leverage it is held at
-            const after = Math.abs(b.position + (o.side === 'BUY' ? qty : -qty)) * price;
-            const cap = maxNotional(bracketsOf(brackets, o.symbol, bracketSource), leverage);
-            if (after > cap)
-              return reject(
-                o,
-                bar.openTime,
-                `position notional ${after.toFixed(2)} above ${cap} allowed at ${leverage}× (leverage brackets)`,
-              );
-          }
-          fill(o, b, o.side, qty, price, bar.openTime);
-        };
-
-        const positionsForMargin = (): MarginPosition[] => {
-          const out: MarginPosition[] = [];
-          for (const p of ledger.positions.values())
-            out.push({ symbol: p.symbol, qty: p.qty, entry: p.entry, mark: p.mark });
-          return out;
-        };
-
-        /** closes `symbol`'s whole position as a liquidation at `price` */
-        const liquidate = (symbol: string, price: number, time: number): void => {
-          const b = book(symbol);
-          const pos = ledger.positions.get(symbol);
-          if (pos === undefined || b.position === 0) return;
-          const qty = Math.abs(b.position);
-          const side = b.position > 0 ? 'SELL' : 'BUY';
-          // margin balance left once this position is closed at `price`: what the fee may take
-          const after = ledger.balance + ledger.unrealized() + pos.qty * (price - pos.mark);
-          const order: Order = {
-            kind: 'order',
-            time,
-            symbol,
-            clientOrderId: `autoclose-${symbol}-${time}`,
-            side,
-            type: 'MARKET',
-            quantity: qty,
-            reduceOnly: true,
-            stopPrice: 0,
-            refPrice: price,
-            maxSlippageBps: 0,
-            reason: 'liquidation',
-          };
-          fill(order, b, side, qty, price, time, liquidationFee(qty * price, liquidationRate, after));
-          // the exchange cancels the account's working orders on liquidation
-          b.stop = null;
-          b.takeProfit = null;
-        };
-
-        const runProtective = (b: SymbolBook, bar: Bar): void => {
-          if (b.position === 0) return;
-          const side: 1 | -1 = b.position > 0 ? 1 : -1;
-          const closeSide = side === 1 ? 'SELL' : 'BUY';
-          const live = (o: Order | null): o is Order => o !== null && o.side === closeSide;
-          const stopAt = live(b.stop) ? stopTriggerPrice(side, b.stop.stopPrice, bar) : Number.NaN;
-          const tpAt = live(b.takeProfit) ? takeProfitTriggerPrice(side, b.takeProfit.stopPrice, bar) : Number.NaN;
-          // liquidation on the adverse path: reached before the stop (higher for a long), it comes first
-          const liqAt = liquidationFillPrice(
-            side,
-            liquidationPrice(ledger.balance, positionsForMargin(), bar.symbol, brackets),
-            bar,
-          );
-          if (!Number.isNaN(liqAt) && (Number.isNaN(stopAt) || side * (liqAt - stopAt) > 0)) {
-            liquidate(bar.symbol, liqAt, bar.time);
-            ledger.mark(bar.symbol, liqAt);
-            for (const other of [...ledger.positions.keys()]) {
-              const m = accountMargin(ledger.balance, positionsForMargin(), brackets, () => leverage);
-              if (!isLiquidatable(m)) break;
-              liquidate(other, ledger.positions.get(other)!.mark, bar.time);
-            }
-            return;
-          }
-          // both touched inside one bar: the path is unknown, so assume the stop came first
-          const order = !Number.isNaN(stopAt) ? b.stop : !Number.isNaN(tpAt) ? b.takeProfit : null;
-          if (order === null) return;
-          const trigger = !Number.isNaN(stopAt) ? stopAt : tpAt;
-          const qty = Math.abs(b.position);
-          const price = withImpact(
-            slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar),
-            closeSide,
-            qty,
-            b,
-            bar.symbol,
-          );
-          fill(order, b, closeSide, qty, price, bar.time);
-          b.stop = null;
-          b.takeProfit = null;
-        };
-
-        /** a replacement becomes the working order once it has reached the venue */
-        const promote = (b: SymbolBook, bar: Bar): void => {
-          if (b.pendingStop !== null && isDue(b.pendingStop, bar)) {
-            b.stop = b.pendingStop;
-            b.pendingStop = null;
-          }
-          if (b.pendingTakeProfit !== null && isDue(b.pendingTakeProfit, bar)) {
-            b.takeProfit = b.pendingTakeProfit;
-            b.pendingTakeProfit = null;
-          }
-        };
-
-        const isDue = (o: Order | null, bar: Bar): boolean => o !== null && o.time + s.LATENCY_MS <= bar.openTime;
-        const settleFunding = (b: SymbolBook, bar: Bar): void => {
-          // a row applies at the first bar opening at or after its funding time
-          for (const { time: t, rate } of funding.due(bar.symbol, b.lastOpenTime, bar.openTime)) {
-            const payment: FundingPayment = {
-              kind: 'funding',
-              time: t,
-              symbol: bar.symbol,
-              rate,
-              positionQty: b.position,
-              markPrice: bar.open,
-              amount: rate * b.position * bar.open,
-            };
-            ledger.applyFunding(bar.symbol, payment.amount);
-            emit(payment);
-          }
-        };
-
-        /** takes `id` off the symbol's book; the order withdrawn, or null when it is not there */
-        const withdraw = (b: SymbolBook, id: string): Order | null => {
-          const i = b.market.findIndex((o) => o.clientOrderId === id);
-          if (i >= 0) return b.market.splice(i, 1)[0]!;
-          for (const key of ['stop', 'takeProfit', 'pendingStop', 'pendingTakeProfit'] as const) {
-            const o = b[key];
-            if (o !== null && o.clientOrderId === id) {
-              b[key] = null;
-              return o;
-            }
-          }
-          return null;
-        };
+        const { book, reject, fill, fillMarket } = orderFills(ctx);
+        const { runProtective, promote } = protection(ctx, fill, book);
+        const { settleFunding, withdraw } = bookkeeping(ctx);
 
         const orderSubscription = orders.subscribe({
           next(o) {
@@ -374,6 +174,250 @@ export function simulatedVenue(
       });
     },
   };
+}
+
+type VenueSettings = Pick<BacktestSettings, 'TAKER_FEE' | 'SLIPPAGE_BPS' | 'LATENCY_MS' | 'FUNDING_RATE'> &
+  Partial<Pick<PortfolioSettings, 'INITIAL_BALANCE' | 'LEVERAGE' | 'LEVERAGE_BRACKETS_FILE' | 'LIQUIDATION_FEE'>> &
+  Partial<LiquiditySettings>;
+
+/** One subscription's venue: its books and account, and what it emits into; shared by its parts below. */
+interface VenueContext {
+  s: VenueSettings;
+  deps: SimulatedVenueDeps;
+  books: Map<string, SymbolBook>;
+  ledger: Ledger;
+  emit: (e: Bar | VenueEvent) => void;
+  withImpact: (touch: number, side: 'BUY' | 'SELL', qty: number, b: SymbolBook, symbol: string) => number;
+  brackets: BracketTable;
+  bracketSource: string;
+  liquidationRate: number;
+  leverage: number;
+  funding: FundingSchedule;
+}
+
+type FillFn = (
+  o: Order,
+  b: SymbolBook,
+  side: 'BUY' | 'SELL',
+  qty: number,
+  price: number,
+  time: number,
+  fee?: number,
+) => void;
+
+/** Orders reaching the book: the symbol's book, rejections, fills and market-order fills at a bar's open. */
+function orderFills(ctx: VenueContext) {
+  const { s, deps, books, ledger, emit, withImpact, brackets, bracketSource, leverage } = ctx;
+  const book = (symbol: string): SymbolBook => {
+    let b = books.get(symbol);
+    if (b === undefined)
+      books.set(
+        symbol,
+        (b = {
+          position: 0,
+          market: [],
+          stop: null,
+          takeProfit: null,
+          pendingStop: null,
+          pendingTakeProfit: null,
+          lastOpenTime: -Infinity,
+          lastVolume: undefined,
+        }),
+      );
+    return b;
+  };
+  const reject = (o: Order, time: number, reason: string): void => {
+    const r: OrderRejected = {
+      kind: 'order-rejected',
+      time,
+      symbol: o.symbol,
+      clientOrderId: o.clientOrderId,
+      reason,
+    };
+    emit(r);
+  };
+  const fill = (
+    o: Order,
+    b: SymbolBook,
+    side: 'BUY' | 'SELL',
+    qty: number,
+    price: number,
+    time: number,
+    fee = qty * price * s.TAKER_FEE,
+  ): void => {
+    b.position += side === 'BUY' ? qty : -qty;
+    if (Math.abs(b.position) < 1e-12) b.position = 0;
+    if (b.position !== 0) bracketsOf(brackets, o.symbol, bracketSource); // no margin model, no trading
+    const f: Fill = {
+      kind: 'fill',
+      time,
+      symbol: o.symbol,
+      clientOrderId: o.clientOrderId,
+      side,
+      quantity: qty,
+      price,
+      fee,
+      liquidity: 'taker',
+      reason: o.reason,
+      explored: o.explored === true,
+    };
+    ledger.applyFill(o.symbol, side, qty, price, fee, time, o.reason);
+    emit(f);
+  };
+  const fillMarket = (o: Order, b: SymbolBook, bar: Bar): void => {
+    let qty = o.quantity;
+    if (o.reduceOnly) {
+      const closing = o.side === 'BUY' ? -b.position : b.position;
+      if (closing <= 0) return reject(o, bar.openTime, 'reduce-only order with no position to reduce');
+      qty = Math.min(qty, closing);
+    }
+    const price = withImpact(slippedInBar(bar.open, o.side, s.SLIPPAGE_BPS, bar), o.side, qty, b, o.symbol);
+    // no slippage guard on a reduce-only order: it must get out
+    if (!o.reduceOnly && o.maxSlippageBps > 0 && slippageBps(price, o.refPrice) > o.maxSlippageBps) {
+      return reject(
+        o,
+        bar.openTime,
+        `slippage guard: fill ${price} is ${slippageBps(price, o.refPrice).toFixed(1)} bps from ${o.refPrice}, limit ${o.maxSlippageBps}`,
+      );
+    }
+    const filters = deps.filters.get(o.symbol);
+    if (filters !== undefined && !o.reduceOnly) {
+      const q = marketQuantity(filters, qty, price);
+      if (!q.ok) return reject(o, bar.openTime, q.reason);
+    }
+    if (!o.reduceOnly) {
+      // a position may not outgrow the brackets that allow the leverage it is held at
+      const after = Math.abs(b.position + (o.side === 'BUY' ? qty : -qty)) * price;
+      const cap = maxNotional(bracketsOf(brackets, o.symbol, bracketSource), leverage);
+      if (after > cap)
+        return reject(
+          o,
+          bar.openTime,
+          `position notional ${after.toFixed(2)} above ${cap} allowed at ${leverage}× (leverage brackets)`,
+        );
+    }
+    fill(o, b, o.side, qty, price, bar.openTime);
+  };
+  return { book, reject, fill, fillMarket };
+}
+
+/** Stops, take-profits and liquidation on each bar of a held symbol, and replacements going live. */
+function protection(ctx: VenueContext, fill: FillFn, book: (symbol: string) => SymbolBook) {
+  const { s, ledger, withImpact, brackets, liquidationRate, leverage } = ctx;
+  const positionsForMargin = (): MarginPosition[] => {
+    const out: MarginPosition[] = [];
+    for (const p of ledger.positions.values()) out.push({ symbol: p.symbol, qty: p.qty, entry: p.entry, mark: p.mark });
+    return out;
+  };
+  /** closes `symbol`'s whole position as a liquidation at `price` */
+  const liquidate = (symbol: string, price: number, time: number): void => {
+    const b = book(symbol);
+    const pos = ledger.positions.get(symbol);
+    if (pos === undefined || b.position === 0) return;
+    const qty = Math.abs(b.position);
+    const side = b.position > 0 ? 'SELL' : 'BUY';
+    // margin balance left once this position is closed at `price`: what the fee may take
+    const after = ledger.balance + ledger.unrealized() + pos.qty * (price - pos.mark);
+    const order: Order = {
+      kind: 'order',
+      time,
+      symbol,
+      clientOrderId: `autoclose-${symbol}-${time}`,
+      side,
+      type: 'MARKET',
+      quantity: qty,
+      reduceOnly: true,
+      stopPrice: 0,
+      refPrice: price,
+      maxSlippageBps: 0,
+      reason: 'liquidation',
+    };
+    fill(order, b, side, qty, price, time, liquidationFee(qty * price, liquidationRate, after));
+    // the exchange cancels the account's working orders on liquidation
+    b.stop = null;
+    b.takeProfit = null;
+  };
+  const runProtective = (b: SymbolBook, bar: Bar): void => {
+    if (b.position === 0) return;
+    const side: 1 | -1 = b.position > 0 ? 1 : -1;
+    const closeSide = side === 1 ? 'SELL' : 'BUY';
+    const live = (o: Order | null): o is Order => o !== null && o.side === closeSide;
+    const stopAt = live(b.stop) ? stopTriggerPrice(side, b.stop.stopPrice, bar) : Number.NaN;
+    const tpAt = live(b.takeProfit) ? takeProfitTriggerPrice(side, b.takeProfit.stopPrice, bar) : Number.NaN;
+    // liquidation on the adverse path: reached before the stop (higher for a long), it comes first
+    const liqAt = liquidationFillPrice(
+      side,
+      liquidationPrice(ledger.balance, positionsForMargin(), bar.symbol, brackets),
+      bar,
+    );
+    if (!Number.isNaN(liqAt) && (Number.isNaN(stopAt) || side * (liqAt - stopAt) > 0)) {
+      liquidate(bar.symbol, liqAt, bar.time);
+      ledger.mark(bar.symbol, liqAt);
+      for (const other of [...ledger.positions.keys()]) {
+        const m = accountMargin(ledger.balance, positionsForMargin(), brackets, () => leverage);
+        if (!isLiquidatable(m)) break;
+        liquidate(other, ledger.positions.get(other)!.mark, bar.time);
+      }
+      return;
+    }
+    // both touched inside one bar: the path is unknown, so assume the stop came first
+    const order = !Number.isNaN(stopAt) ? b.stop : !Number.isNaN(tpAt) ? b.takeProfit : null;
+    if (order === null) return;
+    const trigger = !Number.isNaN(stopAt) ? stopAt : tpAt;
+    const qty = Math.abs(b.position);
+    const price = withImpact(slippedInBar(trigger, closeSide, s.SLIPPAGE_BPS, bar), closeSide, qty, b, bar.symbol);
+    fill(order, b, closeSide, qty, price, bar.time);
+    b.stop = null;
+    b.takeProfit = null;
+  };
+  /** a replacement becomes the working order once it has reached the venue */
+  const promote = (b: SymbolBook, bar: Bar): void => {
+    if (b.pendingStop !== null && isDue(b.pendingStop, bar)) {
+      b.stop = b.pendingStop;
+      b.pendingStop = null;
+    }
+    if (b.pendingTakeProfit !== null && isDue(b.pendingTakeProfit, bar)) {
+      b.takeProfit = b.pendingTakeProfit;
+      b.pendingTakeProfit = null;
+    }
+  };
+  const isDue = (o: Order | null, bar: Bar): boolean => o !== null && o.time + s.LATENCY_MS <= bar.openTime;
+  return { runProtective, promote };
+}
+
+/** Funding at its times, and an operator's cancel taking an order off the book. */
+function bookkeeping(ctx: VenueContext) {
+  const { ledger, emit, funding } = ctx;
+  const settleFunding = (b: SymbolBook, bar: Bar): void => {
+    // a row applies at the first bar opening at or after its funding time
+    for (const { time: t, rate } of funding.due(bar.symbol, b.lastOpenTime, bar.openTime)) {
+      const payment: FundingPayment = {
+        kind: 'funding',
+        time: t,
+        symbol: bar.symbol,
+        rate,
+        positionQty: b.position,
+        markPrice: bar.open,
+        amount: rate * b.position * bar.open,
+      };
+      ledger.applyFunding(bar.symbol, payment.amount);
+      emit(payment);
+    }
+  };
+  /** takes `id` off the symbol's book; the order withdrawn, or null when it is not there */
+  const withdraw = (b: SymbolBook, id: string): Order | null => {
+    const i = b.market.findIndex((o) => o.clientOrderId === id);
+    if (i >= 0) return b.market.splice(i, 1)[0]!;
+    for (const key of ['stop', 'takeProfit', 'pendingStop', 'pendingTakeProfit'] as const) {
+      const o = b[key];
+      if (o !== null && o.clientOrderId === id) {
+        b[key] = null;
+        return o;
+      }
+    }
+    return null;
+  };
+  return { settleFunding, withdraw };
 }
 
 /** Puts a simulated venue's snapshot (books and account) back into a fresh subscription. */
