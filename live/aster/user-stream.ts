@@ -100,6 +100,8 @@ export class AsterUserStream {
   private silenceTimer: unknown = null;
   /** the first connection's time: nothing older is caught up (restart reconciliation owns it) */
   private firstConnectedAt: number | null = null;
+  /** where the restart's catch-up read from: a reconnect's catch-up never reads older */
+  private restartReadFrom = -Infinity;
   private connections = 0;
   /** the newest event time seen (socket or catch-up) */
   private lastEventTime = -Infinity;
@@ -247,7 +249,7 @@ export class AsterUserStream {
     const slack = this.opts.catchUpSlackMs ?? 5_000;
     const first = this.firstConnectedAt ?? this.now();
     const last = Number.isFinite(this.lastEventTime) ? this.lastEventTime : first;
-    const since = Math.max(first - slack, Math.min(last, around ?? last) - slack);
+    const since = Math.max(first - slack, this.restartReadFrom, Math.min(last, around ?? last) - slack);
     this.catchUpQueue = this.catchUpQueue.then(async () => {
       if (this.stopped) return;
       try {
@@ -321,8 +323,15 @@ export class AsterUserStream {
     await this.start();
     await connected;
     const read: CatchUpRead = { since, symbols: this.opts.symbols ?? [], fillsOnly: true };
-    const missed = beyondJournal(await readMissedEvents(api, this.retried, read), journaled);
-    const fresh = this.unseen(missed).map((x) => x.event as OrderUpdate);
+    const all = await readMissedEvents(api, this.retried, read);
+    const beyond = new Map(beyondJournal(all, journaled).map((x) => [x.key, x]));
+    // every trade read is remembered, the journal's own too: a reconnect's catch-up reaches back
+    // to here and must not take a fill of an earlier life again (soak 8: doubled journal fills)
+    this.restartReadFrom = since;
+    const fresh = this.unseen(all).flatMap((x) => {
+      const b = beyond.get(x.key);
+      return b === undefined ? [] : [b.event as OrderUpdate];
+    });
     this.status.next({ kind: 'caught-up', since, fills: fresh.length, orders: 0, funding: 0 });
     return fresh;
   }
