@@ -504,7 +504,8 @@ export class TradingEngine {
     this.snapshotRetry = true;
     const run = () => {
       this.snapshotRetry = false;
-      this.snapshotIfDue(this.lastInputTime);
+      // the journal closes with the engine: nothing is written after shutdown
+      if (!this.closed) this.snapshotIfDue(this.lastInputTime);
     };
     this.queue = this.queue.then(run, run);
   }
