@@ -97,7 +97,7 @@ export const LiveSettings = z.object({
     1000,
     10,
     1_000_000,
-    'inputs (bars, commands) between snapshot records in the journal: a restart restores the last one and replays at most this many (paper mode without agents; live mode and AGENTS_ENABLED replay the whole journal)',
+    'inputs (bars, commands) between snapshot records in the journal: a restart restores the last one and replays at most this many (paper and live; with agents a due snapshot waits until no agent call is pending)',
   ),
   START_FROM_EXCHANGE: bool(
     false,

@@ -16,6 +16,7 @@ import { resolveStrategies } from '../strategies/registry.ts';
 import type { LoadedStrategy } from '../strategies/kit/contract.ts';
 import { consensusStage } from '../operators/consensus/consensus.stage.ts';
 import { defaultAgentStage } from '../operators/agents/agents.ts';
+import { AGENT_STATE, isStatefulAgentStage } from '../operators/agents/agent-state.ts';
 import { banditStage } from '../operators/allocation/bandit.stage.ts';
 import { sizingStage } from '../operators/sizing/sizing.ts';
 import { riskStage } from '../operators/risk/risk.ts';
@@ -120,8 +121,20 @@ export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: Pi
         ? { restore: deps.restore?.[VENUE_STATE], onOpen: (snap: () => unknown) => (venueState = snap) }
         : undefined;
     const bars = ports.market.bars().pipe(ports.execution.attach(orders, venueHooks));
+    // the agent stage's own state (recent closes) travels as `agents`, null while an ask is pending
+    let agentState: (() => unknown) | null = null;
+    const agentStage =
+      (deps.onOpen || deps.restore) && isStatefulAgentStage(agents)
+        ? agents.withState({ restore: deps.restore?.[AGENT_STATE], onOpen: (snap) => (agentState = snap) })
+        : agents;
     const withVenue = (running: RunningStages): void =>
-      deps.onOpen?.({ snapshot: () => ({ ...running.snapshot(), [VENUE_STATE]: venueState?.() ?? null }) });
+      deps.onOpen?.({
+        snapshot: () => ({
+          ...running.snapshot(),
+          [VENUE_STATE]: venueState?.() ?? null,
+          ...(agentState ? { [AGENT_STATE]: agentState() } : {}),
+        }),
+      });
     if (agents === identity) {
       return bars.pipe(
         runStages([...stages.signals, ...stages.decisions], {
@@ -135,7 +148,7 @@ export function buildPipeline(settings: Settings, ports: PipelinePorts, deps: Pi
     const onOpen = joinedRuns(deps.onOpen && withVenue, 2);
     return bars.pipe(
       runStages(stages.signals, { restore: deps.restore, onOpen }),
-      agents,
+      agentStage,
       runStages(stages.decisions, { inject, restore: deps.restore, onOpen }),
       finalize(() => orders.complete()),
     );

@@ -21,6 +21,7 @@ export async function benchService(): Promise<Figures> {
     },
     decision_latency_p99_ms: { value: ms(percentile(quiet.latencies, 99)), unit: 'ms', note: 'target ≤ 5 ms' },
     ...(await benchJournalRestart(series, note)),
+    ...(await benchJournalRestart(series, note, true)),
   };
 
   const idle = await tradingHarness(

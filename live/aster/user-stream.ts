@@ -100,6 +100,8 @@ export class AsterUserStream {
   private silenceTimer: unknown = null;
   /** the first connection's time: nothing older is caught up (restart reconciliation owns it) */
   private firstConnectedAt: number | null = null;
+  /** where the restart's catch-up read from: a reconnect's catch-up never reads older */
+  private restartReadFrom = -Infinity;
   private connections = 0;
   /** the newest event time seen (socket or catch-up) */
   private lastEventTime = -Infinity;
@@ -262,7 +264,7 @@ export class AsterUserStream {
     const slack = this.opts.catchUpSlackMs ?? 5_000;
     const first = Math.min(this.firstConnectedAt ?? this.now(), this.firstEventTime);
     const last = Number.isFinite(this.lastEventTime) ? this.lastEventTime : first;
-    const since = Math.max(first - slack, Math.min(last, around ?? last) - slack);
+    const since = Math.max(first - slack, this.restartReadFrom, Math.min(last, around ?? last) - slack);
     this.catchUpQueue = this.catchUpQueue.then(async () => {
       if (this.stopped) return;
       try {
@@ -336,9 +338,17 @@ export class AsterUserStream {
     await this.start();
     await connected;
     const read: CatchUpRead = { since, symbols: this.opts.symbols ?? [], fillsOnly: true };
+    const all = await readMissedEvents(api, this.retried, read);
     this.journaledAtStart = journaled;
-    const missed = beyondKnown(await readMissedEvents(api, this.retried, read), new Map(journaled));
-    const fresh = this.unseen(missed).map((x) => x.event as OrderUpdate);
+    const beyond = new Map(beyondKnown(all, new Map(journaled)).map((x) => [x.key, x]));
+    // every trade read is remembered, the journal's own too, and no later catch-up reads from
+    // before here: a reconnect must not take a fill of an earlier life again (soak 8: doubled
+    // journal fills); the journal's quantities guard the same across any window
+    this.restartReadFrom = since;
+    const fresh = this.unseen(all).flatMap((x) => {
+      const b = beyond.get(x.key);
+      return b === undefined ? [] : [b.event as OrderUpdate];
+    });
     this.status.next({ kind: 'caught-up', since, fills: fresh.length, orders: 0, funding: 0 });
     return fresh;
   }

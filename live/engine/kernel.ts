@@ -17,6 +17,7 @@ import type { ExecutionPort } from '../../pipelines/ports.ts';
 import type { Settings } from '../../pipelines/settings.ts';
 import { pickSettings, type AnyStage } from '../../pipelines/stage.ts';
 import type { RunningStages, StageStates } from '../../pipelines/stage-runner.ts';
+import { AGENT_STATE, agentDecisionSettings, isStatefulAgentStage } from '../../operators/agents/agent-state.ts';
 
 /** What a snapshot must match to be restored, and what it is compared on to say what changed. */
 export interface KernelIdentity {
@@ -42,9 +43,9 @@ const PAPER_VENUE_SETTINGS = [
 ];
 
 /**
- * The identity of the kernel these settings build: the stages' settings fragments, the trading
- * mode and symbols, and, in paper mode, the simulated venue's settings, with the kernel and code
- * versions.
+ * The identity of the kernel these settings build: the stages' settings fragments, the agent
+ * settings that change decisions, the trading mode and symbols, and, in paper mode, the simulated
+ * venue's settings, with the kernel and code versions.
  */
 export function kernelIdentity(settings: Settings, filters: ReadonlyMap<string, SymbolFilters>): KernelIdentity {
   const built = pipelineStages(settings, { filters }, () => undefined);
@@ -58,10 +59,11 @@ export function kernelIdentity(settings: Settings, filters: ReadonlyMap<string, 
       ...(settings.TRADING_MODE === 'paper' ? PAPER_VENUE_SETTINGS : []),
     ]),
     open: () => {
-      throw new Error('the venue entry of a fingerprint is never opened');
+      throw new Error('the venue and agent entries of a fingerprint are never opened');
     },
   };
-  const stages = [...built.signals, ...built.decisions, venue];
+  const agents: AnyStage = { ...venue, name: AGENT_STATE, settings: agentDecisionSettings(settings) };
+  const stages = [...built.signals, agents, ...built.decisions, venue];
   const code = codeVersion();
   const byStage: Record<string, Readonly<Record<string, unknown>>> = {};
   for (const s of stages) byStage[s.name] = s.settings;
@@ -110,9 +112,9 @@ export interface KernelOptions {
 
 /**
  * The pipeline as the live engine runs it: bars and control events in, every event out, and the
- * state of its stages (and of the simulated venue) as JSON data for a snapshot. Agents are an
- * operator of their own whose remote replies arrive later, so a kernel with agents takes no
- * snapshots (nor does live mode, see `snapshots`): its restart replays the journal from the start.
+ * state of its stages (and of the simulated venue and the agent stage) as JSON data for a
+ * snapshot. The agent stage is an operator of its own whose remote replies arrive later: a
+ * snapshot waits until no ask is pending.
  */
 export class Kernel {
   private readonly inputs = new Subject<Bar>();
@@ -123,17 +125,13 @@ export class Kernel {
   constructor(private readonly opts: KernelOptions) {}
 
   /**
-   * Snapshots are taken: no agent stage (whose replies may still be on their way), and a venue
-   * whose state the snapshot holds (the simulated one). Live mode replays its journal from the
-   * start: a live restart from a snapshot once disagreed with the exchange in the live-mode restart
-   * test (journal short 0.014 BTC) and is not trusted with real money until that is understood.
+   * Snapshots are taken unless the agent stage is one whose state cannot be taken (a custom
+   * operator). The agent stage's state is in the snapshot, which is taken only while no ask is
+   * pending (see `snapshot`). Live mode too: its venue state is the reconciler's (in the engine's
+   * part of the snapshot) and the exchange's.
    */
   get snapshots(): boolean {
-    return (
-      this.opts.agents === undefined &&
-      !this.opts.settings.AGENTS_ENABLED &&
-      this.opts.settings.TRADING_MODE === 'paper'
-    );
+    return this.opts.agents === undefined || isStatefulAgentStage(this.opts.agents);
   }
 
   get started(): boolean {
@@ -167,9 +165,12 @@ export class Kernel {
     this.control.next(event);
   }
 
-  /** Every stage's state now (null: this kernel takes no snapshots). */
+  /** Every stage's state now (null: this kernel takes no snapshots, or an agent ask is pending). */
   snapshot(): StageStates | null {
-    return this.running?.snapshot() ?? null;
+    const states = this.running?.snapshot() ?? null;
+    // the stages after a pending ask have not seen the events it holds back: not a state to restore
+    if (states !== null && AGENT_STATE in states && states[AGENT_STATE] === null) return null;
+    return states;
   }
 
   stop(): void {

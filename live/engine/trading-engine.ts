@@ -112,6 +112,7 @@ export class TradingEngine {
   private inputsSinceSnapshot = 0;
   private lastInputTime = 0;
   private verifyAtNextSnapshot = false;
+  private snapshotRetry = false;
   private readonly startedAt: number;
   /** symbol → close time of the newest bar pushed in (journaled), whatever the pipeline has emitted yet */
   private readonly lastInput = new Map<string, number>();
@@ -291,10 +292,11 @@ export class TradingEngine {
 
   /** Replays journal entries: inputs through the kernel, recorded venue events at their places. */
   private replay(entries: readonly JournalEntry[]): void {
-    for (const e of entries) if (e.type === 'order') this.reconciler?.noteSent(e.data as Order);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
-      if (entry.type === 'bar' || entry.type === 'control') {
+      // sent as of its place in the journal (see VenueReconciler.noteSent)
+      if (entry.type === 'order') this.reconciler?.noteSent(entry.data as Order);
+      else if (entry.type === 'bar' || entry.type === 'control') {
         // venue events recorded while this input was processed go back in before it is passed on
         for (let j = i + 1; j < entries.length; j++) {
           const next = entries[j]!;
@@ -504,6 +506,22 @@ export class TradingEngine {
       else if (e.origin === 'operator') this.operatorHalted = true;
     }
     if (!this.replaying && this.opts.sinks) for (const sink of this.opts.sinks) sink(e);
+    if (!this.replaying && !this.inApply) this.retrySnapshot();
+  }
+
+  /**
+   * A snapshot skipped while an agent ask was pending is tried again once the events it held
+   * back come out between inputs — queued, so it runs after their release, never in its middle.
+   */
+  private retrySnapshot(): void {
+    if (this.snapshotRetry || this.inputsSinceSnapshot < this.opts.settings.JOURNAL_SNAPSHOT_EVERY) return;
+    this.snapshotRetry = true;
+    const run = () => {
+      this.snapshotRetry = false;
+      // the journal closes with the engine: nothing is written after shutdown
+      if (!this.closed) this.snapshotIfDue(this.lastInputTime);
+    };
+    this.queue = this.queue.then(run, run);
   }
 
   /** Commands need a live engine: a command to a dead pipeline would be journaled and do nothing. */

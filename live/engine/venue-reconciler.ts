@@ -46,7 +46,7 @@ const KEEP_RECORDED_IDS = 2000;
 export class VenueReconciler {
   private readonly recordedOrderIds = new Set<string>();
   private readonly sentOrders = new Map<string, SentOrder>();
-  private readonly unsent: Order[] = [];
+  private readonly producedInReplay: Order[] = [];
   private pendingInInput: VenueEvent[] = [];
   /** every fill replayed or taken, for the start's catch-up of fills the journal lacks */
   private readonly journaledFills = { filled: new Map<string, number>(), lastFillTime: -Infinity };
@@ -78,13 +78,16 @@ export class VenueReconciler {
       setEmitter: (emit) => {
         this.venueEmit = emit;
       },
-      onOrderDuringReplay: (o) => {
-        if (!this.recordedOrderIds.has(o.clientOrderId)) this.unsent.push(o);
-      },
+      // judged after the replay: its order entry comes after the input that produced it
+      onOrderDuringReplay: (o) => this.producedInReplay.push(o),
     };
   }
 
-  /** An order the journal says was sent (read before the replay, so the replay knows it). */
+  /**
+   * An order the journal says was sent: taken at its place in the journal (live: when recorded;
+   * replay: when its entry is met, after the input that produced it). Noted all before the replay,
+   * the replace rule below would mark later stops done when an earlier one is replayed.
+   */
   noteSent(o: Order): void {
     this.recordedOrderIds.add(o.clientOrderId);
     this.sentOrders.set(o.clientOrderId, { order: o, filled: 0, done: false });
@@ -143,7 +146,8 @@ export class VenueReconciler {
     // produced by the replay but never recorded as sent: the recorded run never sent them (its
     // pipeline had not got that far, e.g. a decision waiting for an agent). A replay must not
     // send anything, so they are rejected; the strategy decides again on live bars.
-    for (const o of this.unsent.splice(0)) {
+    const unsent = this.producedInReplay.splice(0).filter((o) => !this.recordedOrderIds.has(o.clientOrderId));
+    for (const o of unsent) {
       this.between({
         kind: 'order-rejected',
         time,

@@ -6,6 +6,7 @@ import { AgentError, ALWAYS_VETOING_FAULTS } from './agent-error.ts';
 import type { ConsensusSettings } from '../consensus/consensus.settings.ts';
 import type { AgentSettings } from './agents.settings.ts';
 import { embeddedAgents } from './embedded.ts';
+import type { AgentStageState, AgentStateHooks, StatefulAgentStage } from './agent-state.ts';
 
 /**
  * Counters a caller may pass in to observe the stage: signals asked about, agent calls, faults by
@@ -124,154 +125,169 @@ export function agentStage(
   s: Pick<AgentSettings, 'AGENT_CONTEXT_BARS' | 'AGENT_FAILURE_POLICY'> & Pick<ConsensusSettings, 'COLLAB_SYMBOLS'>,
   agents: readonly AgentPort[],
   options: AgentStageOptions = {},
-): OperatorFunction<PipelineEvent, PipelineEvent> {
+): StatefulAgentStage {
   const size = s.AGENT_CONTEXT_BARS;
   const counts = options.counts;
   const policy = s.AGENT_FAILURE_POLICY;
   const collab = new Set(s.COLLAB_SYMBOLS);
   if (counts) counts.agents = agents.map((a) => a.name);
-  return (source) =>
-    new Observable<PipelineEvent>((subscriber) => {
-      const closes = new Map<string, Closes>();
-      const positions = new Map<string, number>();
-      /** held-back output, in order; a null slot is a signal still waiting for answers */
-      const held: (PipelineEvent[] | null | undefined)[] = [];
-      let headIndex = 0;
-      let sourceDone = false;
-
-      const count = (f: AgentFault): void => {
-        if (!counts) return;
-        const key = `${f.agent}:${f.fault}`;
-        counts.faults[key] = (counts.faults[key] ?? 0) + 1;
-        if (counts.without) counts.without[f.agent] = (counts.without[f.agent] ?? 0) + 1;
-      };
-
-      const flush = (): void => {
-        while (headIndex < held.length) {
-          const slot = held[headIndex];
-          if (slot === null || slot === undefined) break;
-          held[headIndex] = undefined;
-          headIndex++;
-          for (const e of slot) subscriber.next(e);
+  const build =
+    (hooks?: AgentStateHooks): OperatorFunction<PipelineEvent, PipelineEvent> =>
+    (source) =>
+      new Observable<PipelineEvent>((subscriber) => {
+        const closes = new Map<string, Closes>();
+        const positions = new Map<string, number>();
+        /** held-back output, in order; a null slot is a signal still waiting for answers */
+        const held: (PipelineEvent[] | null | undefined)[] = [];
+        let headIndex = 0;
+        let sourceDone = false;
+        const restored = hooks?.restore as AgentStageState | undefined;
+        for (const [symbol, values] of restored?.closes ?? []) {
+          const ring = new Closes(size);
+          for (const x of values) ring.push(x);
+          closes.set(symbol, ring);
         }
-        if (headIndex === held.length) {
-          held.length = 0;
-          headIndex = 0;
-          if (sourceDone) subscriber.complete();
-        }
-      };
+        for (const [symbol, quantity] of restored?.positions ?? []) positions.set(symbol, quantity);
+        hooks?.onOpen?.(() =>
+          held.length !== headIndex
+            ? null
+            : { closes: [...closes].map(([k, ring]) => [k, ring.toArray()]), positions: [...positions] },
+        );
 
-      const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
-        const out: PipelineEvent[] = [];
-        const opinions: AgentOpinion[] = [];
-        // counted when decided, so `without / signals` is exact while calls are in flight
-        if (counts) counts.signals++;
-        for (const o of outcomes) {
-          if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
-          if ('kind' in o) {
-            count(o);
-            out.push(o);
-            const stand = standIn(o, policy, collab.has(signal.symbol));
-            if (stand !== null) opinions.push(stand);
-          } else opinions.push(o);
-        }
-        out.push({ ...signal, opinions });
-        return out;
-      };
-
-      const ask = (signal: Signal): void => {
-        const ring = closes.get(signal.symbol);
-        const f = signal.features;
-        const ctx: AgentContext = {
-          symbol: signal.symbol,
-          time: signal.time,
-          price: signal.price,
-          change24h: f.change24h,
-          volume: f.bar.volume,
-          atr: f.atr,
-          volatility: f.volatility,
-          closes: ring ? ring.toArray() : [signal.price],
-          position: 0,
-          proposedDirection: signal.direction,
-          strategy: signal.source,
+        const count = (f: AgentFault): void => {
+          if (!counts) return;
+          const key = `${f.agent}:${f.fault}`;
+          counts.faults[key] = (counts.faults[key] ?? 0) + 1;
+          if (counts.without) counts.without[f.agent] = (counts.without[f.agent] ?? 0) + 1;
         };
-        const outcomes: Outcome[] = new Array<Outcome>(agents.length);
-        let pending: Promise<void>[] | null = null;
-        for (let i = 0; i < agents.length; i++) {
-          const agent = agents[i]!;
-          if (counts) counts.calls++;
-          try {
-            const r = agent.opinion(ctx);
-            if (isThenable(r)) {
-              pending ??= [];
-              pending.push(
-                Promise.resolve(r).then(
-                  (op) => void (outcomes[i] = op),
-                  (error: unknown) => void (outcomes[i] = faultOf(agent.name, signal, error)),
-                ),
-              );
-            } else outcomes[i] = r;
-          } catch (error) {
-            outcomes[i] = faultOf(agent.name, signal, error);
+
+        const flush = (): void => {
+          while (headIndex < held.length) {
+            const slot = held[headIndex];
+            if (slot === null || slot === undefined) break;
+            held[headIndex] = undefined;
+            headIndex++;
+            for (const e of slot) subscriber.next(e);
           }
-        }
-        if (pending === null) {
-          const out = finish(signal, outcomes);
-          if (held.length === headIndex) for (const e of out) subscriber.next(e);
-          else held.push(out);
-          return;
-        }
-        const slot = held.length;
-        held.push(null);
-        void Promise.all(pending).then(() => {
-          if (subscriber.closed) return;
-          held[slot] = finish(signal, outcomes);
-          if (slot === headIndex) flush();
-        });
-      };
+          if (headIndex === held.length) {
+            held.length = 0;
+            headIndex = 0;
+            if (sourceDone) subscriber.complete();
+          }
+        };
 
-      const pass = (e: PipelineEvent): void => {
-        if (held.length === headIndex) subscriber.next(e);
-        else held.push([e]);
-      };
+        const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
+          const out: PipelineEvent[] = [];
+          const opinions: AgentOpinion[] = [];
+          // counted when decided, so `without / signals` is exact while calls are in flight
+          if (counts) counts.signals++;
+          for (const o of outcomes) {
+            if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
+            if ('kind' in o) {
+              count(o);
+              out.push(o);
+              const stand = standIn(o, policy, collab.has(signal.symbol));
+              if (stand !== null) opinions.push(stand);
+            } else opinions.push(o);
+          }
+          out.push({ ...signal, opinions });
+          return out;
+        };
 
-      const subscription = source.subscribe({
-        next(e) {
-          try {
-            switch (e.kind) {
-              case 'bar': {
-                let ring = closes.get(e.symbol);
-                if (!ring) closes.set(e.symbol, (ring = new Closes(size)));
-                ring.push(e.close);
-                pass(e);
-                return;
-              }
-              case 'portfolio':
-                positions.clear();
-                for (const p of e.positions) positions.set(p.symbol, p.quantity);
-                pass(e);
-                return;
-              case 'signal':
-                if (e.direction === 0 || (positions.get(e.symbol) ?? 0) !== 0 || agents.length === 0) pass(e);
-                else ask(e);
-                return;
-              default:
-                pass(e);
+        const ask = (signal: Signal): void => {
+          const ring = closes.get(signal.symbol);
+          const f = signal.features;
+          const ctx: AgentContext = {
+            symbol: signal.symbol,
+            time: signal.time,
+            price: signal.price,
+            change24h: f.change24h,
+            volume: f.bar.volume,
+            atr: f.atr,
+            volatility: f.volatility,
+            closes: ring ? ring.toArray() : [signal.price],
+            position: 0,
+            proposedDirection: signal.direction,
+            strategy: signal.source,
+          };
+          const outcomes: Outcome[] = new Array<Outcome>(agents.length);
+          let pending: Promise<void>[] | null = null;
+          for (let i = 0; i < agents.length; i++) {
+            const agent = agents[i]!;
+            if (counts) counts.calls++;
+            try {
+              const r = agent.opinion(ctx);
+              if (isThenable(r)) {
+                pending ??= [];
+                pending.push(
+                  Promise.resolve(r).then(
+                    (op) => void (outcomes[i] = op),
+                    (error: unknown) => void (outcomes[i] = faultOf(agent.name, signal, error)),
+                  ),
+                );
+              } else outcomes[i] = r;
+            } catch (error) {
+              outcomes[i] = faultOf(agent.name, signal, error);
             }
-          } catch (error) {
-            subscriber.error(error);
           }
-        },
-        error(error) {
-          subscriber.error(error);
-        },
-        complete() {
-          sourceDone = true;
-          if (held.length === headIndex) subscriber.complete();
-        },
+          if (pending === null) {
+            const out = finish(signal, outcomes);
+            if (held.length === headIndex) for (const e of out) subscriber.next(e);
+            else held.push(out);
+            return;
+          }
+          const slot = held.length;
+          held.push(null);
+          void Promise.all(pending).then(() => {
+            if (subscriber.closed) return;
+            held[slot] = finish(signal, outcomes);
+            if (slot === headIndex) flush();
+          });
+        };
+
+        const pass = (e: PipelineEvent): void => {
+          if (held.length === headIndex) subscriber.next(e);
+          else held.push([e]);
+        };
+
+        const subscription = source.subscribe({
+          next(e) {
+            try {
+              switch (e.kind) {
+                case 'bar': {
+                  let ring = closes.get(e.symbol);
+                  if (!ring) closes.set(e.symbol, (ring = new Closes(size)));
+                  ring.push(e.close);
+                  pass(e);
+                  return;
+                }
+                case 'portfolio':
+                  positions.clear();
+                  for (const p of e.positions) positions.set(p.symbol, p.quantity);
+                  pass(e);
+                  return;
+                case 'signal':
+                  if (e.direction === 0 || (positions.get(e.symbol) ?? 0) !== 0 || agents.length === 0) pass(e);
+                  else ask(e);
+                  return;
+                default:
+                  pass(e);
+              }
+            } catch (error) {
+              subscriber.error(error);
+            }
+          },
+          error(error) {
+            subscriber.error(error);
+          },
+          complete() {
+            sourceDone = true;
+            if (held.length === headIndex) subscriber.complete();
+          },
+        });
+        return () => subscription.unsubscribe();
       });
-      return () => subscription.unsubscribe();
-    });
+  return Object.assign(build(), { withState: build });
 }
 
 /** The stage with the embedded agents (no endpoint, no tape): what AGENTS_ENABLED uses by default. */

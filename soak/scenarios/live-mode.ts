@@ -196,6 +196,8 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
         ASTER_WS_URL: sim.wsUrl,
         SYMBOLS: 'BTCUSDT,ETHUSDT',
         JOURNAL_PATH: journal,
+        // every restart is from a snapshot with a short tail after it (issue 14 item 10)
+        JOURNAL_SNAPSHOT_EVERY: '10',
         ASTER_ABSENT_LOOKUP_SPACING_MS: '200',
         LOG_LEVEL: 'silent',
         // the scenario's own entries come right after exits and stop-outs: no rest between them

@@ -78,6 +78,8 @@ describe('live mode with a remote agent that faulted before kill -9', () => {
           `ASTER_WS_URL=${simulator!.wsUrl}`,
           'SYMBOLS=BTCUSDT,ETHUSDT',
           `JOURNAL_PATH=${journal}`,
+          // snapshots with agents: taken only while no model call is pending; the restart is from one
+          'JOURNAL_SNAPSHOT_EVERY=10',
           'MOMENTUM_LOOKBACK_BARS=48',
           'MOMENTUM_THRESHOLD=0.3',
           'AGENTS_ENABLED=true',

@@ -50,6 +50,8 @@ describe('live mode against the exchange simulator (real REST orders, user-data 
           `ASTER_WS_URL=${simulator!.wsUrl}`,
           'SYMBOLS=BTCUSDT,ETHUSDT',
           `JOURNAL_PATH=${journal}`,
+          // the restart is from a snapshot, with a short tail replayed after it
+          'JOURNAL_SNAPSHOT_EVERY=10',
           'MOMENTUM_LOOKBACK_BARS=48',
           'MOMENTUM_THRESHOLD=0.3',
           'LOG_LEVEL=silent',

@@ -133,6 +133,37 @@ describe('user-data catch-up after a dropped socket (simulator)', () => {
   });
 });
 
+describe('user-data catch-up after a restart (simulator)', () => {
+  it("a fill of the life before, which the journal holds, is not taken again by a reconnect's catch-up", async () => {
+    peer = await startPeer('V1');
+    const c = peer.client;
+    // the life before: its fill reached the journal, then the process died
+    await c.newOrder(market('earlier-1'), { markPrice: BTC.close[START]! });
+    const stream = new AsterUserStream({
+      wsUrl: peer.sim.wsUrl,
+      rest: c,
+      catchUp: c,
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      now: () => c.serverNow(),
+      backoffInitialMs: 50,
+      backoffMaxMs: 50,
+    });
+    cleanups.push(() => stream.stop());
+    const events: UserEvent[] = [];
+    const status: UserStreamStatus[] = [];
+    stream.events.subscribe((e) => events.push(e));
+    stream.status.subscribe((s) => status.push(s));
+    // the restart: the journal holds the fill, so the restart's read returns nothing new
+    const fresh = await stream.startCaughtUp(c.serverNow() - 60_000, new Map([['earlier-1', 0.002]]));
+    expect(fresh).toEqual([]);
+    // a drop seconds later: the reconnect's catch-up window reaches back before this start
+    peer.sim.injectFault('drop-user-ws');
+    await eventually(() => status.filter((s) => s.kind === 'connected').length === 2);
+    await eventually(() => status.filter((s) => s.kind === 'caught-up').length === 2);
+    expect(trades(events, 'earlier-1')).toEqual([]);
+  });
+});
+
 describe('user-data catch-up: orders that ended while the socket was down (simulator)', () => {
   it('a protective stop cancelled while the socket is down reaches the pipeline after the reconnect', async () => {
     peer = await startPeer('V1');
