@@ -276,16 +276,7 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
   const first = nextLine();
   if (first === null) throw dataError(file, 1, 'the file is empty');
   const { format, hasHeader } = detectFormat(first, file);
-  const c: Growable = {
-    openTime: new Float64Array(1024),
-    open: new Float64Array(1024),
-    high: new Float64Array(1024),
-    low: new Float64Array(1024),
-    close: new Float64Array(1024),
-    volume: new Float64Array(1024),
-    flow: undefined,
-    length: 0,
-  };
+  const c = emptyColumns(1024);
   // decided on the first data row: a native row with all 11 leading columns carries order flow
   let flowDecided = false;
   let lines = new Uint32Array(1024);
@@ -339,9 +330,31 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
     if (c.flow !== undefined) readFlow(text, e5, end, c.flow, i, file, lineNo);
   }
   if (c.length === 0) throw dataError(file, lineNo, 'no bars after the header');
+  const columns = trimmed(c);
+  const where: RowLocator = (row) => `${file}:${lines[row]}`;
+  validateColumns(columns, where);
+  return { format, columns, where };
+}
+
+/** Columns with room for `size` rows, none used; order flow is decided on the first row. */
+function emptyColumns(size: number): Growable {
+  return {
+    openTime: new Float64Array(size),
+    open: new Float64Array(size),
+    high: new Float64Array(size),
+    low: new Float64Array(size),
+    close: new Float64Array(size),
+    volume: new Float64Array(size),
+    flow: undefined,
+    length: 0,
+  };
+}
+
+/** The parsed rows as columns of exactly their length (views, no copy). */
+function trimmed(c: Growable) {
   const k = c.length;
   const flow = c.flow;
-  const columns = {
+  return {
     openTime: c.openTime.subarray(0, k),
     open: c.open.subarray(0, k),
     high: c.high.subarray(0, k),
@@ -360,9 +373,6 @@ export function parseBarCsv(text: string, file: string): ParsedBars {
         }),
     length: k,
   };
-  const where: RowLocator = (row) => `${file}:${lines[row]}`;
-  validateColumns(columns, where);
-  return { format, columns, where };
 }
 
 /** close_time, quote_volume, count, taker_buy_volume, taker_buy_quote_volume after the volume field */

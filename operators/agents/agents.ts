@@ -101,6 +101,102 @@ function isThenable(x: unknown): x is PromiseLike<AgentOpinion> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
 }
 
+/** What an agent is shown: the signal's bar, its features and the closes up to it. */
+function contextOf(signal: Signal, ring: Closes | undefined): AgentContext {
+  const f = signal.features;
+  return {
+    symbol: signal.symbol,
+    time: signal.time,
+    price: signal.price,
+    change24h: f.change24h,
+    volume: f.bar.volume,
+    atr: f.atr,
+    volatility: f.volatility,
+    closes: ring ? ring.toArray() : [signal.price],
+    position: 0,
+    proposedDirection: signal.direction,
+    strategy: signal.source,
+  };
+}
+
+/**
+ * Asks every agent at once: synchronous answers (embedded, tape) land in `outcomes` now, remote
+ * ones when `pending` settles; a throw or a rejection becomes that agent's fault.
+ */
+function askEvery(
+  agents: readonly AgentPort[],
+  ctx: AgentContext,
+  signal: Signal,
+  counts: AgentStageCounts | undefined,
+): { outcomes: Outcome[]; pending: Promise<void>[] | null } {
+  const outcomes: Outcome[] = new Array<Outcome>(agents.length);
+  let pending: Promise<void>[] | null = null;
+  for (let i = 0; i < agents.length; i++) {
+    const agent = agents[i]!;
+    if (counts) counts.calls++;
+    try {
+      const r = agent.opinion(ctx);
+      if (isThenable(r)) {
+        pending ??= [];
+        pending.push(
+          Promise.resolve(r).then(
+            (op) => void (outcomes[i] = op),
+            (error: unknown) => void (outcomes[i] = faultOf(agent.name, signal, error)),
+          ),
+        );
+      } else outcomes[i] = r;
+    } catch (error) {
+      outcomes[i] = faultOf(agent.name, signal, error);
+    }
+  }
+  return { outcomes, pending };
+}
+
+/**
+ * The signal with the opinions of the agents that answered (plus a stand-in for a failed one
+ * where the policy or the symbol asks for it), each fault just before it; counted when decided,
+ * so `without / signals` is exact while calls are in flight.
+ */
+function judged(
+  signal: Signal,
+  outcomes: readonly Outcome[],
+  counts: AgentStageCounts | undefined,
+  policy: AgentSettings['AGENT_FAILURE_POLICY'],
+  collaborative: boolean,
+): PipelineEvent[] {
+  const out: PipelineEvent[] = [];
+  const opinions: AgentOpinion[] = [];
+  if (counts) counts.signals++;
+  for (const o of outcomes) {
+    if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
+    if ('kind' in o) {
+      if (counts) {
+        const key = `${o.agent}:${o.fault}`;
+        counts.faults[key] = (counts.faults[key] ?? 0) + 1;
+        if (counts.without) counts.without[o.agent] = (counts.without[o.agent] ?? 0) + 1;
+      }
+      out.push(o);
+      const stand = standIn(o, policy, collaborative);
+      if (stand !== null) opinions.push(stand);
+    } else opinions.push(o);
+  }
+  out.push({ ...signal, opinions });
+  return out;
+}
+
+/** The recent closes and positions a snapshot held, or empty ones. */
+function restoredState(restored: AgentStageState | undefined, size: number) {
+  const closes = new Map<string, Closes>();
+  const positions = new Map<string, number>();
+  for (const [symbol, values] of restored?.closes ?? []) {
+    const ring = new Closes(size);
+    for (const x of values) ring.push(x);
+    closes.set(symbol, ring);
+  }
+  for (const [symbol, quantity] of restored?.positions ?? []) positions.set(symbol, quantity);
+  return { closes, positions };
+}
+
 /**
  * The agent stage: between momentum and consensus.
  *
@@ -135,31 +231,16 @@ export function agentStage(
     (hooks?: AgentStateHooks): OperatorFunction<PipelineEvent, PipelineEvent> =>
     (source) =>
       new Observable<PipelineEvent>((subscriber) => {
-        const closes = new Map<string, Closes>();
-        const positions = new Map<string, number>();
+        const { closes, positions } = restoredState(hooks?.restore as AgentStageState | undefined, size);
         /** held-back output, in order; a null slot is a signal still waiting for answers */
         const held: (PipelineEvent[] | null | undefined)[] = [];
         let headIndex = 0;
         let sourceDone = false;
-        const restored = hooks?.restore as AgentStageState | undefined;
-        for (const [symbol, values] of restored?.closes ?? []) {
-          const ring = new Closes(size);
-          for (const x of values) ring.push(x);
-          closes.set(symbol, ring);
-        }
-        for (const [symbol, quantity] of restored?.positions ?? []) positions.set(symbol, quantity);
         hooks?.onOpen?.(() =>
           held.length !== headIndex
             ? null
             : { closes: [...closes].map(([k, ring]) => [k, ring.toArray()]), positions: [...positions] },
         );
-
-        const count = (f: AgentFault): void => {
-          if (!counts) return;
-          const key = `${f.agent}:${f.fault}`;
-          counts.faults[key] = (counts.faults[key] ?? 0) + 1;
-          if (counts.without) counts.without[f.agent] = (counts.without[f.agent] ?? 0) + 1;
-        };
 
         const flush = (): void => {
           while (headIndex < held.length) {
@@ -176,60 +257,12 @@ export function agentStage(
           }
         };
 
-        const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] => {
-          const out: PipelineEvent[] = [];
-          const opinions: AgentOpinion[] = [];
-          // counted when decided, so `without / signals` is exact while calls are in flight
-          if (counts) counts.signals++;
-          for (const o of outcomes) {
-            if (counts?.lastFaulted) counts.lastFaulted[o.agent] = 'kind' in o;
-            if ('kind' in o) {
-              count(o);
-              out.push(o);
-              const stand = standIn(o, policy, collab.has(signal.symbol));
-              if (stand !== null) opinions.push(stand);
-            } else opinions.push(o);
-          }
-          out.push({ ...signal, opinions });
-          return out;
-        };
+        const finish = (signal: Signal, outcomes: readonly Outcome[]): PipelineEvent[] =>
+          judged(signal, outcomes, counts, policy, collab.has(signal.symbol));
 
         const ask = (signal: Signal): void => {
-          const ring = closes.get(signal.symbol);
-          const f = signal.features;
-          const ctx: AgentContext = {
-            symbol: signal.symbol,
-            time: signal.time,
-            price: signal.price,
-            change24h: f.change24h,
-            volume: f.bar.volume,
-            atr: f.atr,
-            volatility: f.volatility,
-            closes: ring ? ring.toArray() : [signal.price],
-            position: 0,
-            proposedDirection: signal.direction,
-            strategy: signal.source,
-          };
-          const outcomes: Outcome[] = new Array<Outcome>(agents.length);
-          let pending: Promise<void>[] | null = null;
-          for (let i = 0; i < agents.length; i++) {
-            const agent = agents[i]!;
-            if (counts) counts.calls++;
-            try {
-              const r = agent.opinion(ctx);
-              if (isThenable(r)) {
-                pending ??= [];
-                pending.push(
-                  Promise.resolve(r).then(
-                    (op) => void (outcomes[i] = op),
-                    (error: unknown) => void (outcomes[i] = faultOf(agent.name, signal, error)),
-                  ),
-                );
-              } else outcomes[i] = r;
-            } catch (error) {
-              outcomes[i] = faultOf(agent.name, signal, error);
-            }
-          }
+          const ctx = contextOf(signal, closes.get(signal.symbol));
+          const { outcomes, pending } = askEvery(agents, ctx, signal, counts);
           if (pending === null) {
             const out = finish(signal, outcomes);
             if (held.length === headIndex) for (const e of out) subscriber.next(e);
