@@ -202,8 +202,7 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
         LOG_LEVEL: 'silent',
         // the scenario's own entries come right after exits and stop-outs: no rest between them
         COOLDOWN_BARS: '0',
-        // the simulator stamps fills on the wall clock while its bars replay 2025: a stop-out
-        // would look to the cooldown like one in the future and refuse every later entry
+        // stops far away: the scenario's own entries and exits drive the book, not stop-outs
         ATR_STOP_MULTIPLE: '50',
         STOPLOSS_GUARD_TRADES: '0',
         RATE_LIMIT_PER_MINUTE: '1000',
