@@ -1,4 +1,4 @@
-import { flowAt, type BarColumns } from '../pipelines/model/index.ts';
+import { flowAt, sellerAggressor, type BarColumns } from '../pipelines/model/index.ts';
 import type { SimContext } from './context.ts';
 import { bookLevels, bookView, markUpdate, ticker24 } from './market-views.ts';
 import { klineFlow, klineIntervalMs, klines, intervalName } from './replay.ts';
@@ -30,7 +30,7 @@ export function publishBar(sim: SimContext, s: BarColumns, i: number, now: numbe
     f: id,
     l: id,
     T: s.openTime[i]! + s.intervalMs,
-    m: false,
+    m: sellerAggressor(s, i),
   });
 }
 

@@ -83,6 +83,16 @@ export function flowAt(flow: FlowColumns | undefined, i: number): OrderFlow | un
   };
 }
 
+/**
+ * Whether a bar's print reports the seller as the aggressor (isBuyerMaker): from the data's
+ * taker-buy volume when it has one (more than half the volume sold into bids), else false, the
+ * buyer, as before (the data has no side then).
+ */
+export function sellerAggressor(s: BarColumns, i: number): boolean {
+  const buy = s.flow?.takerBuyVolume[i];
+  return buy !== undefined && buy * 2 < s.volume[i]!;
+}
+
 /** Bars of one symbol in columns: what loaders produce and what fast paths read. */
 export interface BarColumns {
   readonly symbol: string;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SimContext } from '../context.ts';
+import { sellerAggressor } from '../../pipelines/model/index.ts';
 import { bad, invalid, missing } from '../api-error.ts';
 import { bookLevels, bookView, markPayload, ticker24 } from '../market-views.ts';
 import { klineFlow, klineIntervalMs, klines } from '../replay.ts';
@@ -43,7 +44,7 @@ export function marketRoutes(sim: SimContext): RouteTable {
     'GET trades': {
       ...pub,
       handle: (ctx) => ({
-        body: barPrints(sim, ctx).map((t) => ({ ...t, isBuyerMaker: false })),
+        body: barPrints(sim, ctx),
       }),
     },
     'GET aggTrades': {
@@ -57,7 +58,7 @@ export function marketRoutes(sim: SimContext): RouteTable {
           f: t.id,
           l: t.id,
           T: t.time,
-          m: false,
+          m: t.isBuyerMaker,
         })),
       }),
     },
@@ -160,13 +161,14 @@ function klineRows(sim: SimContext, ctx: Ctx): unknown[] {
 
 /**
  * Public trades: one print per released bar at its close with the bar's volume, stamped at the bar's
- * close time; the id is the bar index. The data has no aggressor side, so every print reports the
- * buyer as taker (isBuyerMaker false), as the aggTrade stream does.
+ * close time; the id is the bar index. Its aggressor is the side that took more of the bar's volume
+ * when the data has taker-buy volume (Binance-native files); without it, the buyer (isBuyerMaker
+ * false), as the aggTrade stream does.
  */
 function barPrints(
   sim: SimContext,
   ctx: Ctx,
-): { id: number; price: string; qty: string; quoteQty: string; time: number }[] {
+): { id: number; price: string; qty: string; quoteQty: string; time: number; isBuyerMaker: boolean }[] {
   const s = symbolParam(sim, ctx);
   const series = sim.replay.bySymbol.get(s)!;
   const limit = limitParam(ctx, 500, 1000);
@@ -185,6 +187,7 @@ function barPrints(
       qty: f.qty(series.volume[i]!),
       quoteQty: (series.volume[i]! * series.close[i]!).toFixed(4),
       time,
+      isBuyerMaker: sellerAggressor(series, i),
     });
   }
   return fromId !== undefined || start !== undefined ? out.slice(0, limit) : out.slice(-limit);

@@ -87,4 +87,32 @@ describe('simulator klines with order flow', () => {
     const k = msg.k as Record<string, unknown>;
     expect([k.q, k.n, k.V, k.Q]).toEqual([null, null, null, null]);
   });
+
+  it('trades and aggTrades name the side that took more of each bar as aggressor, from the taker-buy volume', async () => {
+    const s = await start(AVAX);
+    // the sample's bars are sold into and bought into in turn: both answers must occur
+    const sellerTook = (i: number) => AVAX.flow!.takerBuyVolume[i]! * 2 < AVAX.volume[i]!;
+    const rows = (await raw(`${s.restUrl}/fapi/v1/aggTrades?symbol=AVAXUSDT&limit=100`)).json as {
+      a: number;
+      m: boolean;
+    }[];
+    expect(rows.length).toBeGreaterThan(50);
+    for (const r of rows) expect(r.m, `bar ${r.a}`).toBe(sellerTook(r.a));
+    expect(new Set(rows.map((r) => r.m)).size).toBe(2);
+    const trades = (await raw(`${s.restUrl}/fapi/v1/trades?symbol=AVAXUSDT&limit=100`)).json as {
+      id: number;
+      isBuyerMaker: boolean;
+    }[];
+    for (const t of trades) expect(t.isBuyerMaker).toBe(sellerTook(t.id));
+    // the stream's print of the next bar says the same
+    const msg = await firstFrame(`${s.wsUrl}/ws/avaxusdt@aggTrade`, () => s.advance(1));
+    expect(msg.m).toBe(sellerTook(START + 1));
+  });
+
+  it('without taker-buy volume in the data, every print reports the buyer as aggressor (no side is invented)', async () => {
+    const s = await start(BTC);
+    const rows = (await raw(`${s.restUrl}/fapi/v1/aggTrades?symbol=BTCUSDT&limit=50`)).json as { m: boolean }[];
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => r.m === false)).toBe(true);
+  });
 });
