@@ -184,14 +184,6 @@ export function beyondKnown(events: readonly MissedEvent[], known: Map<string, n
   return out;
 }
 
-/** beyondKnown over trades only, leaving `journaled` as it was */
-export function beyondJournal(events: readonly MissedEvent[], journaled: ReadonlyMap<string, number>): MissedEvent[] {
-  return beyondKnown(
-    events.filter((x) => x.event.kind === 'order-update' && x.event.executionType === 'TRADE'),
-    new Map(journaled),
-  );
-}
-
 function tradeUpdate(t: AsterUserTrade, o: AsterOrder | undefined, cumQty: number, status: string): OrderUpdate {
   return {
     kind: 'order-update',

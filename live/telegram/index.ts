@@ -4,5 +4,4 @@ export {
   type TelegramCommands,
   type TelegramNotifierOptions,
   type TelegramSettings,
-  type TelegramTimers,
 } from './telegram-notifier.ts';

@@ -13,9 +13,6 @@ export interface TelegramCommands {
   stop(): Promise<string>;
 }
 
-/** the timers a notifier runs on (tests pass manual ones) */
-export type TelegramTimers = Timers;
-
 export interface TelegramSettings {
   readonly TELEGRAM_BOT_TOKEN: string;
   readonly TELEGRAM_CHAT_ID: string;
@@ -29,7 +26,7 @@ export interface TelegramNotifierOptions {
   readonly settings: TelegramSettings;
   readonly clock: ClockPort;
   /** default: the global timers */
-  readonly timers?: TelegramTimers;
+  readonly timers?: Timers;
   /** answers /status /portfolio /positions /stop; without it no updates are polled */
   readonly commands?: TelegramCommands;
   /** text of the periodic summary; default: trades since the last summary + commands.portfolio() */
@@ -75,7 +72,7 @@ interface Update {
 export class TelegramNotifier {
   readonly #s: TelegramSettings;
   readonly #clock: ClockPort;
-  readonly #timers: TelegramTimers;
+  readonly #timers: Timers;
   readonly #fetch: typeof fetch;
   readonly #opts: TelegramNotifierOptions;
   readonly #base: string;

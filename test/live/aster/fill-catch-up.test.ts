@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fill, Order } from '../../../pipelines/model/index.ts';
 import type { AsterOrder, AsterUserTrade } from '../../../live/aster/schemas.ts';
-import { beyondJournal, tradeEvents } from '../../../live/aster/fill-catch-up.ts';
+import { beyondKnown, tradeEvents } from '../../../live/aster/fill-catch-up.ts';
 import { mergeRestartFills, restartSince } from '../../../live/aster/restart-catch-up.ts';
 import type { OrderUpdate } from '../../../live/aster/user-events.ts';
 
@@ -26,17 +26,17 @@ const trade = (id: number, qty: number, time: number): AsterUserTrade =>
 
 const trades = [trade(1, 0.01, 1_000), trade(2, 0.01, 2_000), trade(3, 0.01, 3_000)];
 
-describe('beyondJournal', () => {
+describe('beyondKnown', () => {
   it('keeps only the quantity beyond what the journal holds for the client order id', () => {
     const events = tradeEvents(trades, [order(0.03)], 0);
     expect(events.map((e) => (e.event as OrderUpdate).cumQty)).toEqual(
       [0.01, 0.02, 0.03].map((q) => expect.closeTo(q, 12)),
     );
     // nothing journaled: all three; all journaled: none
-    expect(beyondJournal(events, new Map())).toHaveLength(3);
-    expect(beyondJournal(events, new Map([['sapphire-exit-1', 0.03]]))).toHaveLength(0);
+    expect(beyondKnown(events, new Map())).toHaveLength(3);
+    expect(beyondKnown(events, new Map([['sapphire-exit-1', 0.03]]))).toHaveLength(0);
     // the journal holds 0.015 (a remainder fill from an earlier lookup): half of trade 2, all of trade 3
-    const kept = beyondJournal(events, new Map([['sapphire-exit-1', 0.015]]));
+    const kept = beyondKnown(events, new Map([['sapphire-exit-1', 0.015]]));
     expect(kept.map((e) => (e.event as OrderUpdate).tradeId)).toEqual([2, 3]);
     expect((kept[0]!.event as OrderUpdate).lastQty).toBeCloseTo(0.005, 12);
     expect((kept[1]!.event as OrderUpdate).lastQty).toBeCloseTo(0.01, 12);
@@ -47,7 +47,7 @@ describe('beyondJournal', () => {
     expect(events).toHaveLength(1);
     expect((events[0]!.event as OrderUpdate).cumQty).toBeCloseTo(0.03, 12);
     // the journal has the first two trades: the third is new
-    expect(beyondJournal(events, new Map([['sapphire-exit-1', 0.02]]))).toHaveLength(1);
+    expect(beyondKnown(events, new Map([['sapphire-exit-1', 0.02]]))).toHaveLength(1);
   });
 });
 
@@ -80,7 +80,7 @@ describe('mergeRestartFills', () => {
   };
 
   it('a trade read back replaces its part of the lookup remainder; what no trade explains stays', () => {
-    const updates = beyondJournal(tradeEvents(trades, [order(0.03)], 1_500), new Map()).map(
+    const updates = beyondKnown(tradeEvents(trades, [order(0.03)], 1_500), new Map()).map(
       (e) => e.event as OrderUpdate,
     );
     const merged = mergeRestartFills([remainder], updates, [{ order: exit }]);

@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bar, Decision, Fill, ProtectIntent } from '../../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../../pipelines/settings.ts';
-import {
-  TelegramNotifier,
-  type TelegramCommands,
-  type TelegramTimers,
-} from '../../../live/telegram/telegram-notifier.ts';
+import { TelegramNotifier, type TelegramCommands } from '../../../live/telegram/telegram-notifier.ts';
+import type { Timers } from '../../../pipelines/timers.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { startTelegramServer, type TelegramServer } from './kit/telegram-server.ts';
 
@@ -99,7 +96,7 @@ function protect(bar: Bar, seq: number): ProtectIntent {
 
 function manualTimers() {
   const due: { fn: () => void; ms: number; cleared: boolean }[] = [];
-  const timers: TelegramTimers = {
+  const timers: Timers = {
     setTimeout(fn, ms) {
       const t = { fn, ms, cleared: false };
       due.push(t);
