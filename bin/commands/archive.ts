@@ -28,9 +28,22 @@ options:
   --out PATH        file to write for get
   --dotenv PATH     settings file (default .env)`;
 
+const FLAGS = ['--epochs', '--out', '--public', '--bundle', '--dotenv', '--help', '-h'];
+
+/**
+ * A Walrus blob id is base64url and may begin with '-' (about 1 in 64): the word after `get` is the
+ * id, never read as a flag, unless it is one of ours.
+ */
+function blobIdFirst(argv: string[]): { rest: string[]; id: string | undefined } {
+  const word = argv[1];
+  const isFlag = word === undefined || FLAGS.some((f) => word === f || word.startsWith(`${f}=`));
+  return argv[0] === 'get' && !isFlag ? { rest: [argv[0], ...argv.slice(2)], id: word } : { rest: argv, id: undefined };
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
+  const { rest, id } = blobIdFirst(argv);
+  const { values, positionals: parsed } = parseFlags(
+    rest,
     {
       epochs: { type: 'string' },
       out: { type: 'string' },
@@ -45,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const positionals = id === undefined ? parsed : [parsed[0]!, id, ...parsed.slice(1)];
   const [action, target, ...extra] = positionals;
   if (action !== 'put' && action !== 'get') {
     throw new SapphireError('CLI_USAGE', `expected put or get, got ${JSON.stringify(action ?? '')}\n\n${USAGE}`);

@@ -133,6 +133,20 @@ describe('encrypted archives (AES-256-GCM under ARCHIVE_KEY)', () => {
 });
 
 describe('sapphire archive put/get with ARCHIVE_KEY (CLI)', { timeout: 240_000 }, () => {
+  it('get takes a blob id that begins with "-" as the id, not as a flag', async () => {
+    const envFile = join(work, 'dash.env');
+    writeFileSync(envFile, '');
+    const env = { WALRUS_PUBLISHER_URL: peer.url, WALRUS_AGGREGATOR_URL: peer.url, ARCHIVE_KEY: KEY_HEX };
+    const r = await sapphire(
+      ['archive', 'get', '-oUnknownBlobIdStartingWithADash0123456789', '--out', join(work, 'x'), '--dotenv', envFile],
+      env,
+      work,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toMatch(/CLI_USAGE/);
+    expect(r.stderr).toContain('-oUnknownBlobIdStartingWithADash0123456789');
+  });
+
   it('encrypts by default, refuses without a key unless --public, refuses a wrong key on get', async () => {
     const envFile = join(work, 'empty.env');
     writeFileSync(envFile, '');
