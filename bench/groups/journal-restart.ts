@@ -33,7 +33,7 @@ function cycledBars(bars: readonly Bar[]): (i: number) => Bar {
 }
 
 /** A live venue that has nothing to report: the restart's reconciliation costs no exchange time. */
-const quietVenue: VenuePort = { reconcile: async () => [], verify: async () => null };
+const quietVenue: VenuePort = { reconcile: async () => [], verify: async () => null, adoptWorking: () => undefined };
 const noOrders: ExecutionPort = { attach: () => (bars) => bars };
 
 /**

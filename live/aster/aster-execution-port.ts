@@ -34,6 +34,16 @@ export interface AsterExecutionPortOptions {
 }
 
 const PROTECTIVE = new Set(['STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+
+/** The Aster port, which can also take over orders an earlier life of the service left working. */
+export interface AsterExecutionPort extends ExecutionPort {
+  /**
+   * Orders sent before a restart (or found at the exchange at a start from the exchange) that are
+   * still working: followed as the port's own, so their fills carry their reason, a new stop or
+   * take-profit replaces them, and they are cancelled when the position goes. Oldest first.
+   */
+  adopt(orders: readonly Order[]): void;
+}
 /** an order in one of these states is done: the port forgets it (its trades stay deduplicated) */
 const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
 /** fills of these orders leave the symbol flat (a delever only cuts it) */
@@ -163,9 +173,16 @@ export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): 
  * An event is never stamped earlier than the last event passed on (time stays monotonic).
  * No timers: everything is driven by bars, orders and user events.
  */
-export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPort {
+export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecutionPort {
   const quote = opts.quoteAsset ?? 'USDT';
+  /** the running subscription's intake of adopted orders; orders adopted before it wait */
+  let adoptInto: ((orders: readonly Order[]) => void) | null = null;
+  const waiting: Order[] = [];
   return {
+    adopt(orders) {
+      if (adoptInto !== null) adoptInto(orders);
+      else waiting.push(...orders);
+    },
     attach(orders: Observable<VenueRequest>): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         let lastTime = -Infinity;
@@ -239,6 +256,14 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           if (why !== null && !protective.cancelledByUs(u.clientOrderId)) reject(mine!, why);
         };
 
+        adoptInto = (adopted) => {
+          for (const o of adopted) {
+            sent.set(o.clientOrderId, o);
+            // an older one of the same type (a leak of an earlier life) is cancelled by the newer
+            if (PROTECTIVE.has(o.type)) void protective.accepted(o);
+          }
+        };
+        adoptInto(waiting.splice(0));
         const orderSub = orders.subscribe({ next: (o) => void (o.kind === 'cancel-order' ? cancel(o) : place(o)) });
         const funding = fundingAttribution({
           quote,
@@ -265,6 +290,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): ExecutionPo
           },
           teardown() {
             closed = true;
+            adoptInto = null;
             orderSub.unsubscribe();
             userSub.unsubscribe();
           },

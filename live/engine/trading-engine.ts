@@ -318,6 +318,9 @@ export class TradingEngine {
   /** After a replay: what became of orders in flight at the crash, orders never sent, and the book. */
   private async reconcileWithVenue(): Promise<void> {
     const outcomes = await this.reconciler!.reconcile(this.lastBarTime);
+    // what is still working (a position's stop and take-profit) is the execution port's to
+    // replace or cancel, as if this life had placed it
+    this.reconciler!.venue.adoptWorking(this.reconciler!.working());
     // the book shows injected fills at the next bar's snapshot: compare with the exchange then
     if (outcomes) this.verifyAtNextSnapshot = true;
     else await this.verifyBook();

@@ -12,6 +12,11 @@ export interface VenuePort {
   reconcile(open: readonly { order: Order; filled: number }[], journaled: JournaledFills): Promise<VenueEvent[]>;
   /** the book after reconciliation vs the exchange's positions: a description of any mismatch */
   verify(positions: readonly PositionView[]): Promise<string | null>;
+  /**
+   * Orders of an earlier life still working at the exchange (a position's stop and take-profit):
+   * the execution port follows them as its own from now on (see AsterExecutionPort.adopt).
+   */
+  adoptWorking(orders: readonly Order[]): void;
 }
 
 /** what the journal holds of fills: quantity per client order id and the newest fill's time */
@@ -157,6 +162,14 @@ export class VenueReconciler {
       });
     }
     return outcomes.length > 0;
+  }
+
+  /** Orders sent and not done (working at the exchange, as far as the journal and the lookups know), oldest first. */
+  working(): Order[] {
+    return [...this.sentOrders.values()]
+      .filter((s) => !s.done)
+      .map((s) => s.order)
+      .sort((a, b) => a.time - b.time);
   }
 
   /** A venue event that arrived between inputs: journaled, then put into the pipeline. */

@@ -6,7 +6,7 @@ import { AsterRestClient, type AsterCredentials } from '../aster/rest-client.ts'
 import type { AsterOrder } from '../aster/schemas.ts';
 import { AsterMarketStream } from '../aster/market-stream.ts';
 import { asterMarketPort } from '../aster/aster-market-port.ts';
-import { asterExecutionPort } from '../aster/aster-execution-port.ts';
+import { asterExecutionPort, type AsterExecutionPort } from '../aster/aster-execution-port.ts';
 import { AsterUserStream } from '../aster/user-stream.ts';
 import { mergeRestartFills, restartSince, type JournaledFills } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
@@ -89,6 +89,7 @@ export async function asterMarketSource(
   let state = 'connecting';
   let userStream: AsterUserStream | null = null;
   let userStatusSub: { unsubscribe(): void } | null = null;
+  let execution: AsterExecutionPort | null = null;
   const statusSub = stream.status.subscribe((s) => {
     state = s.kind === 'connected' ? 'connected' : s.kind === 'disconnected' ? 'reconnecting' : state;
     if (s.kind === 'error') hooks.onIssue?.({ source: 'market-stream', kind: 'error', detail: s.detail });
@@ -120,12 +121,14 @@ export async function asterMarketSource(
       userStatusSub ??= userStream.status.subscribe((s) => {
         if (s.kind === 'error') hooks.onIssue?.({ source: 'user-stream', kind: 'error', detail: s.detail });
       });
-      return executionOver(settings, client, userStream, hooks);
+      execution = executionOver(settings, client, userStream, hooks);
+      return execution;
     },
     venue: {
       reconcile: (open, journaled) =>
         reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE, settings.ASTER_RECV_WINDOW),
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
+      adoptWorking: (orders) => execution?.adopt(orders),
     },
     status: () => state,
     close: async () => {
@@ -147,7 +150,7 @@ function executionOver(
   client: AsterRestClient,
   userStream: AsterUserStream,
   hooks: AsterSourceHooks,
-): ExecutionPort {
+): AsterExecutionPort {
   const orders =
     settings.ORCHESTRATOR_URL !== ''
       ? orchestratorOrderApi(

@@ -73,6 +73,7 @@ async function restart(
       return [];
     },
     verify: async () => null,
+    adoptWorking: () => undefined,
   };
   const journal = new FileJournal(path);
   const rejected: string[] = [];
