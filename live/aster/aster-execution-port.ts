@@ -156,6 +156,38 @@ export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): 
   };
 }
 
+/** An operator's cancel, sent by client order id; one the exchange refuses is reported. */
+async function cancelForOperator(
+  opts: AsterExecutionPortOptions,
+  operatorCancels: Set<string>,
+  c: CancelOrder,
+): Promise<void> {
+  operatorCancels.add(c.clientOrderId);
+  try {
+    await opts.client.cancelOrder({ symbol: c.symbol, origClientOrderId: c.clientOrderId });
+  } catch (e) {
+    operatorCancels.delete(c.clientOrderId);
+    opts.onIssue?.({
+      kind: 'cancel-failed',
+      clientOrderId: c.clientOrderId,
+      detail: `operator cancel: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
+}
+
+/** Orders of an earlier life taken over (see AsterExecutionPort.adopt). */
+function takeOver(
+  adopted: readonly Order[],
+  sent: Map<string, Order>,
+  protective: ReturnType<typeof protectiveOrders>,
+): void {
+  for (const o of adopted) {
+    sent.set(o.clientOrderId, o);
+    // an older one of the same type (a leak of an earlier life) is cancelled by the newer
+    if (PROTECTIVE.has(o.type)) void protective.accepted(o);
+  }
+}
+
 /**
  * ExecutionPort over Aster. Each pipeline Order goes to REST newOrder under its own client order
  * id (precision-checked first); an order that cannot be made becomes an OrderRejected event. A
@@ -219,19 +251,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecut
           if (PROTECTIVE.has(o.type)) await protective.accepted(o);
         };
 
-        const cancel = async (c: CancelOrder): Promise<void> => {
-          operatorCancels.add(c.clientOrderId);
-          try {
-            await opts.client.cancelOrder({ symbol: c.symbol, origClientOrderId: c.clientOrderId });
-          } catch (e) {
-            operatorCancels.delete(c.clientOrderId);
-            opts.onIssue?.({
-              kind: 'cancel-failed',
-              clientOrderId: c.clientOrderId,
-              detail: `operator cancel: ${e instanceof Error ? e.message : String(e)}`,
-            });
-          }
-        };
+        const cancel = (c: CancelOrder) => cancelForOperator(opts, operatorCancels, c);
 
         const onOrderUpdate = (u: OrderUpdate): void => {
           const mine = sent.get(u.clientOrderId);
@@ -256,13 +276,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecut
           if (why !== null && !protective.cancelledByUs(u.clientOrderId)) reject(mine!, why);
         };
 
-        adoptInto = (adopted) => {
-          for (const o of adopted) {
-            sent.set(o.clientOrderId, o);
-            // an older one of the same type (a leak of an earlier life) is cancelled by the newer
-            if (PROTECTIVE.has(o.type)) void protective.accepted(o);
-          }
-        };
+        adoptInto = (adopted) => takeOver(adopted, sent, protective);
         adoptInto(waiting.splice(0));
         const orderSub = orders.subscribe({ next: (o) => void (o.kind === 'cancel-order' ? cancel(o) : place(o)) });
         const funding = fundingAttribution({

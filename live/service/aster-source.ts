@@ -11,7 +11,7 @@ import { AsterUserStream } from '../aster/user-stream.ts';
 import { mergeRestartFills, restartSince, type JournaledFills } from '../aster/restart-catch-up.ts';
 import { OrchestratorClient, orchestratorOrderApi } from '../orchestrator/orchestrator-client.ts';
 import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/model/index.ts';
-import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
+import type { VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
 import { backoffDelay } from '../../pipelines/timers.ts';
