@@ -1,12 +1,21 @@
 import type { Observable, OperatorFunction } from 'rxjs';
-import type { AgentOpinion, Bar, CancelOrder, Fill, FundingPayment, Order, OrderRejected } from './model/index.ts';
+import type {
+  AgentOpinion,
+  Bar,
+  CancelOrder,
+  Fill,
+  FundingPayment,
+  Order,
+  OrderRejected,
+  PositionAdopted,
+} from './model/index.ts';
 
 /** Closed bars of every configured symbol, merged in time order (ties: symbol order). */
 export interface MarketDataPort {
   bars(): Observable<Bar>;
 }
 
-export type VenueEvent = Fill | OrderRejected | FundingPayment;
+export type VenueEvent = Fill | OrderRejected | FundingPayment | PositionAdopted;
 
 /** What the pipeline sends a venue: a new order, or an operator's request to withdraw one. */
 export type VenueRequest = Order | CancelOrder;

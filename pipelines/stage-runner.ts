@@ -51,6 +51,7 @@ const ALL_KINDS: readonly PipelineEventKind[] = [
   'command',
   'cancel-order',
   'agent-fault',
+  'position-adopted',
 ];
 
 /**

@@ -16,7 +16,9 @@ data/sample/perp-5m replayed at SIMULATOR_REPLAY_MS per bar) with the embedded a
 Set ASTER_REST_URL and ASTER_WS_URL for the real exchange; TRADING_MODE=live for real orders
 (needs credentials and ADMIN_API_TOKEN). Admin routes need ADMIN_API_TOKEN.
 A journal written with other strategy settings or code is refused; --from-exchange
-(START_FROM_EXCHANGE=true) sets it aside and begins a new one, checked against the exchange.`;
+(START_FROM_EXCHANGE=true) sets it aside and begins a new one from what the exchange holds:
+in live mode its positions are taken over (with the bot's working stop and take-profit), the
+bot's orders that guard nothing are cancelled, other orders are left alone.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(

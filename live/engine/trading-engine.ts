@@ -20,8 +20,15 @@ import { tapedExecution } from './taped-execution.ts';
 import { Kernel, kernelIdentity, type KernelIdentity } from './kernel.ts';
 import { Projections, type ReadModel } from './projections.ts';
 import { VenueReconciler, type VenuePort } from './venue-reconciler.ts';
-import { kernelChanges, kernelMismatch, snapshotRecord, type EngineState } from './engine-snapshot.ts';
+import {
+  FROM_EXCHANGE_FLAG,
+  kernelChanges,
+  kernelMismatch,
+  snapshotRecord,
+  type EngineState,
+} from './engine-snapshot.ts';
 import { decisionOutcome, type SubmitOutcome } from './decision-outcome.ts';
+import { describeAdoption, planAdoption, type AdoptionPlan } from './adoption.ts';
 
 export type { SubmitOutcome } from './decision-outcome.ts';
 export type { ReadModel } from './projections.ts';
@@ -72,6 +79,14 @@ export interface EngineOptions {
    * and after a replay the exchange is asked about what the journal cannot know.
    */
   venue?: VenuePort;
+  /**
+   * A start from the exchange (live, START_FROM_EXCHANGE on a journal with no history): before
+   * the first live bar, the exchange's positions and working orders are taken over
+   * (live/engine/adoption.ts) instead of comparing an empty book with them.
+   */
+  adoptFromExchange?: boolean;
+  /** where the engine says what it did at start (the adoption), one line each */
+  log?: (line: string) => void;
 }
 
 /** What an emergency stop did: the flatten orders it produced, and positions left without one. */
@@ -112,6 +127,8 @@ export class TradingEngine {
   private inputsSinceSnapshot = 0;
   private lastInputTime = 0;
   private verifyAtNextSnapshot = false;
+  /** a start from the exchange whose take-over waits for the first live bar */
+  private adoptionPending = false;
   private snapshotRetry = false;
   private readonly startedAt: number;
   /** symbol → close time of the newest bar pushed in (journaled), whatever the pipeline has emitted yet */
@@ -321,13 +338,54 @@ export class TradingEngine {
     // what is still working (a position's stop and take-profit) is the execution port's to
     // replace or cancel, as if this life had placed it
     this.reconciler!.venue.adoptWorking(this.reconciler!.working());
+    // a start from the exchange takes its book over at the first live bar (the stops need the
+    // features of the history first), and compares after that
+    if (this.opts.adoptFromExchange === true) this.adoptionPending = true;
     // the book shows injected fills at the next bar's snapshot: compare with the exchange then
-    if (outcomes) this.verifyAtNextSnapshot = true;
+    else if (outcomes) this.verifyAtNextSnapshot = true;
     else await this.verifyBook();
   }
 
+  /**
+   * A start from the exchange, between the history and the first live bar: the exchange's
+   * positions come in as venue events (journaled, so a replay books them at the same place) with
+   * the stop and take-profit found working for them; our orders that guard nothing are cancelled.
+   * An exchange that cannot say what it holds halts entries: the bot never trades on a guess.
+   */
+  private async takeOverFromExchange(): Promise<void> {
+    const venue = this.reconciler!.venue;
+    let plan: AdoptionPlan;
+    try {
+      const holdings = await venue.holdings();
+      plan = planAdoption(holdings, {
+        botId: this.opts.settings.BOT_ID,
+        symbols: this.opts.settings.SYMBOLS,
+        time: this.lastInputTime,
+      });
+    } catch (error) {
+      const reason = `start from the exchange: its positions could not be read (${error instanceof Error ? error.message : String(error)}); entries halted`;
+      await this.take(this.command('halt', reason, this.lastInputTime));
+      this.lastError = reason;
+      return;
+    }
+    const refused: string[] = [];
+    for (const o of plan.stale)
+      await venue
+        .cancel(o)
+        .catch((e: unknown) => refused.push(`${o.clientOrderId}: ${e instanceof Error ? e.message : String(e)}`));
+    venue.adoptWorking(plan.working);
+    for (const e of plan.adopted) this.reconciler!.between(e);
+    this.opts.log?.(describeAdoption(plan));
+    if (refused.length > 0) this.lastError = `start from the exchange: could not cancel ${refused.join('; ')}`;
+    this.verifyAtNextSnapshot = true;
+    this.version++;
+  }
+
   private async verifyBook(): Promise<void> {
-    const mismatch = await this.reconciler!.venue.verify(this.portfolio?.positions ?? []);
+    let mismatch = await this.reconciler!.venue.verify(this.portfolio?.positions ?? []);
+    // a journal with no history cannot know the exchange's positions: say how to take them over
+    if (mismatch !== null && this.inputs === 0 && this.opts.adoptFromExchange !== true)
+      mismatch += `; this journal has no history: start with ${FROM_EXCHANGE_FLAG} to take the exchange's positions over`;
     if (mismatch !== null) {
       // the error shows once the halt is in force: a reader never sees the one without the other
       await this.enqueue(this.command('halt', `reconciliation: ${mismatch}`, this.lastBarTime));
@@ -386,6 +444,10 @@ export class TradingEngine {
           // the queue is ordered: the resume lands after every history bar
           if (haltedForHistory) void this.enqueue(this.command('resume', 'warm-up done', bar.time, 'warm-up'));
         }
+        if (bar.time > historyUntil && this.adoptionPending) {
+          this.adoptionPending = false;
+          void this.enqueueTask(() => this.takeOverFromExchange());
+        }
         void this.enqueue({ type: 'bar', time: bar.time, data: bar });
       },
       error: (error: unknown) => {
@@ -406,16 +468,26 @@ export class TradingEngine {
 
   /** Journals an input, then pushes it through the pipeline; inputs are processed one at a time. */
   private enqueue(entry: JournalEntry): Promise<void> {
+    return this.enqueueTask(() => this.take(entry));
+  }
+
+  /** Runs a step in the input queue, after everything received before it. */
+  private enqueueTask(task: () => Promise<void>): Promise<void> {
     const run = async () => {
       // after the pipeline's death nothing more is journaled: a replay would act on it
       if (this.failure !== null) return;
-      await this.opts.journal.append(entry);
-      this.apply(entry);
-      this.countInput(entry);
-      this.snapshotIfDue(entry.time);
+      await task();
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /** One input, journaled then processed (inside the queue). */
+  private async take(entry: JournalEntry): Promise<void> {
+    await this.opts.journal.append(entry);
+    this.apply(entry);
+    this.countInput(entry);
+    this.snapshotIfDue(entry.time);
   }
 
   /** Like enqueue for many inputs, journaled together (one durable write). */

@@ -1,6 +1,7 @@
 import type { Order, PipelineEvent, PositionView } from '../../pipelines/model/index.ts';
 import type { JournalEntry, VenueEvent } from '../../pipelines/ports.ts';
 import type { VenueTape } from './taped-execution.ts';
+import type { ExchangeHoldings } from './adoption.ts';
 
 /** A real venue as the engine needs it at start (live mode). */
 export interface VenuePort {
@@ -17,6 +18,10 @@ export interface VenuePort {
    * the execution port follows them as its own from now on (see AsterExecutionPort.adopt).
    */
   adoptWorking(orders: readonly Order[]): void;
+  /** the exchange's positions and working orders on the traded symbols (a start from the exchange) */
+  holdings(): Promise<ExchangeHoldings>;
+  /** withdraws one working order; resolves once the exchange has answered, rejects when it refused */
+  cancel(order: { symbol: string; clientOrderId: string }): Promise<void>;
 }
 
 /** what the journal holds of fills: quantity per client order id and the newest fill's time */

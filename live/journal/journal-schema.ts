@@ -72,7 +72,17 @@ const ExternalDecision = z.object({
 });
 
 const side = z.enum(['BUY', 'SELL']);
-const orderReason = z.enum(['entry', 'exit', 'delever', 'halt-flatten', 'stop', 'trailing-stop', 'take-profit']);
+// every reason a live fill can carry: 'liquidation' comes from the exchange's autoclose orders
+const orderReason = z.enum([
+  'entry',
+  'exit',
+  'delever',
+  'halt-flatten',
+  'stop',
+  'trailing-stop',
+  'take-profit',
+  'liquidation',
+]);
 
 const Order = z.object({
   kind: z.literal('order'),
@@ -111,6 +121,17 @@ const VenueEvent = z.discriminatedUnion('kind', [
     positionQty: finite,
     markPrice: nonNegative,
     amount: finite,
+  }),
+  z.object({
+    kind: z.literal('position-adopted'),
+    time,
+    symbol,
+    side: z.enum(['LONG', 'SHORT']),
+    quantity: positive,
+    entryPrice: positive,
+    stopPrice: nonNegative,
+    takeProfitPrice: nonNegative,
+    seq: z.number().int().nonnegative(),
   }),
 ]);
 

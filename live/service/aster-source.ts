@@ -14,6 +14,7 @@ import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/m
 import type { VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
+import { readHoldings } from './exchange-holdings.ts';
 import { backoffDelay } from '../../pipelines/timers.ts';
 
 /** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
@@ -129,6 +130,10 @@ export async function asterMarketSource(
         reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE, settings.ASTER_RECV_WINDOW),
       verify: (positions) => verifyPositions(client, symbols, filters, positions),
       adoptWorking: (orders) => execution?.adopt(orders),
+      holdings: () => readHoldings(client, symbols),
+      cancel: async (o) => {
+        await client.cancelOrder({ symbol: o.symbol, origClientOrderId: o.clientOrderId });
+      },
     },
     status: () => state,
     close: async () => {

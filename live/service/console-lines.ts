@@ -10,7 +10,7 @@ const quantity = (v: number) => Number(v.toPrecision(8)).toString();
 
 /**
  * One console line for the events a person watching `npm start` wants: fills, closed trades,
- * risk changes, operator commands, and what went wrong (rejections, agent faults). `level`
+ * risk changes, operator commands, positions taken over from the exchange, and what went wrong (rejections, agent faults). `level`
  * 'error' goes to stderr. Everything else (bars, decisions, denials) stays on the dashboard.
  */
 export function consoleLine(e: PipelineEvent): { level: 'info' | 'error'; text: string } | null {
@@ -40,6 +40,11 @@ export function consoleLine(e: PipelineEvent): { level: 'info' | 'error'; text: 
       if (e.reason === CANCELLED_BY_OPERATOR)
         return { level: 'info', text: `${at(e.time)} order cancelled ${e.symbol} ${e.clientOrderId}: ${e.reason}` };
       return { level: 'error', text: `${at(e.time)} order rejected ${e.symbol} ${e.clientOrderId}: ${e.reason}` };
+    case 'position-adopted':
+      return {
+        level: 'info',
+        text: `${at(e.time)} adopted ${e.symbol} ${e.side} ${quantity(e.quantity)} @ ${e.entryPrice} from the exchange (its stop ${e.stopPrice > 0 ? e.stopPrice : 'none'}, take-profit ${e.takeProfitPrice > 0 ? e.takeProfitPrice : 'none'})`,
+      };
     case 'agent-fault':
       return { level: 'error', text: `${at(e.time)} agent ${e.agent} failed on ${e.symbol} (${e.fault}): ${e.detail}` };
     default:

@@ -464,21 +464,15 @@ async function assemble(
     (e: PipelineEvent) => listeners.forEach((l) => l(e)),
   ];
   const engine = new TradingEngine({
-    ...{
-      settings,
-      filters,
-      market: market.bars,
-      historyUntil: market.historyUntil,
-      agents,
-      journal,
-      tail,
-      clock,
-      sinks,
-    },
+    ...{ settings, filters, market: market.bars, historyUntil: market.historyUntil, agents, journal, tail },
+    ...{ clock, sinks },
     execution: settings.TRADING_MODE === 'paper' ? simulatedVenue(settings, { filters }) : market.execution(),
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
     onFailure: (reason) => onFailure(reason),
     venue: settings.TRADING_MODE === 'live' ? market.venue : undefined,
+    // no history of its own (new, or set aside): START_FROM_EXCHANGE takes the exchange's book over
+    adoptFromExchange: settings.TRADING_MODE === 'live' && settings.START_FROM_EXCHANGE && header === null,
+    log: (line) => (options.log ?? ((l: string) => console.error(l)))(`sapphire: ${line}`),
   });
 
   const probe = serviceProbe(settings, market, streams, agentFigures);

@@ -7,7 +7,7 @@ const iso = (t: number) => new Date(t).toISOString();
  * Maps pipeline events onto the three telemetry streams (flat string fields, nested data as
  * JSON strings):
  * - `decisions`: every decision and every denial, with the stage and rule that denied it;
- * - `positions`: fills, closed trades and the portfolio after each fill;
+ * - `positions`: fills, positions taken over from the exchange, closed trades and the portfolio after each;
  * - `reasoning`: each decision's gate outcomes and agent opinions, and agent faults.
  * Bars, features and the per-bar portfolio marks are not telemetry (metrics carry those).
  */
@@ -72,6 +72,10 @@ export function telemetryPublisher(store: StreamStore, botId: string): (e: Pipel
           reason: e.reason,
           client_order_id: e.clientOrderId,
         });
+        return;
+      case 'position-adopted':
+        fillSeen = true;
+        put('positions', { type: 'position-adopted', time: iso(e.time), symbol: e.symbol, data: JSON.stringify(e) });
         return;
       case 'trade-closed':
         put('positions', {

@@ -5,6 +5,7 @@ import type {
   FundingPayment,
   PipelineEvent,
   PortfolioSnapshot,
+  PositionAdopted,
   TradeClosed,
 } from '../../pipelines/model/index.ts';
 import { defineStage, pickSettings, type Emit, type Stage } from '../../pipelines/stage.ts';
@@ -54,7 +55,8 @@ function tradeClosed(t: ClosedTrade, time: number, explored: boolean): TradeClos
 }
 
 /**
- * The bot's own books, from venue events: fills, funding and bar closes (marks).
+ * The bot's own books, from venue events: fills, funding, bar closes (marks) and positions taken
+ * over from the exchange at a start from it.
  * Emits: fills and funding unchanged (+ TradeClosed when a position returns to flat), and for
  * each bar a PortfolioSnapshot BEFORE the bar itself, so every later stage decides on books that
  * include this bar's fills and marks. When flat and nothing happened the snapshot is skipped:
@@ -63,11 +65,11 @@ function tradeClosed(t: ClosedTrade, time: number, explored: boolean): TradeClos
 export function portfolioStage(
   s: PortfolioSettings,
   deps: { brackets?: BracketTable } = {},
-): Stage<'fill' | 'funding' | 'bar'> {
+): Stage<'fill' | 'funding' | 'bar' | 'position-adopted'> {
   const brackets = deps.brackets ?? leverageBrackets(s.LEVERAGE_BRACKETS_FILE);
   return defineStage({
     name: 'portfolio',
-    consumes: ['fill', 'funding', 'bar'],
+    consumes: ['fill', 'funding', 'bar', 'position-adopted'],
     produces: ['portfolio', 'trade-closed'],
     settings: pickSettings(s, PortfolioSettings),
     open(emit: Emit) {
@@ -86,6 +88,18 @@ export function portfolioStage(
           else explored.delete(e.symbol);
         }
         if (t !== null) emit(tradeClosed(t, e.time, explored.delete(t.symbol)));
+      };
+
+      // the book of a start from the exchange is empty; a symbol it holds already (a fill that came
+      // in while the exchange was being read) keeps its book, and the engine's comparison with the
+      // exchange that follows every take-over halts entries on the difference
+      const onAdopted = (e: PositionAdopted): void => {
+        const held = ledger.positions.get(e.symbol);
+        if (held !== undefined && held.qty !== 0) return;
+        emit(e);
+        ledger.applyFill(e.symbol, e.side === 'LONG' ? 'BUY' : 'SELL', e.quantity, e.entryPrice, 0, e.time, 'entry');
+        explored.delete(e.symbol);
+        changed = true;
       };
 
       const onFunding = (e: FundingPayment): void => {
@@ -133,7 +147,8 @@ export function portfolioStage(
         next(e) {
           if (e.kind === 'bar') onBar(e);
           else if (e.kind === 'fill') onFill(e);
-          else onFunding(e);
+          else if (e.kind === 'funding') onFunding(e);
+          else onAdopted(e);
         },
         snapshot: (): PortfolioState => ({ ledger: ledger.snapshot(), changed, lastTime, explored: [...explored] }),
         restore(state) {

@@ -15,6 +15,31 @@ export function takeProfitPrice(entry: number, side: 1 | -1, distance: number, r
   return entry + side * distance * rewardToRisk;
 }
 
+/**
+ * The stop and take-profit of a position taken over from the exchange. The bot takes it on as if
+ * it entered now at the last close: a stop ATR_STOP_MULTIPLE ATRs away (TRAILING_STOP_BUFFER of the
+ * price when no ATR is known yet) and a take-profit REWARD_TO_RISK stop distances away. A working
+ * stop or take-profit found at the exchange is kept instead when it is still on its side of the
+ * close (one beyond it would trigger at once, and the exchange refuses it).
+ */
+export function adoptedProtection(
+  found: { readonly side: 'LONG' | 'SHORT'; readonly stopPrice: number; readonly takeProfitPrice: number },
+  close: number,
+  atr: number,
+  s: { ATR_STOP_MULTIPLE: number; TRAILING_STOP_BUFFER: number; REWARD_TO_RISK: number },
+): { stop: number; takeProfit: number } {
+  const side = found.side === 'LONG' ? 1 : -1;
+  const distance = atr > 0 ? initialStopDistance(atr, s.ATR_STOP_MULTIPLE) : close * s.TRAILING_STOP_BUFFER;
+  const below = (price: number) => price > 0 && price * side < close * side;
+  const above = (price: number) => price > 0 && price * side > close * side;
+  return {
+    stop: below(found.stopPrice) ? found.stopPrice : initialStopPrice(close, side, distance),
+    takeProfit: above(found.takeProfitPrice)
+      ? found.takeProfitPrice
+      : takeProfitPrice(close, side, distance, s.REWARD_TO_RISK),
+  };
+}
+
 export interface TrailState {
   side: 1 | -1;
   entry: number;

@@ -6,11 +6,12 @@ import type {
   OrderRejected,
   PipelineEvent,
   PortfolioSnapshot,
+  PositionAdopted,
   ProtectIntent,
 } from '../../pipelines/model/index.ts';
 import { defineStage, pickSettings, type Emit, type Stage, type StageHandler } from '../../pipelines/stage.ts';
 import { stageOperator } from '../../pipelines/stage-runner.ts';
-import { initialStopPrice, stepTrail, takeProfitPrice, type TrailState } from './stops.kernel.ts';
+import { adoptedProtection, initialStopPrice, stepTrail, takeProfitPrice, type TrailState } from './stops.kernel.ts';
 import { StopSettings } from './stops.settings.ts';
 
 interface Guarded extends TrailState {
@@ -22,19 +23,44 @@ interface Guarded extends TrailState {
   open: boolean;
 }
 
+/** The guard of a position taken over from the exchange, from the last close and ATR seen. */
+function adoptedGuard(e: PositionAdopted, [close, atr]: [number, number], s: StopStageSettings): Guarded {
+  const side = e.side === 'LONG' ? 1 : -1;
+  const p = adoptedProtection(e, close, atr, s);
+  return {
+    side,
+    entry: e.entryPrice,
+    stop: p.stop,
+    best: side === 1 ? Math.max(e.entryPrice, close) : Math.min(e.entryPrice, close),
+    trailing: false,
+    entryOrderId: '',
+    seq: e.seq,
+    generation: 0,
+    takeProfit: p.takeProfit,
+    open: true,
+  };
+}
+
+interface StopsState {
+  guarded: [string, Guarded][];
+  lastSeen: [string, [number, number]][];
+}
+
 /**
  * Protects every entry: with the entry intent it emits the initial stop (ATR_STOP_MULTIPLE ATRs)
  * and take-profit (REWARD_TO_RISK stop distances), placed with the entry so the position is never
  * naked. After each closed bar it ratchets the trailing stop (never loosening) and emits the new
- * stop. State: per subscription, one entry per symbol, dropped when the position is gone.
+ * stop. A position taken over from the exchange is protected the same way from the adoption on
+ * (see adoptedProtection). State: per subscription, one entry per symbol, dropped when the position
+ * is gone, and the last close and ATR of each symbol (what an adopted position is protected from).
  */
 type StopStageSettings = StopSettings & { REWARD_TO_RISK: number };
-type StopKinds = 'intent' | 'fill' | 'order-rejected' | 'portfolio' | 'features';
+type StopKinds = 'intent' | 'fill' | 'order-rejected' | 'portfolio' | 'features' | 'position-adopted';
 
 export function trailingStopStage(s: StopStageSettings): Stage<StopKinds> {
   return defineStage({
     name: 'stops',
-    consumes: ['intent', 'fill', 'order-rejected', 'portfolio', 'features'],
+    consumes: ['intent', 'fill', 'order-rejected', 'portfolio', 'features', 'position-adopted'],
     produces: ['protect'],
     settings: pickSettings(s, StopSettings, ['REWARD_TO_RISK']),
     open: (emit) => openStops(s, emit),
@@ -47,6 +73,8 @@ export function trailingStop(s: StopStageSettings): OperatorFunction<PipelineEve
 
 function openStops(s: StopStageSettings, emit: Emit): StageHandler<StopKinds> {
   const guarded = new Map<string, Guarded>();
+  /** symbol → [last close, its ATR] */
+  const lastSeen = new Map<string, [number, number]>();
 
   const protect = (g: Guarded, symbol: string, time: number, cause: 'initial' | 'trail'): void => {
     const out: ProtectIntent = {
@@ -81,8 +109,14 @@ function openStops(s: StopStageSettings, emit: Emit): StageHandler<StopKinds> {
     protect(g, i.symbol, i.time, 'initial');
   };
 
+  const onAdopted = (e: PositionAdopted): void => {
+    const g = adoptedGuard(e, lastSeen.get(e.symbol) ?? [e.entryPrice, 0], s);
+    guarded.set(e.symbol, g);
+    protect(g, e.symbol, e.time, 'initial');
+  };
+
   return {
-    next(e: OrderIntent | Fill | OrderRejected | PortfolioSnapshot | FeatureBar) {
+    next(e: OrderIntent | Fill | OrderRejected | PortfolioSnapshot | FeatureBar | PositionAdopted) {
       emit(e);
       switch (e.kind) {
         case 'intent':
@@ -113,7 +147,11 @@ function openStops(s: StopStageSettings, emit: Emit): StageHandler<StopKinds> {
           }
           return;
         }
+        case 'position-adopted':
+          onAdopted(e);
+          return;
         case 'features': {
+          lastSeen.set(e.symbol, [e.bar.close, e.atr]);
           const g = guarded.get(e.symbol);
           if (g === undefined || !g.open) return;
           const extreme = g.side === 1 ? e.bar.high : e.bar.low;
@@ -125,10 +163,16 @@ function openStops(s: StopStageSettings, emit: Emit): StageHandler<StopKinds> {
         }
       }
     },
-    snapshot: (): [string, Guarded][] => [...guarded].map(([symbol, g]) => [symbol, { ...g }]),
+    snapshot: (): StopsState => ({
+      guarded: [...guarded].map(([symbol, g]) => [symbol, { ...g }]),
+      lastSeen: [...lastSeen],
+    }),
     restore(state) {
+      const st = state as StopsState;
       guarded.clear();
-      for (const [symbol, g] of state as [string, Guarded][]) guarded.set(symbol, { ...g });
+      for (const [symbol, g] of st.guarded) guarded.set(symbol, { ...g });
+      lastSeen.clear();
+      for (const [symbol, seen] of st.lastSeen) lastSeen.set(symbol, seen);
     },
   };
 }

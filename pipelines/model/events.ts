@@ -75,6 +75,28 @@ export interface CancelOrder {
 /** The reason a venue gives when it withdraws an order on a CancelOrder. */
 export const CANCELLED_BY_OPERATOR = 'cancelled by the operator';
 
+/**
+ * A position found at the exchange when a live service starts from the exchange
+ * (START_FROM_EXCHANGE with no history of its own): the portfolio books it at the exchange's entry
+ * price, and the stops protect it from then on as if the bot had opened it. It comes from the
+ * venue, between inputs, and is journaled like a fill, so a replay books it at the same place.
+ */
+export interface PositionAdopted {
+  readonly kind: 'position-adopted';
+  readonly time: number;
+  readonly symbol: string;
+  readonly side: 'LONG' | 'SHORT';
+  /** unsigned */
+  readonly quantity: number;
+  readonly entryPrice: number;
+  /** the working stop found for it at the exchange (0: none; the stops set their own) */
+  readonly stopPrice: number;
+  /** the working take-profit found for it (0: none) */
+  readonly takeProfitPrice: number;
+  /** the decision sequence its protective orders are numbered under (client order ids) */
+  readonly seq: number;
+}
+
 /** An agent call failed or was rejected; the decision went on without it. */
 export interface AgentFault {
   readonly kind: 'agent-fault';
@@ -103,6 +125,7 @@ export type PipelineEvent =
   | RiskStateChanged
   | OperatorCommand
   | CancelOrder
-  | AgentFault;
+  | AgentFault
+  | PositionAdopted;
 
 export type PipelineEventKind = PipelineEvent['kind'];

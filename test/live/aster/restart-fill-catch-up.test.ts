@@ -86,9 +86,7 @@ describe('fills while the live service is down (restart catch-up, simulator)', (
     await p.live();
     await p.nextBarSeen();
     await p.holdPosition();
-    const entry = p.sim
-      .state(KEY.apiKey)
-      .orders.find((o) => !o.reduceOnly && o.clientOrderId.startsWith('sapphire-'))!;
+    const entry = p.sim.state(KEY.apiKey).orders.find((o) => !o.reduceOnly && o.clientOrderId.startsWith('sapphire-'))!;
     expect(p.journaledFills().get(entry.clientOrderId)?.count).toBe(1);
     // restarted within the catch-up's slack of that fill, then the user stream drops: the
     // reconnect's catch-up window reaches back over a trade only the journal knows

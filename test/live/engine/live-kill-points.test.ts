@@ -74,6 +74,8 @@ async function restart(
     },
     verify: async () => null,
     adoptWorking: () => undefined,
+    holdings: async () => ({ positions: [], orders: [] }),
+    cancel: async () => undefined,
   };
   const journal = new FileJournal(path);
   const rejected: string[] = [];

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileJournal } from '../../../live/journal/file-journal.ts';
 import { testService } from '../../kit/service-kit.ts';
+import { fillOf, inferReason } from '../../../live/aster/aster-execution-port.ts';
+import type { OrderUpdate } from '../../../live/aster/user-events.ts';
 
 /** A real journal: the engine over the shipped sample bars, ten live bars after the warm-up. */
 async function realJournal(): Promise<{ path: string; lines: string[] }> {
@@ -64,6 +66,56 @@ describe('journal replay validates every entry', () => {
     mkdirSync(join(dir, 'is-a-dir'));
     expect(() => new FileJournal(join(dir, 'is-a-dir')).readAll()).toThrow(
       `JOURNAL_PATH=${join(dir, 'is-a-dir')} cannot be read`,
+    );
+  });
+
+  it('every fill the live port can journal reads back, an exchange liquidation (autoclose) included', () => {
+    const trade: OrderUpdate = {
+      kind: 'order-update',
+      eventTime: 1761091500000,
+      symbol: 'BTCUSDT',
+      clientOrderId: 'x',
+      orderId: 7,
+      side: 'SELL',
+      orderType: 'MARKET',
+      executionType: 'TRADE',
+      status: 'FILLED',
+      origQty: 0.01,
+      price: 0,
+      avgPrice: 108000,
+      stopPrice: 0,
+      lastQty: 0.01,
+      lastPrice: 108000,
+      cumQty: 0.01,
+      commission: 0.4,
+      commissionAsset: 'USDT',
+      tradeTime: 1761091500000,
+      tradeId: 9,
+      isMaker: false,
+      reduceOnly: false,
+      closePosition: false,
+      positionSide: 'BOTH',
+      realizedPnl: 0,
+    };
+    // the orders of ours and of the exchange a fill can come from, as the port names their reason
+    const updates: OrderUpdate[] = [
+      trade,
+      { ...trade, reduceOnly: true },
+      { ...trade, orderType: 'STOP_MARKET' },
+      { ...trade, orderType: 'TAKE_PROFIT_MARKET' },
+      { ...trade, orderType: 'TRAILING_STOP_MARKET' },
+      { ...trade, clientOrderId: 'autoclose-1761091500000' },
+      { ...trade, clientOrderId: 'adl_autoclose-1761091500000' },
+    ];
+    const fills = updates.map((u) => fillOf(u, inferReason(u), 0));
+    expect(new Set(fills.map((f) => f.reason)).size).toBe(updates.length);
+    const path = join(mkdtempSync(join(tmpdir(), 'sapphire-journal-')), 'j.jsonl');
+    const lines = fills.map((f) =>
+      JSON.stringify({ type: 'venue', time: f.time, data: { phase: 'between', event: f } }),
+    );
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    expect(new FileJournal(path).readAll().map((e) => (e.data as { event: { reason: string } }).event.reason)).toEqual(
+      fills.map((f) => f.reason),
     );
   });
 });

@@ -21,6 +21,8 @@ const SYMBOL = 'BTCUSDT';
 
 export class LiveOnSimulator {
   service: RunningService | null = null;
+  /** every line the services logged */
+  readonly logs: string[] = [];
   readonly journal = join(mkdtempSync(join(tmpdir(), 'sapphire-live-sim-')), 'journal.jsonl');
 
   private constructor(readonly sim: ExchangeSimulator) {}
@@ -66,7 +68,7 @@ export class LiveOnSimulator {
       PORT: 0,
       ...extra,
     });
-    this.service = await startService(settings, { port: 0, logger: false, log: () => undefined });
+    this.service = await startService(settings, { port: 0, logger: false, log: (line) => this.logs.push(line) });
     return this.service;
   }
 
@@ -117,7 +119,12 @@ export class LiveOnSimulator {
     const s = this.running;
     const before = s.engine.lastBarTime;
     this.sim.advance(1);
-    await until('the service to take the next bar', () => (s.engine.lastBarTime > before ? true : undefined), 20_000, 20);
+    await until(
+      'the service to take the next bar',
+      () => (s.engine.lastBarTime > before ? true : undefined),
+      20_000,
+      20,
+    );
     await until('the post-restart check', () => (s.engine.portfolio !== null ? true : undefined), 5_000, 20);
   }
 
