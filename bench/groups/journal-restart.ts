@@ -33,7 +33,10 @@ function cycledBars(bars: readonly Bar[]): (i: number) => Bar {
 }
 
 /** A live venue that has nothing to report: the restart's reconciliation costs no exchange time. */
-const quietVenue: VenuePort = { reconcile: async () => [], verify: async () => null, adoptWorking: () => undefined,
+const quietVenue: VenuePort = {
+  reconcile: async () => [],
+  verify: async () => null,
+  adoptWorking: () => undefined,
   holdings: async () => ({ positions: [], orders: [] }),
   cancel: async () => undefined,
 };
