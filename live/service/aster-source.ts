@@ -253,6 +253,23 @@ export interface ReconcileOptions {
 
 const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** order lookups in flight at once at a restart (each is one request of weight 1, with its retries) */
+const LOOKUPS_AT_ONCE = 4;
+
+/** `fn` over `items`, at most `limit` at a time; results in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /**
  * What the exchange says about one order after a restart: the order, or 'absent' on its explicit
  * "order does not exist" (repeated, see AsterRestClient.lookUpOrder). Transient failures (5xx,
@@ -313,13 +330,19 @@ export async function reconcileOrders(
   // every order in `open` was signed before this process started, so before now: once the
   // request window has passed since now, none of them can still reach the exchange
   const finalAfter = client.serverNow() + (opts.requestWindowMs ?? 5000);
-  for (const { order, filled } of open) {
-    let q = await lookUpAfterRestart(client, order, opts);
-    if (q === 'absent' && client.serverNow() < finalAfter) {
-      // the request may still be on its way (a slow gateway): ask again once it cannot be
-      await (opts.sleep ?? sleepReal)(finalAfter - client.serverNow());
-      q = await lookUpAfterRestart(client, order, opts);
-    }
+  // the orders are looked up a few at a time: one by one, a restart with several in flight
+  // waited out each one's spaced "does not exist" lookups in turn
+  const lookUp = (o: { order: Order }) => lookUpAfterRestart(client, o.order, opts);
+  const found = await mapLimited(open, LOOKUPS_AT_ONCE, lookUp);
+  const absent = open.filter((_, i) => found[i] === 'absent');
+  if (absent.length > 0 && client.serverNow() < finalAfter) {
+    // a request may still be on its way (a slow gateway): ask again once it cannot be
+    await (opts.sleep ?? sleepReal)(finalAfter - client.serverNow());
+    const again = await mapLimited(absent, LOOKUPS_AT_ONCE, lookUp);
+    for (const [k, o] of absent.entries()) found[open.indexOf(o)] = again[k]!;
+  }
+  for (const [i, { order, filled }] of open.entries()) {
+    const q = found[i]!;
     if (q === 'absent') {
       const rejected: OrderRejected = {
         kind: 'order-rejected',
