@@ -101,7 +101,7 @@ export const LiveSettings = z.object({
   ),
   START_FROM_EXCHANGE: bool(
     false,
-    'start from what the exchange holds instead of a history: a journal written with other strategy settings or code is set aside (renamed *.superseded-<time>) instead of refusing the start, and in live mode a journal with no history of its own (new or set aside) takes over the positions held at the exchange at their entry price, with the stop and take-profit of this bot found working for them (else its own from the last close and ATR), cancels orders of this bot that guard nothing and leaves other orders alone, then compares the book with the exchange; a journal with history is replayed as usual (CLI: serve --from-exchange)',
+    'start from what the exchange holds instead of a history: a journal written with other strategy settings or code is set aside (renamed *.superseded-<time>) instead of refusing the start, and in live mode a journal with no venue history of its own (no order, fill or take-over: new, set aside, or stopped before its first live bar) takes over the positions held at the exchange at their entry price, with the stop and take-profit of this bot found working for them (else its own from the last close and ATR), cancels orders of this bot that guard nothing and leaves other orders alone, then compares the book with the exchange; a journal with venue history is replayed as usual (CLI: serve --from-exchange)',
   ),
   TELEGRAM_BOT_TOKEN: str('', 'Telegram bot token (secret); empty = no Telegram'),
   TELEGRAM_CHAT_ID: str('', 'the only chat that receives notices and may send commands'),

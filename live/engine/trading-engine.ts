@@ -80,8 +80,9 @@ export interface EngineOptions {
    */
   venue?: VenuePort;
   /**
-   * A start from the exchange (live, START_FROM_EXCHANGE on a journal with no history): before
-   * the first live bar, the exchange's positions and working orders are taken over
+   * A start from the exchange (live, START_FROM_EXCHANGE): when the journal has no venue history
+   * of its own (no order, fill or take-over), before the first live bar the exchange's positions
+   * and working orders are taken over
    * (live/engine/adoption.ts) instead of comparing an empty book with them.
    */
   adoptFromExchange?: boolean;
@@ -340,7 +341,7 @@ export class TradingEngine {
     this.reconciler!.venue.adoptWorking(this.reconciler!.working());
     // a start from the exchange takes its book over at the first live bar (the stops need the
     // features of the history first), and compares after that
-    if (this.opts.adoptFromExchange === true) this.adoptionPending = true;
+    if (this.opts.adoptFromExchange === true && !this.reconciler!.hasHistory()) this.adoptionPending = true;
     // the book shows injected fills at the next bar's snapshot: compare with the exchange then
     else if (outcomes) this.verifyAtNextSnapshot = true;
     else await this.verifyBook();
@@ -384,7 +385,7 @@ export class TradingEngine {
   private async verifyBook(): Promise<void> {
     let mismatch = await this.reconciler!.venue.verify(this.portfolio?.positions ?? []);
     // a journal with no history cannot know the exchange's positions: say how to take them over
-    if (mismatch !== null && this.inputs === 0 && this.opts.adoptFromExchange !== true)
+    if (mismatch !== null && !this.reconciler!.hasHistory() && this.opts.adoptFromExchange !== true)
       mismatch += `; this journal has no history: start with ${FROM_EXCHANGE_FLAG} to take the exchange's positions over`;
     if (mismatch !== null) {
       // the error shows once the halt is in force: a reader never sees the one without the other

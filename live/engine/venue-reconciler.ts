@@ -61,6 +61,7 @@ export class VenueReconciler {
   /** every fill replayed or taken, for the start's catch-up of fills the journal lacks */
   private readonly journaledFills = { filled: new Map<string, number>(), lastFillTime: -Infinity };
   private venueEmit: ((e: VenueEvent) => void) | null = null;
+  private adoptedSeen = false;
 
   constructor(
     readonly venue: VenuePort,
@@ -117,9 +118,18 @@ export class VenueReconciler {
     this.venueEmit?.(event);
   }
 
+  /**
+   * The journal holds venue history of its own: an order sent, a fill or a position taken over
+   * (a start from the exchange only takes over where there is none).
+   */
+  hasHistory(): boolean {
+    return this.adoptedSeen || this.recordedOrderIds.size > 0 || this.journaledFills.filled.size > 0;
+  }
+
   /** Follows what became of each sent order. */
   observe(e: PipelineEvent): void {
-    if (e.kind === 'order' && e.type !== 'MARKET') {
+    if (e.kind === 'position-adopted') this.adoptedSeen = true;
+    else if (e.kind === 'order' && e.type !== 'MARKET') {
       // a new stop / take-profit generation replaces the previous one at the venue
       for (const s of this.sentOrders.values())
         if (s.order.symbol === e.symbol && s.order.type === e.type && s.order.clientOrderId !== e.clientOrderId)

@@ -470,8 +470,8 @@ async function assemble(
     onOrderLatency: (s) => metrics.decisionLatency.observe(s),
     onFailure: (reason) => onFailure(reason),
     venue: settings.TRADING_MODE === 'live' ? market.venue : undefined,
-    // no history of its own (new, or set aside): START_FROM_EXCHANGE takes the exchange's book over
-    adoptFromExchange: settings.TRADING_MODE === 'live' && settings.START_FROM_EXCHANGE && header === null,
+    // on a journal with no venue history (new, set aside, or never past its history bars)
+    adoptFromExchange: settings.TRADING_MODE === 'live' && settings.START_FROM_EXCHANGE,
     log: (line) => (options.log ?? ((l: string) => console.error(l)))(`sapphire: ${line}`),
   });
 
