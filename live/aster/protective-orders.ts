@@ -1,4 +1,5 @@
 import type { Order } from '../../pipelines/model/index.ts';
+import { isUnknownOrderCancel } from './rest-client.ts';
 
 export interface CancelIssue {
   readonly kind: 'cancel-failed';
@@ -22,7 +23,9 @@ export function protectiveOrders(
   const cancel = async (symbol: string, id: string): Promise<void> => {
     cancelling.add(id);
     await client.cancelOrder({ symbol, origClientOrderId: id }).catch((e: unknown) => {
-      // already triggered or gone: nothing is left working, which is what we want
+      // already triggered, expired or cancelled: nothing is left working, which is what we want;
+      // any other failure leaves it unknown whether it still works, and is reported
+      if (isUnknownOrderCancel(e)) return;
       onIssue?.({ kind: 'cancel-failed', clientOrderId: id, detail: e instanceof Error ? e.message : String(e) });
     });
   };

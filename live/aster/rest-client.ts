@@ -117,6 +117,13 @@ export function isNoSuchOrder(e: unknown): boolean {
   return e instanceof AsterApiError && e.exchangeCode === NO_SUCH_ORDER;
 }
 
+/** the exchange's refusal to cancel an order it does not hold open ("Unknown order sent."): it is not working */
+export const CANCEL_UNKNOWN_ORDER = -2011;
+
+export function isUnknownOrderCancel(e: unknown): boolean {
+  return e instanceof AsterApiError && e.exchangeCode === CANCEL_UNKNOWN_ORDER;
+}
+
 /** no answer, or an answer that says nothing about the request (5xx, rate limit): ask again later */
 export function isTransientExchangeError(e: unknown): boolean {
   if (e instanceof AsterApiError) return e.httpStatus === 429 || e.httpStatus >= 500;

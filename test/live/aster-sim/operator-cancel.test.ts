@@ -20,7 +20,7 @@ afterEach(async () => {
   peer = undefined;
 });
 
-async function portOn(p: Peer) {
+async function portOn(p: Peer, onCancel?: (id: string, outcome: string) => void) {
   const c = p.client;
   const stream = new AsterUserStream({
     wsUrl: p.sim.wsUrl,
@@ -33,7 +33,19 @@ async function portOn(p: Peer) {
   const status: UserStreamStatus[] = [];
   stream.status.subscribe((s) => status.push(s));
   const issues: ExecutionIssue[] = [];
-  const port = asterExecutionPort({ client: c, userEvents: stream.events, onIssue: (i) => issues.push(i) });
+  // the real client, with each cancel's outcome noted for the test
+  const client = {
+    newOrder: c.newOrder.bind(c),
+    cancelOrder: (q: { symbol: string; origClientOrderId: string }) =>
+      c.cancelOrder(q).then(
+        (r) => (onCancel?.(q.origClientOrderId, 'cancelled'), r),
+        (e: unknown) => {
+          onCancel?.(q.origClientOrderId, String(e));
+          throw e;
+        },
+      ),
+  };
+  const port = asterExecutionPort({ client, userEvents: stream.events, onIssue: (i) => issues.push(i) });
   const requests = new Subject<VenueRequest>();
   const bars = new Subject<Bar>();
   const out: (Bar | VenueEvent)[] = [];
@@ -114,5 +126,34 @@ describe('operator cancel through the Aster execution port (exchange simulator)'
     expect(issues[0]!.detail).toMatch(/^operator cancel: /);
     expect(exchangeOrder(p, 'op-mkt-1')?.status).toBe('FILLED');
     expect(out.some((e) => e.kind === 'order-rejected')).toBe(false);
+  });
+
+  it('a stop replaced after the exchange removed it (triggered, expired): its -2011 is no issue, nothing is left working', async () => {
+    peer = await startPeer('V1');
+    const p = peer;
+    const cancels: [string, string][] = [];
+    const { c, requests, issues } = await portOn(p, (id, outcome) => cancels.push([id, outcome]));
+    await c.newOrder(
+      { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: 0.002, newClientOrderId: 'rp-pos-1' },
+      { markPrice: BTC.close[START]! },
+    );
+    const stopPrice = Math.floor(BTC.close[START]! * 0.9 * 10) / 10;
+    requests.next(order({ clientOrderId: 'rp-stop-1', type: 'STOP_MARKET', side: 'SELL', stopPrice }));
+    await eventually(() => exchangeOrder(p, 'rp-stop-1')?.status === 'NEW');
+    // gone at the exchange before the port replaces it
+    await c.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: 'rp-stop-1' });
+    requests.next(
+      order({
+        clientOrderId: 'rp-stop-2',
+        type: 'STOP_MARKET',
+        side: 'SELL',
+        stopPrice: stopPrice + 10,
+        time: Date.now(),
+      }),
+    );
+    await eventually(() => cancels.some(([id]) => id === 'rp-stop-1'));
+    expect(cancels.find(([id]) => id === 'rp-stop-1')![1]).toMatch(/code -2011/);
+    expect(exchangeOrder(p, 'rp-stop-2')?.status).toBe('NEW');
+    expect(issues.filter((i) => i.kind !== 'foreign-fill')).toEqual([]);
   });
 });
