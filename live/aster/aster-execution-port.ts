@@ -43,6 +43,11 @@ export interface AsterExecutionPort extends ExecutionPort {
    * take-profit replaces them, and they are cancelled when the position goes. Oldest first.
    */
   adopt(orders: readonly Order[]): void;
+  /**
+   * The exchange's positions as read at a (re)start (symbol → signed amount): funding settled
+   * before the next account update is attributed against them, not against an empty book.
+   */
+  knowPositions(amounts: ReadonlyMap<string, number>): void;
 }
 /** an order in one of these states is done: the port forgets it (its trades stay deduplicated) */
 const TERMINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED']);
@@ -156,6 +161,9 @@ export function fillOf(u: OrderUpdate, reason: OrderReason, notBefore: number): 
   };
 }
 
+/** What an earlier life of the service left: working orders, or the positions the exchange holds. */
+type LeftOver = { readonly orders: readonly Order[] } | { readonly amounts: ReadonlyMap<string, number> };
+
 /** An operator's cancel, sent by client order id; one the exchange refuses is reported. */
 async function cancelForOperator(
   opts: AsterExecutionPortOptions,
@@ -207,14 +215,16 @@ function takeOver(
  */
 export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecutionPort {
   const quote = opts.quoteAsset ?? 'USDT';
-  /** the running subscription's intake of adopted orders; orders adopted before it wait */
-  let adoptInto: ((orders: readonly Order[]) => void) | null = null;
-  const waiting: Order[] = [];
+  /** the running subscription's intake of what an earlier life left; what comes before it waits */
+  let intake: ((left: LeftOver) => void) | null = null;
+  const waiting: LeftOver[] = [];
+  const takeIn = (left: LeftOver): void => {
+    if (intake !== null) intake(left);
+    else waiting.push(left);
+  };
   return {
-    adopt(orders) {
-      if (adoptInto !== null) adoptInto(orders);
-      else waiting.push(...orders);
-    },
+    adopt: (orders) => takeIn({ orders }),
+    knowPositions: (amounts) => takeIn({ amounts }),
     attach(orders: Observable<VenueRequest>): OperatorFunction<Bar, Bar | VenueEvent> {
       return defineOperator<Bar, Bar | VenueEvent>((emit) => {
         let lastTime = -Infinity;
@@ -276,8 +286,10 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecut
           if (why !== null && !protective.cancelledByUs(u.clientOrderId)) reject(mine!, why);
         };
 
-        adoptInto = (adopted) => takeOver(adopted, sent, protective);
-        adoptInto(waiting.splice(0));
+        intake = (left) => {
+          if ('orders' in left) takeOver(left.orders, sent, protective);
+          else for (const [symbol, amount] of left.amounts) funding.holds(symbol, amount);
+        };
         const orderSub = orders.subscribe({ next: (o) => void (o.kind === 'cancel-order' ? cancel(o) : place(o)) });
         const funding = fundingAttribution({
           quote,
@@ -287,6 +299,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecut
           onIssue: opts.onIssue,
         });
 
+        for (const left of waiting.splice(0)) intake(left);
         const userSub = opts.userEvents.subscribe({
           next: (e) => {
             if (e.kind === 'account-update') return funding.onAccountUpdate(e);
@@ -304,7 +317,7 @@ export function asterExecutionPort(opts: AsterExecutionPortOptions): AsterExecut
           },
           teardown() {
             closed = true;
-            adoptInto = null;
+            intake = null;
             orderSub.unsubscribe();
             userSub.unsubscribe();
           },

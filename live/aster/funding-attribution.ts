@@ -45,6 +45,10 @@ export function fundingAttribution(opts: FundingAttributionOptions) {
   const unattributed = (detail: string): void =>
     opts.onIssue?.({ kind: 'funding-unattributed', clientOrderId: '', detail });
   return {
+    /** the exchange says what is held (read at a restart) */
+    holds(symbol: string, signedQty: number): void {
+      positions.set(symbol, signedQty);
+    },
     /** a fill moved the position */
     moved(symbol: string, signedQty: number): void {
       positions.set(symbol, (positions.get(symbol) ?? 0) + signedQty);

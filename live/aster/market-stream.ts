@@ -147,7 +147,6 @@ export class AsterMarketStream {
   private reconnectTimer: unknown = null;
   private rolloverTimer: unknown = null;
   private silenceTimer: unknown = null;
-  private connections = 0;
   private readonly now: () => number;
   private queue: Promise<void> = Promise.resolve();
   private requestId = 0;
@@ -234,9 +233,9 @@ export class AsterMarketStream {
       if (missing.length > 0) ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: missing, id: ++this.requestId }));
       this.alive();
       this.status.next({ kind: 'connected', url, rollover });
-      // bars that closed while no socket was open: from REST now, not when the next live bar shows the gap
-      // (the first connection's seam with the warm-up is the next bar's gap check)
-      if (!rollover && ++this.connections > 1) this.fillToNow();
+      // bars that closed while no socket was open — since the last one seen, or since the warm-up
+      // read for the first connection — from REST now, not when the next live bar shows the gap
+      if (!rollover) this.fillToNow();
       if (this.rolloverTimer !== null) this.scheduler.clearTimeout(this.rolloverTimer);
       this.rolloverTimer = this.scheduler.setTimeout(
         () => {

@@ -128,7 +128,8 @@ export async function asterMarketSource(
     venue: {
       reconcile: (open, journaled) =>
         reconcileAtStart(client, userStream, open, journaled, settings.TAKER_FEE, settings.ASTER_RECV_WINDOW),
-      verify: (positions) => verifyPositions(client, symbols, filters, positions),
+      verify: (positions) =>
+        verifyPositions(client, symbols, filters, positions, (amounts) => execution?.knowPositions(amounts)),
       adoptWorking: (orders) => execution?.adopt(orders),
       holdings: () => readHoldings(client, symbols),
       cancel: async (o) => {
@@ -403,14 +404,22 @@ export async function reconcileAtStart(
   return mergeRestartFills(lookups, trades, open);
 }
 
-/** The rebuilt book against the exchange's positions; null when they agree to the step size. */
+/**
+ * The rebuilt book against the exchange's positions; null when they agree to the step size. The
+ * amounts read go to `read` too (the execution port attributes funding against them).
+ */
 export async function verifyPositions(
   client: AsterRestClient,
   symbols: readonly string[],
   filters: ReadonlyMap<string, SymbolFilters>,
   positions: readonly PositionView[],
+  read?: (amounts: ReadonlyMap<string, number>) => void,
 ): Promise<string | null> {
   const rows = await client.positionRisk();
+  const amounts = new Map<string, number>();
+  for (const r of rows)
+    if (symbols.includes(r.symbol)) amounts.set(r.symbol, (amounts.get(r.symbol) ?? 0) + r.positionAmt);
+  read?.(amounts);
   const problems: string[] = [];
   for (const symbol of symbols) {
     const theirs = rows.filter((r) => r.symbol === symbol).reduce((sum, r) => sum + r.positionAmt, 0);

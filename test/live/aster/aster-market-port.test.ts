@@ -18,8 +18,9 @@ afterEach(async () => {
 });
 
 /** "now" is inside bar 20: bars 0..19 are closed, bar 20 is still forming */
-async function setup(opts: { warmupBars: number; grace?: number } = { warmupBars: 5 }) {
-  const now = BTC[20]!.openTime + 60_000;
+async function setup(opts: { warmupBars: number; grace?: number; barClosesAfterWarmup?: boolean } = { warmupBars: 5 }) {
+  let now = BTC[20]!.openTime + 60_000;
+  let warmupReads = 0;
   const rest = await new RestPeer().start();
   const ws = await new WsPeer().start();
   cleanups.push(
@@ -32,7 +33,10 @@ async function setup(opts: { warmupBars: number; grace?: number } = { warmupBars
     const start = r.params.startTime ? Number(r.params.startTime) : -Infinity;
     const rows = src.filter((b) => b.openTime <= end && b.openTime >= start && b.openTime <= now);
     const limit = Number(r.params.limit ?? 500);
-    return { body: klineRows(r.params.startTime ? rows.slice(0, limit) : rows.slice(-limit)) };
+    const body = klineRows(r.params.startTime ? rows.slice(0, limit) : rows.slice(-limit));
+    // bar 20 closes once both symbols' warm-ups are read, before the socket is open
+    if (!r.params.startTime && ++warmupReads === 2 && opts.barClosesAfterWarmup) now = BTC[21]!.openTime + 60_000;
+    return { body };
   });
   const client = new AsterRestClient({ baseUrl: rest.url, now: () => now });
   const timers: (() => void)[] = [];
@@ -48,6 +52,8 @@ async function setup(opts: { warmupBars: number; grace?: number } = { warmupBars
     symbols: ['BTCUSDT', 'ETHUSDT'],
     interval: '5m',
     klines: (q) => client.klines(q),
+    // the exchange's clock, as the service wires it (the first connection fills up to it)
+    now: () => client.serverNow(),
     scheduler,
   });
   const port = asterMarketPort({
@@ -129,5 +135,14 @@ describe('asterMarketPort', () => {
     ws.send(klineFrame(ETH[22]!));
     await waitFor(() => out.length === warm + 6);
     expect(out.slice(warm)).toEqual([BTC[20], ETH[20], BTC[21], ETH[21], BTC[22], ETH[22]]);
+  });
+
+  it('a bar that closed between the warm-up and the socket opening is fetched as the socket opens, not a bar later', async () => {
+    const { out, ws, rest } = await setup({ warmupBars: 2, barClosesAfterWarmup: true });
+    await ws.waitConnections(1);
+    // no live frame at all: the stream asks REST for what closed since the warm-up
+    await waitFor(() => out.length === 6);
+    expect(out.slice(4)).toEqual([BTC[20], ETH[20]]);
+    expect(rest.count('GET', '/fapi/v1/klines')).toBe(4);
   });
 });

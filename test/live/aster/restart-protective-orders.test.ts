@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../../soak/kit.ts';
-import { LiveOnSimulator } from './kit/live-on-simulator.ts';
+import { KEY, LiveOnSimulator } from './kit/live-on-simulator.ts';
 
 /**
  * A position's stop and take-profit work at the exchange across a restart of the live service.
@@ -43,4 +43,32 @@ describe('protective orders of an earlier life (live restart, simulator)', () =>
     expect(protective(p).map((o) => o.clientOrderId)).toEqual([]);
     expect(p.running.engine.lastError).toBeNull();
   }, 120_000);
+});
+
+// stops and take-profits far enough away that the position is still held at the next funding time
+const WIDE = { ATR_STOP_MULTIPLE: '40', REWARD_TO_RISK: '10' };
+
+describe('funding after a restart (live, simulator)', () => {
+  it('funding settled on a position held across a restart is booked, not reported as unattributed', async () => {
+    const p = (peer = await LiveOnSimulator.start());
+    await p.live(WIDE);
+    await p.nextBarSeen();
+    await p.holdPosition();
+    await p.stopService();
+    await p.live(WIDE);
+    await p.nextBarSeen();
+    const s = p.running;
+    const paid = () => p.sim.state(KEY.apiKey).fundingPaid;
+    const before = paid();
+    // on to the next funding time (every 8 h: at most 96 five-minute bars); stop if the position goes
+    for (let i = 0; i < 100 && paid() === before && p.exchangeAmount() !== 0; i++) await p.nextBarSeen();
+    expect(
+      paid(),
+      `the exchange settled funding on the position (held ${p.exchangeAmount()}, bar ${new Date(s.engine.lastBarTime).toISOString()})`,
+    ).not.toBe(before);
+    await p.nextBarSeen();
+    await until('the funding booked', () => (s.engine.portfolio!.fundingPaid !== 0 ? true : undefined), 10_000, 20);
+    expect(s.engine.portfolio!.fundingPaid).toBeCloseTo(paid() - before, 6);
+    expect(s.engine.lastError).toBeNull();
+  }, 180_000);
 });
