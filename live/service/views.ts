@@ -280,21 +280,43 @@ export function riskView(engine: TradingEngine, settings: Settings, desk: Desk):
   };
 }
 
-export function dashboardView(
+/** The parts of the view that move with the wall clock or outside the engine: rebuilt per request. */
+export type DashboardClockPart = Pick<DashboardView, 'time' | 'system' | 'reports' | 'config' | 'health'>;
+/** The rest: a function of the engine's state (its `version`) and the desk's audit trail only. */
+export type DashboardStatePart = Omit<DashboardView, keyof DashboardClockPart>;
+
+/** Cheap (well under a kilobyte of JSON): time, uptime, probes, the reports folder, /healthz figures. */
+export function dashboardClock(
   engine: TradingEngine,
-  settings: Settings,
   probe: SystemProbe,
   reports: string[],
   now: number,
   desk: Desk,
-): DashboardView {
+): DashboardClockPart {
+  return {
+    time: now,
+    system: systemView(engine, probe),
+    reports,
+    config: desk.config(now),
+    health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
+  };
+}
+
+/**
+ * Everything derived from the engine's record, the desk's audit trail and the agents' statuses:
+ * built once per change of those (routes/dashboard-data.ts), not per request.
+ */
+export function dashboardState(
+  engine: TradingEngine,
+  settings: Settings,
+  probe: SystemProbe,
+  desk: Desk,
+): DashboardStatePart {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
   const risk = riskView(engine, settings, desk);
-  const config = desk.config(now);
   const perf = performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine));
   return {
-    time: now,
     portfolio: portfolioView(engine.read.portfolio, settings),
     equityCurve: engine.read.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
     positions: positionRows(engine),
@@ -315,15 +337,25 @@ export function dashboardView(
     })),
     agents: agentViews(engine, probe, desk),
     risk,
-    system: systemView(engine, probe),
-    reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
-    performance: { ...perf, perStrategy: withAllocation(perf.perStrategy, risk.arms, config.strategies) },
+    performance: {
+      ...perf,
+      perStrategy: withAllocation(perf.perStrategy, risk.arms, desk.strategies()),
+    },
     openOrders: desk.openOrders(),
-    config,
-    health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
     audit,
   };
+}
+
+export function dashboardView(
+  engine: TradingEngine,
+  settings: Settings,
+  probe: SystemProbe,
+  reports: string[],
+  now: number,
+  desk: Desk,
+): DashboardView {
+  return { ...dashboardClock(engine, probe, reports, now, desk), ...dashboardState(engine, settings, probe, desk) };
 }
 
 export type SseMessage = { [K in DashboardEventName]: { event: K; data: DashboardEvents[K] } }[DashboardEventName];
