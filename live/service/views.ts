@@ -28,7 +28,7 @@ import type {
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
 import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
-import { armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
+import { allocationSeries, armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
 import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
@@ -341,6 +341,7 @@ export function dashboardState(
     performance: {
       ...perf,
       perStrategy: withAllocation(perf.perStrategy, risk.arms, desk.strategies()),
+      allocationOverTime: allocationSeries(engine.read.allocations, engine.read.lastBarTime),
     },
     openOrders: desk.openOrders(),
     audit,
