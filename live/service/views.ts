@@ -17,6 +17,7 @@ import type {
   TradeRow,
 } from './dashboard-view.ts';
 import type {
+  Bar,
   Decision,
   Denied,
   GateOutcome,
@@ -280,6 +281,11 @@ export function riskView(engine: TradingEngine, settings: Settings, desk: Desk):
   };
 }
 
+/** A symbol's kept bars as the price chart's candles. */
+export function candleViews(_symbol: string, bars: readonly Bar[]): CandleView[] {
+  return bars.map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close }));
+}
+
 /** The parts of the view that move with the wall clock or outside the engine: rebuilt per request. */
 export type DashboardClockPart = Pick<DashboardView, 'time' | 'system' | 'reports' | 'config' | 'health'>;
 /** The rest: a function of the engine's state (its `version`) and the desk's audit trail only. */
@@ -311,6 +317,7 @@ export function dashboardState(
   settings: Settings,
   probe: SystemProbe,
   desk: Desk,
+  candles: (symbol: string, bars: readonly Bar[]) => CandleView[] = candleViews,
 ): DashboardStatePart {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
@@ -326,13 +333,7 @@ export function dashboardState(
       .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt))),
     prices: [...engine.read.bars.entries()].map(([symbol, bars]) => ({
       symbol,
-      candles: bars.map((b): CandleView => ({
-        time: b.openTime,
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-      })),
+      candles: candles(symbol, bars),
       markers: markers(engine, symbol),
     })),
     agents: agentViews(engine, probe, desk),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { STREAM_NAMES } from '../../telemetry/streams.ts';
 import type { AppOptions } from '../app-options.ts';
 import { dashboardClock, dashboardState } from '../views.ts';
-import type { DashboardBody } from '../dashboard-body.ts';
+import { CandleBytes, type DashboardBody } from '../dashboard-body.ts';
 import { badRequest } from '../http/errors.ts';
 import type { Desk } from '../desk.ts';
 
@@ -16,13 +16,14 @@ export const dashboardDataRoutes: FastifyPluginAsync<AppOptions & { views: Dashb
   opts,
 ) => {
   const { engine, settings, streams, metrics, views } = opts;
+  const candles = new CandleBytes();
   app.get('/dashboard', async (_request, reply) => {
     const { desk, probe } = opts;
     // the agents' statuses come from probes, not events: part of the key (a short list)
     const key = `${engine.version}:${desk.revision}:${JSON.stringify(probe.models())}`;
     const body = views.read(
       key,
-      () => dashboardState(engine, settings, probe, desk),
+      () => candles.join(dashboardState(engine, settings, probe, desk, candles.mark)),
       () => dashboardClock(engine, probe, opts.listReports?.() ?? [], opts.clock.now(), desk),
     );
     return reply.header('content-type', 'application/json; charset=utf-8').send(body);

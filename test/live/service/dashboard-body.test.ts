@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DashboardView } from '../../../live/service/dashboard-view.ts';
-import { DashboardBody } from '../../../live/service/dashboard-body.ts';
+import { CandleBytes, DashboardBody } from '../../../live/service/dashboard-body.ts';
+import { candleViews } from '../../../live/service/views.ts';
+import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { auth, testService } from '../../kit/service-kit.ts';
 
 type Service = Awaited<ReturnType<typeof testService>>;
@@ -42,6 +44,32 @@ describe('DashboardBody', () => {
       time: 4,
       config: { uptimeS: 40 },
     });
+  });
+});
+
+describe('CandleBytes', () => {
+  it('gives the same bytes as serialising everything, and serialises a symbol again only when it has a new bar', () => {
+    const btc = fixtureBars('BTCUSDT').slice(0, 300);
+    const eth = fixtureBars('ETHUSDT').slice(0, 300);
+    const bars = new Map([
+      ['BTCUSDT', btc],
+      ['ETHUSDT', eth],
+    ]);
+    const state = (candles: typeof candleViews) => ({
+      before: 'x — y',
+      prices: [...bars].map(([symbol, list]) => ({ symbol, candles: candles(symbol, list), markers: [] })),
+      after: [1, 2, 3],
+    });
+    const cb = new CandleBytes();
+    const whole = () => Buffer.from(JSON.stringify(state(candleViews)));
+    expect(cb.join(state(cb.mark)).equals(whole())).toBe(true);
+    expect(cb.made).toBe(2);
+    expect(cb.join(state(cb.mark)).equals(whole())).toBe(true);
+    expect(cb.made).toBe(2);
+    // a new ETH bar (the list trimmed at the front as the projections do): ETH only is made again
+    bars.set('ETHUSDT', [...eth.slice(1), fixtureBars('ETHUSDT')[300]!]);
+    expect(cb.join(state(cb.mark)).equals(whole())).toBe(true);
+    expect(cb.made).toBe(3);
   });
 });
 
