@@ -349,17 +349,6 @@ export function dashboardState(
   };
 }
 
-export function dashboardView(
-  engine: TradingEngine,
-  settings: Settings,
-  probe: SystemProbe,
-  reports: string[],
-  now: number,
-  desk: Desk,
-): DashboardView {
-  return { ...dashboardClock(engine, probe, reports, now, desk), ...dashboardState(engine, settings, probe, desk) };
-}
-
 export type SseMessage = { [K in DashboardEventName]: { event: K; data: DashboardEvents[K] } }[DashboardEventName];
 
 /** The dashboard's live feed: pipeline events → server-sent events (none for per-bar noise). */
