@@ -54,7 +54,20 @@ export function initCharts() {
   const profit = profitChart.addSeries(LC.HistogramSeries, {
     priceFormat: { type: 'price', precision: 2, minMove: 0.01 },
   });
-  state.charts = { eqChart, equity, ddChart, drawdown, priceChart, candles, markers, profitChart, profit };
+  const allocChart = makeChart($('allocation-chart'));
+  state.charts = {
+    eqChart,
+    equity,
+    ddChart,
+    drawdown,
+    priceChart,
+    candles,
+    markers,
+    profitChart,
+    profit,
+    allocChart,
+    alloc: new Map(),
+  };
 }
 
 /** Unique ascending seconds (the last value of a second wins). */
@@ -237,4 +250,56 @@ export function renderProfitBars(perf) {
     rows.map((r) => ({ time: sec(r.time), value: r.netPnl, color: r.netPnl >= 0 ? COLORS.pos : COLORS.neg })),
   );
   c.profitChart.timeScale().fitContent();
+}
+
+/** one colour per strategy, in the order they are listed (names sorted by the service) */
+const STRATEGY_COLORS = ['#4f8ff7', '#f7b84f', '#26a69a', '#ab47bc', '#ef5350', '#8d6e63', '#26c6da', '#d4e157'];
+
+/**
+ * Each strategy's allocation over time (performance.allocationOverTime): one step line per strategy,
+ * in % of the normal size, on a time axis of market time. The container says what it drew
+ * (data-series="name:points …") and a legend names the colours.
+ */
+export function renderAllocation(series) {
+  const c = state.charts;
+  const list = series || [];
+  const legend = $('allocation-legend');
+  if (!c) return;
+  const LC = LightweightCharts;
+  const drawn = [];
+  for (const [name, line] of c.alloc) {
+    if (list.some((s) => s.strategy === name)) continue;
+    c.allocChart.removeSeries(line);
+    c.alloc.delete(name);
+  }
+  list.forEach((s, i) => {
+    const color = STRATEGY_COLORS[i % STRATEGY_COLORS.length];
+    let line = c.alloc.get(s.strategy);
+    if (!line) {
+      line = c.allocChart.addSeries(LC.LineSeries, {
+        color,
+        lineWidth: 2,
+        lineType: LC.LineType.WithSteps,
+        priceFormat: { type: 'custom', formatter: (v) => `${v.toFixed(0)} %` },
+        // a share: always 0–100 %, so a flat line at 100 % reads as such
+        autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }),
+      });
+      c.alloc.set(s.strategy, line);
+    } else line.applyOptions({ color });
+    const points = toSeries(s.points, (p) => p.share * 100);
+    line.setData(points);
+    drawn.push({ name: s.strategy, color, n: points.length });
+  });
+  c.allocChart.timeScale().fitContent();
+  $('allocation-chart').dataset.series = drawn.map((d) => `${d.name}:${d.n}`).join(' ');
+  legend.replaceChildren(
+    ...(drawn.length
+      ? drawn.map((d) => {
+          const item = el('span', { class: 'legend-item', text: d.name });
+          // through the CSSOM, not a style attribute: the page's CSP allows no inline style
+          item.style.setProperty('--c', d.color);
+          return item;
+        })
+      : [el('span', { class: 'empty', text: 'No entry decision yet.' })]),
+  );
 }

@@ -22,7 +22,7 @@ import {
   wall,
   when,
 } from './state.js';
-import { initCharts, renderEquity, renderPrices, renderProfitBars } from './charts.js';
+import { initCharts, renderAllocation, renderEquity, renderPrices, renderProfitBars } from './charts.js';
 import { cancelOrder, closePosition, renderForceForm, showAnswer } from './controls.js';
 
 export function renderPortfolio(p, curve) {
@@ -284,6 +284,7 @@ export function renderPerformance(perf) {
   // per strategy: the panel below (renderStrategies)
   $('perf-body').replaceChildren(...perf.perSymbol.map((r) => row(r, '')));
   renderStrategies(perf.perStrategy || []);
+  renderAllocation(perf.allocationOverTime);
   renderProfitBars(perf);
 }
 

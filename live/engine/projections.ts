@@ -12,6 +12,7 @@ import type {
   TradingState,
 } from '../../pipelines/model/index.ts';
 import { entriesToMap, mapToEntries } from '../../pipelines/stage.ts';
+import { AllocationHistory, type AllocationPoint } from './allocation-history.ts';
 
 const KEEP = { trades: 200, decisions: 200, denials: 100, equity: 2000, bars: 300, fills: 200, riskChanges: 50 };
 
@@ -48,6 +49,8 @@ export interface ReadModel {
   readonly counts: Readonly<EventCounts>;
   /** open protective stop / take-profit price per symbol, from the latest orders */
   readonly protection: ReadonlyMap<string, { readonly stop?: number; readonly takeProfit?: number }>;
+  /** each strategy's allocation by the bandit over time (allocation-history.ts), oldest first */
+  readonly allocations: readonly AllocationPoint[];
 }
 
 /** The projections as JSON data (a snapshot's part). */
@@ -66,6 +69,7 @@ interface ProjectionState {
   riskChanges: RiskStateChanged[];
   counts: EventCounts;
   protection: [string, { stop?: number; takeProfit?: number }][];
+  allocations?: ReturnType<AllocationHistory['snapshot']>;
 }
 
 /**
@@ -88,8 +92,14 @@ export class Projections implements ReadModel {
   riskChanges: RiskStateChanged[] = [];
   counts: EventCounts = { bars: 0, decisions: 0, orders: 0, fills: 0, rejections: 0, denials: 0, replayed: 0 };
   readonly protection = new Map<string, { stop?: number; takeProfit?: number }>();
+  private readonly allocationHistory = new AllocationHistory();
+
+  get allocations(): readonly AllocationPoint[] {
+    return this.allocationHistory.points;
+  }
 
   observe(e: PipelineEvent): void {
+    this.allocationHistory.observe(e);
     switch (e.kind) {
       case 'bar':
         this.onBar(e);
@@ -172,6 +182,7 @@ export class Projections implements ReadModel {
       riskChanges: this.riskChanges,
       counts: this.counts,
       protection: mapToEntries(this.protection, (p) => p),
+      allocations: this.allocationHistory.snapshot(),
     };
   }
 
@@ -191,5 +202,6 @@ export class Projections implements ReadModel {
     this.riskChanges = s.riskChanges;
     this.counts = { ...s.counts, replayed: 0 };
     entriesToMap(s.protection, (p: { stop?: number; takeProfit?: number }) => p, this.protection);
+    this.allocationHistory.restore(s.allocations);
   }
 }

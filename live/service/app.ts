@@ -5,7 +5,8 @@ import { origins } from './http/origins.ts';
 import { healthRoutes } from './routes/health.ts';
 import { controlRoutes } from './routes/control.ts';
 import { inferenceRoutes } from './routes/inference.ts';
-import { dashboardDataRoutes, ViewCache } from './routes/dashboard-data.ts';
+import { dashboardDataRoutes } from './routes/dashboard-data.ts';
+import { DashboardBody } from './dashboard-body.ts';
 import { eventRoutes } from './routes/events.ts';
 import { redactQueryValues } from '../../secrets/redact.ts';
 import { Desk } from './desk.ts';
@@ -52,12 +53,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(errorAnswers);
 
-  // after an operator action the next dashboard view must show it
-  const views = new ViewCache();
-  app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.method === 'POST' || request.method === 'DELETE') views.invalidate();
-    return payload;
-  });
+  // GET /dashboard's body, rebuilt when the engine, the audit trail or the agents' statuses move
+  const views = new DashboardBody();
 
   // the desk: locks, arms, working orders and the operator audit trail the dashboard shows
   const desk = new Desk(opts.engine, settings, opts.clock.now());

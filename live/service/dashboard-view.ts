@@ -178,6 +178,13 @@ export interface StrategyPerformance extends SymbolPerformance {
   allocation: number | null;
 }
 
+/** One strategy's allocation over time (PerformanceView.allocationOverTime). */
+export interface AllocationSeries {
+  strategy: string;
+  /** oldest first, unique ascending times; share 0..1 */
+  points: { time: number; share: number }[];
+}
+
 export interface PerformanceView {
   /** realised PnL since the start (the books, every trade) */
   realizedPnl: number;
@@ -188,6 +195,13 @@ export interface PerformanceView {
   profitFactor: number | null;
   perSymbol: SymbolPerformance[];
   perStrategy: StrategyPerformance[];
+  /**
+   * each strategy's allocation over time, as the bandit gave it: per point (market time) the mean
+   * over its arms of the share of the normal size their last entry decision got (0 when denied);
+   * a step line — a value holds until the next point. Bounded (the last 500 changes); the last
+   * point repeats the current value at the last bar's time. Empty before any entry decision.
+   */
+  allocationOverTime?: AllocationSeries[];
   /** net PnL of the trades closed in each UTC day / ISO week (Monday), market time */
   daily: { time: number; netPnl: number }[];
   weekly: { time: number; netPnl: number }[];

@@ -3,7 +3,14 @@ import { intervalToMs } from '../../pipelines/model/index.ts';
 import { stopOutsInWindow } from '../../operators/risk/risk.kernel.ts';
 import { armMean, chooseArm, emptyArm, rewardArm } from '../../operators/allocation/bandit.kernel.ts';
 import type { Settings } from '../../pipelines/settings.ts';
-import type { ArmView, LockView, PerformanceView, StrategyPerformance, SymbolPerformance } from './dashboard-view.ts';
+import type {
+  AllocationSeries,
+  ArmView,
+  LockView,
+  PerformanceView,
+  StrategyPerformance,
+  SymbolPerformance,
+} from './dashboard-view.ts';
 
 /**
  * What the desk (the dashboard) derives from the engine's record: the entry locks in force, the
@@ -240,4 +247,26 @@ export function performance(
     daily: buckets(trades, (t) => Math.floor(t / DAY_MS) * DAY_MS),
     weekly: buckets(trades, weekStart),
   };
+}
+
+/**
+ * The allocation history as one series per strategy (a strategy first seen later starts at its
+ * first point), each carried on to `now` (the last bar's time) so the step line reaches the present.
+ */
+export function allocationSeries(
+  points: readonly { readonly time: number; readonly shares: Readonly<Record<string, number>> }[],
+  now: number,
+): AllocationSeries[] {
+  const series = new Map<string, { time: number; share: number }[]>();
+  for (const p of points)
+    for (const [strategy, share] of Object.entries(p.shares)) {
+      const list = series.get(strategy) ?? series.set(strategy, []).get(strategy)!;
+      if (list.at(-1)?.share !== share) list.push({ time: p.time, share });
+    }
+  return [...series.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([strategy, list]) => {
+      const last = list.at(-1)!;
+      return { strategy, points: now > last.time ? [...list, { time: now, share: last.share }] : list };
+    });
 }

@@ -193,24 +193,46 @@ export class Desk {
     return out;
   }
 
+  /** bumped by every audit line: the dashboard's cached view keys on it beside the engine's version */
+  revision = 0;
+
   record(line: AuditLine): void {
+    this.revision++;
     this.audit.push(line);
     if (this.audit.length > AUDIT_KEEP) this.audit.splice(0, this.audit.length - AUDIT_KEEP);
   }
 
-  config(now: number): ConfigView {
-    const s = this.settings;
-    // the strategies STRATEGIES runs, then any other source the journal's decisions came from
-    const sources = new Set<string>(strategiesNamed(s.STRATEGIES).map((x) => x.name));
+  #strategies = { version: -1, names: [] as string[] };
+  /** the strategies STRATEGIES runs, then any other source the journal's decisions came from */
+  strategies(): string[] {
+    // per engine version: the dashboard asks on every request
+    if (this.#strategies.version === this.engine.version) return this.#strategies.names;
+    const sources = new Set<string>(strategiesNamed(this.settings.STRATEGIES).map((x) => x.name));
     for (const d of this.engine.decisions) if (d.source !== 'external') sources.add(d.source);
+    this.#strategies = { version: this.engine.version, names: [...sources] };
+    return this.#strategies.names;
+  }
+
+  /** the settings in force never change while the service runs: formatted once */
+  #fixed: Omit<ConfigView, 'startedAt' | 'uptimeS' | 'strategies'> | null = null;
+
+  config(now: number): ConfigView {
+    this.#fixed ??= this.fixedConfig();
+    return {
+      ...this.#fixed,
+      startedAt: this.startedAt,
+      uptimeS: Math.round((now - this.startedAt) / 1000),
+      strategies: this.strategies(),
+    };
+  }
+
+  private fixedConfig(): Omit<ConfigView, 'startedAt' | 'uptimeS' | 'strategies'> {
+    const s = this.settings;
     const embedded = s.ASTER_REST_URL === '';
     return {
       ...this.identity,
-      startedAt: this.startedAt,
-      uptimeS: Math.round((now - this.startedAt) / 1000),
       symbols: [...s.SYMBOLS],
       interval: s.BAR_INTERVAL,
-      strategies: [...sources],
       agentsEnabled: s.AGENTS_ENABLED,
       sizing: s.SIZING_MODE,
       leverage: s.LEVERAGE,

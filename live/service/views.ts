@@ -17,6 +17,7 @@ import type {
   TradeRow,
 } from './dashboard-view.ts';
 import type {
+  Bar,
   Decision,
   Denied,
   GateOutcome,
@@ -28,7 +29,7 @@ import type {
 import type { Settings } from '../../pipelines/settings.ts';
 import type { TradingEngine } from '../engine/trading-engine.ts';
 import { CANCELLED_BY_OPERATOR } from '../../pipelines/model/index.ts';
-import { armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
+import { allocationSeries, armKeys, banditArms, entryLocks, performance, withAllocation } from './desk.kernel.ts';
 import type { Desk } from './desk.ts';
 
 /** JSON has no NaN/Infinity: "does not exist" is null. */
@@ -280,21 +281,49 @@ export function riskView(engine: TradingEngine, settings: Settings, desk: Desk):
   };
 }
 
-export function dashboardView(
+/** A symbol's kept bars as the price chart's candles. */
+export function candleViews(_symbol: string, bars: readonly Bar[]): CandleView[] {
+  return bars.map((b) => ({ time: b.openTime, open: b.open, high: b.high, low: b.low, close: b.close }));
+}
+
+/** The parts of the view that move with the wall clock or outside the engine: rebuilt per request. */
+export type DashboardClockPart = Pick<DashboardView, 'time' | 'system' | 'reports' | 'config' | 'health'>;
+/** The rest: a function of the engine's state (its `version`) and the desk's audit trail only. */
+export type DashboardStatePart = Omit<DashboardView, keyof DashboardClockPart>;
+
+/** Cheap (well under a kilobyte of JSON): time, uptime, probes, the reports folder, /healthz figures. */
+export function dashboardClock(
   engine: TradingEngine,
-  settings: Settings,
   probe: SystemProbe,
   reports: string[],
   now: number,
   desk: Desk,
-): DashboardView {
+): DashboardClockPart {
+  return {
+    time: now,
+    system: systemView(engine, probe),
+    reports,
+    config: desk.config(now),
+    health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
+  };
+}
+
+/**
+ * Everything derived from the engine's record, the desk's audit trail and the agents' statuses:
+ * built once per change of those (routes/dashboard-data.ts), not per request.
+ */
+export function dashboardState(
+  engine: TradingEngine,
+  settings: Settings,
+  probe: SystemProbe,
+  desk: Desk,
+  candles: (symbol: string, bars: readonly Bar[]) => CandleView[] = candleViews,
+): DashboardStatePart {
   const provider = settings.ANALYTICS_PROVIDER === 'none' ? '' : settings.ANALYTICS_PROVIDER;
   const audit: AuditLine[] = desk.audit.slice(-50).reverse();
   const risk = riskView(engine, settings, desk);
-  const config = desk.config(now);
   const perf = performance(engine.read.trades, engine.read.portfolio?.realizedPnl ?? 0, tradeSource(engine));
   return {
-    time: now,
     portfolio: portfolioView(engine.read.portfolio, settings),
     equityCurve: engine.read.equityCurve.map((p) => ({ time: p.time, equity: p.equity })),
     positions: positionRows(engine),
@@ -304,24 +333,18 @@ export function dashboardView(
       .map((t) => tradeRow(t, entryReason(engine, t.symbol, t.openedAt))),
     prices: [...engine.read.bars.entries()].map(([symbol, bars]) => ({
       symbol,
-      candles: bars.map((b): CandleView => ({
-        time: b.openTime,
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-      })),
+      candles: candles(symbol, bars),
       markers: markers(engine, symbol),
     })),
     agents: agentViews(engine, probe, desk),
     risk,
-    system: systemView(engine, probe),
-    reports,
     analytics: { provider, id: settings.ANALYTICS_ID, domain: settings.PLAUSIBLE_DOMAIN },
-    performance: { ...perf, perStrategy: withAllocation(perf.perStrategy, risk.arms, config.strategies) },
+    performance: {
+      ...perf,
+      perStrategy: withAllocation(perf.perStrategy, risk.arms, desk.strategies()),
+      allocationOverTime: allocationSeries(engine.read.allocations, engine.read.lastBarTime),
+    },
     openOrders: desk.openOrders(),
-    config,
-    health: { lastError: engine.lastError, lastBarTime: engine.read.lastBarTime > 0 ? engine.read.lastBarTime : null },
     audit,
   };
 }

@@ -73,4 +73,63 @@ describe('per-strategy performance panel (Chromium, paper service with STRATEGIE
     expect(errors).toEqual([]);
     await context.close();
   }, 300_000);
+
+  it('draws each strategy’s allocation over time as a time-axis chart, on a desktop and a 390 px phone', async () => {
+    const engine = service.engine;
+    // both strategies have had an entry the bandit decided on
+    const both = () => {
+      const last = engine.read.allocations.at(-1);
+      return last !== undefined && 'momentum' in last.shares && 'breakout' in last.shares;
+    };
+    await waitFor('an allocation point for momentum and breakout', both, 240_000);
+    for (const [name, viewport] of [
+      ['desktop', { width: 1366, height: 900 }],
+      ['phone', { width: 390, height: 844 }],
+    ] as const) {
+      const context = await browser.newContext({ viewport, isMobile: name === 'phone', hasTouch: name === 'phone' });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(service.url);
+      await page.waitForSelector('body[data-loaded="1"]');
+      const chart = page.locator('#allocation-chart');
+      await chart.scrollIntoViewIfNeeded();
+      expect(await chart.isVisible()).toBe(true);
+      expect(await chart.locator('canvas').count()).toBeGreaterThan(0);
+      // what the page drew, against the view it drew it from
+      const view = (await page.evaluate(async () => (await fetch('/dashboard')).json())) as DashboardView;
+      const series = view.performance.allocationOverTime ?? [];
+      for (const strategy of ['momentum', 'breakout']) {
+        const s = series.find((x) => x.strategy === strategy);
+        expect(s, strategy).toBeDefined();
+        // its first point, and the value carried to the last bar
+        expect(s!.points.length).toBeGreaterThanOrEqual(2);
+        for (const p of s!.points) expect(p.share >= 0 && p.share <= 1).toBe(true);
+        for (let i = 1; i < s!.points.length; i++) expect(s!.points[i]!.time).toBeGreaterThan(s!.points[i - 1]!.time);
+      }
+      await page.waitForFunction(
+        () => /momentum:\d+/.test(document.getElementById('allocation-chart')?.dataset.series ?? ''),
+        undefined,
+        { timeout: 10_000 },
+      );
+      const drawn = new Map(
+        ((await chart.getAttribute('data-series')) ?? '').split(' ').map((x) => {
+          const [k, n] = x.split(':');
+          return [k!, Number(n)] as const;
+        }),
+      );
+      expect(drawn.get('momentum')).toBeGreaterThanOrEqual(2);
+      expect(drawn.get('breakout')).toBeGreaterThanOrEqual(2);
+      expect(await page.locator('#allocation-legend .legend-item').allTextContents()).toEqual(
+        expect.arrayContaining(['momentum', 'breakout']),
+      );
+      // it fits the screen: no part of the chart runs off a phone
+      const box = (await chart.boundingBox())!;
+      expect(box.width).toBeGreaterThan(100);
+      expect(box.x + box.width).toBeLessThanOrEqual(viewport.width + 0.5);
+      await page.locator('#strategies').screenshot({ path: join(SCREENSHOTS, `allocation-over-time-${name}.png`) });
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+  }, 300_000);
 });
