@@ -14,7 +14,8 @@ import type { Fill, Order, OrderRejected, PositionView } from '../../pipelines/m
 import type { ExecutionPort, VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
-import { backoffDelay } from '../../pipelines/timers.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { sleep as realSleep } from '../../runtime/timers.ts';
 
 /** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
 const CATCH_UP_SLACK_MS = 5_000;
@@ -243,8 +244,6 @@ export interface ReconcileOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * What the exchange says about one order after a restart: the order, or 'absent' on its explicit
  * "order does not exist" (repeated, see AsterRestClient.lookUpOrder). Transient failures (5xx,
@@ -257,7 +256,7 @@ async function lookUpAfterRestart(
   opts: ReconcileOptions,
 ): Promise<AsterOrder | 'absent'> {
   const rounds = opts.rounds ?? 5;
-  const sleep = opts.sleep ?? sleepReal;
+  const sleep = opts.sleep ?? realSleep;
   const maxBanWait = opts.maxBanWaitMs ?? 300_000;
   let last = '';
   for (let round = 1; ; round++) {
@@ -309,7 +308,7 @@ export async function reconcileOrders(
     let q = await lookUpAfterRestart(client, order, opts);
     if (q === 'absent' && client.serverNow() < finalAfter) {
       // the request may still be on its way (a slow gateway): ask again once it cannot be
-      await (opts.sleep ?? sleepReal)(finalAfter - client.serverNow());
+      await (opts.sleep ?? realSleep)(finalAfter - client.serverNow());
       q = await lookUpAfterRestart(client, order, opts);
     }
     if (q === 'absent') {
