@@ -3,6 +3,8 @@
  *
  *   kernel      pipelines/ (model, ports, errors, settings kit, instruments, jsonl-log, stage runner)
  *               and secrets/redact.ts (the one redaction rule)
+ *   runtime     runtime/ (the real clock and timers): beside the kernel, importing only the kernel;
+ *               every room may import it, the kernel, the stages and the composition root may not
  *   stages      operators/, strategies/ (what the pipeline is made of)
  *   composition pipelines/build-pipeline.ts, pipelines/settings.ts, pipelines/load-settings.ts:
  *               the pipeline and the root settings schema composed from every `*.settings.ts`
@@ -17,6 +19,8 @@ const ROOMS = '^(agents|backtests|research|simulator|live|dashboard|archive|secr
 const TOP = '^(bin|soak|bench|deploy|test)/';
 const COMPOSITION = '^pipelines/(build-pipeline|settings|load-settings)[.]ts$';
 const FRAGMENT = '[.]settings[.]ts$';
+/** the real clock and timers: the pipeline has no wall clock */
+const RUNTIME = '^runtime/';
 
 /** a room and the rooms it must not import */
 const roomRule = (name, from, forbidden) => ({
@@ -41,14 +45,21 @@ module.exports = {
       severity: 'error',
       comment: 'pipelines/ (except the composition root) and secrets/redact.ts are the bottom layer',
       from: { path: '^pipelines/|^secrets/redact[.]ts$', pathNot: COMPOSITION },
-      to: { path: `${ROOMS}|${TOP}|^(operators|strategies)/`, pathNot: '^secrets/redact[.]ts$' },
+      to: { path: `${ROOMS}|${TOP}|${RUNTIME}|^(operators|strategies)/`, pathNot: '^secrets/redact[.]ts$' },
+    },
+    {
+      name: 'runtime-imports-only-kernel',
+      severity: 'error',
+      comment: 'runtime/ (the real clock and timers) sits beside the kernel: it imports nothing above it',
+      from: { path: RUNTIME },
+      to: { path: `${ROOMS}|${TOP}|${COMPOSITION}|^(operators|strategies)/` },
     },
     {
       name: 'composition-imports-no-room-code',
       severity: 'error',
       comment: 'the composition root builds from the kernel, the stages and the settings fragments only',
       from: { path: COMPOSITION },
-      to: { path: `${ROOMS}|${TOP}`, pathNot: FRAGMENT },
+      to: { path: `${ROOMS}|${TOP}|${RUNTIME}`, pathNot: FRAGMENT },
     },
     {
       name: 'stages-import-no-room',
@@ -56,14 +67,14 @@ module.exports = {
       comment:
         "operators/ and strategies/ sit under every room; strategies/kit/testing.ts is the researchers' test harness, a room of its own",
       from: { path: '^(operators|strategies)/', pathNot: '^strategies/kit/testing[.]ts$' },
-      to: { path: `${ROOMS}|${TOP}|${COMPOSITION}` },
+      to: { path: `${ROOMS}|${TOP}|${COMPOSITION}|${RUNTIME}` },
     },
     {
       name: 'fragments-are-declarations',
       severity: 'error',
       comment: 'a *.settings.ts fragment imports no room code (the root schema composes them all)',
       from: { path: FRAGMENT },
-      to: { path: `${ROOMS}|${TOP}|${COMPOSITION}`, pathNot: FRAGMENT },
+      to: { path: `${ROOMS}|${TOP}|${COMPOSITION}|${RUNTIME}`, pathNot: FRAGMENT },
     },
     {
       name: 'market-data-below-rooms',

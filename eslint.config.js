@@ -28,20 +28,43 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
   },
   {
-    files: ['operators/**', 'pipelines/**'],
+    // no wall clock and no timers in the pipeline (kernel and stages): time comes from events, and the
+    // code around the pipeline gets the real clock and timers from runtime/timers.ts, which the layer
+    // rules keep out of here too. strategies/kit/testing.ts is the researchers' harness, not a stage.
+    files: ['operators/**', 'pipelines/**', 'strategies/**'],
+    ignores: ['strategies/kit/testing.ts'],
     rules: {
       'no-restricted-properties': [
         'error',
-        {
-          object: 'Date',
+        ...['Date', 'performance'].map((object) => ({
+          object,
           property: 'now',
           message: 'No wall clock inside the pipeline: time comes from events or the ClockPort.',
-        },
+        })),
+        ...['setTimeout', 'setInterval', 'setImmediate'].map((property) => ({
+          object: 'globalThis',
+          property,
+          message: 'No timers inside the pipeline.',
+        })),
       ],
       'no-restricted-globals': [
         'error',
-        { name: 'setTimeout', message: 'No timers inside the pipeline.' },
-        { name: 'setInterval', message: 'No timers inside the pipeline.' },
+        ...['setTimeout', 'setInterval', 'setImmediate'].map((name) => ({
+          name,
+          message: 'No timers inside the pipeline.',
+        })),
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['timers', 'timers/promises', 'node:timers', 'node:timers/promises'].map((name) => ({
+            name,
+            message: 'No timers inside the pipeline.',
+          })),
+          patterns: [
+            { group: ['**/runtime/*'], message: 'The pipeline has no wall clock: inject a ClockPort/Timers.' },
+          ],
+        },
       ],
     },
   },
@@ -51,10 +74,5 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.js'],
     ignores: ['test/**', 'bench/core/loop-strategy.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 100, skipBlankLines: true, skipComments: true }] },
-  },
-  {
-    // the one real-timers module every room shares (the pipeline itself never imports it)
-    files: ['pipelines/timers.ts'],
-    rules: { 'no-restricted-globals': 'off' },
   },
 );

@@ -1,13 +1,12 @@
 import type { OperatorFunction } from 'rxjs';
 import type { PipelineEvent } from '../pipelines/model/index.ts';
-import type { AgentContext, AgentPort, ClockPort } from '../pipelines/ports.ts';
+import type { AgentContext, AgentPort, ClockPort, Timers } from '../pipelines/ports.ts';
 import { SapphireError } from '../pipelines/errors.ts';
 import type { AgentSettings } from '../operators/agents/agents.settings.ts';
 import type { ConsensusSettings } from '../operators/consensus/consensus.settings.ts';
 import { agentStage, type AgentStageOptions } from '../operators/agents/agents.ts';
 import { embeddedForecastAgent, embeddedThesisAgent } from '../operators/agents/embedded.ts';
 import { AgentGateway, type RemoteAgent } from './gateway.ts';
-import type { Timers } from '../pipelines/timers.ts';
 import { forecastClient } from './forecast-client.ts';
 import { thesisClient } from './thesis-client.ts';
 import { AgentTape, tapedAgent, type TapeMode } from './tape.ts';

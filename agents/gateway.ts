@@ -1,8 +1,9 @@
 import type { AgentOpinion } from '../pipelines/model/index.ts';
-import type { AgentContext, AgentPort, ClockPort } from '../pipelines/ports.ts';
+import type { AgentContext, AgentPort, ClockPort, Timers } from '../pipelines/ports.ts';
 import { AgentError } from '../operators/agents/agent-error.ts';
 import type { AgentSettings } from '../operators/agents/agents.settings.ts';
-import { backoffDelay, realTimers, type Timers } from '../pipelines/timers.ts';
+import { backoffDelay } from '../pipelines/backoff.ts';
+import { realTimers, systemClock } from '../runtime/timers.ts';
 
 /**
  * A remote agent. `call` is one attempt: it asks the model and returns the validated raw reply
@@ -18,8 +19,6 @@ export interface RemoteAgent<R = unknown> {
   /** what a tape header records about this agent (model, endpoint host, prompt version …), no secrets */
   readonly identity: Readonly<Record<string, string | number>>;
 }
-
-export const systemClock: ClockPort = { now: () => Date.now() };
 
 export interface GatewayOptions {
   settings: Pick<

@@ -46,9 +46,20 @@ export interface VenueStateHooks {
   readonly onOpen?: (snapshot: () => unknown) => void;
 }
 
-/** Injected time for live adapters (gateways, journals). Operators take time from events. */
+/**
+ * The one clock and timer abstraction of the code around the pipeline (live adapters, the agents'
+ * gateway, Telegram, the service, the simulator): wall time and timers are injected as `ClockPort`
+ * and `Timers`, tests pass controlled ones, production the real ones of runtime/timers.ts. The
+ * pipeline itself has neither: operators take time from events (lint).
+ */
 export interface ClockPort {
   now(): number;
+}
+
+/** Timers as the code around the pipeline schedules them (see `ClockPort`). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 /** What an agent is shown: only data up to and including the decision bar. */

@@ -1,10 +1,11 @@
 import type { SymbolFilters } from '../pipelines/model/index.ts';
+import type { ClockPort } from '../pipelines/ports.ts';
 import type { BracketTable } from '../pipelines/margin/margin.kernel.ts';
 import type { Engine, EngineEvent } from './matching.kernel.ts';
 import type { FaultInjector } from './faults.ts';
 import type { FundingSchedule } from './funding.ts';
 import type { IncomeLedger } from './income.ts';
-import type { SimulatorClock, SimulatorOptions } from './options.ts';
+import type { SimulatorOptions } from './options.ts';
 import type { Formats } from './payloads.ts';
 import type { Replay } from './replay.ts';
 import type { WsHub } from './ws-hub.ts';
@@ -20,7 +21,7 @@ export interface Countdown {
 export interface SimContext {
   readonly opts: SimulatorOptions;
   /** wall time: request checks and socket housekeeping only */
-  readonly clock: SimulatorClock;
+  readonly clock: ClockPort;
   /** runs `fn` after `ms` of wall time unless the simulator closed first */
   later(fn: () => void, ms: number): void;
   readonly engine: Engine;

@@ -1,16 +1,10 @@
 import type { BarColumns, FundingRate, SymbolFilters } from '../pipelines/model/index.ts';
+import type { ClockPort, Timers } from '../pipelines/ports.ts';
 import type { LiquiditySettings } from '../pipelines/liquidity/liquidity.settings.ts';
 import type { BracketTable } from '../pipelines/margin/margin.kernel.ts';
 import type { V1Credential, V3Credential } from './auth.ts';
 import type { FaultCounters, FaultKind, FaultOptions, FaultPlan } from './faults.ts';
 import type { Position, SimFill, SimOrder } from './matching.kernel.ts';
-
-/** Wall time: only for request checks (auth windows, rate limits) and socket housekeeping, never for data. */
-export interface SimulatorClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout?(handle: unknown): void;
-}
 
 export interface SimulatorOptions {
   series: BarColumns[];
@@ -37,7 +31,13 @@ export interface SimulatorOptions {
   /** EIP-712 chain id (1666 mainnet, 714 testnet) */
   chainId?: number;
   faults?: FaultPlan;
-  clock?: SimulatorClock;
+  /**
+   * Wall time (default: the real clock, runtime/timers.ts): only for request checks (auth windows,
+   * rate limits) and socket housekeeping, never for data, which is stamped on the market clock.
+   */
+  clock?: ClockPort;
+  /** the timers of the replay loop and socket housekeeping (default: the real ones); all cleared at close */
+  timers?: Timers;
   /** request weight per minute per IP before 429 (default 2400); 418 after 3 429s in a minute */
   weightLimit?: number;
   /** WS ping period and the time without a pong before a socket is dropped */

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_LIQUIDITY } from '../pipelines/liquidity/liquidity.settings.ts';
 import { liquidityParams } from '../pipelines/liquidity/liquidity.kernel.ts';
 import type { SymbolFilters } from '../pipelines/model/index.ts';
+import type { ClockPort, Timers } from '../pipelines/ports.ts';
+import { realTimers, systemClock } from '../runtime/timers.ts';
 import { asterFilters } from '../pipelines/instruments.ts';
 import {
   accountOf,
@@ -20,13 +22,13 @@ import { IncomeLedger } from './income.ts';
 import { FundingSchedule } from './funding.ts';
 import { formatsFor, type Formats } from './payloads.ts';
 import type { SimContext } from './context.ts';
-import type { ExchangeSimulator, SimulatorClock, SimulatorOptions } from './options.ts';
+import type { ExchangeSimulator, SimulatorOptions } from './options.ts';
 import { WsHub } from './ws-hub.ts';
 import { HttpApi } from './http-server.ts';
 import { dispatchEvents } from './user-events.ts';
 import { publishBar, publishMarkArray } from './market-feed.ts';
 
-export type { ExchangeSimulator, SimulatorClock, SimulatorOptions, SimulatorState } from './options.ts';
+export type { ExchangeSimulator, SimulatorOptions, SimulatorState } from './options.ts';
 
 /**
  * An Aster-compatible exchange on 127.0.0.1: REST (V1 HMAC and V3 EIP-712), market and user-data
@@ -39,14 +41,6 @@ export type { ExchangeSimulator, SimulatorClock, SimulatorOptions, SimulatorStat
  */
 
 const EIGHT_HOURS = 8 * 3_600_000;
-
-function wallClock(): SimulatorClock {
-  return {
-    now: () => Date.now(),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  };
-}
 
 function symbolFilters(opts: SimulatorOptions): Map<string, SymbolFilters> {
   const allFilters = opts.filters ?? asterFilters();
@@ -87,26 +81,26 @@ function authFor(opts: SimulatorOptions, engine: Engine): { v1: V1Auth; v3: V3Au
 }
 
 /** timers on the wall clock, all cleared at close */
-function timerSet(clock: SimulatorClock): { later(fn: () => void, ms: number): void; clear(): void } {
-  const timers = new Set<unknown>();
+function timerSet(timers: Timers): { later(fn: () => void, ms: number): void; clear(): void } {
+  const pending = new Set<unknown>();
   let closed = false;
   return {
     later(fn, ms) {
-      const h = clock.setTimeout(() => {
-        timers.delete(h);
+      const h = timers.setTimeout(() => {
+        pending.delete(h);
         if (!closed) fn();
       }, ms);
-      timers.add(h);
+      pending.add(h);
     },
     clear() {
       closed = true;
-      if (clock.clearTimeout) for (const h of timers) clock.clearTimeout(h);
-      timers.clear();
+      for (const h of pending) timers.clearTimeout(h);
+      pending.clear();
     },
   };
 }
 
-function buildContext(opts: SimulatorOptions, clock: SimulatorClock, later: SimContext['later']): SimContext {
+function buildContext(opts: SimulatorOptions, clock: ClockPort, later: SimContext['later']): SimContext {
   const filters = symbolFilters(opts);
   const fmt = new Map<string, Formats>([...filters].map(([s, f]) => [s, formatsFor(f)]));
   const engine = engineFor(opts, filters);
@@ -192,8 +186,8 @@ function stepMarket(sim: SimContext): boolean {
 }
 
 export async function startExchangeSimulator(opts: SimulatorOptions): Promise<ExchangeSimulator> {
-  const clock = opts.clock ?? wallClock();
-  const timers = timerSet(clock);
+  const clock = opts.clock ?? systemClock;
+  const timers = timerSet(opts.timers ?? realTimers);
   const sim = buildContext(opts, clock, timers.later);
   const api = new HttpApi(sim, authFor(opts, sim.engine), {
     weightLimit: opts.weightLimit ?? 2400,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { FaultKind } from './faults.ts';
-import type { SimulatorClock } from './options.ts';
+import type { ClockPort } from '../pipelines/ports.ts';
 import { klineIntervalMs } from './replay.ts';
 
 interface MarketSocket {
@@ -22,7 +22,7 @@ export interface UserKey {
 
 export interface WsHubOptions {
   /** wall time: listen-key expiry, pings, connection age */
-  clock: SimulatorClock;
+  clock: ClockPort;
   /** the market clock, stamped on the events the hub itself emits (listenKeyExpired) */
   eventTime(): number;
   later(fn: () => void, ms: number): void;

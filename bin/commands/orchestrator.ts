@@ -8,6 +8,7 @@ import { AsterWalletVenue } from '../../live/orchestrator/aster-wallet-venue.ts'
 import { MIN_LIVE_TOKEN_LENGTH } from '../../live/service/service.ts';
 import { buildOrchestratorApp } from '../../live/orchestrator/orchestrator-app.ts';
 import { overridesFrom, parseFlags } from '../kit/args.ts';
+import { systemClock } from '../../runtime/timers.ts';
 
 const USAGE = `usage: sapphire orchestrator [--dotenv PATH] [--journal PATH] [NAME=VALUE ...]
 
@@ -81,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
   const app = buildOrchestratorApp({
     settings,
     venue: new AsterWalletVenue(client),
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     journalPath: values.journal ?? '.sapphire/orchestrator.jsonl',
     logger: settings.LOG_LEVEL !== 'silent' && settings.LOG_LEVEL !== 'fatal',
   });

@@ -1,8 +1,8 @@
 import { Observable, type Subscription } from 'rxjs';
 import { intervalToMs, makeBar, type Bar } from '../../pipelines/model/index.ts';
-import type { MarketDataPort } from '../../pipelines/ports.ts';
+import type { MarketDataPort, Timers } from '../../pipelines/ports.ts';
 import type { Kline } from './schemas.ts';
-import { backgroundTimers, type Timers } from '../../pipelines/timers.ts';
+import { backgroundTimers } from '../../runtime/timers.ts';
 
 /** what the port needs from the live stream (AsterMarketStream) */
 export interface ClosedBarStream {

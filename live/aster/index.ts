@@ -9,8 +9,6 @@ export * from './user-stream.ts';
 export * from './aster-market-port.ts';
 export * from './aster-execution-port.ts';
 export * from './order-precision.ts';
-export type { Timers } from '../../pipelines/timers.ts';
-export { backgroundTimers, realTimers } from '../../pipelines/timers.ts';
 
 type AsterSettings = Pick<
   LiveSettings,

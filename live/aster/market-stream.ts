@@ -3,7 +3,9 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import { intervalToMs, makeBar, type Bar } from '../../pipelines/model/index.ts';
 import { orderFlowOf, type Kline } from './schemas.ts';
-import { backgroundTimers, backoffDelay, type Timers } from '../../pipelines/timers.ts';
+import type { Timers } from '../../pipelines/ports.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { backgroundTimers } from '../../runtime/timers.ts';
 
 const num = z.union([z.string(), z.number()]).transform((v) => Number(v));
 

@@ -38,7 +38,8 @@ import {
   type AsterIncome,
 } from './schemas.ts';
 import { prepareOrder, type NewOrderRequest, type PrecisionRule } from './order-precision.ts';
-import { backoffDelay } from '../../pipelines/timers.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { sleep } from '../../runtime/timers.ts';
 
 export type AsterCredentials =
   | { readonly kind: 'hmac'; readonly apiKey: string; readonly secretKey: string }
@@ -177,8 +178,6 @@ interface Intent {
   state: 'sending' | 'accepted' | 'rejected' | 'unknown';
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Aster futures REST client, V1 (HMAC) or V3 (EIP-712) by credentials. Every payload is parsed
  * leniently; exchange errors become AsterApiError, unanswered requests EXCHANGE_UNAVAILABLE, a
@@ -217,7 +216,7 @@ export class AsterRestClient {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.now = opts.now ?? Date.now;
     this.fetchImpl = opts.fetch ?? nodeFetch;
-    this.sleep = opts.sleep ?? sleepReal;
+    this.sleep = opts.sleep ?? sleep;
     this.nonce = new MicrosecondNonce(() => this.serverNow());
     this.v3 = opts.credentials?.kind === 'eip712';
     const c = opts.credentials;

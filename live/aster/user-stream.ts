@@ -1,7 +1,9 @@
 import { Subject } from 'rxjs';
 import WebSocket from 'ws';
 import { SapphireError } from '../../pipelines/errors.ts';
-import { backgroundTimers, backoffDelay, type Timers } from '../../pipelines/timers.ts';
+import type { Timers } from '../../pipelines/ports.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { backgroundTimers } from '../../runtime/timers.ts';
 import {
   beyondKnown,
   fundingKey,

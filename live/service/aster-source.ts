@@ -15,7 +15,8 @@ import type { VenueEvent } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, EmbeddedExchange, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { warmupBars } from './market-source.ts';
 import { readHoldings } from './exchange-holdings.ts';
-import { backoffDelay } from '../../pipelines/timers.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { sleep as realSleep } from '../../runtime/timers.ts';
 
 /** how far before the journal's last fill a restart reads trades back (clock skew, late indexing) */
 const CATCH_UP_SLACK_MS = 5_000;
@@ -252,8 +253,6 @@ export interface ReconcileOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** order lookups in flight at once at a restart (each is one request of weight 1, with its retries) */
 const LOOKUPS_AT_ONCE = 4;
 
@@ -283,7 +282,7 @@ async function lookUpAfterRestart(
   opts: ReconcileOptions,
 ): Promise<AsterOrder | 'absent'> {
   const rounds = opts.rounds ?? 5;
-  const sleep = opts.sleep ?? sleepReal;
+  const sleep = opts.sleep ?? realSleep;
   const maxBanWait = opts.maxBanWaitMs ?? 300_000;
   let last = '';
   for (let round = 1; ; round++) {
@@ -338,7 +337,7 @@ export async function reconcileOrders(
   const absent = open.filter((_, i) => found[i] === 'absent');
   if (absent.length > 0 && client.serverNow() < finalAfter) {
     // a request may still be on its way (a slow gateway): ask again once it cannot be
-    await (opts.sleep ?? sleepReal)(finalAfter - client.serverNow());
+    await (opts.sleep ?? realSleep)(finalAfter - client.serverNow());
     const again = await mapLimited(absent, LOOKUPS_AT_ONCE, lookUp);
     for (const [k, o] of absent.entries()) found[open.indexOf(o)] = again[k]!;
   }

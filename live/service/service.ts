@@ -26,8 +26,7 @@ import type { AgentOpinion } from '../../pipelines/model/index.ts';
 import type { AgentPort } from '../../pipelines/ports.ts';
 import type { AsterSourceHooks, MarketSource, StartEmbeddedExchange } from './market-source.ts';
 import { openMarketSource } from './aster-source.ts';
-
-export const systemClock: ClockPort = { now: () => Date.now() };
+import { systemClock } from '../../runtime/timers.ts';
 
 export interface RunningService {
   app: FastifyInstance;

@@ -1,8 +1,9 @@
 import type { Decision, PipelineEvent, ProtectIntent } from '../../pipelines/model/index.ts';
-import type { ClockPort } from '../../pipelines/ports.ts';
+import type { ClockPort, Timers } from '../../pipelines/ports.ts';
 import { closeMessage, fmt, openMessage } from './trade-messages.ts';
 import { redactText } from '../../secrets/redact.ts';
-import { backoffDelay, realTimers, type Timers } from '../../pipelines/timers.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
+import { realTimers } from '../../runtime/timers.ts';
 
 /** Answers to the chat commands, supplied by the trading service. */
 export interface TelegramCommands {

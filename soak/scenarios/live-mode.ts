@@ -177,11 +177,7 @@ export async function liveModeScenario(opts: LiveModeOptions): Promise<SoakRow[]
     startIndex: 400,
     initialBalance: 10_000,
     credentials: [KEY],
-    clock: {
-      now: () => Date.now() + skew,
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    },
+    clock: { now: () => Date.now() + skew },
   });
   const port = await freePort();
   const journal = join(tempDir('live'), 'journal.jsonl');

@@ -168,6 +168,8 @@ export async function secretsScenario(opts: { tradeWaitMs: number }): Promise<So
     const first = await reader.read();
     await reader.cancel();
     responses.push(new TextDecoder().decode(first.value));
+    // a fixed wait on purpose: one more second of the running service (bars, fills, Telegram, Redis)
+    // writing what it writes, so the search below covers its steady state too, not a condition
     await sleep(1000);
   } catch (error) {
     failure = error instanceof Error ? error.message : String(error);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSettings, type Settings } from '../../pipelines/settings.ts';
-import type { AgentContext } from '../../pipelines/ports.ts';
+import type { AgentContext, Timers } from '../../pipelines/ports.ts';
 import { AgentGateway } from '../../agents/gateway.ts';
-import { realTimers, type Timers } from '../../pipelines/timers.ts';
+import { realTimers } from '../../runtime/timers.ts';
 import { thesisClient, chatCompletionsUrl } from '../../agents/thesis-client.ts';
 import { forecastClient } from '../../agents/forecast-client.ts';
 import { AgentError } from '../../operators/agents/agent-error.ts';

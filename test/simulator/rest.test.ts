@@ -343,11 +343,7 @@ describe('simulator REST: documented signature vectors', () => {
       startIndex: 10,
       initialBalance: 1_000_000,
       credentials: [{ apiKey: V1_KEY, secretKey: V1_SECRET }],
-      clock: {
-        now: () => ts + 100,
-        setTimeout: (fn, ms) => setTimeout(fn, ms),
-        clearTimeout: (h) => clearTimeout(h as never),
-      },
+      clock: { now: () => ts + 100 },
     });
     try {
       const body =
@@ -383,11 +379,7 @@ describe('simulator REST: documented signature vectors', () => {
       replayMs: 0,
       initialBalance: 1000,
       v3Credentials: [{ user: V3_USER, signer: V3_SIGNER }],
-      clock: {
-        now: () => Math.floor(nonceUs / 1000),
-        setTimeout: (fn, ms) => setTimeout(fn, ms),
-        clearTimeout: (h) => clearTimeout(h as never),
-      },
+      clock: { now: () => Math.floor(nonceUs / 1000) },
     });
     try {
       const msg = `symbol=ASTERUSDT&type=LIMIT&side=BUY&timeInForce=GTC&quantity=20&price=0.5&nonce=${nonceUs}&user=${V3_USER}&signer=${V3_SIGNER}`;

@@ -6,6 +6,7 @@ import {
   type SimulatorOptions,
 } from '../../simulator/start-simulator.ts';
 import { V1_KEY, V1_SECRET, connect, eventually, raw, v1, type Recorder } from './kit.ts';
+import type { Timers } from '../../pipelines/ports.ts';
 
 const BTC = fixtureColumns('BTCUSDT');
 const ETH = fixtureColumns('ETHUSDT');
@@ -243,6 +244,33 @@ describe('simulator WebSocket streams', () => {
     expect(ts[1]! - ts[0]!).toBe(300_000);
     expect(ts[2]! - ts[1]!).toBe(300_000);
     expect(ts[0]!).toBeGreaterThan(BTC.openTime[START]!);
+  });
+
+  it('runs its replay and housekeeping on the timers it is given, and clears every pending one at close', async () => {
+    // controlled timers: nothing fires until the test says so (the one Timers abstraction)
+    const pending = new Map<number, { fn: () => void; ms: number }>();
+    let next = 0;
+    const timers: Timers = {
+      setTimeout: (fn, ms) => (pending.set(++next, { fn, ms }), next),
+      clearTimeout: (h) => void pending.delete(h as number),
+    };
+    const fire = (ms: number): void => {
+      const [h, t] = [...pending].find(([, x]) => x.ms === ms)!;
+      pending.delete(h);
+      t.fn();
+    };
+    const s = await start({ replayMs: 60_000, pingIntervalMs: 100, timers });
+    const t0 = s.state().cursorTime;
+    expect([...pending.values()].map((t) => t.ms).sort((a, b) => a - b)).toEqual([100, 60_000]);
+    fire(60_000);
+    expect(s.state().cursorTime).toBe(t0 + 300_000);
+    fire(60_000);
+    fire(100);
+    expect(s.state().cursorTime).toBe(t0 + 600_000);
+    expect(pending.size).toBe(2);
+    await s.close();
+    sim = undefined;
+    expect(pending.size).toBe(0);
   });
 
   it('pays funding at the 8 h boundary: the long pays rate × mark × qty, ACCOUNT_UPDATE FUNDING_FEE', async () => {

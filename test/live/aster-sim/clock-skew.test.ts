@@ -82,11 +82,7 @@ describe.each<Version>(['V1', 'V3'])('the service syncs its clock before its fir
       startIndex: START,
       initialBalance: 10_000,
       ...(version === 'V1' ? { credentials: [{ apiKey, secretKey }] } : { v3Credentials: [{ user, signer }] }),
-      clock: {
-        now: () => Date.now() - skew,
-        setTimeout: (fn, ms) => setTimeout(fn, ms),
-        clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-      },
+      clock: { now: () => Date.now() - skew },
     });
     const settings = withOverrides(DEFAULT_SETTINGS, {
       SYMBOLS: 'BTCUSDT',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsterMarketStream, type MarketTick, type StreamStatus } from '../../../live/aster/market-stream.ts';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import type { Timers } from '../../../pipelines/timers.ts';
+import type { Timers } from '../../../pipelines/ports.ts';
 import type { Bar } from '../../../pipelines/model/index.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { RestPeer } from './kit/rest-peer.ts';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsterRestClient } from '../../../live/aster/rest-client.ts';
-import type { Timers } from '../../../pipelines/timers.ts';
+import type { Timers } from '../../../pipelines/ports.ts';
 import {
   AsterUserStream,
   parseUserEvent,

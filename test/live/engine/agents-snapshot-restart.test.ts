@@ -6,6 +6,7 @@ import { agentStage } from '../../../operators/agents/agents.ts';
 import { AGENT_STATE } from '../../../operators/agents/agent-state.ts';
 import { FileJournal } from '../../../live/journal/file-journal.ts';
 import { testService } from '../../kit/service-kit.ts';
+import { until } from '../../../soak/kit.ts';
 
 /**
  * Issue 14 item 10 with agents: a kernel with the agent stage takes snapshots too (its recent
@@ -21,6 +22,10 @@ const snapshotLines = (path: string) =>
   readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('{"type":"snapshot"'));
+const barLines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"type":"bar"')).length;
 
 describe('restart from a snapshot with the embedded agents (paper)', () => {
   it('restores the agent stage with the other stages and decides exactly as an uninterrupted run', async () => {
@@ -121,14 +126,21 @@ describe('restart from a snapshot with the embedded agents (paper)', () => {
     }
     expect(waiting.length).toBeGreaterThan(0);
     const before = snapshotLines(s.journalPath).length;
+    const barsBefore = barLines(s.journalPath);
     // far more than JOURNAL_SNAPSHOT_EVERY inputs while the ask is pending: no snapshot
     for (let i = 0; i < 30; i++) s.market.next(s.live[fed + i]!);
-    await new Promise((r) => setTimeout(r, 50));
+    // every one of them journaled and pushed (the ask holds events back, not inputs)
+    await s.engine.idle();
+    expect(barLines(s.journalPath)).toBe(barsBefore + 30);
     expect(snapshotLines(s.journalPath).length).toBe(before);
     answer();
-    await s.engine.idle();
     // answered: the overdue snapshot is taken once the held-back events are out, before any input
-    await new Promise((r) => setTimeout(r, 20));
+    await until(
+      'the overdue snapshot',
+      () => (snapshotLines(s.journalPath).length > before ? true : undefined),
+      10_000,
+      5,
+    );
     await s.engine.idle();
     expect(snapshotLines(s.journalPath).length).toBe(before + 1);
     answer();

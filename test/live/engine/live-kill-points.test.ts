@@ -104,6 +104,22 @@ async function restart(
   };
 }
 
+/** has every quantity the exchange filled for our account come back to the journal (by client order id)? */
+function fillsJournaled(journalPath: string, exchange: ExchangeSimulator): boolean {
+  const journaled = new Map<string, number>();
+  for (const line of readFileSync(journalPath, 'utf8').trimEnd().split('\n')) {
+    const entry = JSON.parse(line) as {
+      type: string;
+      data?: { event?: { kind: string; clientOrderId: string; quantity: number } };
+    };
+    const e = entry.type === 'venue' ? entry.data?.event : undefined;
+    if (e?.kind === 'fill') journaled.set(e.clientOrderId, (journaled.get(e.clientOrderId) ?? 0) + e.quantity);
+  }
+  return exchange
+    .state(KEY.apiKey)
+    .orders.every((o) => Math.abs((journaled.get(o.clientOrderId) ?? 0) - o.executedQty) < 1e-9);
+}
+
 describe('live restart at many kill points: from the last snapshot = full replay (simulator)', () => {
   it('every cut of a live journal restarts to the same open orders, fills and book either way', async () => {
     const series = await loadDataset({ dir: join(REPO, 'data/sample/perp-5m'), symbols: ['BTCUSDT', 'ETHUSDT'] });
@@ -162,8 +178,14 @@ describe('live restart at many kill points: from the last snapshot = full replay
       if (i % 25 === 5) await decide(i % 50 === 5 ? 'BTCUSDT' : 'ETHUSDT', 'enter-long');
       if (i % 25 === 20) await decide(i % 50 === 20 ? 'BTCUSDT' : 'ETHUSDT', 'exit');
     }
-    // the fills of the last orders come back over the user stream
-    await new Promise((r) => setTimeout(r, 300));
+    // the fills of the last orders come back over the user stream: wait until every quantity the
+    // exchange filled is in the journal as a venue fill of its client order id
+    await until(
+      'the last fills in the journal',
+      () => (fillsJournaled(journalPath, sim!) ? true : undefined),
+      20_000,
+      10,
+    );
     const filters = s.market.filters ?? filtersFor(settings.SYMBOLS);
     await s.close();
     service = null;

@@ -31,7 +31,8 @@ async function telegramPeer() {
         res.end(JSON.stringify({ ok: true, result: { message_id: messages.length } }));
         return;
       }
-      // getUpdates: answer after a short wait with nothing
+      // getUpdates: answer after a short wait with nothing (the peer's long poll, so the notifier does
+      // not spin; no test waits on it)
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, result: [] }));

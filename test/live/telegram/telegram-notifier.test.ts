@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Bar, Decision, Fill, ProtectIntent } from '../../../pipelines/model/index.ts';
 import { DEFAULT_SETTINGS, withOverrides } from '../../../pipelines/settings.ts';
 import { TelegramNotifier, type TelegramCommands } from '../../../live/telegram/telegram-notifier.ts';
-import type { Timers } from '../../../pipelines/timers.ts';
+import type { Timers } from '../../../pipelines/ports.ts';
 import { fixtureBars } from '../../kit/fixture-bars.ts';
 import { startTelegramServer, type TelegramServer } from './kit/telegram-server.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../pipelines/timers.ts';
+import { backoffDelay } from '../../pipelines/backoff.ts';
 
 describe('backoffDelay (the one back-off rule)', () => {
   it('doubles from the initial delay and stops at the cap', () => {
