@@ -28,7 +28,7 @@ import {
   type EngineState,
 } from './engine-snapshot.ts';
 import { decisionOutcome, type SubmitOutcome } from './decision-outcome.ts';
-import { describeAdoption, planAdoption, type AdoptionPlan } from './adoption.ts';
+import { takeOverFromExchange } from './exchange-take-over.ts';
 
 export type { SubmitOutcome } from './decision-outcome.ts';
 export type { ReadModel } from './projections.ts';
@@ -79,12 +79,7 @@ export interface EngineOptions {
    * and after a replay the exchange is asked about what the journal cannot know.
    */
   venue?: VenuePort;
-  /**
-   * A start from the exchange (live, START_FROM_EXCHANGE): when the journal has no venue history
-   * of its own (no order, fill or take-over), before the first live bar the exchange's positions
-   * and working orders are taken over
-   * (live/engine/adoption.ts) instead of comparing an empty book with them.
-   */
+  /** live, START_FROM_EXCHANGE: a journal with no venue history takes the exchange's book over (adoption.ts) */
   adoptFromExchange?: boolean;
   /** where the engine says what it did at start (the adoption), one line each */
   log?: (line: string) => void;
@@ -347,38 +342,19 @@ export class TradingEngine {
     else await this.verifyBook();
   }
 
-  /**
-   * A start from the exchange, between the history and the first live bar: the exchange's
-   * positions come in as venue events (journaled, so a replay books them at the same place) with
-   * the stop and take-profit found working for them; our orders that guard nothing are cancelled.
-   * An exchange that cannot say what it holds halts entries: the bot never trades on a guess.
-   */
+  /** A start from the exchange, between the history and the first live bar (exchange-take-over.ts). */
   private async takeOverFromExchange(): Promise<void> {
-    const venue = this.reconciler!.venue;
-    let plan: AdoptionPlan;
-    try {
-      const holdings = await venue.holdings();
-      plan = planAdoption(holdings, {
-        botId: this.opts.settings.BOT_ID,
-        symbols: this.opts.settings.SYMBOLS,
-        time: this.lastInputTime,
-      });
-    } catch (error) {
-      const reason = `start from the exchange: its positions could not be read (${error instanceof Error ? error.message : String(error)}); entries halted`;
-      await this.take(this.command('halt', reason, this.lastInputTime));
-      this.lastError = reason;
-      return;
-    }
-    const refused: string[] = [];
-    for (const o of plan.stale)
-      await venue
-        .cancel(o)
-        .catch((e: unknown) => refused.push(`${o.clientOrderId}: ${e instanceof Error ? e.message : String(e)}`));
-    venue.adoptWorking(plan.working);
-    for (const e of plan.adopted) this.reconciler!.between(e);
-    this.opts.log?.(describeAdoption(plan));
-    if (refused.length > 0) this.lastError = `start from the exchange: could not cancel ${refused.join('; ')}`;
-    this.verifyAtNextSnapshot = true;
+    const time = this.lastInputTime;
+    const { settings } = this.opts;
+    const outcome = await takeOverFromExchange(
+      this.reconciler!.venue,
+      { botId: settings.BOT_ID, symbols: settings.SYMBOLS, time },
+      (e) => this.reconciler!.between(e),
+      this.opts.log,
+    );
+    if ('halt' in outcome) await this.take(this.command('halt', outcome.halt, time));
+    this.lastError = 'halt' in outcome ? outcome.halt : (outcome.problem ?? this.lastError);
+    this.verifyAtNextSnapshot = !('halt' in outcome);
     this.version++;
   }
 
